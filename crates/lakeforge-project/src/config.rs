@@ -1,0 +1,266 @@
+//! Config resolution: dbt's `models:`/`seeds:` hierarchy in dbt_project.yml, `config:` in
+//! properties YAML and `config()` in SQL are layers of key/value pairs; later layers override
+//! earlier ones, except `tags`, which accumulate as in dbt.
+
+use std::collections::BTreeMap;
+
+use crate::error::{ProjectError, Result};
+use crate::node::{IncrementalStrategy, Materialization, NodeConfig, OnSchemaChange, Severity};
+
+pub type ConfigLayer = BTreeMap<String, serde_json::Value>;
+
+/// Config keys whose values are mappings, so a mapping under one of these names in the
+/// hierarchy is a config rather than a folder.
+const MAPPING_CONFIGS: &[&str] = &[
+    "column_types",
+    "meta",
+    "docs",
+    "persist_docs",
+    "contract",
+    "quarantine",
+    "export",
+    "grants",
+];
+
+/// Collect the configs that apply to a node whose fully qualified name is `fqn`
+/// (project name, folders..., node name) from a `models:` or `seeds:` tree.
+pub fn hierarchy_layer(tree: &serde_yaml::Value, fqn: &[String]) -> ConfigLayer {
+    let mut layer = ConfigLayer::new();
+    let mut current = tree;
+    // Level 0 is the tree's root (configs for every node), then one level per fqn segment.
+    for segment in std::iter::once(None).chain(fqn.iter().map(Some)) {
+        if let Some(segment) = segment {
+            match current.get(segment.as_str()) {
+                Some(next) if next.is_mapping() => current = next,
+                _ => break,
+            }
+        }
+        let Some(map) = current.as_mapping() else { break };
+        for (k, v) in map {
+            let Some(key) = k.as_str() else { continue };
+            let (is_config, key) = match key.strip_prefix('+') {
+                Some(stripped) => (true, stripped),
+                None => (
+                    !v.is_mapping() || MAPPING_CONFIGS.contains(&key),
+                    key,
+                ),
+            };
+            if is_config {
+                merge_key(&mut layer, key, yaml_to_json(v));
+            }
+        }
+    }
+    layer
+}
+
+/// Merge `other` into `base` with dbt's rules.
+pub fn merge(base: &mut ConfigLayer, other: &ConfigLayer) {
+    for (k, v) in other {
+        merge_key(base, k, v.clone());
+    }
+}
+
+fn merge_key(base: &mut ConfigLayer, key: &str, value: serde_json::Value) {
+    let key = normalize_key(key);
+    if key == "tags" {
+        let mut tags: Vec<serde_json::Value> = match base.remove("tags") {
+            Some(serde_json::Value::Array(a)) => a,
+            Some(v) => vec![v],
+            None => vec![],
+        };
+        match value {
+            serde_json::Value::Array(a) => tags.extend(a),
+            v => tags.push(v),
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        tags.retain(|t| seen.insert(t.to_string()));
+        base.insert(key, serde_json::Value::Array(tags));
+    } else {
+        base.insert(key, value);
+    }
+}
+
+fn normalize_key(key: &str) -> String {
+    // dbt accepts both pre-hook and pre_hook spellings.
+    key.replace('-', "_")
+}
+
+pub fn yaml_to_json(v: &serde_yaml::Value) -> serde_json::Value {
+    match v {
+        serde_yaml::Value::Null => serde_json::Value::Null,
+        serde_yaml::Value::Bool(b) => serde_json::Value::Bool(*b),
+        serde_yaml::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                serde_json::Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                serde_json::Value::from(u)
+            } else {
+                serde_json::Value::from(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        serde_yaml::Value::String(s) => serde_json::Value::String(s.clone()),
+        serde_yaml::Value::Sequence(s) => s.iter().map(yaml_to_json).collect(),
+        serde_yaml::Value::Mapping(m) => m
+            .iter()
+            .map(|(k, v)| {
+                let key = match k {
+                    serde_yaml::Value::String(s) => s.clone(),
+                    other => serde_yaml::to_string(other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
+                };
+                (key, yaml_to_json(v))
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        serde_yaml::Value::Tagged(t) => yaml_to_json(&t.value),
+    }
+}
+
+fn as_string_list(v: &serde_json::Value) -> Vec<String> {
+    match v {
+        serde_json::Value::Array(a) => a.iter().map(json_to_plain_string).collect(),
+        serde_json::Value::Null => vec![],
+        other => vec![json_to_plain_string(other)],
+    }
+}
+
+pub(crate) fn json_to_plain_string(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn as_bool(v: &serde_json::Value) -> Option<bool> {
+    match v {
+        serde_json::Value::Bool(b) => Some(*b),
+        serde_json::Value::String(s) => match s.to_ascii_lowercase().as_str() {
+            "true" | "yes" => Some(true),
+            "false" | "no" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Turn merged layers into a typed config, reporting bad values against `origin` (a file path).
+pub fn build_config(
+    raw: ConfigLayer,
+    default_materialization: Materialization,
+    origin: &str,
+) -> Result<NodeConfig> {
+    let err = |message: String| ProjectError::Config {
+        path: origin.into(),
+        message,
+    };
+    let str_of = |key: &str| raw.get(key).filter(|v| !v.is_null()).map(json_to_plain_string);
+
+    let materialized = match str_of("materialized") {
+        Some(m) => Materialization::parse(&m).ok_or_else(|| {
+            err(format!(
+                "unknown materialization `{m}`\nhint: use one of table, view, incremental, ephemeral"
+            ))
+        })?,
+        None => default_materialization,
+    };
+    let enabled = match raw.get("enabled") {
+        Some(v) => as_bool(v).ok_or_else(|| err(format!("`enabled` must be true or false, not {v}")))?,
+        None => true,
+    };
+    let incremental_strategy = match str_of("incremental_strategy").as_deref() {
+        None => None,
+        Some("append") => Some(IncrementalStrategy::Append),
+        Some("merge") | Some("delete+insert") => Some(IncrementalStrategy::Merge),
+        Some(other) => {
+            return Err(err(format!(
+                "unknown incremental_strategy `{other}`\nhint: use append or merge"
+            )))
+        }
+    };
+    let on_schema_change = match str_of("on_schema_change").as_deref() {
+        None | Some("ignore") => OnSchemaChange::Ignore,
+        Some("fail") => OnSchemaChange::Fail,
+        Some("append_new_columns") => OnSchemaChange::AppendNewColumns,
+        Some("sync_all_columns") => OnSchemaChange::SyncAllColumns,
+        Some(other) => {
+            return Err(err(format!(
+                "unknown on_schema_change `{other}`\nhint: use ignore, fail, append_new_columns or sync_all_columns"
+            )))
+        }
+    };
+    let severity = match str_of("severity").map(|s| s.to_ascii_lowercase()).as_deref() {
+        None | Some("error") => Severity::Error,
+        Some("warn") => Severity::Warn,
+        Some(other) => {
+            return Err(err(format!("unknown severity `{other}`\nhint: use warn or error")))
+        }
+    };
+    let column_types = match raw.get("column_types") {
+        Some(serde_json::Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| (k.clone(), json_to_plain_string(v)))
+            .collect(),
+        Some(serde_json::Value::Null) | None => BTreeMap::new(),
+        Some(other) => return Err(err(format!("`column_types` must be a mapping, not {other}"))),
+    };
+    Ok(NodeConfig {
+        enabled,
+        materialized,
+        schema: str_of("schema"),
+        alias: str_of("alias"),
+        tags: raw.get("tags").map(as_string_list).unwrap_or_default(),
+        unique_key: raw.get("unique_key").map(as_string_list).unwrap_or_default(),
+        incremental_strategy,
+        on_schema_change,
+        full_refresh: raw.get("full_refresh").and_then(as_bool),
+        column_types,
+        delimiter: str_of("delimiter"),
+        severity,
+        where_clause: str_of("where"),
+        raw,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(s: &str) -> serde_yaml::Value {
+        serde_yaml::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn hierarchy_applies_deeper_levels_last_and_accumulates_tags() {
+        let tree = yaml(
+            "shop:\n  +materialized: view\n  +tags: [a]\n  marts:\n    +materialized: table\n    +tags: b\n    orders:\n      +alias: fct_orders\n",
+        );
+        let fqn: Vec<String> = ["shop", "marts", "orders"].iter().map(|s| s.to_string()).collect();
+        let layer = hierarchy_layer(&tree, &fqn);
+        assert_eq!(layer["materialized"], "table");
+        assert_eq!(layer["alias"], "fct_orders");
+        assert_eq!(layer["tags"], serde_json::json!(["a", "b"]));
+        let staging: Vec<String> = ["shop", "staging", "stg"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(hierarchy_layer(&tree, &staging)["materialized"], "view");
+    }
+
+    #[test]
+    fn plus_less_keys_are_configs_unless_they_are_folders() {
+        let tree = yaml("shop:\n  materialized: table\n  column_types: {id: bigint}\n  staging:\n    enabled: false\n");
+        let fqn: Vec<String> = ["shop", "staging", "x"].iter().map(|s| s.to_string()).collect();
+        let layer = hierarchy_layer(&tree, &fqn);
+        assert_eq!(layer["materialized"], "table");
+        assert_eq!(layer["enabled"], false);
+        assert!(layer["column_types"].is_object());
+    }
+
+    #[test]
+    fn bad_materialization_names_the_file() {
+        let mut raw = ConfigLayer::new();
+        raw.insert("materialized".into(), "tabel".into());
+        let e = build_config(raw, Materialization::View, "models/x.sql").unwrap_err();
+        assert!(e.to_string().contains("models/x.sql"), "{e}");
+        assert!(e.to_string().contains("tabel"), "{e}");
+    }
+}

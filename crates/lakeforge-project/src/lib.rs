@@ -1,0 +1,27 @@
+//! `lakeforge-project` reads a dbt-format project folder into a typed graph of nodes: the first
+//! stage of Lakeforge's flow, before anything touches data. It knows dbt_project.yml,
+//! properties YAML, profiles.yml, lakeforge.yml, Jinja (via minijinja) and node selection; it
+//! knows nothing of DataFusion or Delta, which belong to `lakeforge-engine`.
+
+pub mod compile;
+pub mod config;
+pub mod error;
+pub mod graph;
+pub mod jinja;
+pub mod manifest;
+pub mod node;
+pub mod project;
+pub mod properties;
+pub mod selector;
+pub mod settings;
+
+pub use compile::{CompileContext, CompiledNode};
+pub use error::{ProjectError, Result};
+pub use graph::Graph;
+pub use node::{
+    quote_ident, ColumnInfo, IncrementalStrategy, Materialization, Node, NodeConfig, OnSchemaChange, Relation,
+    ResourceType, Severity, SourceTable, TestKind,
+};
+pub use project::{LoadOptions, Project};
+pub use selector::select;
+pub use settings::Target;

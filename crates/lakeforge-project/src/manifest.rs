@@ -1,0 +1,75 @@
+//! `target/manifest.json`: the project's graph in a shape close to dbt's, so tools that read
+//! dbt manifests (docs sites, lineage viewers, CI scripts) can read ours.
+
+use serde_json::{json, Map, Value};
+
+use crate::project::Project;
+
+/// Build the manifest. `compiled` maps unique ids to compiled SQL where a node was compiled.
+pub fn manifest_json(project: &Project, compiled: &std::collections::HashMap<String, String>) -> Value {
+    let mut nodes = Map::new();
+    for n in project.nodes.values() {
+        let mut v = json!({
+            "unique_id": n.unique_id,
+            "name": n.name,
+            "resource_type": n.resource_type.as_str(),
+            "package_name": project.name,
+            "path": n.path,
+            "original_file_path": n.path,
+            "fqn": n.fqn,
+            "schema": n.relation.schema,
+            "alias": n.relation.identifier,
+            "relation_name": n.relation.to_string(),
+            "description": n.description,
+            "columns": n.columns.iter().map(|c| (c.name.clone(), json!({"name": c.name, "description": c.description, "data_type": c.data_type}))).collect::<Map<_, _>>(),
+            "config": n.config.raw.clone().into_iter().chain([("materialized".to_string(), json!(n.config.materialized.as_str())), ("tags".to_string(), json!(n.config.tags))]).collect::<Map<_, _>>(),
+            "tags": n.config.tags,
+            "raw_code": n.raw_code,
+            "depends_on": {"nodes": n.depends_on},
+            "checksum": {"name": "sha256", "checksum": n.checksum},
+        });
+        if let Some(sql) = compiled.get(&n.unique_id) {
+            v["compiled_code"] = json!(sql);
+            v["compiled"] = json!(true);
+        }
+        if let Some(t) = &n.test {
+            v["test_metadata"] = serde_json::to_value(t).unwrap_or(Value::Null);
+        }
+        nodes.insert(n.unique_id.clone(), v);
+    }
+    let sources: Map<String, Value> = project
+        .sources
+        .values()
+        .map(|s| {
+            (
+                s.unique_id.clone(),
+                json!({
+                    "unique_id": s.unique_id,
+                    "name": s.name,
+                    "source_name": s.source_name,
+                    "resource_type": "source",
+                    "schema": s.relation.schema,
+                    "identifier": s.relation.identifier,
+                    "relation_name": s.relation.to_string(),
+                    "description": s.description,
+                    "loaded_at_field": s.loaded_at_field,
+                    "original_file_path": s.path,
+                }),
+            )
+        })
+        .collect();
+    json!({
+        "metadata": {
+            "dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json",
+            "generator": "lakeforge",
+            "generator_version": env!("CARGO_PKG_VERSION"),
+            "project_name": project.name,
+            "adapter_type": "lakeforge",
+        },
+        "nodes": nodes,
+        "sources": sources,
+        "macros": {},
+        "parent_map": project.graph.parents,
+        "child_map": project.graph.children,
+    })
+}

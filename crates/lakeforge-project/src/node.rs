@@ -1,0 +1,224 @@
+//! The typed nodes a project is made of: seeds, models, data tests and sources, each with its
+//! fully resolved configuration (dbt_project.yml hierarchy, then properties YAML, then the
+//! `config()` call in the SQL file, the later winning as in dbt).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+/// A table or view in the lake: a folder per schema, a Delta table per identifier.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Relation {
+    pub schema: String,
+    pub identifier: String,
+}
+
+impl Relation {
+    pub fn new(schema: impl Into<String>, identifier: impl Into<String>) -> Self {
+        Relation {
+            schema: schema.into(),
+            identifier: identifier.into(),
+        }
+    }
+}
+
+impl fmt::Display for Relation {
+    /// Quote only when needed, so compiled SQL stays readable while mixed-case or unusual names
+    /// still resolve exactly.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{}",
+            quote_ident(&self.schema),
+            quote_ident(&self.identifier)
+        )
+    }
+}
+
+/// Quote an SQL identifier unless it is a plain lowercase name.
+pub fn quote_ident(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !RESERVED.contains(&s);
+    if plain {
+        s.to_string()
+    } else {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    }
+}
+
+const RESERVED: &[&str] = &[
+    "select", "from", "where", "order", "group", "table", "user", "by", "limit", "join", "on",
+    "as", "and", "or", "not", "null", "case", "when", "end", "union", "all", "values", "default",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceType {
+    Seed,
+    Model,
+    Test,
+    Source,
+}
+
+impl ResourceType {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ResourceType::Seed => "seed",
+            ResourceType::Model => "model",
+            ResourceType::Test => "test",
+            ResourceType::Source => "source",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Materialization {
+    Table,
+    View,
+    Ephemeral,
+    Incremental,
+    Seed,
+    Test,
+}
+
+impl Materialization {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "table" => Materialization::Table,
+            "view" => Materialization::View,
+            "ephemeral" => Materialization::Ephemeral,
+            "incremental" => Materialization::Incremental,
+            "seed" => Materialization::Seed,
+            "test" => Materialization::Test,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Materialization::Table => "table",
+            Materialization::View => "view",
+            Materialization::Ephemeral => "ephemeral",
+            Materialization::Incremental => "incremental",
+            Materialization::Seed => "seed",
+            Materialization::Test => "test",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OnSchemaChange {
+    #[default]
+    Ignore,
+    Fail,
+    AppendNewColumns,
+    SyncAllColumns,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncrementalStrategy {
+    Append,
+    Merge,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warn,
+    Error,
+}
+
+/// A node's configuration after every level has been merged.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeConfig {
+    pub enabled: bool,
+    pub materialized: Materialization,
+    /// Custom schema as written (`+schema`); the relation's schema is derived from it.
+    pub schema: Option<String>,
+    pub alias: Option<String>,
+    pub tags: Vec<String>,
+    pub unique_key: Vec<String>,
+    pub incremental_strategy: Option<IncrementalStrategy>,
+    pub on_schema_change: OnSchemaChange,
+    /// `full_refresh: false` protects a table from `--full-refresh`.
+    pub full_refresh: Option<bool>,
+    /// Seeds: column name → SQL type overriding inference.
+    pub column_types: BTreeMap<String, String>,
+    pub delimiter: Option<String>,
+    pub severity: Severity,
+    /// Data tests: only rows matching this filter are checked.
+    pub where_clause: Option<String>,
+    /// Every config key as given, for manifest.json and for later stages that read more keys.
+    pub raw: BTreeMap<String, serde_json::Value>,
+}
+
+/// What kind of data test a test node runs.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TestKind {
+    /// A generic test (not_null, unique, accepted_values, relationships) attached to a column or
+    /// a model in properties YAML.
+    Generic {
+        name: String,
+        column: Option<String>,
+        /// The model/seed/source the test is attached to, as a unique id.
+        attached_to: String,
+        args: BTreeMap<String, serde_json::Value>,
+    },
+    /// A SQL file under test-paths returning failing rows.
+    Singular,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnInfo {
+    pub name: String,
+    pub description: String,
+    pub data_type: Option<String>,
+}
+
+/// One node of the graph.
+#[derive(Debug, Clone, Serialize)]
+pub struct Node {
+    /// `model.shop.stg_orders`, as dbt spells it.
+    pub unique_id: String,
+    pub name: String,
+    pub resource_type: ResourceType,
+    /// Path relative to the project root (`models/staging/stg_orders.sql`).
+    pub path: String,
+    /// Fully qualified name: project, folders, node name.
+    pub fqn: Vec<String>,
+    pub description: String,
+    pub columns: Vec<ColumnInfo>,
+    pub config: NodeConfig,
+    /// Where the node's output lives; tests and ephemeral models have none in the lake, but a
+    /// relation name is still assigned so that it can be referred to while running.
+    pub relation: Relation,
+    /// The SQL (or CSV path for seeds) as written.
+    pub raw_code: String,
+    /// Unique ids of the nodes (and sources) this node reads.
+    pub depends_on: Vec<String>,
+    pub test: Option<TestKind>,
+    /// Hash of the raw file, for state comparison.
+    pub checksum: String,
+}
+
+/// A declared source table (`sources:` in properties YAML).
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceTable {
+    pub unique_id: String,
+    pub source_name: String,
+    pub name: String,
+    pub relation: Relation,
+    pub description: String,
+    pub columns: Vec<ColumnInfo>,
+    pub path: String,
+    pub loaded_at_field: Option<String>,
+    /// Extra keys (`meta`, `freshness`, location settings) kept for later stages.
+    pub raw: serde_json::Value,
+}

@@ -1,0 +1,194 @@
+//! Project-level settings: `dbt_project.yml` (what dbt users already have), an optional
+//! `profiles.yml` (target schema and threads), and Lakeforge's own optional `lakeforge.yml`
+//! (where the lake and the metadata live). With none of the optional files, the lake is `./lake`
+//! and the metadata store is SQLite beside it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{ProjectError, Result};
+
+/// The parts of `dbt_project.yml` Lakeforge reads. Unknown keys are accepted, as dbt accepts them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct DbtProjectFile {
+    pub name: String,
+    #[serde(default)]
+    pub profile: Option<String>,
+    #[serde(default = "default_model_paths", alias = "source-paths")]
+    pub model_paths: Vec<String>,
+    #[serde(default = "default_seed_paths", alias = "data-paths")]
+    pub seed_paths: Vec<String>,
+    #[serde(default = "default_test_paths")]
+    pub test_paths: Vec<String>,
+    #[serde(default = "default_macro_paths")]
+    pub macro_paths: Vec<String>,
+    #[serde(default = "default_snapshot_paths")]
+    pub snapshot_paths: Vec<String>,
+    #[serde(default = "default_target_path")]
+    pub target_path: String,
+    #[serde(default)]
+    pub vars: BTreeMap<String, serde_yaml::Value>,
+    #[serde(default)]
+    pub models: serde_yaml::Value,
+    #[serde(default)]
+    pub seeds: serde_yaml::Value,
+    #[serde(default, alias = "tests")]
+    pub data_tests: serde_yaml::Value,
+}
+
+fn default_model_paths() -> Vec<String> {
+    vec!["models".into()]
+}
+fn default_seed_paths() -> Vec<String> {
+    vec!["seeds".into()]
+}
+fn default_test_paths() -> Vec<String> {
+    vec!["tests".into()]
+}
+fn default_macro_paths() -> Vec<String> {
+    vec!["macros".into()]
+}
+fn default_snapshot_paths() -> Vec<String> {
+    vec!["snapshots".into()]
+}
+fn default_target_path() -> String {
+    "target".into()
+}
+
+/// One output of a `profiles.yml` profile. Only what matters to an embedded lake is read; other
+/// keys (type, path, host...) are accepted so a dbt-duckdb profile opens unchanged.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProfileOutput {
+    #[serde(default)]
+    pub schema: Option<String>,
+    #[serde(default)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Profile {
+    #[serde(default)]
+    target: Option<String>,
+    #[serde(default)]
+    outputs: BTreeMap<String, ProfileOutput>,
+}
+
+/// `lakeforge.yml`: settings that have no place in dbt's files.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LakeforgeFile {
+    /// Where the Delta tables live; relative paths are relative to the project folder.
+    #[serde(default)]
+    pub lake: Option<String>,
+    /// Where run history lives: a SQLite file path or a `postgres://` URL.
+    #[serde(default)]
+    pub metadata: Option<String>,
+    #[serde(default)]
+    pub threads: Option<usize>,
+}
+
+/// The resolved target: everything about where and how a run writes.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Target name, as `target.name` in Jinja (`dev` unless a profile says otherwise).
+    pub name: String,
+    /// Default schema for nodes without a custom one.
+    pub schema: String,
+    pub threads: Option<usize>,
+    /// Absolute path (or URL) of the lake root.
+    pub lake: String,
+    /// SQLite path or database URL of the metadata store.
+    pub metadata: String,
+    pub profile_name: String,
+}
+
+pub(crate) fn read_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| ProjectError::io(path, e))?;
+    serde_yaml::from_str(&text).map_err(|e| ProjectError::yaml(path, e))
+}
+
+/// Resolve the target from `profiles.yml` (project folder first, then `$DBT_PROFILES_DIR`,
+/// then `~/.dbt`) and `lakeforge.yml`. A missing profile is not an error: Lakeforge needs no
+/// server, so defaults are complete.
+pub(crate) fn resolve_target(
+    root: &Path,
+    project: &DbtProjectFile,
+    target_override: Option<&str>,
+) -> Result<Target> {
+    let profile_name = project.profile.clone().unwrap_or_else(|| project.name.clone());
+    let mut candidates = vec![root.join("profiles.yml")];
+    if let Ok(dir) = std::env::var("DBT_PROFILES_DIR") {
+        candidates.push(PathBuf::from(dir).join("profiles.yml"));
+    }
+    let mut output = ProfileOutput::default();
+    let mut target_name = target_override.map(str::to_string);
+    if let Some(path) = candidates.into_iter().find(|p| p.is_file()) {
+        let text = std::fs::read_to_string(&path).map_err(|e| ProjectError::io(&path, e))?;
+        // profiles.yml commonly uses env_var(); render it with the same Jinja as models.
+        let rendered = crate::jinja::render_standalone(&text, &path.display().to_string())?;
+        let profiles: BTreeMap<String, serde_yaml::Value> =
+            serde_yaml::from_str(&rendered).map_err(|e| ProjectError::yaml(&path, e))?;
+        if let Some(value) = profiles.get(&profile_name) {
+            let profile: Profile = serde_yaml::from_value(value.clone())
+                .map_err(|e| ProjectError::yaml(&path, e))?;
+            let name = target_name
+                .clone()
+                .or(profile.target.clone())
+                .unwrap_or_else(|| "dev".into());
+            match profile.outputs.get(&name) {
+                Some(o) => output = o.clone(),
+                None if target_override.is_some() => {
+                    return Err(ProjectError::Config {
+                        path,
+                        message: format!(
+                            "profile `{profile_name}` has no target `{name}` (it has: {})\nhint: pick one of those with --target",
+                            profile.outputs.keys().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    });
+                }
+                None => {}
+            }
+            target_name = Some(name);
+        }
+    }
+
+    let lf_path = root.join("lakeforge.yml");
+    let lf: LakeforgeFile = if lf_path.is_file() {
+        read_yaml(&lf_path)?
+    } else {
+        LakeforgeFile::default()
+    };
+    let lake = resolve_location(root, lf.lake.as_deref().unwrap_or("lake"));
+    let metadata = match lf.metadata {
+        Some(m) => resolve_location(root, &m),
+        None if is_url(&lake) => root.join("lake").join("_lakeforge.db").display().to_string(),
+        None => Path::new(&lake).join("_lakeforge.db").display().to_string(),
+    };
+    Ok(Target {
+        name: target_name.unwrap_or_else(|| "dev".into()),
+        schema: output.schema.unwrap_or_else(|| "main".into()),
+        threads: lf.threads.or(output.threads),
+        lake,
+        metadata,
+        profile_name,
+    })
+}
+
+fn is_url(s: &str) -> bool {
+    s.contains("://")
+}
+
+fn resolve_location(root: &Path, s: &str) -> String {
+    if is_url(s) {
+        return s.to_string();
+    }
+    let p = Path::new(s);
+    if p.is_absolute() {
+        s.to_string()
+    } else {
+        root.join(p).display().to_string()
+    }
+}
