@@ -1,1 +1,95 @@
-fn main() {}
+//! The `lakeforge` binary: parses the command line and hands each subcommand to
+//! `commands/<name>.rs`. It holds no logic of its own beyond printing.
+
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "lakeforge", version, about = "Data engineering and machine learning on an embedded lakehouse: dbt-format projects, Delta Lake tables, one binary.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a new project: an example online shop with generated seed data, models and tests.
+    Init(commands::init::InitArgs),
+    /// Load seeds, build models and run their tests, in dependency order.
+    Build(RunArgs),
+    /// Build models.
+    Run(RunArgs),
+    /// Load seed CSV files into the lake.
+    Seed(RunArgs),
+    /// Run data tests.
+    Test(RunArgs),
+    /// Write the compiled SQL of every selected node under target/compiled.
+    Compile(RunArgs),
+    /// List the project's nodes.
+    Ls(commands::ls::LsArgs),
+    /// Preview the rows a model (or inline SQL) returns, without writing anything.
+    Show(commands::show::ShowArgs),
+    /// Run a SQL query against the lake.
+    Sql(commands::sql::SqlArgs),
+}
+
+/// Options shared by every command that reads a project.
+#[derive(Args, Clone, Debug)]
+pub struct ProjectArgs {
+    /// The project folder (the one holding dbt_project.yml).
+    #[arg(long, default_value = ".", env = "LAKEFORGE_PROJECT_DIR")]
+    pub project_dir: PathBuf,
+    /// Target from profiles.yml.
+    #[arg(long, short = 't')]
+    pub target: Option<String>,
+    /// Variables as YAML, overriding dbt_project.yml: --vars '{start: 2024-01-01}'.
+    #[arg(long)]
+    pub vars: Option<String>,
+}
+
+/// Options of run, build, seed, test and compile.
+#[derive(Args, Clone, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Nodes to run: names, +name, name+, tag:x, path:models/x, ... (space = union, comma = intersection).
+    #[arg(long, short = 's', num_args = 1.., alias = "models", short_alias = 'm')]
+    pub select: Vec<String>,
+    /// Nodes to leave out, in the same syntax as --select.
+    #[arg(long, num_args = 1..)]
+    pub exclude: Vec<String>,
+    /// Nodes run at once (default: the number of cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Rebuild incremental models from scratch.
+    #[arg(long)]
+    pub full_refresh: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Init(a) => commands::init::run(a),
+        Command::Build(a) => commands::execute::run(lakeforge_runner::Command::Build, a).await,
+        Command::Run(a) => commands::execute::run(lakeforge_runner::Command::Run, a).await,
+        Command::Seed(a) => commands::execute::run(lakeforge_runner::Command::Seed, a).await,
+        Command::Test(a) => commands::execute::run(lakeforge_runner::Command::Test, a).await,
+        Command::Compile(a) => commands::execute::run(lakeforge_runner::Command::Compile, a).await,
+        Command::Ls(a) => commands::ls::run(a),
+        Command::Show(a) => commands::show::run(a).await,
+        Command::Sql(a) => commands::sql::run(a).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,1 +1,20 @@
-//! placeholder
+//! `lakeforge-engine` runs SQL against the lake: a DataFusion session whose catalog is the lake
+//! of Delta tables, the materializations that write models into it, seeds, and data tests. It
+//! is the stage after `lakeforge-project` has compiled a node, and before `lakeforge-runner`
+//! records what happened.
+
+pub mod catalog;
+pub mod error;
+pub mod lake;
+pub mod materialize;
+pub mod normalize;
+pub mod seed;
+pub mod session;
+pub mod test;
+
+pub use error::{EngineError, Result};
+pub use lake::{Lake, StoredKind};
+pub use materialize::{materialize, WriteOutcome};
+pub use seed::load_seed;
+pub use session::Engine;
+pub use test::{run_test, TestOutcome};

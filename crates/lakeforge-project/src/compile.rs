@@ -97,6 +97,18 @@ impl CompileContext {
         })
     }
 
+    /// Compile SQL typed on the command line (`lakeforge show --inline`).
+    pub fn compile_inline(&self, sql: &str) -> Result<String> {
+        let (sql, _) = self.project.jinja.render(RenderRequest {
+            file: "<inline>",
+            source: sql,
+            resolver: Some(self.resolver.clone()),
+            this: None,
+            is_incremental: false,
+        })?;
+        Ok(sql.trim().trim_end_matches(';').trim().to_string())
+    }
+
     /// Where `lakeforge compile` writes a node's SQL: target/compiled/<project>/<path>.
     pub fn compiled_path(&self, node: &Node) -> PathBuf {
         let mut p = self.project.target_dir().join("compiled").join(&self.project.name).join(&node.path);

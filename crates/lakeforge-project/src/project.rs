@@ -590,7 +590,7 @@ fn generic_test_node(
             n.push_str("__");
             n.push_str(&extra.join("__"));
         }
-        sanitize_name(&n)
+        sanitize_name(&n.replace(['\'', '"'], ""))
     });
     let fqn = vec![file.name.clone(), name.clone()];
     let mut layer = hierarchy_layer(&file.data_tests, &fqn);

@@ -1,1 +1,30 @@
-//! placeholder
+//! `lakeforge-runner` executes a project's graph: it picks the selected nodes, orders them by
+//! their dependencies, runs them on the engine with bounded parallelism, skips what sits
+//! downstream of a failure, and records every result (run_results.json, manifest.json and the
+//! metadata store). It is the stage that turns a typed graph into a built lake.
+
+mod execute;
+mod plan;
+mod results;
+
+pub use execute::{run, Reporter, RunOptions};
+pub use plan::Command;
+pub use results::{NodeResult, NodeStatus, RunSummary};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error(transparent)]
+    Project(#[from] lakeforge_project::ProjectError),
+    #[error(transparent)]
+    Engine(#[from] lakeforge_engine::EngineError),
+    #[error(transparent)]
+    Meta(#[from] lakeforge_meta::MetaError),
+    #[error("Failed to write {path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T, E = RunnerError> = std::result::Result<T, E>;

@@ -1,0 +1,173 @@
+"""GBDT benchmark: lakeforge vs LightGBM vs XGBoost vs scikit-learn HGB.
+
+Generates synthetic binary data (same splitmix64 generator as
+crates/lakeforge-ml/examples/bench_fit.rs, so every engine sees identical
+rows), then times fit / predict and reports test AUC. Called by
+bench_gbdt.sh; usable directly:
+
+    python bench/ml/bench_gbdt.py --rows 200000 --lakeforge-example target/release/examples/bench_fit
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ARGS = argparse.ArgumentParser()
+ARGS.add_argument("--rows", type=int, default=1_000_000)
+ARGS.add_argument("--test-rows", type=int, default=0, help="default rows/4 (min 1000)")
+ARGS.add_argument("--features", type=int, default=50)
+ARGS.add_argument("--trees", type=int, default=200)
+ARGS.add_argument("--leaves", type=int, default=31)
+ARGS.add_argument("--bins", type=int, default=255)
+ARGS.add_argument("--threads", type=int, default=2)
+ARGS.add_argument("--seed", type=int, default=42)
+ARGS.add_argument("--lakeforge-bin", help="lakeforge CLI binary (uses `ml fit/predict/eval`)")
+ARGS.add_argument("--lakeforge-example", help="bench_fit example binary (fallback without the CLI)")
+ARGS.add_argument("--skip", default="", help="comma list of engines to skip")
+opts = ARGS.parse_args()
+
+# Thread counts must be fixed before numpy/sklearn load their OpenMP runtimes.
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = str(opts.threads)
+
+import numpy as np  # noqa: E402
+from sklearn.metrics import roc_auc_score  # noqa: E402
+
+G = np.uint64(0x9E3779B97F4A7C15)
+C1 = np.uint64(0xBF58476D1CE4E5B9)
+C2 = np.uint64(0x94D049BB133111EB)
+
+
+def unif(seed, idx):
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed) + idx.astype(np.uint64) * G
+        z = (z ^ (z >> np.uint64(30))) * C1
+        z = (z ^ (z >> np.uint64(27))) * C2
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+
+
+def generate(seed, start, end, p):
+    rows = np.arange(start, end, dtype=np.uint64)
+    idx = rows[:, None] * np.uint64(p) + np.arange(p, dtype=np.uint64)[None, :]
+    x = unif(seed, idx) * 2.0 - 1.0
+    r3 = rows * np.uint64(3)
+    noise = (unif(seed + 1, r3) + unif(seed + 1, r3 + np.uint64(1)) + unif(seed + 1, r3 + np.uint64(2)) - 1.5) * 2.0
+    logit = (1.5 * x[:, 0] - 2.0 * x[:, 1] * x[:, 2] + 2.0 * x[:, 3] * x[:, 3] - 0.7
+             + 0.8 * (x[:, 4] > 0.0) - 0.7 * x[:, 5] + 0.5 * x[:, 6] * x[:, 7])
+    y = (logit + noise > 0.0).astype(np.int64)
+    return x, y
+
+
+def timed(f):
+    t = time.perf_counter()
+    out = f()
+    return out, time.perf_counter() - t
+
+
+def bench_lightgbm(xtr, ytr, xte, yte):
+    import lightgbm as lgb
+    params = dict(objective="binary", num_leaves=opts.leaves, max_bin=opts.bins, learning_rate=0.1,
+                  num_threads=opts.threads, verbosity=-1, seed=opts.seed)
+    model, fit_s = timed(lambda: lgb.train(params, lgb.Dataset(xtr, ytr), num_boost_round=opts.trees))
+    pred, pred_s = timed(lambda: model.predict(xte))
+    return fit_s, pred_s, roc_auc_score(yte, pred)
+
+
+def bench_xgboost(xtr, ytr, xte, yte):
+    import xgboost as xgb
+    params = dict(objective="binary:logistic", tree_method="hist", grow_policy="lossguide",
+                  max_leaves=opts.leaves, max_depth=0, max_bin=opts.bins, eta=0.1,
+                  nthread=opts.threads, seed=opts.seed)
+
+    def fit():
+        return xgb.train(params, xgb.DMatrix(xtr, ytr, nthread=opts.threads), num_boost_round=opts.trees)
+
+    model, fit_s = timed(fit)
+    pred, pred_s = timed(lambda: model.predict(xgb.DMatrix(xte, nthread=opts.threads)))
+    return fit_s, pred_s, roc_auc_score(yte, pred)
+
+
+def bench_sklearn(xtr, ytr, xte, yte):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    m = HistGradientBoostingClassifier(max_iter=opts.trees, max_leaf_nodes=opts.leaves, max_bins=opts.bins,
+                                       learning_rate=0.1, early_stopping=False, random_state=opts.seed)
+    _, fit_s = timed(lambda: m.fit(xtr, ytr))
+    pred, pred_s = timed(lambda: m.predict_proba(xte)[:, 1])
+    return fit_s, pred_s, roc_auc_score(yte, pred)
+
+
+def bench_lakeforge_cli(xtr, ytr, xte, yte):
+    import pandas as pd
+    with tempfile.TemporaryDirectory() as d:
+        cols = [f"f{j}" for j in range(xtr.shape[1])]
+        tr = pd.DataFrame(xtr, columns=cols)
+        tr["label"] = ytr
+        te = pd.DataFrame(xte, columns=cols)
+        te["label"] = yte
+        tr.to_parquet(f"{d}/train.parquet")
+        te.to_parquet(f"{d}/test.parquet")
+        b = opts.lakeforge_bin
+        fit_cmd = [b, "ml", "fit", "--input", f"{d}/train.parquet", "--target", "label", "--task", "binary",
+                   "--param", f"num_iterations={opts.trees}", "--param", f"num_leaves={opts.leaves}",
+                   "--param", f"max_bin={opts.bins}", "--param", f"num_threads={opts.threads}",
+                   "--param", "learning_rate=0.1", "--output", f"{d}/m.lfm"]
+        _, fit_s = timed(lambda: subprocess.run(fit_cmd, check=True, capture_output=True))
+        pred_cmd = [b, "ml", "predict", "--model", f"{d}/m.lfm", "--input", f"{d}/test.parquet",
+                    "--output", f"{d}/pred.parquet"]
+        env = dict(os.environ, RAYON_NUM_THREADS=str(opts.threads))
+        _, pred_s = timed(lambda: subprocess.run(pred_cmd, check=True, capture_output=True, env=env))
+        pred = pd.read_parquet(f"{d}/pred.parquet")["prediction"].to_numpy()
+        return fit_s, pred_s, roc_auc_score(yte, pred)
+
+
+def bench_lakeforge_example(n_test):
+    cmd = [opts.lakeforge_example, "--rows", str(opts.rows), "--test-rows", str(n_test),
+           "--features", str(opts.features), "--trees", str(opts.trees), "--leaves", str(opts.leaves),
+           "--bins", str(opts.bins), "--threads", str(opts.threads), "--seed", str(opts.seed)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    r = json.loads(out.strip().splitlines()[-1])
+    return r["fit_s"], r["predict_s"], r["auc"]
+
+
+def main():
+    n_test = opts.test_rows or max(opts.rows // 4, 1000)
+    (xtr, ytr), gen_s = timed(lambda: generate(opts.seed, 0, opts.rows, opts.features))
+    xte, yte = generate(opts.seed, opts.rows, opts.rows + n_test, opts.features)
+    print(f"data: {opts.rows} train / {n_test} test rows x {opts.features} features "
+          f"(positives {ytr.mean():.3f}), generated in {gen_s:.1f}s", file=sys.stderr)
+    print(f"settings: {opts.trees} trees, {opts.leaves} leaves, {opts.bins} bins, {opts.threads} threads",
+          file=sys.stderr)
+
+    skip = set(filter(None, opts.skip.split(",")))
+    engines = []
+    if opts.lakeforge_bin and "lakeforge" not in skip:
+        engines.append(("lakeforge (cli, incl. parquet io)", lambda: bench_lakeforge_cli(xtr, ytr, xte, yte)))
+    if opts.lakeforge_example and "lakeforge" not in skip:
+        engines.append(("lakeforge (in-process)", lambda: bench_lakeforge_example(n_test)))
+    engines += [("lightgbm", lambda: bench_lightgbm(xtr, ytr, xte, yte)),
+                ("xgboost", lambda: bench_xgboost(xtr, ytr, xte, yte)),
+                ("sklearn-hgb", lambda: bench_sklearn(xtr, ytr, xte, yte))]
+
+    rows = []
+    for name, run in engines:
+        if name.split(" ")[0] in skip:
+            continue
+        try:
+            fit_s, pred_s, auc = run()
+            rows.append((name, fit_s, n_test / pred_s, auc))
+        except Exception as e:  # keep benchmarking the other engines
+            print(f"{name}: failed: {e}", file=sys.stderr)
+            rows.append((name, float("nan"), float("nan"), float("nan")))
+        print(f"  done {name}", file=sys.stderr)
+
+    print(f"\n{'engine':<34} {'fit s':>9} {'predict rows/s':>15} {'test AUC':>9}")
+    for name, fit_s, rps, auc in rows:
+        print(f"{name:<34} {fit_s:>9.2f} {rps:>15,.0f} {auc:>9.4f}")
+
+
+if __name__ == "__main__":
+    main()

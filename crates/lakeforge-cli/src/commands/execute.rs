@@ -1,0 +1,42 @@
+//! `lakeforge build`, `run`, `seed`, `test` and `compile`: select nodes, execute them through
+//! the runner, print a line per node and a summary, exit 1 when anything failed.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use lakeforge_meta::MetaStore;
+use lakeforge_runner::{Command, RunOptions};
+
+use super::{default_threads, load_project, open_engine};
+use crate::output::{print_summary, ConsoleReporter};
+use crate::RunArgs;
+
+pub async fn run(command: Command, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let project = load_project(&args.project)?;
+    let selected = lakeforge_project::select(&project, &args.select, &args.exclude)?;
+    let threads = args.threads.or(project.target.threads).unwrap_or_else(default_threads).max(1);
+    let engine = open_engine(&project, threads)?;
+    let meta = if command == Command::Compile {
+        None
+    } else {
+        Some(MetaStore::open_sqlite(std::path::Path::new(&project.target.metadata)).await?)
+    };
+    let reporter = Arc::new(ConsoleReporter::new(command));
+    let opts = RunOptions {
+        command,
+        selected,
+        threads,
+        full_refresh: args.full_refresh,
+        args: serde_json::json!({
+            "select": args.select,
+            "exclude": args.exclude,
+            "vars": args.project.vars,
+            "full_refresh": args.full_refresh,
+            "threads": threads,
+        }),
+    };
+    let summary = lakeforge_runner::run(project.clone(), engine, meta, opts, reporter.clone()).await?;
+    reporter.finish();
+    print_summary(&project, &summary, command);
+    Ok(if summary.success() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

@@ -1,0 +1,74 @@
+//! `lakeforge ls`: the selected nodes, one per line, as names, paths, selectors or JSON.
+
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+
+use super::load_project;
+use crate::ProjectArgs;
+
+#[derive(Args, Clone, Debug)]
+pub struct LsArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[arg(long, short = 's', num_args = 1.., alias = "models", short_alias = 'm')]
+    pub select: Vec<String>,
+    #[arg(long, num_args = 1..)]
+    pub exclude: Vec<String>,
+    /// Only nodes of these types.
+    #[arg(long, value_enum, num_args = 1..)]
+    pub resource_type: Vec<Kind>,
+    #[arg(long, value_enum, default_value = "selector")]
+    pub output: LsOutput,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq)]
+pub enum Kind {
+    Model,
+    Seed,
+    Test,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq)]
+pub enum LsOutput {
+    /// The fully qualified name (project.folder.name), as dbt prints it.
+    Selector,
+    Name,
+    Path,
+    Json,
+}
+
+pub fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
+    let project = load_project(&args.project)?;
+    let selected = lakeforge_project::select(&project, &args.select, &args.exclude)?;
+    for id in &selected {
+        let node = &project.nodes[id];
+        let kind = match node.resource_type {
+            lakeforge_project::ResourceType::Model => Kind::Model,
+            lakeforge_project::ResourceType::Seed => Kind::Seed,
+            _ => Kind::Test,
+        };
+        if !args.resource_type.is_empty() && !args.resource_type.contains(&kind) {
+            continue;
+        }
+        match args.output {
+            LsOutput::Selector => println!("{}", node.fqn.join(".")),
+            LsOutput::Name => println!("{}", node.name),
+            LsOutput::Path => println!("{}", node.path),
+            LsOutput::Json => println!(
+                "{}",
+                serde_json::json!({
+                    "unique_id": node.unique_id,
+                    "name": node.name,
+                    "resource_type": node.resource_type.as_str(),
+                    "path": node.path,
+                    "relation": node.relation.to_string(),
+                    "materialized": node.config.materialized.as_str(),
+                    "tags": node.config.tags,
+                    "depends_on": node.depends_on,
+                })
+            ),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,152 @@
+//! What a person sees while a run goes: a line per node (status, what it did, rows, seconds),
+//! a progress bar when the output is a terminal, and a summary that names each failure with its
+//! message and, for tests, a few failing rows.
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use lakeforge_project::{Node, Project, ResourceType, TestKind};
+use lakeforge_runner::{Command, NodeResult, NodeStatus, Reporter, RunSummary};
+
+pub struct ConsoleReporter {
+    bar: Mutex<Option<ProgressBar>>,
+    command: Command,
+}
+
+impl ConsoleReporter {
+    pub fn new(command: Command) -> Self {
+        ConsoleReporter { bar: Mutex::new(None), command }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = self.bar.lock().unwrap().take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn print(&self, line: String) {
+        match self.bar.lock().unwrap().as_ref() {
+            Some(bar) => bar.println(line),
+            None => println!("{line}"),
+        }
+    }
+}
+
+impl Reporter for ConsoleReporter {
+    fn run_started(&self, total: usize) {
+        let what = if self.command == Command::Compile { "Compiling" } else { "Running" };
+        println!("{what} {total} node{}", if total == 1 { "" } else { "s" });
+        if std::io::stderr().is_terminal() && total > 1 {
+            let bar = ProgressBar::new(total as u64);
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {elapsed_precise} {msg}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            *self.bar.lock().unwrap() = Some(bar);
+        }
+    }
+
+    fn node_started(&self, node: &Node, _index: usize, _total: usize) {
+        if let Some(bar) = self.bar.lock().unwrap().as_ref() {
+            bar.set_message(node.name.clone());
+        }
+    }
+
+    fn node_finished(&self, node: &Node, r: &NodeResult, index: usize, total: usize) {
+        let width = total.to_string().len();
+        let status = match r.status {
+            NodeStatus::Success => "OK",
+            NodeStatus::Pass => "PASS",
+            NodeStatus::Error => "ERROR",
+            NodeStatus::Fail => "FAIL",
+            NodeStatus::Warn => "WARN",
+            NodeStatus::Skipped => "SKIP",
+        };
+        let what = describe(node);
+        let detail = match r.status {
+            NodeStatus::Success => match r.rows_affected {
+                Some(n) => format!("{} {n} rows", r.message),
+                None => r.message.clone(),
+            },
+            NodeStatus::Fail | NodeStatus::Warn => format!("{} failing rows", r.failures.unwrap_or(0)),
+            NodeStatus::Error => "error".into(),
+            NodeStatus::Skipped => "skipped".into(),
+            NodeStatus::Pass => "pass".into(),
+        };
+        let dots = 56usize.saturating_sub(what.len()).max(3);
+        self.print(format!(
+            "{index:>width$} of {total} {status:<5} {what} {} [{detail} in {:.2}s]",
+            ".".repeat(dots),
+            r.execution_time
+        ));
+        if let Some(bar) = self.bar.lock().unwrap().as_ref() {
+            bar.set_position(index as u64);
+        }
+    }
+}
+
+fn describe(node: &Node) -> String {
+    match node.resource_type {
+        ResourceType::Seed => format!("seed {}", node.relation),
+        ResourceType::Test => format!("test {}", node.name),
+        _ => format!("{} {}", node.config.materialized.as_str(), node.relation),
+    }
+}
+
+pub fn print_summary(project: &Project, summary: &RunSummary, command: Command) {
+    let ok = summary.count(NodeStatus::Success) + summary.count(NodeStatus::Pass);
+    println!();
+    if command == Command::Compile {
+        println!(
+            "Compiled {} nodes into {} in {:.2}s",
+            ok,
+            project.target_dir().join("compiled").display(),
+            summary.elapsed
+        );
+        if summary.success() {
+            return;
+        }
+    }
+    let problems: Vec<&NodeResult> = summary
+        .results
+        .iter()
+        .filter(|r| matches!(r.status, NodeStatus::Error | NodeStatus::Fail | NodeStatus::Warn))
+        .collect();
+    for r in &problems {
+        let node = &project.nodes[&r.unique_id];
+        let kind = match r.status {
+            NodeStatus::Warn => "Warning",
+            NodeStatus::Fail => "Failure",
+            _ => "Error",
+        };
+        println!("{kind} in {} {} ({})", node.resource_type.as_str(), node.name, node.path);
+        if let Some(TestKind::Generic { name, column, attached_to, .. }) = &node.test {
+            let on = attached_to.rsplit('.').next().unwrap_or(attached_to);
+            match column {
+                Some(c) => println!("  {name} on {on}.{c}"),
+                None => println!("  {name} on {on}"),
+            }
+        }
+        for line in r.message.lines() {
+            println!("  {line}");
+        }
+        if let Some(sample) = &r.sample {
+            println!("  sample of failing rows:");
+            for line in sample.lines() {
+                println!("  {line}");
+            }
+        }
+        println!();
+    }
+    println!(
+        "Done in {:.2}s. OK={} WARN={} ERROR={} SKIP={} TOTAL={}",
+        summary.elapsed,
+        ok,
+        summary.count(NodeStatus::Warn),
+        summary.count(NodeStatus::Error) + summary.count(NodeStatus::Fail),
+        summary.count(NodeStatus::Skipped),
+        summary.results.len()
+    );
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests: each runs the `lakeforge` binary on a copy of a fixture project and checks
+//! what a user sees (golden snapshots) and what lands in the lake.
+
+mod common;
+
+mod build;
+mod errors;
+mod incremental;
+mod interop;
+mod selection;

@@ -1,0 +1,122 @@
+//! DataFusion's view of the lake: a catalog whose schemas are the lake's folders. Tables are
+//! opened lazily from their Delta log when a query names them, so a query pays only for the
+//! tables it reads and always sees their latest committed version; views are planned from
+//! their stored SQL; ephemeral models live only in the session's overrides.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, Weak};
+
+type StateRef = Weak<parking_lot::RwLock<SessionState>>;
+
+use async_trait::async_trait;
+use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
+use datafusion::catalog::view::ViewTable;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::context::SessionState;
+use datafusion::prelude::SessionContext;
+use lakeforge_project::Relation;
+
+use crate::lake::{Lake, StoredKind};
+
+/// Tables registered for this session only, keyed by (schema, name).
+pub(crate) type Overrides = Arc<RwLock<HashMap<(String, String), Arc<dyn TableProvider>>>>;
+
+#[derive(Debug)]
+pub struct LakeCatalog {
+    lake: Lake,
+    overrides: Overrides,
+    state: StateRef,
+}
+
+impl LakeCatalog {
+    pub(crate) fn new(lake: Lake, overrides: Overrides, state: StateRef) -> Self {
+        LakeCatalog { lake, overrides, state }
+    }
+}
+
+impl CatalogProvider for LakeCatalog {
+    fn schema_names(&self) -> Vec<String> {
+        let mut names = self.lake.schema_names();
+        names.extend(self.overrides.read().unwrap().keys().map(|(s, _)| s.clone()));
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Every schema name is valid: a schema is just a folder, created on first write.
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        Some(Arc::new(LakeSchema {
+            lake: self.lake.clone(),
+            schema: name.to_string(),
+            overrides: self.overrides.clone(),
+            state: self.state.clone(),
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct LakeSchema {
+    lake: Lake,
+    schema: String,
+    overrides: Overrides,
+    state: StateRef,
+}
+
+#[async_trait]
+impl SchemaProvider for LakeSchema {
+    fn table_names(&self) -> Vec<String> {
+        let mut names = self.lake.table_names(&self.schema);
+        names.extend(
+            self.overrides
+                .read()
+                .unwrap()
+                .keys()
+                .filter(|(s, _)| s == &self.schema)
+                .map(|(_, n)| n.clone()),
+        );
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        let key = (self.schema.clone(), name.to_string());
+        if let Some(t) = self.overrides.read().unwrap().get(&key) {
+            return Ok(Some(t.clone()));
+        }
+        let relation = Relation::new(&self.schema, name);
+        match self.lake.stored(&relation) {
+            None => Ok(None),
+            Some(StoredKind::Table) => open_delta_provider(&self.lake, &relation).await.map(Some),
+            Some(StoredKind::View) => {
+                let sql = std::fs::read_to_string(self.lake.view_file(&relation))?;
+                let state = self.state.upgrade().ok_or_else(|| {
+                    DataFusionError::Internal("session dropped while planning a view".into())
+                })?;
+                let ctx = SessionContext::new_with_state(state.read().clone());
+                let plan = ctx
+                    .sql(&sql)
+                    .await
+                    .map_err(|e| DataFusionError::Plan(format!("view {relation} no longer plans: {e}")))?
+                    .into_unoptimized_plan();
+                Ok(Some(Arc::new(ViewTable::new(plan, Some(sql)))))
+            }
+        }
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.overrides
+            .read()
+            .unwrap()
+            .contains_key(&(self.schema.clone(), name.to_string()))
+            || self.lake.stored(&Relation::new(&self.schema, name)).is_some()
+    }
+}
+
+pub(crate) async fn open_delta_provider(lake: &Lake, relation: &Relation) -> DfResult<Arc<dyn TableProvider>> {
+    let url = lake.table_url(relation).map_err(|e| DataFusionError::External(Box::new(e)))?;
+    let table = deltalake::open_table(url)
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    table.table_provider().await
+}

@@ -1,0 +1,75 @@
+//! Engine errors. Variants say whose fault it is, as DataFusion's do: the user's SQL or data
+//! (`Sql`, `Seed`, `Schema`), the lake on disk (`Lake`, `Delta`), or a bug (`Internal`).
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The SQL of a node or of `lakeforge sql` failed to plan or run.
+    #[error("{context}: {message}")]
+    Sql { context: String, message: String },
+
+    /// A seed CSV could not be read as a table.
+    #[error("{path}:{line}{}: {message}", column.as_ref().map(|c| format!(" (column `{c}`)")).unwrap_or_default())]
+    Seed {
+        path: String,
+        line: usize,
+        column: Option<String>,
+        message: String,
+    },
+
+    /// New data does not fit the existing table under the model's on_schema_change policy.
+    #[error("{relation}: {message}")]
+    Schema { relation: String, message: String },
+
+    #[error("Failed to access the lake at {path}: {source}")]
+    Lake {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("Delta table {relation}: {message}")]
+    Delta { relation: String, message: String },
+
+    #[error("internal error (a bug in Lakeforge, please report it): {0}")]
+    Internal(String),
+}
+
+impl EngineError {
+    pub(crate) fn sql(context: impl Into<String>, err: impl std::fmt::Display) -> Self {
+        EngineError::Sql {
+            context: context.into(),
+            message: clean_datafusion_message(&err.to_string()),
+        }
+    }
+
+    pub(crate) fn delta(relation: impl std::fmt::Display, err: impl std::fmt::Display) -> Self {
+        EngineError::Delta {
+            relation: relation.to_string(),
+            message: err.to_string(),
+        }
+    }
+}
+
+/// DataFusion prefixes messages with the layer that raised them ("Error during planning: ...");
+/// users care about the message, so keep only the last layer's words.
+fn clean_datafusion_message(s: &str) -> String {
+    let mut s = s.trim();
+    for prefix in [
+        "External error: ",
+        "DataFusion error: ",
+        "Error during planning: ",
+        "Schema error: ",
+        "SQL error: ",
+        "Arrow error: ",
+        "Execution error: ",
+    ] {
+        while let Some(rest) = s.strip_prefix(prefix) {
+            s = rest;
+        }
+    }
+    s.to_string()
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

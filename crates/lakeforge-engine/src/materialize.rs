@@ -1,0 +1,243 @@
+//! Materializations: how a model's SELECT becomes something in the lake. Tables and
+//! incremental models are written as one Delta commit each, so a failed or killed build leaves
+//! the previous version readable; views are stored SQL; ephemeral models exist only inside the
+//! session, inlined into whatever reads them.
+
+use std::sync::Arc;
+
+use arrow::datatypes::Schema;
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::{cast, ident, lit};
+use datafusion::prelude::DataFrame;
+use deltalake::protocol::SaveMode;
+use deltalake::operations::write::SchemaMode;
+use deltalake::DeltaTable;
+use futures::TryStreamExt;
+use lakeforge_project::{quote_ident, IncrementalStrategy, Materialization, Node, OnSchemaChange, Relation};
+
+use crate::error::{EngineError, Result};
+use crate::lake::StoredKind;
+use crate::normalize;
+use crate::session::Engine;
+
+/// What a write did, for the run's log line and its records.
+#[derive(Debug, Clone)]
+pub struct WriteOutcome {
+    /// `CREATE TABLE`, `INSERT`, `MERGE`, `CREATE VIEW`, `EPHEMERAL`.
+    pub action: &'static str,
+    pub rows: Option<u64>,
+    /// The Delta version this write committed.
+    pub version: Option<i64>,
+}
+
+/// Build `node` from its compiled `sql`.
+pub async fn materialize(engine: &Engine, node: &Node, sql: &str, full_refresh: bool) -> Result<WriteOutcome> {
+    let context = node.path.as_str();
+    let relation = &node.relation;
+    // `full_refresh: false` in a model's config protects it from --full-refresh.
+    let full_refresh = full_refresh && node.config.full_refresh != Some(false);
+    match node.config.materialized {
+        Materialization::View => {
+            // Plan first: a view that does not plan must not replace a working one.
+            engine.dataframe(context, sql).await?;
+            engine.lake().write_view(relation, sql)?;
+            engine.lake().remove_table(relation)?;
+            Ok(WriteOutcome { action: "CREATE VIEW", rows: None, version: None })
+        }
+        Materialization::Ephemeral => {
+            engine.register_ephemeral(context, relation, sql).await?;
+            Ok(WriteOutcome { action: "EPHEMERAL", rows: None, version: None })
+        }
+        Materialization::Incremental
+            if !full_refresh && engine.stored(relation) == Some(StoredKind::Table) =>
+        {
+            let df = normalize::for_delta(engine.dataframe(context, sql).await?, context)?;
+            incremental(engine, node, df).await
+        }
+        Materialization::Table | Materialization::Incremental => {
+            let df = normalize::for_delta(engine.dataframe(context, sql).await?, context)?;
+            let outcome = overwrite(engine, relation, df, "CREATE TABLE").await?;
+            engine.lake().remove_view(relation)?;
+            Ok(outcome)
+        }
+        Materialization::Seed | Materialization::Test => Err(EngineError::Internal(format!(
+            "{} is not a model and cannot be materialized",
+            node.unique_id
+        ))),
+    }
+}
+
+async fn open_for_write(engine: &Engine, relation: &Relation) -> Result<DeltaTable> {
+    let url = engine.lake().table_url(relation)?;
+    std::fs::create_dir_all(engine.lake().table_dir(relation))
+        .map_err(|e| EngineError::Lake { path: engine.lake().table_dir(relation), source: e })?;
+    DeltaTable::try_from_url(url).await.map_err(|e| EngineError::delta(relation, e))
+}
+
+/// Replace the table's contents and schema in one commit.
+pub(crate) async fn overwrite(engine: &Engine, relation: &Relation, df: DataFrame, action: &'static str) -> Result<WriteOutcome> {
+    let table = open_for_write(engine, relation).await?;
+    let state = Arc::new(engine.context().state());
+    let table = table
+        .write(Vec::new())
+        .with_input_plan(df.into_unoptimized_plan())
+        .with_session_state(state)
+        .with_save_mode(SaveMode::Overwrite)
+        .with_schema_mode(SchemaMode::Overwrite)
+        .await
+        .map_err(|e| EngineError::delta(relation, e))?;
+    finish(relation, table, action).await
+}
+
+async fn append(engine: &Engine, relation: &Relation, df: DataFrame, merge_schema: bool) -> Result<WriteOutcome> {
+    let table = open_for_write(engine, relation).await?;
+    let mut builder = table
+        .write(Vec::new())
+        .with_input_plan(df.into_unoptimized_plan())
+        .with_session_state(Arc::new(engine.context().state()))
+        .with_save_mode(SaveMode::Append);
+    if merge_schema {
+        builder = builder.with_schema_mode(SchemaMode::Merge);
+    }
+    let table = builder.await.map_err(|e| EngineError::delta(relation, e))?;
+    finish(relation, table, "INSERT").await
+}
+
+async fn finish(relation: &Relation, table: DeltaTable, action: &'static str) -> Result<WriteOutcome> {
+    let version = table.version().map(|v| v as i64);
+    let commits: Vec<_> = table.history(Some(1)).try_collect().await.map_err(|e| EngineError::delta(relation, e))?;
+    let rows = commits
+        .first()
+        .and_then(|c| c.info.get("operationMetrics"))
+        .and_then(|m| m.get("num_added_rows"))
+        .and_then(|v| v.as_u64());
+    Ok(WriteOutcome { action, rows, version })
+}
+
+async fn incremental(engine: &Engine, node: &Node, new: DataFrame) -> Result<WriteOutcome> {
+    let relation = &node.relation;
+    let context = node.path.as_str();
+    let target_df = engine.dataframe(context, &format!("select * from {relation}")).await?;
+    let target = target_df.schema().as_arrow().clone();
+    let source = new.schema().as_arrow().clone();
+    let added: Vec<String> = source.fields().iter().filter(|f| target.field_with_name(f.name()).is_err()).map(|f| f.name().clone()).collect();
+    let removed: Vec<String> = target.fields().iter().filter(|f| source.field_with_name(f.name()).is_err()).map(|f| f.name().clone()).collect();
+    let changed = !added.is_empty() || !removed.is_empty();
+    let strategy = node.config.incremental_strategy.unwrap_or(if node.config.unique_key.is_empty() {
+        IncrementalStrategy::Append
+    } else {
+        IncrementalStrategy::Merge
+    });
+    if strategy == IncrementalStrategy::Merge && node.config.unique_key.is_empty() {
+        return Err(EngineError::Schema {
+            relation: relation.to_string(),
+            message: format!("{context}: incremental_strategy merge needs a unique_key\nhint: add unique_key to the model's config"),
+        });
+    }
+    for key in &node.config.unique_key {
+        if source.field_with_name(key).is_err() {
+            return Err(EngineError::Schema {
+                relation: relation.to_string(),
+                message: format!("unique_key `{key}` is not a column of the model's query"),
+            });
+        }
+    }
+
+    let policy = node.config.on_schema_change;
+    if changed && policy == OnSchemaChange::Fail {
+        return Err(EngineError::Schema {
+            relation: relation.to_string(),
+            message: format!(
+                "the model's columns changed (added: [{}], removed: [{}]) and on_schema_change is `fail`\nhint: run with --full-refresh, or set on_schema_change to append_new_columns or sync_all_columns",
+                added.join(", "),
+                removed.join(", ")
+            ),
+        });
+    }
+
+    if changed && policy == OnSchemaChange::SyncAllColumns {
+        // Dropping columns rewrites the table: the new rows plus the kept old rows, in the new
+        // shape, in one overwrite commit.
+        let kept = conform(target_df, &source, context)?;
+        let kept = if strategy == IncrementalStrategy::Merge {
+            let keys = &node.config.unique_key;
+            let sel: Vec<_> = keys.iter().map(|k| ident(k)).collect();
+            let new_keys = new.clone().select(sel.clone()).map_err(|e| EngineError::sql(context, e))?;
+            kept.join(new_keys, datafusion::common::JoinType::LeftAnti, &keys.iter().map(String::as_str).collect::<Vec<_>>(), &keys.iter().map(String::as_str).collect::<Vec<_>>(), None)
+                .map_err(|e| EngineError::sql(context, e))?
+        } else {
+            kept
+        };
+        let all = new.union(kept).map_err(|e| EngineError::sql(context, e))?;
+        return overwrite(engine, relation, all, if strategy == IncrementalStrategy::Merge { "MERGE" } else { "INSERT" }).await;
+    }
+
+    // `ignore` keeps the table's shape: new columns are dropped, missing ones written as NULL.
+    let (new, merge_schema) = match policy {
+        OnSchemaChange::AppendNewColumns => (new, true),
+        _ => (conform(new, &target, context)?, false),
+    };
+    match strategy {
+        IncrementalStrategy::Append => append(engine, relation, new, merge_schema).await,
+        IncrementalStrategy::Merge => merge(engine, node, new, merge_schema).await,
+    }
+}
+
+/// Project `df` onto `schema`: same columns in the same order, cast to the schema's types,
+/// NULL where `df` lacks a column.
+fn conform(df: DataFrame, schema: &Schema, context: &str) -> Result<DataFrame> {
+    let have = df.schema().as_arrow().clone();
+    let exprs: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|f| match have.field_with_name(f.name()) {
+            Ok(h) if h.data_type() == f.data_type() => ident(f.name()),
+            Ok(_) => cast(ident(f.name()), f.data_type().clone()).alias(f.name()),
+            Err(_) => cast(lit(ScalarValue::Null), f.data_type().clone()).alias(f.name()),
+        })
+        .collect();
+    df.select(exprs).map_err(|e| EngineError::sql(context, e))
+}
+
+async fn merge(engine: &Engine, node: &Node, source: DataFrame, merge_schema: bool) -> Result<WriteOutcome> {
+    let relation = &node.relation;
+    let table = open_for_write(engine, relation).await?;
+    let predicate = node
+        .config
+        .unique_key
+        .iter()
+        .map(|k| format!("target.{q} = source.{q}", q = quote_ident(k)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let columns: Vec<String> = source.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let update_cols = columns.clone();
+    let insert_cols = columns;
+    let (table, metrics) = table
+        .merge(source, predicate.as_str())
+        .with_source_alias("source")
+        .with_target_alias("target")
+        .with_merge_schema(merge_schema)
+        .with_session_state(Arc::new(engine.context().state()))
+        .when_matched_update(|mut u| {
+            for c in &update_cols {
+                u = u.update(quote_ident(c), format!("source.{}", quote_ident(c)));
+            }
+            u
+        })
+        .map_err(|e| EngineError::delta(relation, e))?
+        .when_not_matched_insert(|mut i| {
+            for c in &insert_cols {
+                i = i.set(quote_ident(c), format!("source.{}", quote_ident(c)));
+            }
+            i
+        })
+        .map_err(|e| EngineError::delta(relation, e))?
+        .await
+        .map_err(|e| EngineError::delta(relation, e))?;
+    Ok(WriteOutcome {
+        action: "MERGE",
+        rows: Some((metrics.num_target_rows_inserted + metrics.num_target_rows_updated) as u64),
+        version: table.version().map(|v| v as i64),
+    })
+}
+

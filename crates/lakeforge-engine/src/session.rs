@@ -1,0 +1,94 @@
+//! The engine: one DataFusion session over the lake. Every SQL statement Lakeforge runs (models,
+//! tests, `lakeforge sql`) goes through it, so they all see the same catalog.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use datafusion::catalog::view::ViewTable;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use deltalake::delta_datafusion::planner::DeltaPlanner;
+use lakeforge_project::Relation;
+
+use crate::catalog::{LakeCatalog, Overrides};
+use crate::error::{EngineError, Result};
+use crate::lake::{Lake, StoredKind};
+
+pub const CATALOG: &str = "lake";
+
+pub struct Engine {
+    ctx: SessionContext,
+    lake: Lake,
+    overrides: Overrides,
+}
+
+impl Engine {
+    /// Open a session over `lake`; unqualified table names resolve in `default_schema`.
+    pub fn new(lake: Lake, default_schema: &str, threads: usize) -> Result<Engine> {
+        let config = SessionConfig::new()
+            .with_default_catalog_and_schema(CATALOG, default_schema)
+            .with_create_default_catalog_and_schema(false)
+            .with_information_schema(true)
+            .with_target_partitions(threads.max(1));
+        // Delta's planner must be in the session: writes and MERGE plan custom nodes.
+        let state = SessionStateBuilder::new()
+            .with_default_features()
+            .with_config(config)
+            .with_query_planner(DeltaPlanner::new())
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        let overrides: Overrides = Arc::new(RwLock::new(HashMap::new()));
+        ctx.register_catalog(
+            CATALOG,
+            Arc::new(LakeCatalog::new(lake.clone(), overrides.clone(), ctx.state_weak_ref())),
+        );
+        Ok(Engine { ctx, lake, overrides })
+    }
+
+    pub fn lake(&self) -> &Lake {
+        &self.lake
+    }
+
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Plan `sql`; `context` names what the SQL belongs to in error messages.
+    pub async fn dataframe(&self, context: &str, sql: &str) -> Result<DataFrame> {
+        self.ctx.sql(sql).await.map_err(|e| EngineError::sql(context, e))
+    }
+
+    /// Run a query and collect its result.
+    pub async fn query(&self, context: &str, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let df = self.dataframe(context, sql).await?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await.map_err(|e| EngineError::sql(context, e))?;
+        Ok((schema, batches))
+    }
+
+    pub fn stored(&self, relation: &Relation) -> Option<StoredKind> {
+        self.lake.stored(relation)
+    }
+
+    /// Make an ephemeral model queryable for the rest of this session without storing it.
+    pub async fn register_ephemeral(&self, context: &str, relation: &Relation, sql: &str) -> Result<()> {
+        let plan = self.dataframe(context, sql).await?.into_unoptimized_plan();
+        let table = Arc::new(ViewTable::new(plan, Some(sql.to_string())));
+        self.overrides
+            .write()
+            .unwrap()
+            .insert((relation.schema.clone(), relation.identifier.clone()), table);
+        Ok(())
+    }
+
+    /// The latest committed Delta version of a table, if it is one.
+    pub async fn table_version(&self, relation: &Relation) -> Option<i64> {
+        if self.lake.stored(relation) != Some(StoredKind::Table) {
+            return None;
+        }
+        let url = self.lake.table_url(relation).ok()?;
+        deltalake::open_table(url).await.ok()?.version().map(|v| v as i64)
+    }
+}

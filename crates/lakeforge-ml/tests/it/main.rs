@@ -1,0 +1,11 @@
+//! Integration tests for lakeforge-ml: end-to-end fit/predict/save/load on
+//! scikit-learn's bundled datasets (CSV fixtures exported by
+//! `bench/ml/export_fixtures.py`) compared with LightGBM's recorded metrics,
+//! plus model-file, pipeline, linear/k-means and tuning behaviour.
+
+mod common;
+mod lightgbm_parity;
+mod model_io;
+mod other_learners;
+mod pipeline_e2e;
+mod tuning_cv;

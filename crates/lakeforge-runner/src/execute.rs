@@ -1,0 +1,280 @@
+//! The scheduler: runs the plan's nodes as soon as everything they wait for has succeeded,
+//! at most `threads` at a time, and skips every node downstream of a failure. Each node is
+//! compiled just before it runs, because is_incremental() depends on what the lake holds then.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use lakeforge_engine::{load_seed, materialize, run_test, Engine, StoredKind};
+use lakeforge_meta::{MetaStore, NodeRecord};
+use lakeforge_project::{CompileContext, Materialization, Node, Project, ResourceType, Severity};
+use sha2::{Digest, Sha256};
+use tokio::task::JoinSet;
+
+use crate::plan::{plan, Command};
+use crate::results::{NodeResult, NodeStatus, RunSummary};
+use crate::{Result, RunnerError};
+
+/// How the run reports progress; the CLI prints lines and a progress bar from these.
+pub trait Reporter: Send + Sync {
+    fn run_started(&self, _total: usize) {}
+    fn node_started(&self, _node: &Node, _index: usize, _total: usize) {}
+    fn node_finished(&self, node: &Node, result: &NodeResult, index: usize, total: usize);
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub command: Command,
+    pub selected: BTreeSet<String>,
+    pub threads: usize,
+    pub full_refresh: bool,
+    /// Recorded with the run (what the user typed).
+    pub args: serde_json::Value,
+}
+
+/// Execute a command over a loaded project.
+pub async fn run(
+    project: Arc<Project>,
+    engine: Arc<Engine>,
+    meta: Option<MetaStore>,
+    opts: RunOptions,
+    reporter: Arc<dyn Reporter>,
+) -> Result<RunSummary> {
+    let started = Instant::now();
+    let run_id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"), std::process::id());
+    let compile = CompileContext::new(project.clone());
+    let plan = plan(&project, &opts.selected, opts.command);
+    let total = plan.order.len();
+    if let Some(m) = &meta {
+        m.start_run(&run_id, opts.command.as_str(), &opts.args.to_string(), &now()).await?;
+    }
+    reporter.run_started(total);
+
+    let mut remaining: HashMap<String, usize> = plan.waits_on.iter().map(|(k, v)| (k.clone(), v.len())).collect();
+    let mut dependents: HashMap<String, Vec<String>> = HashMap::new();
+    for (id, deps) in &plan.waits_on {
+        for d in deps {
+            dependents.entry(d.clone()).or_default().push(id.clone());
+        }
+    }
+    let position: HashMap<&String, usize> = plan.order.iter().enumerate().map(|(i, id)| (id, i)).collect();
+    let mut ready: BTreeMap<usize, String> = plan
+        .order
+        .iter()
+        .filter(|id| remaining[*id] == 0)
+        .map(|id| (position[id], id.clone()))
+        .collect();
+
+    let mut results: Vec<NodeResult> = Vec::with_capacity(total);
+    let mut done = 0usize;
+    let mut tasks: JoinSet<NodeResult> = JoinSet::new();
+    let mut skipped: BTreeSet<String> = BTreeSet::new();
+    let threads = opts.threads.max(1);
+
+    while done < total {
+        while tasks.len() < threads {
+            let Some((_, id)) = ready.pop_first() else { break };
+            let node = project.nodes[&id].clone();
+            reporter.node_started(&node, done + tasks.len() + 1, total);
+            let (engine, compile, root) = (engine.clone(), compile.clone(), project.root.clone());
+            let (command, full_refresh) = (opts.command, opts.full_refresh);
+            tasks.spawn(async move { execute_node(&engine, &compile, &root, &node, command, full_refresh).await });
+        }
+        let Some(joined) = tasks.join_next().await else { break };
+        let result = joined.unwrap_or_else(|e| panic!("a node task panicked: {e}"));
+        let id = result.unique_id.clone();
+        let blocks = result.status.blocks_downstream();
+        done += 1;
+        reporter.node_finished(&project.nodes[&id], &result, done, total);
+        record(&meta, &run_id, &result).await?;
+        results.push(result);
+
+        let mut frontier = vec![(id.clone(), blocks)];
+        while let Some((finished, failed)) = frontier.pop() {
+            for child in dependents.get(&finished).cloned().unwrap_or_default() {
+                if skipped.contains(&child) {
+                    continue;
+                }
+                if failed {
+                    skipped.insert(child.clone());
+                    let node = &project.nodes[&child];
+                    let r = skipped_result(node, &finished);
+                    done += 1;
+                    reporter.node_finished(node, &r, done, total);
+                    record(&meta, &run_id, &r).await?;
+                    results.push(r);
+                    frontier.push((child, true));
+                } else {
+                    let n = remaining.get_mut(&child).expect("planned");
+                    *n -= 1;
+                    if *n == 0 {
+                        ready.insert(position[&child], child);
+                    }
+                }
+            }
+        }
+    }
+
+    let summary = RunSummary { run_id: run_id.clone(), results, elapsed: started.elapsed().as_secs_f64() };
+    write_artifacts(&project, &summary, opts.command, &opts.args)?;
+    if let Some(m) = &meta {
+        let status = if summary.success() { "success" } else { "error" };
+        m.finish_run(&run_id, status, &now(), summary.elapsed).await?;
+    }
+    Ok(summary)
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+async fn record(meta: &Option<MetaStore>, run_id: &str, r: &NodeResult) -> Result<()> {
+    if let Some(m) = meta {
+        m.record_node(
+            run_id,
+            &NodeRecord {
+                unique_id: r.unique_id.clone(),
+                status: r.status.as_str().into(),
+                started_at: r.started_at.clone(),
+                elapsed_s: r.execution_time,
+                rows_affected: r.rows_affected.map(|x| x as i64),
+                delta_version: r.delta_version,
+                sql_hash: r.compiled_code.as_ref().map(|c| format!("{:x}", Sha256::digest(c.as_bytes()))),
+                message: Some(r.message.clone()),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn skipped_result(node: &Node, because: &str) -> NodeResult {
+    NodeResult {
+        unique_id: node.unique_id.clone(),
+        status: NodeStatus::Skipped,
+        execution_time: 0.0,
+        started_at: now(),
+        message: format!("skipped: upstream {} did not succeed", because.rsplit('.').next().unwrap_or(because)),
+        rows_affected: None,
+        delta_version: None,
+        failures: None,
+        sample: None,
+        compiled_code: None,
+        relation_name: Some(node.relation.to_string()),
+    }
+}
+
+async fn execute_node(
+    engine: &Engine,
+    compile: &CompileContext,
+    root: &Path,
+    node: &Node,
+    command: Command,
+    full_refresh: bool,
+) -> NodeResult {
+    let started_at = now();
+    let clock = Instant::now();
+    let mut result = NodeResult {
+        unique_id: node.unique_id.clone(),
+        status: NodeStatus::Success,
+        execution_time: 0.0,
+        started_at,
+        message: String::new(),
+        rows_affected: None,
+        delta_version: None,
+        failures: None,
+        sample: None,
+        compiled_code: None,
+        relation_name: (node.resource_type != ResourceType::Test).then(|| node.relation.to_string()),
+    };
+    if let Err(message) = execute_inner(engine, compile, root, node, command, full_refresh, &mut result).await {
+        result.status = NodeStatus::Error;
+        result.message = message;
+    }
+    result.execution_time = clock.elapsed().as_secs_f64();
+    result
+}
+
+async fn execute_inner(
+    engine: &Engine,
+    compile: &CompileContext,
+    root: &Path,
+    node: &Node,
+    command: Command,
+    full_refresh: bool,
+    result: &mut NodeResult,
+) -> std::result::Result<(), String> {
+    if node.resource_type == ResourceType::Seed {
+        if command == Command::Compile {
+            result.message = "seed".into();
+            return Ok(());
+        }
+        let outcome = load_seed(engine, node, &root.join(&node.path)).await.map_err(|e| e.to_string())?;
+        result.message = outcome.action.to_string();
+        result.rows_affected = outcome.rows;
+        result.delta_version = outcome.version;
+        return Ok(());
+    }
+    let incremental_run = node.config.materialized == Materialization::Incremental
+        && engine.stored(&node.relation) == Some(StoredKind::Table)
+        && !(full_refresh && node.config.full_refresh != Some(false));
+    let compiled = compile.compile(node, incremental_run).map_err(|e| e.to_string())?;
+    write_compiled(compile, node, &compiled.sql).map_err(|e| e.to_string())?;
+    result.compiled_code = Some(compiled.sql.clone());
+    if command == Command::Compile {
+        result.message = "compiled".into();
+        return Ok(());
+    }
+    match node.resource_type {
+        ResourceType::Test => {
+            let outcome = run_test(engine, &node.path, &compiled.sql, 5).await.map_err(|e| e.to_string())?;
+            result.failures = Some(outcome.failures);
+            if outcome.failures == 0 {
+                result.status = NodeStatus::Pass;
+                result.message = "PASS".into();
+            } else {
+                result.status = if node.config.severity == Severity::Warn { NodeStatus::Warn } else { NodeStatus::Fail };
+                result.message = format!("Got {} result{}, configured to fail if != 0", outcome.failures, if outcome.failures == 1 { "" } else { "s" });
+                result.sample = arrow::util::pretty::pretty_format_batches(&outcome.sample).ok().map(|t| t.to_string());
+            }
+        }
+        _ => {
+            let outcome = materialize(engine, node, &compiled.sql, full_refresh).await.map_err(|e| e.to_string())?;
+            result.message = outcome.action.to_string();
+            result.rows_affected = outcome.rows;
+            result.delta_version = outcome.version;
+        }
+    }
+    Ok(())
+}
+
+fn write_compiled(compile: &CompileContext, node: &Node, sql: &str) -> Result<()> {
+    let path = compile.compiled_path(node);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| RunnerError::Io { path: dir.into(), source: e })?;
+    }
+    std::fs::write(&path, format!("{sql}\n")).map_err(|e| RunnerError::Io { path, source: e })
+}
+
+fn write_artifacts(project: &Project, summary: &RunSummary, command: Command, args: &serde_json::Value) -> Result<()> {
+    let dir = project.target_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| RunnerError::Io { path: dir.clone(), source: e })?;
+    let compiled: HashMap<String, String> = summary
+        .results
+        .iter()
+        .filter_map(|r| r.compiled_code.clone().map(|c| (r.unique_id.clone(), c)))
+        .collect();
+    let manifest = lakeforge_project::manifest::manifest_json(project, &compiled);
+    write_json(&dir.join("manifest.json"), &manifest)?;
+    if command != Command::Compile {
+        write_json(&dir.join("run_results.json"), &summary.run_results_json(command.as_str(), args))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).expect("JSON values serialize");
+    std::fs::write(path, text).map_err(|e| RunnerError::Io { path: path.into(), source: e })
+}
