@@ -10,7 +10,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "lakeforge", version, about = "Data engineering and machine learning on an embedded lakehouse: dbt-format projects, Delta Lake tables, one binary.")]
+#[command(
+    name = "lakeforge",
+    version,
+    about = "Data engineering and machine learning on an embedded lakehouse: dbt-format projects, Delta Lake tables, one binary."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -36,6 +40,11 @@ enum Command {
     Show(commands::show::ShowArgs),
     /// Run a SQL query against the lake.
     Sql(commands::sql::SqlArgs),
+    /// Train, evaluate and apply models on Parquet or CSV files (like LightGBM's CLI).
+    Ml {
+        #[command(subcommand)]
+        command: commands::ml::MlCommand,
+    },
 }
 
 /// Options shared by every command that reads a project.
@@ -84,6 +93,7 @@ async fn main() -> ExitCode {
         Command::Ls(a) => commands::ls::run(a),
         Command::Show(a) => commands::show::run(a).await,
         Command::Sql(a) => commands::sql::run(a).await,
+        Command::Ml { command } => commands::ml::run(command).await.map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -16,7 +16,10 @@ pub struct ConsoleReporter {
 
 impl ConsoleReporter {
     pub fn new(command: Command) -> Self {
-        ConsoleReporter { bar: Mutex::new(None), command }
+        ConsoleReporter {
+            bar: Mutex::new(None),
+            command,
+        }
     }
 
     pub fn finish(&self) {
@@ -35,14 +38,20 @@ impl ConsoleReporter {
 
 impl Reporter for ConsoleReporter {
     fn run_started(&self, total: usize) {
-        let what = if self.command == Command::Compile { "Compiling" } else { "Running" };
+        let what = if self.command == Command::Compile {
+            "Compiling"
+        } else {
+            "Running"
+        };
         println!("{what} {total} node{}", if total == 1 { "" } else { "s" });
         if std::io::stderr().is_terminal() && total > 1 {
             let bar = ProgressBar::new(total as u64);
             bar.set_style(
-                ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {elapsed_precise} {msg}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{spinner} [{bar:30}] {pos}/{len} {elapsed_precise} {msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
             );
             *self.bar.lock().unwrap() = Some(bar);
         }
@@ -70,7 +79,9 @@ impl Reporter for ConsoleReporter {
                 Some(n) => format!("{} {n} rows", r.message),
                 None => r.message.clone(),
             },
-            NodeStatus::Fail | NodeStatus::Warn => format!("{} failing rows", r.failures.unwrap_or(0)),
+            NodeStatus::Fail | NodeStatus::Warn => {
+                format!("{} failing rows", r.failures.unwrap_or(0))
+            }
             NodeStatus::Error => "error".into(),
             NodeStatus::Skipped => "skipped".into(),
             NodeStatus::Pass => "pass".into(),
@@ -112,7 +123,12 @@ pub fn print_summary(project: &Project, summary: &RunSummary, command: Command) 
     let problems: Vec<&NodeResult> = summary
         .results
         .iter()
-        .filter(|r| matches!(r.status, NodeStatus::Error | NodeStatus::Fail | NodeStatus::Warn))
+        .filter(|r| {
+            matches!(
+                r.status,
+                NodeStatus::Error | NodeStatus::Fail | NodeStatus::Warn
+            )
+        })
         .collect();
     for r in &problems {
         let node = &project.nodes[&r.unique_id];
@@ -121,8 +137,19 @@ pub fn print_summary(project: &Project, summary: &RunSummary, command: Command) 
             NodeStatus::Fail => "Failure",
             _ => "Error",
         };
-        println!("{kind} in {} {} ({})", node.resource_type.as_str(), node.name, node.path);
-        if let Some(TestKind::Generic { name, column, attached_to, .. }) = &node.test {
+        println!(
+            "{kind} in {} {} ({})",
+            node.resource_type.as_str(),
+            node.name,
+            node.path
+        );
+        if let Some(TestKind::Generic {
+            name,
+            column,
+            attached_to,
+            ..
+        }) = &node.test
+        {
             let on = attached_to.rsplit('.').next().unwrap_or(attached_to);
             match column {
                 Some(c) => println!("  {name} on {on}.{c}"),

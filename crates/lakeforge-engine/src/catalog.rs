@@ -9,8 +9,8 @@ use std::sync::{Arc, RwLock, Weak};
 type StateRef = Weak<parking_lot::RwLock<SessionState>>;
 
 use async_trait::async_trait;
-use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::catalog::view::ViewTable;
+use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::context::SessionState;
 use datafusion::prelude::SessionContext;
@@ -30,14 +30,24 @@ pub struct LakeCatalog {
 
 impl LakeCatalog {
     pub(crate) fn new(lake: Lake, overrides: Overrides, state: StateRef) -> Self {
-        LakeCatalog { lake, overrides, state }
+        LakeCatalog {
+            lake,
+            overrides,
+            state,
+        }
     }
 }
 
 impl CatalogProvider for LakeCatalog {
     fn schema_names(&self) -> Vec<String> {
         let mut names = self.lake.schema_names();
-        names.extend(self.overrides.read().unwrap().keys().map(|(s, _)| s.clone()));
+        names.extend(
+            self.overrides
+                .read()
+                .unwrap()
+                .keys()
+                .map(|(s, _)| s.clone()),
+        );
         names.sort();
         names.dedup();
         names
@@ -97,7 +107,9 @@ impl SchemaProvider for LakeSchema {
                 let plan = ctx
                     .sql(&sql)
                     .await
-                    .map_err(|e| DataFusionError::Plan(format!("view {relation} no longer plans: {e}")))?
+                    .map_err(|e| {
+                        DataFusionError::Plan(format!("view {relation} no longer plans: {e}"))
+                    })?
                     .into_unoptimized_plan();
                 Ok(Some(Arc::new(ViewTable::new(plan, Some(sql)))))
             }
@@ -109,12 +121,20 @@ impl SchemaProvider for LakeSchema {
             .read()
             .unwrap()
             .contains_key(&(self.schema.clone(), name.to_string()))
-            || self.lake.stored(&Relation::new(&self.schema, name)).is_some()
+            || self
+                .lake
+                .stored(&Relation::new(&self.schema, name))
+                .is_some()
     }
 }
 
-pub(crate) async fn open_delta_provider(lake: &Lake, relation: &Relation) -> DfResult<Arc<dyn TableProvider>> {
-    let url = lake.table_url(relation).map_err(|e| DataFusionError::External(Box::new(e)))?;
+pub(crate) async fn open_delta_provider(
+    lake: &Lake,
+    relation: &Relation,
+) -> DfResult<Arc<dyn TableProvider>> {
+    let url = lake
+        .table_url(relation)
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
     let table = deltalake::open_table(url)
         .await
         .map_err(|e| DataFusionError::External(Box::new(e)))?;

@@ -25,7 +25,8 @@ impl Lake {
     /// Open (and create if needed) a lake rooted at a local folder.
     pub fn open(root: impl AsRef<Path>) -> Result<Lake> {
         let root = root.as_ref();
-        if root.to_string_lossy().contains("://") && !root.to_string_lossy().starts_with("file://") {
+        if root.to_string_lossy().contains("://") && !root.to_string_lossy().starts_with("file://")
+        {
             return Err(EngineError::Lake {
                 path: root.into(),
                 source: std::io::Error::new(
@@ -34,8 +35,14 @@ impl Lake {
                 ),
             });
         }
-        std::fs::create_dir_all(root).map_err(|e| EngineError::Lake { path: root.into(), source: e })?;
-        let root = root.canonicalize().map_err(|e| EngineError::Lake { path: root.into(), source: e })?;
+        std::fs::create_dir_all(root).map_err(|e| EngineError::Lake {
+            path: root.into(),
+            source: e,
+        })?;
+        let root = root.canonicalize().map_err(|e| EngineError::Lake {
+            path: root.into(),
+            source: e,
+        })?;
         Ok(Lake { root })
     }
 
@@ -53,11 +60,13 @@ impl Lake {
 
     pub fn table_url(&self, relation: &Relation) -> Result<Url> {
         let dir = self.table_dir(relation);
-        Url::from_directory_path(&dir).map_err(|_| EngineError::Internal(format!("not an absolute path: {}", dir.display())))
+        Url::from_directory_path(&dir)
+            .map_err(|_| EngineError::Internal(format!("not an absolute path: {}", dir.display())))
     }
 
     pub fn view_file(&self, relation: &Relation) -> PathBuf {
-        self.schema_dir(&relation.schema).join(format!("{}.view.sql", relation.identifier))
+        self.schema_dir(&relation.schema)
+            .join(format!("{}.view.sql", relation.identifier))
     }
 
     /// What exists under `relation`, if anything. A view file wins over a table folder because a
@@ -73,16 +82,23 @@ impl Lake {
     }
 
     pub fn schema_names(&self) -> Vec<String> {
-        list(&self.root, |p| p.is_dir() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('_')))
+        list(&self.root, |p| {
+            p.is_dir()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('_'))
+        })
     }
 
     pub fn table_names(&self, schema: &str) -> Vec<String> {
         let dir = self.schema_dir(schema);
         let mut names = list(&dir, |p| p.join("_delta_log").is_dir());
         names.extend(
-            list(&dir, |p| p.is_file() && p.to_string_lossy().ends_with(".view.sql"))
-                .into_iter()
-                .map(|n| n.trim_end_matches(".view.sql").to_string()),
+            list(&dir, |p| {
+                p.is_file() && p.to_string_lossy().ends_with(".view.sql")
+            })
+            .into_iter()
+            .map(|n| n.trim_end_matches(".view.sql").to_string()),
         );
         names.sort();
         names.dedup();
@@ -92,17 +108,25 @@ impl Lake {
     /// Write a view definition atomically (temp file + rename).
     pub fn write_view(&self, relation: &Relation, sql: &str) -> Result<()> {
         let dir = self.schema_dir(&relation.schema);
-        std::fs::create_dir_all(&dir).map_err(|e| EngineError::Lake { path: dir.clone(), source: e })?;
+        std::fs::create_dir_all(&dir).map_err(|e| EngineError::Lake {
+            path: dir.clone(),
+            source: e,
+        })?;
         let path = self.view_file(relation);
         let tmp = dir.join(format!(".{}.view.sql.tmp", relation.identifier));
-        std::fs::write(&tmp, sql).map_err(|e| EngineError::Lake { path: tmp.clone(), source: e })?;
+        std::fs::write(&tmp, sql).map_err(|e| EngineError::Lake {
+            path: tmp.clone(),
+            source: e,
+        })?;
         std::fs::rename(&tmp, &path).map_err(|e| EngineError::Lake { path, source: e })
     }
 
     pub fn remove_view(&self, relation: &Relation) -> Result<()> {
         let path = self.view_file(relation);
         match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(EngineError::Lake { path, source: e }),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(EngineError::Lake { path, source: e })
+            }
             _ => Ok(()),
         }
     }
@@ -112,14 +136,19 @@ impl Lake {
     pub fn remove_table(&self, relation: &Relation) -> Result<()> {
         let dir = self.table_dir(relation);
         match std::fs::remove_dir_all(&dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(EngineError::Lake { path: dir, source: e }),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(EngineError::Lake {
+                path: dir,
+                source: e,
+            }),
             _ => Ok(()),
         }
     }
 }
 
 fn list(dir: &Path, keep: impl Fn(&Path) -> bool) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     let mut out: Vec<String> = entries
         .filter_map(|e| e.ok())
         .map(|e| e.path())

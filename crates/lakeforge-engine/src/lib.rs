@@ -14,7 +14,7 @@ pub mod test;
 
 pub use error::{EngineError, Result};
 pub use lake::{Lake, StoredKind};
-pub use materialize::{materialize, WriteOutcome};
+pub use materialize::{WriteOutcome, materialize};
 pub use seed::load_seed;
 pub use session::Engine;
-pub use test::{run_test, TestOutcome};
+pub use test::{TestOutcome, run_test};

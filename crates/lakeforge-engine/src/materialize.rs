@@ -9,11 +9,13 @@ use arrow::datatypes::Schema;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{cast, ident, lit};
 use datafusion::prelude::DataFrame;
-use deltalake::protocol::SaveMode;
-use deltalake::operations::write::SchemaMode;
 use deltalake::DeltaTable;
+use deltalake::operations::write::SchemaMode;
+use deltalake::protocol::SaveMode;
 use futures::TryStreamExt;
-use lakeforge_project::{quote_ident, IncrementalStrategy, Materialization, Node, OnSchemaChange, Relation};
+use lakeforge_project::{
+    IncrementalStrategy, Materialization, Node, OnSchemaChange, Relation, quote_ident,
+};
 
 use crate::error::{EngineError, Result};
 use crate::lake::StoredKind;
@@ -31,7 +33,12 @@ pub struct WriteOutcome {
 }
 
 /// Build `node` from its compiled `sql`.
-pub async fn materialize(engine: &Engine, node: &Node, sql: &str, full_refresh: bool) -> Result<WriteOutcome> {
+pub async fn materialize(
+    engine: &Engine,
+    node: &Node,
+    sql: &str,
+    full_refresh: bool,
+) -> Result<WriteOutcome> {
     let context = node.path.as_str();
     let relation = &node.relation;
     // `full_refresh: false` in a model's config protects it from --full-refresh.
@@ -42,11 +49,19 @@ pub async fn materialize(engine: &Engine, node: &Node, sql: &str, full_refresh: 
             engine.dataframe(context, sql).await?;
             engine.lake().write_view(relation, sql)?;
             engine.lake().remove_table(relation)?;
-            Ok(WriteOutcome { action: "CREATE VIEW", rows: None, version: None })
+            Ok(WriteOutcome {
+                action: "CREATE VIEW",
+                rows: None,
+                version: None,
+            })
         }
         Materialization::Ephemeral => {
             engine.register_ephemeral(context, relation, sql).await?;
-            Ok(WriteOutcome { action: "EPHEMERAL", rows: None, version: None })
+            Ok(WriteOutcome {
+                action: "EPHEMERAL",
+                rows: None,
+                version: None,
+            })
         }
         Materialization::Incremental
             if !full_refresh && engine.stored(relation) == Some(StoredKind::Table) =>
@@ -69,13 +84,22 @@ pub async fn materialize(engine: &Engine, node: &Node, sql: &str, full_refresh: 
 
 async fn open_for_write(engine: &Engine, relation: &Relation) -> Result<DeltaTable> {
     let url = engine.lake().table_url(relation)?;
-    std::fs::create_dir_all(engine.lake().table_dir(relation))
-        .map_err(|e| EngineError::Lake { path: engine.lake().table_dir(relation), source: e })?;
-    DeltaTable::try_from_url(url).await.map_err(|e| EngineError::delta(relation, e))
+    std::fs::create_dir_all(engine.lake().table_dir(relation)).map_err(|e| EngineError::Lake {
+        path: engine.lake().table_dir(relation),
+        source: e,
+    })?;
+    DeltaTable::try_from_url(url)
+        .await
+        .map_err(|e| EngineError::delta(relation, e))
 }
 
 /// Replace the table's contents and schema in one commit.
-pub(crate) async fn overwrite(engine: &Engine, relation: &Relation, df: DataFrame, action: &'static str) -> Result<WriteOutcome> {
+pub(crate) async fn overwrite(
+    engine: &Engine,
+    relation: &Relation,
+    df: DataFrame,
+    action: &'static str,
+) -> Result<WriteOutcome> {
     let table = open_for_write(engine, relation).await?;
     let state = Arc::new(engine.context().state());
     let table = table
@@ -89,7 +113,12 @@ pub(crate) async fn overwrite(engine: &Engine, relation: &Relation, df: DataFram
     finish(relation, table, action).await
 }
 
-async fn append(engine: &Engine, relation: &Relation, df: DataFrame, merge_schema: bool) -> Result<WriteOutcome> {
+async fn append(
+    engine: &Engine,
+    relation: &Relation,
+    df: DataFrame,
+    merge_schema: bool,
+) -> Result<WriteOutcome> {
     let table = open_for_write(engine, relation).await?;
     let mut builder = table
         .write(Vec::new())
@@ -103,35 +132,64 @@ async fn append(engine: &Engine, relation: &Relation, df: DataFrame, merge_schem
     finish(relation, table, "INSERT").await
 }
 
-async fn finish(relation: &Relation, table: DeltaTable, action: &'static str) -> Result<WriteOutcome> {
+async fn finish(
+    relation: &Relation,
+    table: DeltaTable,
+    action: &'static str,
+) -> Result<WriteOutcome> {
     let version = table.version().map(|v| v as i64);
-    let commits: Vec<_> = table.history(Some(1)).try_collect().await.map_err(|e| EngineError::delta(relation, e))?;
+    let commits: Vec<_> = table
+        .history(Some(1))
+        .try_collect()
+        .await
+        .map_err(|e| EngineError::delta(relation, e))?;
     let rows = commits
         .first()
         .and_then(|c| c.info.get("operationMetrics"))
         .and_then(|m| m.get("num_added_rows"))
         .and_then(|v| v.as_u64());
-    Ok(WriteOutcome { action, rows, version })
+    Ok(WriteOutcome {
+        action,
+        rows,
+        version,
+    })
 }
 
 async fn incremental(engine: &Engine, node: &Node, new: DataFrame) -> Result<WriteOutcome> {
     let relation = &node.relation;
     let context = node.path.as_str();
-    let target_df = engine.dataframe(context, &format!("select * from {relation}")).await?;
+    let target_df = engine
+        .dataframe(context, &format!("select * from {relation}"))
+        .await?;
     let target = target_df.schema().as_arrow().clone();
     let source = new.schema().as_arrow().clone();
-    let added: Vec<String> = source.fields().iter().filter(|f| target.field_with_name(f.name()).is_err()).map(|f| f.name().clone()).collect();
-    let removed: Vec<String> = target.fields().iter().filter(|f| source.field_with_name(f.name()).is_err()).map(|f| f.name().clone()).collect();
+    let added: Vec<String> = source
+        .fields()
+        .iter()
+        .filter(|f| target.field_with_name(f.name()).is_err())
+        .map(|f| f.name().clone())
+        .collect();
+    let removed: Vec<String> = target
+        .fields()
+        .iter()
+        .filter(|f| source.field_with_name(f.name()).is_err())
+        .map(|f| f.name().clone())
+        .collect();
     let changed = !added.is_empty() || !removed.is_empty();
-    let strategy = node.config.incremental_strategy.unwrap_or(if node.config.unique_key.is_empty() {
-        IncrementalStrategy::Append
-    } else {
-        IncrementalStrategy::Merge
-    });
+    let strategy =
+        node.config
+            .incremental_strategy
+            .unwrap_or(if node.config.unique_key.is_empty() {
+                IncrementalStrategy::Append
+            } else {
+                IncrementalStrategy::Merge
+            });
     if strategy == IncrementalStrategy::Merge && node.config.unique_key.is_empty() {
         return Err(EngineError::Schema {
             relation: relation.to_string(),
-            message: format!("{context}: incremental_strategy merge needs a unique_key\nhint: add unique_key to the model's config"),
+            message: format!(
+                "{context}: incremental_strategy merge needs a unique_key\nhint: add unique_key to the model's config"
+            ),
         });
     }
     for key in &node.config.unique_key {
@@ -162,14 +220,33 @@ async fn incremental(engine: &Engine, node: &Node, new: DataFrame) -> Result<Wri
         let kept = if strategy == IncrementalStrategy::Merge {
             let keys = &node.config.unique_key;
             let sel: Vec<_> = keys.iter().map(|k| ident(k)).collect();
-            let new_keys = new.clone().select(sel.clone()).map_err(|e| EngineError::sql(context, e))?;
-            kept.join(new_keys, datafusion::common::JoinType::LeftAnti, &keys.iter().map(String::as_str).collect::<Vec<_>>(), &keys.iter().map(String::as_str).collect::<Vec<_>>(), None)
-                .map_err(|e| EngineError::sql(context, e))?
+            let new_keys = new
+                .clone()
+                .select(sel.clone())
+                .map_err(|e| EngineError::sql(context, e))?;
+            kept.join(
+                new_keys,
+                datafusion::common::JoinType::LeftAnti,
+                &keys.iter().map(String::as_str).collect::<Vec<_>>(),
+                &keys.iter().map(String::as_str).collect::<Vec<_>>(),
+                None,
+            )
+            .map_err(|e| EngineError::sql(context, e))?
         } else {
             kept
         };
         let all = new.union(kept).map_err(|e| EngineError::sql(context, e))?;
-        return overwrite(engine, relation, all, if strategy == IncrementalStrategy::Merge { "MERGE" } else { "INSERT" }).await;
+        return overwrite(
+            engine,
+            relation,
+            all,
+            if strategy == IncrementalStrategy::Merge {
+                "MERGE"
+            } else {
+                "INSERT"
+            },
+        )
+        .await;
     }
 
     // `ignore` keeps the table's shape: new columns are dropped, missing ones written as NULL.
@@ -199,7 +276,12 @@ fn conform(df: DataFrame, schema: &Schema, context: &str) -> Result<DataFrame> {
     df.select(exprs).map_err(|e| EngineError::sql(context, e))
 }
 
-async fn merge(engine: &Engine, node: &Node, source: DataFrame, merge_schema: bool) -> Result<WriteOutcome> {
+async fn merge(
+    engine: &Engine,
+    node: &Node,
+    source: DataFrame,
+    merge_schema: bool,
+) -> Result<WriteOutcome> {
     let relation = &node.relation;
     let table = open_for_write(engine, relation).await?;
     let predicate = node
@@ -209,7 +291,12 @@ async fn merge(engine: &Engine, node: &Node, source: DataFrame, merge_schema: bo
         .map(|k| format!("target.{q} = source.{q}", q = quote_ident(k)))
         .collect::<Vec<_>>()
         .join(" AND ");
-    let columns: Vec<String> = source.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let columns: Vec<String> = source
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
     let update_cols = columns.clone();
     let insert_cols = columns;
     let (table, metrics) = table
@@ -240,4 +327,3 @@ async fn merge(engine: &Engine, node: &Node, source: DataFrame, merge_schema: bo
         version: table.version().map(|v| v as i64),
     })
 }
-

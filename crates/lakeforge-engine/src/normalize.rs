@@ -15,16 +15,21 @@ pub fn delta_type(t: &DataType) -> Option<DataType> {
         DataType::UInt32 | DataType::UInt64 => DataType::Int64,
         DataType::Float16 => DataType::Float32,
         DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
-        DataType::BinaryView | DataType::LargeBinary | DataType::FixedSizeBinary(_) => DataType::Binary,
+        DataType::BinaryView | DataType::LargeBinary | DataType::FixedSizeBinary(_) => {
+            DataType::Binary
+        }
         DataType::Null => DataType::Utf8,
         DataType::Date64 => DataType::Date32,
-        DataType::Timestamp(TimeUnit::Second | TimeUnit::Millisecond | TimeUnit::Nanosecond, tz) => {
-            DataType::Timestamp(TimeUnit::Microsecond, tz.as_ref().map(|_| "UTC".into()))
-        }
+        DataType::Timestamp(
+            TimeUnit::Second | TimeUnit::Millisecond | TimeUnit::Nanosecond,
+            tz,
+        ) => DataType::Timestamp(TimeUnit::Microsecond, tz.as_ref().map(|_| "UTC".into())),
         DataType::Timestamp(TimeUnit::Microsecond, Some(tz)) if tz.as_ref() != "UTC" => {
             DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
         }
-        DataType::Dictionary(_, v) => return Some(delta_type(v).unwrap_or_else(|| v.as_ref().clone())),
+        DataType::Dictionary(_, v) => {
+            return Some(delta_type(v).unwrap_or_else(|| v.as_ref().clone()));
+        }
         _ => return None,
     })
 }

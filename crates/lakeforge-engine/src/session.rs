@@ -42,9 +42,17 @@ impl Engine {
         let overrides: Overrides = Arc::new(RwLock::new(HashMap::new()));
         ctx.register_catalog(
             CATALOG,
-            Arc::new(LakeCatalog::new(lake.clone(), overrides.clone(), ctx.state_weak_ref())),
+            Arc::new(LakeCatalog::new(
+                lake.clone(),
+                overrides.clone(),
+                ctx.state_weak_ref(),
+            )),
         );
-        Ok(Engine { ctx, lake, overrides })
+        Ok(Engine {
+            ctx,
+            lake,
+            overrides,
+        })
     }
 
     pub fn lake(&self) -> &Lake {
@@ -57,14 +65,20 @@ impl Engine {
 
     /// Plan `sql`; `context` names what the SQL belongs to in error messages.
     pub async fn dataframe(&self, context: &str, sql: &str) -> Result<DataFrame> {
-        self.ctx.sql(sql).await.map_err(|e| EngineError::sql(context, e))
+        self.ctx
+            .sql(sql)
+            .await
+            .map_err(|e| EngineError::sql(context, e))
     }
 
     /// Run a query and collect its result.
     pub async fn query(&self, context: &str, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let df = self.dataframe(context, sql).await?;
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await.map_err(|e| EngineError::sql(context, e))?;
+        let batches = df
+            .collect()
+            .await
+            .map_err(|e| EngineError::sql(context, e))?;
         Ok((schema, batches))
     }
 
@@ -73,13 +87,18 @@ impl Engine {
     }
 
     /// Make an ephemeral model queryable for the rest of this session without storing it.
-    pub async fn register_ephemeral(&self, context: &str, relation: &Relation, sql: &str) -> Result<()> {
+    pub async fn register_ephemeral(
+        &self,
+        context: &str,
+        relation: &Relation,
+        sql: &str,
+    ) -> Result<()> {
         let plan = self.dataframe(context, sql).await?.into_unoptimized_plan();
         let table = Arc::new(ViewTable::new(plan, Some(sql.to_string())));
-        self.overrides
-            .write()
-            .unwrap()
-            .insert((relation.schema.clone(), relation.identifier.clone()), table);
+        self.overrides.write().unwrap().insert(
+            (relation.schema.clone(), relation.identifier.clone()),
+            table,
+        );
         Ok(())
     }
 
@@ -89,6 +108,10 @@ impl Engine {
             return None;
         }
         let url = self.lake.table_url(relation).ok()?;
-        deltalake::open_table(url).await.ok()?.version().map(|v| v as i64)
+        deltalake::open_table(url)
+            .await
+            .ok()?
+            .version()
+            .map(|v| v as i64)
     }
 }

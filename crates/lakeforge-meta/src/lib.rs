@@ -15,7 +15,9 @@ const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_runs.s
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetaError {
-    #[error("Failed to open the metadata store at {location}: {source}\nhint: check that the folder is writable, or set `metadata:` in lakeforge.yml")]
+    #[error(
+        "Failed to open the metadata store at {location}: {source}\nhint: check that the folder is writable, or set `metadata:` in lakeforge.yml"
+    )]
     Open {
         location: String,
         #[source]
@@ -23,8 +25,14 @@ pub enum MetaError {
     },
     #[error("Metadata store query failed: {0}")]
     Query(#[from] sqlx::Error),
-    #[error("The metadata store at {location} has schema version {found}, newer than this lakeforge knows ({known})\nhint: upgrade lakeforge")]
-    TooNew { location: String, found: i64, known: i64 },
+    #[error(
+        "The metadata store at {location} has schema version {found}, newer than this lakeforge knows ({known})\nhint: upgrade lakeforge"
+    )]
+    TooNew {
+        location: String,
+        found: i64,
+        known: i64,
+    },
 }
 
 pub type Result<T, E = MetaError> = std::result::Result<T, E>;
@@ -65,7 +73,10 @@ impl MetaStore {
             let _ = std::fs::create_dir_all(parent);
         }
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{location}"))
-            .map_err(|e| MetaError::Open { location: location.clone(), source: e })?
+            .map_err(|e| MetaError::Open {
+                location: location.clone(),
+                source: e,
+            })?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(30));
@@ -73,7 +84,10 @@ impl MetaStore {
             .max_connections(4)
             .connect_with(opts)
             .await
-            .map_err(|e| MetaError::Open { location: location.clone(), source: e })?;
+            .map_err(|e| MetaError::Open {
+                location: location.clone(),
+                source: e,
+            })?;
         let store = MetaStore { pool };
         store.migrate(&location).await?;
         Ok(store)
@@ -90,17 +104,30 @@ impl MetaStore {
             .get(0);
         let known = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
         if current > known {
-            return Err(MetaError::TooNew { location: location.into(), found: current, known });
+            return Err(MetaError::TooNew {
+                location: location.into(),
+                found: current,
+                known,
+            });
         }
         for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
             sqlx::raw_sql(sql).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO schema_version (version) VALUES (?)").bind(version).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_version (version) VALUES (?)")
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
-    pub async fn start_run(&self, run_id: &str, command: &str, args: &str, started_at: &str) -> Result<()> {
+    pub async fn start_run(
+        &self,
+        run_id: &str,
+        command: &str,
+        args: &str,
+        started_at: &str,
+    ) -> Result<()> {
         sqlx::query("INSERT INTO runs (run_id, command, args, status, started_at) VALUES (?, ?, ?, 'running', ?)")
             .bind(run_id)
             .bind(command)
@@ -129,7 +156,13 @@ impl MetaStore {
         Ok(())
     }
 
-    pub async fn finish_run(&self, run_id: &str, status: &str, finished_at: &str, elapsed_s: f64) -> Result<()> {
+    pub async fn finish_run(
+        &self,
+        run_id: &str,
+        status: &str,
+        finished_at: &str,
+        elapsed_s: f64,
+    ) -> Result<()> {
         sqlx::query("UPDATE runs SET status = ?, finished_at = ?, elapsed_s = ? WHERE run_id = ?")
             .bind(status)
             .bind(finished_at)
@@ -190,7 +223,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("meta.db");
         let store = MetaStore::open_sqlite(&path).await.unwrap();
-        store.start_run("r1", "build", "[]", "2026-01-01T00:00:00Z").await.unwrap();
+        store
+            .start_run("r1", "build", "[]", "2026-01-01T00:00:00Z")
+            .await
+            .unwrap();
         store
             .record_node(
                 "r1",
@@ -207,7 +243,10 @@ mod tests {
             )
             .await
             .unwrap();
-        store.finish_run("r1", "success", "2026-01-01T00:00:02Z", 2.0).await.unwrap();
+        store
+            .finish_run("r1", "success", "2026-01-01T00:00:02Z", 2.0)
+            .await
+            .unwrap();
         drop(store);
         let store = MetaStore::open_sqlite(&path).await.unwrap();
         let runs = store.runs(10).await.unwrap();

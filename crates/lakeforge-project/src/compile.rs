@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::json_to_plain_string;
-use crate::error::{suggest, ProjectError, Result};
+use crate::error::{ProjectError, Result, suggest};
 use crate::jinja::{RelationResolver, RenderRequest};
-use crate::node::{quote_ident, Node, Relation, ResourceType, TestKind};
+use crate::node::{Node, Relation, ResourceType, TestKind, quote_ident};
 use crate::project::Project;
 
 /// The result of compiling one node.
@@ -32,7 +32,11 @@ struct ProjectResolver {
 }
 
 impl RelationResolver for ProjectResolver {
-    fn resolve_ref(&self, _package: Option<&str>, name: &str) -> std::result::Result<Relation, String> {
+    fn resolve_ref(
+        &self,
+        _package: Option<&str>,
+        name: &str,
+    ) -> std::result::Result<Relation, String> {
         self.refs.get(name).cloned().ok_or_else(|| {
             let hint = suggest(name, self.refs.keys().map(String::as_str))
                 .map(|s| format!("\nhint: did you mean `{s}`?"))
@@ -45,7 +49,9 @@ impl RelationResolver for ProjectResolver {
         self.sources
             .get(&(source.to_string(), table.to_string()))
             .cloned()
-            .ok_or_else(|| format!("source('{source}', '{table}') is not declared in any properties YAML file"))
+            .ok_or_else(|| {
+                format!("source('{source}', '{table}') is not declared in any properties YAML file")
+            })
     }
 }
 
@@ -77,9 +83,15 @@ impl CompileContext {
     pub fn compile(&self, node: &Node, is_incremental: bool) -> Result<CompiledNode> {
         let sql = match (&node.resource_type, &node.test) {
             (ResourceType::Seed, _) => String::new(),
-            (ResourceType::Test, Some(TestKind::Generic { name, column, attached_to, args })) => {
-                self.generic_test_sql(node, name, column.as_deref(), attached_to, args)?
-            }
+            (
+                ResourceType::Test,
+                Some(TestKind::Generic {
+                    name,
+                    column,
+                    attached_to,
+                    args,
+                }),
+            ) => self.generic_test_sql(node, name, column.as_deref(), attached_to, args)?,
             _ => {
                 let (sql, _) = self.project.jinja.render(RenderRequest {
                     file: &node.path,
@@ -111,8 +123,15 @@ impl CompileContext {
 
     /// Where `lakeforge compile` writes a node's SQL: target/compiled/<project>/<path>.
     pub fn compiled_path(&self, node: &Node) -> PathBuf {
-        let mut p = self.project.target_dir().join("compiled").join(&self.project.name).join(&node.path);
-        if let (ResourceType::Test, Some(TestKind::Generic { .. })) = (&node.resource_type, &node.test) {
+        let mut p = self
+            .project
+            .target_dir()
+            .join("compiled")
+            .join(&self.project.name)
+            .join(&node.path);
+        if let (ResourceType::Test, Some(TestKind::Generic { .. })) =
+            (&node.resource_type, &node.test)
+        {
             p = p.join(format!("{}.sql", node.name));
         }
         p
@@ -123,7 +142,12 @@ impl CompileContext {
             .nodes
             .get(unique_id)
             .map(|n| n.relation.clone())
-            .or_else(|| self.project.sources.get(unique_id).map(|s| s.relation.clone()))
+            .or_else(|| {
+                self.project
+                    .sources
+                    .get(unique_id)
+                    .map(|s| s.relation.clone())
+            })
     }
 
     fn generic_test_sql(
@@ -134,10 +158,16 @@ impl CompileContext {
         attached_to: &str,
         args: &std::collections::BTreeMap<String, serde_json::Value>,
     ) -> Result<String> {
-        let err = |message: String| ProjectError::Config { path: node.path.clone().into(), message };
-        let relation = self
-            .relation_of(attached_to)
-            .ok_or_else(|| err(format!("test `{}` is attached to unknown node `{attached_to}`", node.name)))?;
+        let err = |message: String| ProjectError::Config {
+            path: node.path.clone().into(),
+            message,
+        };
+        let relation = self.relation_of(attached_to).ok_or_else(|| {
+            err(format!(
+                "test `{}` is attached to unknown node `{attached_to}`",
+                node.name
+            ))
+        })?;
         let model = match &node.config.where_clause {
             Some(w) => format!("(select * from {relation} where {w}) dbt_subquery"),
             None => relation.to_string(),
@@ -160,25 +190,48 @@ impl CompileContext {
             "accepted_values" => {
                 let values = match args.get("values") {
                     Some(serde_json::Value::Array(a)) if !a.is_empty() => a.clone(),
-                    _ => return Err(err(format!("test accepted_values on `{}` needs a non-empty `values:` list", node.name))),
+                    _ => {
+                        return Err(err(format!(
+                            "test accepted_values on `{}` needs a non-empty `values:` list",
+                            node.name
+                        )));
+                    }
                 };
                 let quote = args.get("quote").and_then(|q| q.as_bool()).unwrap_or(true);
                 let list: Vec<String> = values
                     .iter()
                     .map(|v| {
                         let s = json_to_plain_string(v);
-                        if quote { format!("'{}'", s.replace('\'', "''")) } else { s }
+                        if quote {
+                            format!("'{}'", s.replace('\'', "''"))
+                        } else {
+                            s
+                        }
                     })
                     .collect();
                 format!(
                     "select value_field, count(*) as n_records from (select {c} as value_field from {model}) all_values where value_field is not null and cast(value_field as varchar) not in ({}) group by value_field",
-                    list.iter().map(|v| if quote { v.clone() } else { format!("cast({v} as varchar)") }).collect::<Vec<_>>().join(", "),
+                    list.iter()
+                        .map(|v| if quote {
+                            v.clone()
+                        } else {
+                            format!("cast({v} as varchar)")
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     c = col()?
                 )
             }
             "relationships" => {
-                let to = args.get("to").map(json_to_plain_string).ok_or_else(|| err(format!("test relationships on `{}` needs `to:`", node.name)))?;
-                let field = args.get("field").map(json_to_plain_string).ok_or_else(|| err(format!("test relationships on `{}` needs `field:`", node.name)))?;
+                let to = args.get("to").map(json_to_plain_string).ok_or_else(|| {
+                    err(format!("test relationships on `{}` needs `to:`", node.name))
+                })?;
+                let field = args.get("field").map(json_to_plain_string).ok_or_else(|| {
+                    err(format!(
+                        "test relationships on `{}` needs `field:`",
+                        node.name
+                    ))
+                })?;
                 let (to_rel, _) = self.project.jinja.render(RenderRequest {
                     file: &node.path,
                     source: &format!("{{{{ {to} }}}}"),
@@ -196,7 +249,7 @@ impl CompileContext {
                 return Err(err(format!(
                     "unknown generic test `{other}` on `{}`\nhint: built-in tests are not_null, unique, accepted_values, relationships",
                     attached_to.rsplit('.').next().unwrap_or(attached_to)
-                )))
+                )));
             }
         })
     }

@@ -35,15 +35,14 @@ pub fn hierarchy_layer(tree: &serde_yaml::Value, fqn: &[String]) -> ConfigLayer 
                 _ => break,
             }
         }
-        let Some(map) = current.as_mapping() else { break };
+        let Some(map) = current.as_mapping() else {
+            break;
+        };
         for (k, v) in map {
             let Some(key) = k.as_str() else { continue };
             let (is_config, key) = match key.strip_prefix('+') {
                 Some(stripped) => (true, stripped),
-                None => (
-                    !v.is_mapping() || MAPPING_CONFIGS.contains(&key),
-                    key,
-                ),
+                None => (!v.is_mapping() || MAPPING_CONFIGS.contains(&key), key),
             };
             if is_config {
                 merge_key(&mut layer, key, yaml_to_json(v));
@@ -155,7 +154,11 @@ pub fn build_config(
         path: origin.into(),
         message,
     };
-    let str_of = |key: &str| raw.get(key).filter(|v| !v.is_null()).map(json_to_plain_string);
+    let str_of = |key: &str| {
+        raw.get(key)
+            .filter(|v| !v.is_null())
+            .map(json_to_plain_string)
+    };
 
     let materialized = match str_of("materialized") {
         Some(m) => Materialization::parse(&m).ok_or_else(|| {
@@ -166,7 +169,9 @@ pub fn build_config(
         None => default_materialization,
     };
     let enabled = match raw.get("enabled") {
-        Some(v) => as_bool(v).ok_or_else(|| err(format!("`enabled` must be true or false, not {v}")))?,
+        Some(v) => {
+            as_bool(v).ok_or_else(|| err(format!("`enabled` must be true or false, not {v}")))?
+        }
         None => true,
     };
     let incremental_strategy = match str_of("incremental_strategy").as_deref() {
@@ -176,7 +181,7 @@ pub fn build_config(
         Some(other) => {
             return Err(err(format!(
                 "unknown incremental_strategy `{other}`\nhint: use append or merge"
-            )))
+            )));
         }
     };
     let on_schema_change = match str_of("on_schema_change").as_deref() {
@@ -187,14 +192,19 @@ pub fn build_config(
         Some(other) => {
             return Err(err(format!(
                 "unknown on_schema_change `{other}`\nhint: use ignore, fail, append_new_columns or sync_all_columns"
-            )))
+            )));
         }
     };
-    let severity = match str_of("severity").map(|s| s.to_ascii_lowercase()).as_deref() {
+    let severity = match str_of("severity")
+        .map(|s| s.to_ascii_lowercase())
+        .as_deref()
+    {
         None | Some("error") => Severity::Error,
         Some("warn") => Severity::Warn,
         Some(other) => {
-            return Err(err(format!("unknown severity `{other}`\nhint: use warn or error")))
+            return Err(err(format!(
+                "unknown severity `{other}`\nhint: use warn or error"
+            )));
         }
     };
     let column_types = match raw.get("column_types") {
@@ -203,7 +213,11 @@ pub fn build_config(
             .map(|(k, v)| (k.clone(), json_to_plain_string(v)))
             .collect(),
         Some(serde_json::Value::Null) | None => BTreeMap::new(),
-        Some(other) => return Err(err(format!("`column_types` must be a mapping, not {other}"))),
+        Some(other) => {
+            return Err(err(format!(
+                "`column_types` must be a mapping, not {other}"
+            )));
+        }
     };
     Ok(NodeConfig {
         enabled,
@@ -211,7 +225,10 @@ pub fn build_config(
         schema: str_of("schema"),
         alias: str_of("alias"),
         tags: raw.get("tags").map(as_string_list).unwrap_or_default(),
-        unique_key: raw.get("unique_key").map(as_string_list).unwrap_or_default(),
+        unique_key: raw
+            .get("unique_key")
+            .map(as_string_list)
+            .unwrap_or_default(),
         incremental_strategy,
         on_schema_change,
         full_refresh: raw.get("full_refresh").and_then(as_bool),
@@ -236,19 +253,30 @@ mod tests {
         let tree = yaml(
             "shop:\n  +materialized: view\n  +tags: [a]\n  marts:\n    +materialized: table\n    +tags: b\n    orders:\n      +alias: fct_orders\n",
         );
-        let fqn: Vec<String> = ["shop", "marts", "orders"].iter().map(|s| s.to_string()).collect();
+        let fqn: Vec<String> = ["shop", "marts", "orders"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let layer = hierarchy_layer(&tree, &fqn);
         assert_eq!(layer["materialized"], "table");
         assert_eq!(layer["alias"], "fct_orders");
         assert_eq!(layer["tags"], serde_json::json!(["a", "b"]));
-        let staging: Vec<String> = ["shop", "staging", "stg"].iter().map(|s| s.to_string()).collect();
+        let staging: Vec<String> = ["shop", "staging", "stg"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         assert_eq!(hierarchy_layer(&tree, &staging)["materialized"], "view");
     }
 
     #[test]
     fn plus_less_keys_are_configs_unless_they_are_folders() {
-        let tree = yaml("shop:\n  materialized: table\n  column_types: {id: bigint}\n  staging:\n    enabled: false\n");
-        let fqn: Vec<String> = ["shop", "staging", "x"].iter().map(|s| s.to_string()).collect();
+        let tree = yaml(
+            "shop:\n  materialized: table\n  column_types: {id: bigint}\n  staging:\n    enabled: false\n",
+        );
+        let fqn: Vec<String> = ["shop", "staging", "x"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let layer = hierarchy_layer(&tree, &fqn);
         assert_eq!(layer["materialized"], "table");
         assert_eq!(layer["enabled"], false);

@@ -15,7 +15,10 @@ pub struct Graph {
 }
 
 impl Graph {
-    pub fn build(nodes: &BTreeMap<String, Node>, sources: &BTreeMap<String, SourceTable>) -> Result<Graph> {
+    pub fn build(
+        nodes: &BTreeMap<String, Node>,
+        sources: &BTreeMap<String, SourceTable>,
+    ) -> Result<Graph> {
         let mut parents: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut children: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for id in sources.keys().chain(nodes.keys()) {
@@ -24,12 +27,22 @@ impl Graph {
         }
         for node in nodes.values() {
             for dep in &node.depends_on {
-                parents.get_mut(&node.unique_id).expect("inserted").push(dep.clone());
-                children.entry(dep.clone()).or_default().push(node.unique_id.clone());
+                parents
+                    .get_mut(&node.unique_id)
+                    .expect("inserted")
+                    .push(dep.clone());
+                children
+                    .entry(dep.clone())
+                    .or_default()
+                    .push(node.unique_id.clone());
             }
         }
         let order = topo_order(&parents)?;
-        Ok(Graph { parents, children, order })
+        Ok(Graph {
+            parents,
+            children,
+            order,
+        })
     }
 
     /// All ancestors of `id`, up to `depth` levels (None = unlimited).
@@ -42,7 +55,11 @@ impl Graph {
     }
 }
 
-fn walk(edges: &BTreeMap<String, Vec<String>>, start: &str, depth: Option<usize>) -> BTreeSet<String> {
+fn walk(
+    edges: &BTreeMap<String, Vec<String>>,
+    start: &str,
+    depth: Option<usize>,
+) -> BTreeSet<String> {
     let mut seen = BTreeSet::new();
     let mut frontier = vec![start.to_string()];
     let mut level = 0;
@@ -92,7 +109,8 @@ fn topo_order(parents: &BTreeMap<String, Vec<String>>) -> Result<Vec<String>> {
                         let pos = stack.iter().position(|(n, _)| *n == p).expect("on stack");
                         // The stack runs child -> parent; reversed it is the data-flow order,
                         // and `id` reads from `p`, closing the loop.
-                        let mut cycle: Vec<String> = stack[pos..].iter().rev().map(|(n, _)| short(n)).collect();
+                        let mut cycle: Vec<String> =
+                            stack[pos..].iter().rev().map(|(n, _)| short(n)).collect();
                         cycle.push(cycle[0].clone());
                         return Err(ProjectError::Cycle { path: cycle });
                     }
@@ -117,7 +135,10 @@ mod tests {
     use super::*;
 
     fn parents(edges: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
-        edges.iter().map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect())).collect()
+        edges
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
+            .collect()
     }
 
     #[test]
@@ -128,8 +149,16 @@ mod tests {
 
     #[test]
     fn reports_the_cycle_path() {
-        let p = parents(&[("m.a", &["m.c"]), ("m.b", &["m.a"]), ("m.c", &["m.b"]), ("m.d", &[])]);
+        let p = parents(&[
+            ("m.a", &["m.c"]),
+            ("m.b", &["m.a"]),
+            ("m.c", &["m.b"]),
+            ("m.d", &[]),
+        ]);
         let e = topo_order(&p).unwrap_err().to_string();
-        assert_eq!(e.lines().next().unwrap(), "Dependency cycle: b -> c -> a -> b");
+        assert_eq!(
+            e.lines().next().unwrap(),
+            "Dependency cycle: b -> c -> a -> b"
+        );
     }
 }

@@ -22,7 +22,11 @@ const CAPTURE_KEY: &str = "__lakeforge_capture";
 
 /// How ref() and source() resolve while compiling.
 pub trait RelationResolver: Send + Sync {
-    fn resolve_ref(&self, package: Option<&str>, name: &str) -> std::result::Result<Relation, String>;
+    fn resolve_ref(
+        &self,
+        package: Option<&str>,
+        name: &str,
+    ) -> std::result::Result<Relation, String>;
     fn resolve_source(&self, source: &str, table: &str) -> std::result::Result<Relation, String>;
 }
 
@@ -134,7 +138,8 @@ impl Jinja {
         let mut names = Vec::new();
         let macro_re = regex::Regex::new(r"\{%-?\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(").unwrap();
         for (path, src) in macro_files {
-            env.add_template_owned(path.clone(), src.clone()).map_err(|e| jinja_error(path, src, 0, e))?;
+            env.add_template_owned(path.clone(), src.clone())
+                .map_err(|e| jinja_error(path, src, 0, e))?;
             names.extend(macro_re.captures_iter(src).map(|c| c[1].to_string()));
             all.push_str(src);
             all.push('\n');
@@ -144,7 +149,10 @@ impl Jinja {
         let import_prefix = if names.is_empty() {
             String::new()
         } else {
-            format!("{{% from \"{MACROS_TEMPLATE}\" import {} %}}", names.join(", "))
+            format!(
+                "{{% from \"{MACROS_TEMPLATE}\" import {} %}}",
+                names.join(", ")
+            )
         };
         Ok(Jinja { env, import_prefix })
     }
@@ -199,31 +207,42 @@ fn base_environment() -> Environment<'static> {
             .lookup("__lakeforge_incremental")
             .is_some_and(|v| v.is_true())
     });
-    env.add_function("log", |msg: Value, kwargs: Kwargs| -> std::result::Result<String, minijinja::Error> {
-        let info: Option<bool> = kwargs.get("info")?;
-        kwargs.assert_all_used()?;
-        if info.unwrap_or(false) {
-            eprintln!("{msg}");
-        }
-        Ok(String::new())
-    });
+    env.add_function(
+        "log",
+        |msg: Value, kwargs: Kwargs| -> std::result::Result<String, minijinja::Error> {
+            let info: Option<bool> = kwargs.get("info")?;
+            kwargs.assert_all_used()?;
+            if info.unwrap_or(false) {
+                eprintln!("{msg}");
+            }
+            Ok(String::new())
+        },
+    );
     env.add_filter("as_bool", |v: Value| -> bool {
         match v.as_str() {
             Some(s) => matches!(s.trim().to_ascii_lowercase().as_str(), "true" | "yes" | "1"),
             None => v.is_true(),
         }
     });
-    env.add_filter("as_number", |v: Value| -> std::result::Result<Value, minijinja::Error> {
-        if v.is_number() {
-            return Ok(v);
-        }
-        let s = v.to_string();
-        s.trim()
-            .parse::<i64>()
-            .map(Value::from)
-            .or_else(|_| s.trim().parse::<f64>().map(Value::from))
-            .map_err(|_| minijinja::Error::new(ErrorKind::InvalidOperation, format!("`{s}` is not a number")))
-    });
+    env.add_filter(
+        "as_number",
+        |v: Value| -> std::result::Result<Value, minijinja::Error> {
+            if v.is_number() {
+                return Ok(v);
+            }
+            let s = v.to_string();
+            s.trim()
+                .parse::<i64>()
+                .map(Value::from)
+                .or_else(|_| s.trim().parse::<f64>().map(Value::from))
+                .map_err(|_| {
+                    minijinja::Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("`{s}` is not a number"),
+                    )
+                })
+        },
+    );
     env.add_filter("as_text", |v: Value| v.to_string());
     env
 }
@@ -234,7 +253,12 @@ fn capture_of(state: &State) -> Option<Arc<Capture>> {
         .and_then(|v| v.downcast_object::<Capture>())
 }
 
-fn ref_fn(state: &State, a: String, b: Option<String>, kwargs: Kwargs) -> std::result::Result<Value, minijinja::Error> {
+fn ref_fn(
+    state: &State,
+    a: String,
+    b: Option<String>,
+    kwargs: Kwargs,
+) -> std::result::Result<Value, minijinja::Error> {
     // ref('model', version=2): versions are accepted and ignored.
     let _: Option<Value> = kwargs.get("version")?;
     let _: Option<Value> = kwargs.get("v")?;
@@ -243,9 +267,17 @@ fn ref_fn(state: &State, a: String, b: Option<String>, kwargs: Kwargs) -> std::r
         None => (None, a),
     };
     let Some(capture) = capture_of(state) else {
-        return Err(minijinja::Error::new(ErrorKind::InvalidOperation, "ref() is not available here"));
+        return Err(minijinja::Error::new(
+            ErrorKind::InvalidOperation,
+            "ref() is not available here",
+        ));
     };
-    capture.state.lock().unwrap().refs.push((package.clone(), name.clone()));
+    capture
+        .state
+        .lock()
+        .unwrap()
+        .refs
+        .push((package.clone(), name.clone()));
     let relation = match &capture.resolver {
         Some(r) => r
             .resolve_ref(package.as_deref(), &name)
@@ -255,11 +287,23 @@ fn ref_fn(state: &State, a: String, b: Option<String>, kwargs: Kwargs) -> std::r
     Ok(Value::from_object(RelationValue(relation)))
 }
 
-fn source_fn(state: &State, source: String, table: String) -> std::result::Result<Value, minijinja::Error> {
+fn source_fn(
+    state: &State,
+    source: String,
+    table: String,
+) -> std::result::Result<Value, minijinja::Error> {
     let Some(capture) = capture_of(state) else {
-        return Err(minijinja::Error::new(ErrorKind::InvalidOperation, "source() is not available here"));
+        return Err(minijinja::Error::new(
+            ErrorKind::InvalidOperation,
+            "source() is not available here",
+        ));
     };
-    capture.state.lock().unwrap().sources.push((source.clone(), table.clone()));
+    capture
+        .state
+        .lock()
+        .unwrap()
+        .sources
+        .push((source.clone(), table.clone()));
     let relation = match &capture.resolver {
         Some(r) => r
             .resolve_source(&source, &table)
@@ -309,7 +353,9 @@ fn jinja_error(file: &str, source: &str, prefix_len: usize, err: minijinja::Erro
         && let Some(snippet) = source.get(range)
     {
         let name = snippet.split('(').next().unwrap_or(snippet).trim();
-        message = format!("unknown function or macro `{name}`\nhint: define it under macro-paths, or check the spelling");
+        message = format!(
+            "unknown function or macro `{name}`\nhint: define it under macro-paths, or check the spelling"
+        );
     } else if let Some(cause) = std::error::Error::source(&err) {
         message = format!("{message}: {cause}");
     }
@@ -332,12 +378,21 @@ mod tests {
             threads: 2,
             project_name: "shop".into(),
         };
-        let files: Vec<(String, String)> = macros.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let files: Vec<(String, String)> = macros
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
         Jinja::new(&globals, &files).unwrap()
     }
 
     fn parse(j: &Jinja, src: &str) -> Result<(String, Captured)> {
-        j.render(RenderRequest { file: "models/m.sql", source: src, resolver: None, this: None, is_incremental: false })
+        j.render(RenderRequest {
+            file: "models/m.sql",
+            source: src,
+            resolver: None,
+            this: None,
+            is_incremental: false,
+        })
     }
 
     #[test]
@@ -348,25 +403,39 @@ mod tests {
             "{{ config(materialized='table', tags=['x']) }}select * from {{ ref('a') }} join {{ ref('pkg', 'b') }} join {{ source('shop', 'orders') }}",
         )
         .unwrap();
-        assert_eq!(c.refs, vec![(None, "a".into()), (Some("pkg".into()), "b".into())]);
+        assert_eq!(
+            c.refs,
+            vec![(None, "a".into()), (Some("pkg".into()), "b".into())]
+        );
         assert_eq!(c.sources, vec![("shop".into(), "orders".into())]);
         assert_eq!(c.config["materialized"], "table");
     }
 
     #[test]
     fn macros_vars_and_filters() {
-        let j = jinja(&[("macros/m.sql", "{% macro cents(col) %}({{ col }} / 100.0){% endmacro %}")]);
-        let (out, _) = parse(&j, "select {{ cents('amount') }}, {{ var('limit') }}, {{ var('x', 'd') | upper }}").unwrap();
+        let j = jinja(&[(
+            "macros/m.sql",
+            "{% macro cents(col) %}({{ col }} / 100.0){% endmacro %}",
+        )]);
+        let (out, _) = parse(
+            &j,
+            "select {{ cents('amount') }}, {{ var('limit') }}, {{ var('x', 'd') | upper }}",
+        )
+        .unwrap();
         assert_eq!(out, "select (amount / 100.0), 10, D");
     }
 
     #[test]
     fn undefined_names_are_reported_with_line() {
         let j = jinja(&[("macros/m.sql", "{% macro a() %}1{% endmacro %}")]);
-        let e = parse(&j, "select 1\nfrom {{ nope }}").unwrap_err().to_string();
+        let e = parse(&j, "select 1\nfrom {{ nope }}")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("models/m.sql:2"), "{e}");
         assert!(e.contains("`nope` is undefined"), "{e}");
-        let e = parse(&j, "select {{ var('missing') }}").unwrap_err().to_string();
+        let e = parse(&j, "select {{ var('missing') }}")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("required var `missing`"), "{e}");
     }
 

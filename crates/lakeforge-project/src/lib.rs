@@ -19,8 +19,8 @@ pub use compile::{CompileContext, CompiledNode};
 pub use error::{ProjectError, Result};
 pub use graph::Graph;
 pub use node::{
-    quote_ident, ColumnInfo, IncrementalStrategy, Materialization, Node, NodeConfig, OnSchemaChange, Relation,
-    ResourceType, Severity, SourceTable, TestKind,
+    ColumnInfo, IncrementalStrategy, Materialization, Node, NodeConfig, OnSchemaChange, Relation,
+    ResourceType, Severity, SourceTable, TestKind, quote_ident,
 };
 pub use project::{LoadOptions, Project};
 pub use selector::select;

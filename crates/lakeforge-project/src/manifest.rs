@@ -1,12 +1,15 @@
 //! `target/manifest.json`: the project's graph in a shape close to dbt's, so tools that read
 //! dbt manifests (docs sites, lineage viewers, CI scripts) can read ours.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::project::Project;
 
 /// Build the manifest. `compiled` maps unique ids to compiled SQL where a node was compiled.
-pub fn manifest_json(project: &Project, compiled: &std::collections::HashMap<String, String>) -> Value {
+pub fn manifest_json(
+    project: &Project,
+    compiled: &std::collections::HashMap<String, String>,
+) -> Value {
     let mut nodes = Map::new();
     for n in project.nodes.values() {
         let mut v = json!({

@@ -10,12 +10,14 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::config::{build_config, hierarchy_layer, json_to_plain_string, merge, yaml_to_json};
-use crate::error::{suggest, ProjectError, Result};
+use crate::error::{ProjectError, Result, suggest};
 use crate::graph::Graph;
 use crate::jinja::{Jinja, JinjaGlobals, RenderRequest};
-use crate::node::{ColumnInfo, Materialization, Node, Relation, ResourceType, SourceTable, TestKind};
-use crate::properties::{config_layer, ColumnProps, PropertiesFile, ResourceProps, TestDecl};
-use crate::settings::{read_yaml, resolve_target, DbtProjectFile, Target};
+use crate::node::{
+    ColumnInfo, Materialization, Node, Relation, ResourceType, SourceTable, TestKind,
+};
+use crate::properties::{ColumnProps, PropertiesFile, ResourceProps, TestDecl, config_layer};
+use crate::settings::{DbtProjectFile, Target, read_yaml, resolve_target};
 
 /// Options that come from the command line.
 #[derive(Debug, Clone, Default)]
@@ -91,14 +93,31 @@ impl Project {
 
         let mut raw: Vec<RawNode> = Vec::new();
         for (path, text) in read_files(&root, &file.model_paths, &["sql"])? {
-            raw.push(parse_sql_node(&jinja, &file, &target, &props, ResourceType::Model, path, text)?);
+            raw.push(parse_sql_node(
+                &jinja,
+                &file,
+                &target,
+                &props,
+                ResourceType::Model,
+                path,
+                text,
+            )?);
         }
         for (path, _) in list_files(&root, &file.seed_paths, &["csv"])? {
-            let text = std::fs::read(root.join(&path)).map_err(|e| ProjectError::io(root.join(&path), e))?;
+            let text = std::fs::read(root.join(&path))
+                .map_err(|e| ProjectError::io(root.join(&path), e))?;
             raw.push(seed_node(&file, &target, &props, path, &text)?);
         }
         for (path, text) in read_files(&root, &file.test_paths, &["sql"])? {
-            raw.push(parse_sql_node(&jinja, &file, &target, &props, ResourceType::Test, path, text)?);
+            raw.push(parse_sql_node(
+                &jinja,
+                &file,
+                &target,
+                &props,
+                ResourceType::Test,
+                path,
+                text,
+            )?);
         }
 
         let sources = build_sources(&file.name, &target, &props)?;
@@ -110,7 +129,11 @@ impl Project {
                 continue;
             }
             if let Some(first) = by_name.insert(r.node.name.clone(), r.node.unique_id.clone()) {
-                let other = raw.iter().find(|x| x.node.unique_id == first).map(|x| x.node.path.clone()).unwrap_or(first);
+                let other = raw
+                    .iter()
+                    .find(|x| x.node.unique_id == first)
+                    .map(|x| x.node.path.clone())
+                    .unwrap_or(first);
                 return Err(ProjectError::DuplicateNode {
                     name: r.node.name.clone(),
                     first: other,
@@ -142,7 +165,15 @@ impl Project {
         // Generic tests declared in properties YAML become test nodes of their own.
         let mut tests = Vec::new();
         for (decl_path, owner, column, decl) in props.test_decls(&by_name, &sources) {
-            let test = generic_test_node(&jinja, &file, &target, &decl_path, &owner, column.as_deref(), decl)?;
+            let test = generic_test_node(
+                &jinja,
+                &file,
+                &target,
+                &decl_path,
+                &owner,
+                column.as_deref(),
+                decl,
+            )?;
             tests.push((test, owner));
         }
         for (mut test, _owner) in tests {
@@ -161,7 +192,10 @@ impl Project {
                 push_unique(&mut deps, id);
             }
             // A test of a disabled model is dropped with its model.
-            if deps.iter().any(|d| !d.starts_with("source.") && !nodes.contains_key(d)) {
+            if deps
+                .iter()
+                .any(|d| !d.starts_with("source.") && !nodes.contains_key(d))
+            {
                 continue;
             }
             test.depends_on = deps;
@@ -208,7 +242,9 @@ fn check_package(project: &str, path: &str, package: Option<&str>) -> Result<()>
     match package {
         Some(p) if p != project => Err(ProjectError::Config {
             path: path.into(),
-            message: format!("ref() names package `{p}`, but packages are not supported; this project is `{project}`\nhint: copy the package's models into this project, or drop the package argument"),
+            message: format!(
+                "ref() names package `{p}`, but packages are not supported; this project is `{project}`\nhint: copy the package's models into this project, or drop the package argument"
+            ),
         }),
         _ => Ok(()),
     }
@@ -226,7 +262,9 @@ fn resolve_name(
     if let Some(path) = disabled.get(name) {
         return Err(ProjectError::Config {
             path: from.into(),
-            message: format!("ref('{name}') points to a disabled node ({path})\nhint: enable it, or disable this node too"),
+            message: format!(
+                "ref('{name}') points to a disabled node ({path})\nhint: enable it, or disable this node too"
+            ),
         });
     }
     Err(ProjectError::UnknownRef {
@@ -242,20 +280,32 @@ fn resolve_source_id(
     source: &str,
     table: &str,
 ) -> Result<String> {
-    if let Some(s) = sources.values().find(|s| s.source_name == source && s.name == table) {
+    if let Some(s) = sources
+        .values()
+        .find(|s| s.source_name == source && s.name == table)
+    {
         return Ok(s.unique_id.clone());
     }
-    let names: Vec<String> = sources.values().map(|s| format!("{}.{}", s.source_name, s.name)).collect();
+    let names: Vec<String> = sources
+        .values()
+        .map(|s| format!("{}.{}", s.source_name, s.name))
+        .collect();
     Err(ProjectError::UnknownSource {
         node: from.to_string(),
         source_name: source.to_string(),
         table: table.to_string(),
-        suggestion: suggest(&format!("{source}.{table}"), names.iter().map(String::as_str)),
+        suggestion: suggest(
+            &format!("{source}.{table}"),
+            names.iter().map(String::as_str),
+        ),
     })
 }
 
 /// Project vars (top-level and under the project's name), overridden by `--vars`.
-fn resolve_vars(file: &DbtProjectFile, cli: Option<&str>) -> Result<BTreeMap<String, serde_json::Value>> {
+fn resolve_vars(
+    file: &DbtProjectFile,
+    cli: Option<&str>,
+) -> Result<BTreeMap<String, serde_json::Value>> {
     let mut vars = BTreeMap::new();
     for (k, v) in &file.vars {
         if k == &file.name && v.is_mapping() {
@@ -271,9 +321,14 @@ fn resolve_vars(file: &DbtProjectFile, cli: Option<&str>) -> Result<BTreeMap<Str
         }
     }
     if let Some(text) = cli.filter(|t| !t.trim().is_empty()) {
-        let parsed: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| ProjectError::Vars { message: e.to_string() })?;
+        let parsed: serde_yaml::Value =
+            serde_yaml::from_str(text).map_err(|e| ProjectError::Vars {
+                message: e.to_string(),
+            })?;
         let serde_json::Value::Object(m) = yaml_to_json(&parsed) else {
-            return Err(ProjectError::Vars { message: format!("expected a mapping, got `{text}`") });
+            return Err(ProjectError::Vars {
+                message: format!("expected a mapping, got `{text}`"),
+            });
         };
         vars.extend(m);
     }
@@ -301,9 +356,16 @@ fn list_files(root: &Path, dirs: &[String], exts: &[&str]) -> Result<Vec<(String
         for entry in walkdir::WalkDir::new(&base).sort_by_file_name() {
             let entry = entry.map_err(|e| ProjectError::io(&base, e.into()))?;
             let p = entry.path();
-            let matches = p.extension().and_then(|e| e.to_str()).is_some_and(|e| exts.contains(&e));
+            let matches = p
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| exts.contains(&e));
             if entry.file_type().is_file() && matches {
-                let rel = p.strip_prefix(root).unwrap_or(p).to_string_lossy().replace('\\', "/");
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap_or(p)
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 out.push((rel, p.to_path_buf()));
             }
         }
@@ -323,13 +385,20 @@ fn fqn_of(project: &str, path: &str, roots: &[String], name: &str) -> Vec<String
         .find_map(|r| path.strip_prefix(&format!("{}/", r.trim_end_matches('/'))))
         .unwrap_or(path);
     let parts: Vec<&str> = rel.split('/').collect();
-    fqn.extend(parts[..parts.len().saturating_sub(1)].iter().map(|s| s.to_string()));
+    fqn.extend(
+        parts[..parts.len().saturating_sub(1)]
+            .iter()
+            .map(|s| s.to_string()),
+    );
     fqn.push(name.to_string());
     fqn
 }
 
 fn stem(path: &str) -> String {
-    Path::new(path).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    Path::new(path)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// dbt's default generate_schema_name: a custom schema is appended to the target schema.
@@ -341,7 +410,9 @@ pub fn schema_for(target: &Target, custom: Option<&str>) -> String {
 }
 
 fn columns_of(props: Option<&ResourceProps>) -> Vec<ColumnInfo> {
-    props.map(|p| p.columns.iter().map(column_info).collect()).unwrap_or_default()
+    props
+        .map(|p| p.columns.iter().map(column_info).collect())
+        .unwrap_or_default()
 }
 
 fn column_info(c: &ColumnProps) -> ColumnInfo {
@@ -370,11 +441,25 @@ fn parse_sql_node(
         is_incremental: false,
     })?;
     let (roots, tree, default_mat, prefix) = match kind {
-        ResourceType::Test => (&file.test_paths, &file.data_tests, Materialization::Test, "test"),
-        _ => (&file.model_paths, &file.models, Materialization::View, "model"),
+        ResourceType::Test => (
+            &file.test_paths,
+            &file.data_tests,
+            Materialization::Test,
+            "test",
+        ),
+        _ => (
+            &file.model_paths,
+            &file.models,
+            Materialization::View,
+            "model",
+        ),
     };
     let fqn = fqn_of(&file.name, &path, roots, &name);
-    let resource_props = if kind == ResourceType::Model { props.models.get(&name) } else { None };
+    let resource_props = if kind == ResourceType::Model {
+        props.models.get(&name)
+    } else {
+        None
+    };
     let mut layer = hierarchy_layer(tree, &fqn);
     if let Some(p) = resource_props {
         merge(&mut layer, &config_layer(&p.1.config));
@@ -391,7 +476,9 @@ fn parse_sql_node(
         resource_type: kind,
         path,
         fqn,
-        description: resource_props.and_then(|p| p.1.description.clone()).unwrap_or_default(),
+        description: resource_props
+            .and_then(|p| p.1.description.clone())
+            .unwrap_or_default(),
         columns: columns_of(resource_props.map(|p| &p.1)),
         checksum: checksum(text.as_bytes()),
         config,
@@ -407,7 +494,13 @@ fn parse_sql_node(
     })
 }
 
-fn seed_node(file: &DbtProjectFile, target: &Target, props: &PropsIndex, path: String, bytes: &[u8]) -> Result<RawNode> {
+fn seed_node(
+    file: &DbtProjectFile,
+    target: &Target,
+    props: &PropsIndex,
+    path: String,
+    bytes: &[u8],
+) -> Result<RawNode> {
     let name = stem(&path);
     let fqn = fqn_of(&file.name, &path, &file.seed_paths, &name);
     let resource_props = props.seeds.get(&name);
@@ -427,7 +520,9 @@ fn seed_node(file: &DbtProjectFile, target: &Target, props: &PropsIndex, path: S
             resource_type: ResourceType::Seed,
             path,
             fqn,
-            description: resource_props.and_then(|p| p.1.description.clone()).unwrap_or_default(),
+            description: resource_props
+                .and_then(|p| p.1.description.clone())
+                .unwrap_or_default(),
             columns: columns_of(resource_props.map(|p| &p.1)),
             checksum: checksum(bytes),
             config,
@@ -441,7 +536,11 @@ fn seed_node(file: &DbtProjectFile, target: &Target, props: &PropsIndex, path: S
     })
 }
 
-fn build_sources(project: &str, target: &Target, props: &PropsIndex) -> Result<BTreeMap<String, SourceTable>> {
+fn build_sources(
+    project: &str,
+    target: &Target,
+    props: &PropsIndex,
+) -> Result<BTreeMap<String, SourceTable>> {
     let mut out = BTreeMap::new();
     for (path, source) in &props.sources {
         for table in &source.tables {
@@ -456,18 +555,31 @@ fn build_sources(project: &str, target: &Target, props: &PropsIndex) -> Result<B
                 name: table.name.clone(),
                 relation: Relation::new(
                     source.schema.clone().unwrap_or_else(|| source.name.clone()),
-                    table.identifier.clone().unwrap_or_else(|| table.name.clone()),
+                    table
+                        .identifier
+                        .clone()
+                        .unwrap_or_else(|| table.name.clone()),
                 ),
-                description: table.description.clone().or_else(|| source.description.clone()).unwrap_or_default(),
+                description: table
+                    .description
+                    .clone()
+                    .or_else(|| source.description.clone())
+                    .unwrap_or_default(),
                 columns: table.columns.iter().map(column_info).collect(),
                 path: path.clone(),
-                loaded_at_field: table.loaded_at_field.clone().or_else(|| source.loaded_at_field.clone()),
+                loaded_at_field: table
+                    .loaded_at_field
+                    .clone()
+                    .or_else(|| source.loaded_at_field.clone()),
                 raw: serde_json::Value::Object(raw),
             };
             if out.insert(unique_id.clone(), st).is_some() {
                 return Err(ProjectError::Config {
                     path: path.into(),
-                    message: format!("source table `{}.{}` is declared twice", source.name, table.name),
+                    message: format!(
+                        "source table `{}.{}` is declared twice",
+                        source.name, table.name
+                    ),
                 });
             }
         }
@@ -510,20 +622,38 @@ impl PropsIndex {
             }
             for c in &r.columns {
                 for t in &c.tests {
-                    out.push((path.to_string(), owner.to_string(), Some(c.name.clone()), t.clone()));
+                    out.push((
+                        path.to_string(),
+                        owner.to_string(),
+                        Some(c.name.clone()),
+                        t.clone(),
+                    ));
                 }
             }
         };
         let mut names: Vec<&String> = self.models.keys().chain(self.seeds.keys()).collect();
         names.sort();
         for name in names {
-            let Some(owner) = by_name.get(name) else { continue };
-            let (path, r) = self.models.get(name).or_else(|| self.seeds.get(name)).expect("name from keys");
+            let Some(owner) = by_name.get(name) else {
+                continue;
+            };
+            let (path, r) = self
+                .models
+                .get(name)
+                .or_else(|| self.seeds.get(name))
+                .expect("name from keys");
             push_resource(path, owner, r);
         }
         for (path, s) in &self.sources {
             for t in &s.tables {
-                let owner = format!("source.{}", sources.values().find(|x| x.source_name == s.name && x.name == t.name).map(|x| x.unique_id.trim_start_matches("source.").to_string()).unwrap_or_default());
+                let owner = format!(
+                    "source.{}",
+                    sources
+                        .values()
+                        .find(|x| x.source_name == s.name && x.name == t.name)
+                        .map(|x| x.unique_id.trim_start_matches("source.").to_string())
+                        .unwrap_or_default()
+                );
                 let as_resource = ResourceProps {
                     name: t.name.clone(),
                     description: None,
@@ -549,7 +679,12 @@ fn generic_test_node(
 ) -> Result<Node> {
     let decl = TestDecl::parse(&value, Path::new(decl_path))?;
     let owner_name = owner.rsplit('.').next().unwrap_or(owner).to_string();
-    let short_test = decl.test_name.rsplit('.').next().unwrap_or(&decl.test_name).to_string();
+    let short_test = decl
+        .test_name
+        .rsplit('.')
+        .next()
+        .unwrap_or(&decl.test_name)
+        .to_string();
     let mut depends_on = vec![owner.to_string()];
     let mut args = decl.args.clone();
     // relationships' `to:` is Jinja (`ref('customers')`); render it to learn the dependency.
@@ -582,7 +717,11 @@ fn generic_test_node(
             .iter()
             .filter(|(k, _)| *k != "column_name" && *k != "model")
             .map(|(_, v)| match v {
-                serde_json::Value::Array(a) => a.iter().map(json_to_plain_string).collect::<Vec<_>>().join("__"),
+                serde_json::Value::Array(a) => a
+                    .iter()
+                    .map(json_to_plain_string)
+                    .collect::<Vec<_>>()
+                    .join("__"),
                 other => json_to_plain_string(other),
             })
             .collect();
@@ -622,7 +761,13 @@ fn generic_test_node(
 fn sanitize_name(s: &str) -> String {
     let mut out: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     if out.len() > 80 {
         let h = checksum(s.as_bytes());

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::config::{yaml_to_json, ConfigLayer};
+use crate::config::{ConfigLayer, yaml_to_json};
 use crate::error::{ProjectError, Result};
 
 #[derive(Debug, Default, Deserialize)]
@@ -101,10 +101,12 @@ impl TestDecl {
                 custom_name: None,
             });
         }
-        let map = value
-            .as_mapping()
-            .filter(|m| m.len() == 1)
-            .ok_or_else(|| bad(format!("a test must be a name or a one-key mapping, not {}", short_yaml(value))))?;
+        let map = value.as_mapping().filter(|m| m.len() == 1).ok_or_else(|| {
+            bad(format!(
+                "a test must be a name or a one-key mapping, not {}",
+                short_yaml(value)
+            ))
+        })?;
         let (k, v) = map.iter().next().expect("len checked");
         let test_name = k
             .as_str()
@@ -130,7 +132,8 @@ impl TestDecl {
                     }
                     "name" => custom_name = av.as_str().map(str::to_string),
                     // Older dbt accepted configs beside the arguments.
-                    "severity" | "where" | "warn_if" | "error_if" | "limit" | "store_failures" | "enabled" | "tags" => {
+                    "severity" | "where" | "warn_if" | "error_if" | "limit" | "store_failures"
+                    | "enabled" | "tags" => {
                         config.insert(ak.to_string(), yaml_to_json(av));
                     }
                     _ => {
@@ -156,7 +159,11 @@ impl TestDecl {
 fn short_yaml(v: &serde_yaml::Value) -> String {
     let s = serde_yaml::to_string(v).unwrap_or_default();
     let s = s.trim();
-    if s.len() > 60 { format!("{}...", &s[..60]) } else { s.to_string() }
+    if s.len() > 60 {
+        format!("{}...", &s[..60])
+    } else {
+        s.to_string()
+    }
 }
 
 pub fn config_layer(v: &Option<serde_yaml::Value>) -> ConfigLayer {

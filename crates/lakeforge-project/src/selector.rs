@@ -11,7 +11,11 @@ use crate::node::{ResourceType, TestKind};
 use crate::project::Project;
 
 /// Resolve `--select` and `--exclude` to unique ids of nodes (sources are never returned).
-pub fn select(project: &Project, select: &[String], exclude: &[String]) -> Result<BTreeSet<String>> {
+pub fn select(
+    project: &Project,
+    select: &[String],
+    exclude: &[String],
+) -> Result<BTreeSet<String>> {
     let mut chosen: BTreeSet<String> = if select.iter().all(|s| s.trim().is_empty()) {
         project.nodes.keys().cloned().collect()
     } else {
@@ -30,7 +34,11 @@ fn union(project: &Project, args: &[String]) -> Result<BTreeSet<String>> {
     let mut out = BTreeSet::new();
     for arg in args.iter().flat_map(|a| a.split_whitespace()) {
         let mut parts = arg.split(',').filter(|p| !p.is_empty());
-        let first = parts.next().map(|p| atom(project, p)).transpose()?.unwrap_or_default();
+        let first = parts
+            .next()
+            .map(|p| atom(project, p))
+            .transpose()?
+            .unwrap_or_default();
         let mut acc = first;
         for p in parts {
             let s = atom(project, p)?;
@@ -61,7 +69,10 @@ struct Atom<'a> {
 }
 
 fn parse_atom(s: &str) -> Result<Atom<'_>> {
-    let bad = |m: &str| ProjectError::Selector { selector: s.to_string(), message: m.to_string() };
+    let bad = |m: &str| ProjectError::Selector {
+        selector: s.to_string(),
+        message: m.to_string(),
+    };
     let mut rest = s;
     let at = rest.starts_with('@');
     if at {
@@ -73,14 +84,22 @@ fn parse_atom(s: &str) -> Result<Atom<'_>> {
         && !rest[..pos].contains(':')
     {
         let n = &rest[..pos];
-        up = Some(if n.is_empty() { None } else { Some(n.parse().map_err(|_| bad("bad depth"))?) });
+        up = Some(if n.is_empty() {
+            None
+        } else {
+            Some(n.parse().map_err(|_| bad("bad depth"))?)
+        });
         rest = &rest[pos + 1..];
     }
     let mut down = None;
     if let Some(pos) = rest.rfind('+') {
         let n = &rest[pos + 1..];
         if n.chars().all(|c| c.is_ascii_digit()) {
-            down = Some(if n.is_empty() { None } else { Some(n.parse().map_err(|_| bad("bad depth"))?) });
+            down = Some(if n.is_empty() {
+                None
+            } else {
+                Some(n.parse().map_err(|_| bad("bad depth"))?)
+            });
             rest = &rest[..pos];
         }
     }
@@ -94,7 +113,13 @@ fn parse_atom(s: &str) -> Result<Atom<'_>> {
         Some((m, v)) => (Some(m), v),
         None => (None, rest),
     };
-    Ok(Atom { at, up, down, method, value })
+    Ok(Atom {
+        at,
+        up,
+        down,
+        method,
+        value,
+    })
 }
 
 fn atom(project: &Project, s: &str) -> Result<BTreeSet<String>> {
@@ -144,9 +169,15 @@ fn matches(project: &Project, a: &Atom<'_>, raw: &str) -> Result<BTreeSet<String
                 let hit = glob_match(v, &n.name)
                     || glob_match(v, &fqn)
                     || fqn.ends_with(&format!(".{v}"))
-                    || (n.fqn.len() > 1 && v.contains('.') && fqn.starts_with(&format!("{}.{v}.", project.name)))
-                    || (a.method.is_none() && (v.contains('/') || v.ends_with(".sql")) && path_match(v, &n.path))
-                    || (n.fqn.len() > 1 && n.fqn[1..n.fqn.len() - 1].iter().any(|f| f == v) && !v.contains('.'));
+                    || (n.fqn.len() > 1
+                        && v.contains('.')
+                        && fqn.starts_with(&format!("{}.{v}.", project.name)))
+                    || (a.method.is_none()
+                        && (v.contains('/') || v.ends_with(".sql"))
+                        && path_match(v, &n.path))
+                    || (n.fqn.len() > 1
+                        && n.fqn[1..n.fqn.len() - 1].iter().any(|f| f == v)
+                        && !v.contains('.'));
                 if hit {
                     out.insert(n.unique_id.clone());
                 }
@@ -156,13 +187,31 @@ fn matches(project: &Project, a: &Atom<'_>, raw: &str) -> Result<BTreeSet<String
             }
         }
         Some("tag") => {
-            out.extend(project.nodes.values().filter(|n| n.config.tags.iter().any(|t| glob_match(v, t))).map(|n| n.unique_id.clone()));
+            out.extend(
+                project
+                    .nodes
+                    .values()
+                    .filter(|n| n.config.tags.iter().any(|t| glob_match(v, t)))
+                    .map(|n| n.unique_id.clone()),
+            );
         }
         Some("path") | Some("file") => {
-            out.extend(project.nodes.values().filter(|n| path_match(v, &n.path)).map(|n| n.unique_id.clone()));
+            out.extend(
+                project
+                    .nodes
+                    .values()
+                    .filter(|n| path_match(v, &n.path))
+                    .map(|n| n.unique_id.clone()),
+            );
         }
         Some("resource_type") => {
-            out.extend(project.nodes.values().filter(|n| n.resource_type.as_str() == v).map(|n| n.unique_id.clone()));
+            out.extend(
+                project
+                    .nodes
+                    .values()
+                    .filter(|n| n.resource_type.as_str() == v)
+                    .map(|n| n.unique_id.clone()),
+            );
             if v == "source" {
                 out.extend(project.sources.keys().cloned());
             }
@@ -175,7 +224,11 @@ fn matches(project: &Project, a: &Atom<'_>, raw: &str) -> Result<BTreeSet<String
         Some("source") => {
             let (src, table) = v.split_once('.').unwrap_or((v, "*"));
             out.extend(
-                project.sources.values().filter(|s| glob_match(src, &s.source_name) && glob_match(table, &s.name)).map(|s| s.unique_id.clone()),
+                project
+                    .sources
+                    .values()
+                    .filter(|s| glob_match(src, &s.source_name) && glob_match(table, &s.name))
+                    .map(|s| s.unique_id.clone()),
             );
         }
         Some("test_type") => {
@@ -208,9 +261,13 @@ fn matches(project: &Project, a: &Atom<'_>, raw: &str) -> Result<BTreeSet<String
                     .nodes
                     .values()
                     .filter(|n| match n.config.raw.get(key) {
-                        Some(serde_json::Value::Array(a)) => a.iter().any(|x| glob_match(v, &crate::config::json_to_plain_string(x))),
+                        Some(serde_json::Value::Array(a)) => a
+                            .iter()
+                            .any(|x| glob_match(v, &crate::config::json_to_plain_string(x))),
                         Some(x) => glob_match(v, &crate::config::json_to_plain_string(x)),
-                        None => key == "materialized" && glob_match(v, n.config.materialized.as_str()),
+                        None => {
+                            key == "materialized" && glob_match(v, n.config.materialized.as_str())
+                        }
                     })
                     .map(|n| n.unique_id.clone()),
             );
@@ -218,8 +275,10 @@ fn matches(project: &Project, a: &Atom<'_>, raw: &str) -> Result<BTreeSet<String
         Some(m) => {
             return Err(ProjectError::Selector {
                 selector: raw.to_string(),
-                message: format!("unknown selector method `{m}`\nhint: use tag:, path:, config.<key>:, resource_type:, source:, fqn:, test_type: or test_name:"),
-            })
+                message: format!(
+                    "unknown selector method `{m}`\nhint: use tag:, path:, config.<key>:, resource_type:, source:, fqn:, test_type: or test_name:"
+                ),
+            });
         }
     }
     Ok(out)

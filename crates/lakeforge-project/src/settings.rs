@@ -118,7 +118,10 @@ pub(crate) fn resolve_target(
     project: &DbtProjectFile,
     target_override: Option<&str>,
 ) -> Result<Target> {
-    let profile_name = project.profile.clone().unwrap_or_else(|| project.name.clone());
+    let profile_name = project
+        .profile
+        .clone()
+        .unwrap_or_else(|| project.name.clone());
     let mut candidates = vec![root.join("profiles.yml")];
     if let Ok(dir) = std::env::var("DBT_PROFILES_DIR") {
         candidates.push(PathBuf::from(dir).join("profiles.yml"));
@@ -132,8 +135,8 @@ pub(crate) fn resolve_target(
         let profiles: BTreeMap<String, serde_yaml::Value> =
             serde_yaml::from_str(&rendered).map_err(|e| ProjectError::yaml(&path, e))?;
         if let Some(value) = profiles.get(&profile_name) {
-            let profile: Profile = serde_yaml::from_value(value.clone())
-                .map_err(|e| ProjectError::yaml(&path, e))?;
+            let profile: Profile =
+                serde_yaml::from_value(value.clone()).map_err(|e| ProjectError::yaml(&path, e))?;
             let name = target_name
                 .clone()
                 .or(profile.target.clone())
@@ -145,7 +148,12 @@ pub(crate) fn resolve_target(
                         path,
                         message: format!(
                             "profile `{profile_name}` has no target `{name}` (it has: {})\nhint: pick one of those with --target",
-                            profile.outputs.keys().cloned().collect::<Vec<_>>().join(", ")
+                            profile
+                                .outputs
+                                .keys()
+                                .cloned()
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                     });
                 }
@@ -164,7 +172,11 @@ pub(crate) fn resolve_target(
     let lake = resolve_location(root, lf.lake.as_deref().unwrap_or("lake"));
     let metadata = match lf.metadata {
         Some(m) => resolve_location(root, &m),
-        None if is_url(&lake) => root.join("lake").join("_lakeforge.db").display().to_string(),
+        None if is_url(&lake) => root
+            .join("lake")
+            .join("_lakeforge.db")
+            .display()
+            .to_string(),
         None => Path::new(&lake).join("_lakeforge.db").display().to_string(),
     };
     Ok(Target {

@@ -7,13 +7,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use lakeforge_engine::{load_seed, materialize, run_test, Engine, StoredKind};
+use lakeforge_engine::{Engine, StoredKind, load_seed, materialize, run_test};
 use lakeforge_meta::{MetaStore, NodeRecord};
 use lakeforge_project::{CompileContext, Materialization, Node, Project, ResourceType, Severity};
 use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 
-use crate::plan::{plan, Command};
+use crate::plan::{Command, plan};
 use crate::results::{NodeResult, NodeStatus, RunSummary};
 use crate::{Result, RunnerError};
 
@@ -43,23 +43,42 @@ pub async fn run(
     reporter: Arc<dyn Reporter>,
 ) -> Result<RunSummary> {
     let started = Instant::now();
-    let run_id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"), std::process::id());
+    let run_id = format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"),
+        std::process::id()
+    );
     let compile = CompileContext::new(project.clone());
     let plan = plan(&project, &opts.selected, opts.command);
     let total = plan.order.len();
     if let Some(m) = &meta {
-        m.start_run(&run_id, opts.command.as_str(), &opts.args.to_string(), &now()).await?;
+        m.start_run(
+            &run_id,
+            opts.command.as_str(),
+            &opts.args.to_string(),
+            &now(),
+        )
+        .await?;
     }
     reporter.run_started(total);
 
-    let mut remaining: HashMap<String, usize> = plan.waits_on.iter().map(|(k, v)| (k.clone(), v.len())).collect();
+    let mut remaining: HashMap<String, usize> = plan
+        .waits_on
+        .iter()
+        .map(|(k, v)| (k.clone(), v.len()))
+        .collect();
     let mut dependents: HashMap<String, Vec<String>> = HashMap::new();
     for (id, deps) in &plan.waits_on {
         for d in deps {
             dependents.entry(d.clone()).or_default().push(id.clone());
         }
     }
-    let position: HashMap<&String, usize> = plan.order.iter().enumerate().map(|(i, id)| (id, i)).collect();
+    let position: HashMap<&String, usize> = plan
+        .order
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id, i))
+        .collect();
     let mut ready: BTreeMap<usize, String> = plan
         .order
         .iter()
@@ -75,14 +94,20 @@ pub async fn run(
 
     while done < total {
         while tasks.len() < threads {
-            let Some((_, id)) = ready.pop_first() else { break };
+            let Some((_, id)) = ready.pop_first() else {
+                break;
+            };
             let node = project.nodes[&id].clone();
             reporter.node_started(&node, done + tasks.len() + 1, total);
             let (engine, compile, root) = (engine.clone(), compile.clone(), project.root.clone());
             let (command, full_refresh) = (opts.command, opts.full_refresh);
-            tasks.spawn(async move { execute_node(&engine, &compile, &root, &node, command, full_refresh).await });
+            tasks.spawn(async move {
+                execute_node(&engine, &compile, &root, &node, command, full_refresh).await
+            });
         }
-        let Some(joined) = tasks.join_next().await else { break };
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
         let result = joined.unwrap_or_else(|e| panic!("a node task panicked: {e}"));
         let id = result.unique_id.clone();
         let blocks = result.status.blocks_downstream();
@@ -117,11 +142,20 @@ pub async fn run(
         }
     }
 
-    let summary = RunSummary { run_id: run_id.clone(), results, elapsed: started.elapsed().as_secs_f64() };
+    let summary = RunSummary {
+        run_id: run_id.clone(),
+        results,
+        elapsed: started.elapsed().as_secs_f64(),
+    };
     write_artifacts(&project, &summary, opts.command, &opts.args)?;
     if let Some(m) = &meta {
-        let status = if summary.success() { "success" } else { "error" };
-        m.finish_run(&run_id, status, &now(), summary.elapsed).await?;
+        let status = if summary.success() {
+            "success"
+        } else {
+            "error"
+        };
+        m.finish_run(&run_id, status, &now(), summary.elapsed)
+            .await?;
     }
     Ok(summary)
 }
@@ -141,7 +175,10 @@ async fn record(meta: &Option<MetaStore>, run_id: &str, r: &NodeResult) -> Resul
                 elapsed_s: r.execution_time,
                 rows_affected: r.rows_affected.map(|x| x as i64),
                 delta_version: r.delta_version,
-                sql_hash: r.compiled_code.as_ref().map(|c| format!("{:x}", Sha256::digest(c.as_bytes()))),
+                sql_hash: r
+                    .compiled_code
+                    .as_ref()
+                    .map(|c| format!("{:x}", Sha256::digest(c.as_bytes()))),
                 message: Some(r.message.clone()),
             },
         )
@@ -156,7 +193,10 @@ fn skipped_result(node: &Node, because: &str) -> NodeResult {
         status: NodeStatus::Skipped,
         execution_time: 0.0,
         started_at: now(),
-        message: format!("skipped: upstream {} did not succeed", because.rsplit('.').next().unwrap_or(because)),
+        message: format!(
+            "skipped: upstream {} did not succeed",
+            because.rsplit('.').next().unwrap_or(because)
+        ),
         rows_affected: None,
         delta_version: None,
         failures: None,
@@ -187,9 +227,20 @@ async fn execute_node(
         failures: None,
         sample: None,
         compiled_code: None,
-        relation_name: (node.resource_type != ResourceType::Test).then(|| node.relation.to_string()),
+        relation_name: (node.resource_type != ResourceType::Test)
+            .then(|| node.relation.to_string()),
     };
-    if let Err(message) = execute_inner(engine, compile, root, node, command, full_refresh, &mut result).await {
+    if let Err(message) = execute_inner(
+        engine,
+        compile,
+        root,
+        node,
+        command,
+        full_refresh,
+        &mut result,
+    )
+    .await
+    {
         result.status = NodeStatus::Error;
         result.message = message;
     }
@@ -211,7 +262,9 @@ async fn execute_inner(
             result.message = "seed".into();
             return Ok(());
         }
-        let outcome = load_seed(engine, node, &root.join(&node.path)).await.map_err(|e| e.to_string())?;
+        let outcome = load_seed(engine, node, &root.join(&node.path))
+            .await
+            .map_err(|e| e.to_string())?;
         result.message = outcome.action.to_string();
         result.rows_affected = outcome.rows;
         result.delta_version = outcome.version;
@@ -220,7 +273,9 @@ async fn execute_inner(
     let incremental_run = node.config.materialized == Materialization::Incremental
         && engine.stored(&node.relation) == Some(StoredKind::Table)
         && !(full_refresh && node.config.full_refresh != Some(false));
-    let compiled = compile.compile(node, incremental_run).map_err(|e| e.to_string())?;
+    let compiled = compile
+        .compile(node, incremental_run)
+        .map_err(|e| e.to_string())?;
     write_compiled(compile, node, &compiled.sql).map_err(|e| e.to_string())?;
     result.compiled_code = Some(compiled.sql.clone());
     if command == Command::Compile {
@@ -229,19 +284,33 @@ async fn execute_inner(
     }
     match node.resource_type {
         ResourceType::Test => {
-            let outcome = run_test(engine, &node.path, &compiled.sql, 5).await.map_err(|e| e.to_string())?;
+            let outcome = run_test(engine, &node.path, &compiled.sql, 5)
+                .await
+                .map_err(|e| e.to_string())?;
             result.failures = Some(outcome.failures);
             if outcome.failures == 0 {
                 result.status = NodeStatus::Pass;
                 result.message = "PASS".into();
             } else {
-                result.status = if node.config.severity == Severity::Warn { NodeStatus::Warn } else { NodeStatus::Fail };
-                result.message = format!("Got {} result{}, configured to fail if != 0", outcome.failures, if outcome.failures == 1 { "" } else { "s" });
-                result.sample = arrow::util::pretty::pretty_format_batches(&outcome.sample).ok().map(|t| t.to_string());
+                result.status = if node.config.severity == Severity::Warn {
+                    NodeStatus::Warn
+                } else {
+                    NodeStatus::Fail
+                };
+                result.message = format!(
+                    "Got {} result{}, configured to fail if != 0",
+                    outcome.failures,
+                    if outcome.failures == 1 { "" } else { "s" }
+                );
+                result.sample = arrow::util::pretty::pretty_format_batches(&outcome.sample)
+                    .ok()
+                    .map(|t| t.to_string());
             }
         }
         _ => {
-            let outcome = materialize(engine, node, &compiled.sql, full_refresh).await.map_err(|e| e.to_string())?;
+            let outcome = materialize(engine, node, &compiled.sql, full_refresh)
+                .await
+                .map_err(|e| e.to_string())?;
             result.message = outcome.action.to_string();
             result.rows_affected = outcome.rows;
             result.delta_version = outcome.version;
@@ -253,14 +322,25 @@ async fn execute_inner(
 fn write_compiled(compile: &CompileContext, node: &Node, sql: &str) -> Result<()> {
     let path = compile.compiled_path(node);
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| RunnerError::Io { path: dir.into(), source: e })?;
+        std::fs::create_dir_all(dir).map_err(|e| RunnerError::Io {
+            path: dir.into(),
+            source: e,
+        })?;
     }
     std::fs::write(&path, format!("{sql}\n")).map_err(|e| RunnerError::Io { path, source: e })
 }
 
-fn write_artifacts(project: &Project, summary: &RunSummary, command: Command, args: &serde_json::Value) -> Result<()> {
+fn write_artifacts(
+    project: &Project,
+    summary: &RunSummary,
+    command: Command,
+    args: &serde_json::Value,
+) -> Result<()> {
     let dir = project.target_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| RunnerError::Io { path: dir.clone(), source: e })?;
+    std::fs::create_dir_all(&dir).map_err(|e| RunnerError::Io {
+        path: dir.clone(),
+        source: e,
+    })?;
     let compiled: HashMap<String, String> = summary
         .results
         .iter()
@@ -269,12 +349,18 @@ fn write_artifacts(project: &Project, summary: &RunSummary, command: Command, ar
     let manifest = lakeforge_project::manifest::manifest_json(project, &compiled);
     write_json(&dir.join("manifest.json"), &manifest)?;
     if command != Command::Compile {
-        write_json(&dir.join("run_results.json"), &summary.run_results_json(command.as_str(), args))?;
+        write_json(
+            &dir.join("run_results.json"),
+            &summary.run_results_json(command.as_str(), args),
+        )?;
     }
     Ok(())
 }
 
 pub(crate) fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
     let text = serde_json::to_string_pretty(value).expect("JSON values serialize");
-    std::fs::write(path, text).map_err(|e| RunnerError::Io { path: path.into(), source: e })
+    std::fs::write(path, text).map_err(|e| RunnerError::Io {
+        path: path.into(),
+        source: e,
+    })
 }

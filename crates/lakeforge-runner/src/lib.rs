@@ -7,7 +7,7 @@ mod execute;
 mod plan;
 mod results;
 
-pub use execute::{run, Reporter, RunOptions};
+pub use execute::{Reporter, RunOptions, run};
 pub use plan::Command;
 pub use results::{NodeResult, NodeStatus, RunSummary};
 

@@ -46,7 +46,12 @@ pub(crate) struct Plan {
 pub(crate) fn plan(project: &Project, selected: &BTreeSet<String>, command: Command) -> Plan {
     let mut chosen: BTreeSet<String> = selected
         .iter()
-        .filter(|id| project.nodes.get(*id).is_some_and(|n| command.runs(n.resource_type)))
+        .filter(|id| {
+            project
+                .nodes
+                .get(*id)
+                .is_some_and(|n| command.runs(n.resource_type))
+        })
         .cloned()
         .collect();
     // Ephemeral ancestors are registered in the session (cheap, writes nothing) so that the
@@ -55,14 +60,24 @@ pub(crate) fn plan(project: &Project, selected: &BTreeSet<String>, command: Comm
         let mut extra = Vec::new();
         for id in &chosen {
             for a in project.graph.ancestors(id, None) {
-                if project.nodes.get(&a).is_some_and(|n| n.config.materialized == Materialization::Ephemeral) {
+                if project
+                    .nodes
+                    .get(&a)
+                    .is_some_and(|n| n.config.materialized == Materialization::Ephemeral)
+                {
                     extra.push(a);
                 }
             }
         }
         chosen.extend(extra);
     }
-    let order: Vec<String> = project.graph.order.iter().filter(|id| chosen.contains(*id)).cloned().collect();
+    let order: Vec<String> = project
+        .graph
+        .order
+        .iter()
+        .filter(|id| chosen.contains(*id))
+        .cloned()
+        .collect();
 
     let mut waits_on: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for id in &order {
@@ -86,13 +101,28 @@ pub(crate) fn plan(project: &Project, selected: &BTreeSet<String>, command: Comm
     if command == Command::Build {
         // Children of a model also wait for the model's tests, unless that would form a cycle
         // (a relationships test reading one of the child's own descendants).
-        let tests: Vec<&String> = order.iter().filter(|id| project.nodes[*id].resource_type == ResourceType::Test).collect();
+        let tests: Vec<&String> = order
+            .iter()
+            .filter(|id| project.nodes[*id].resource_type == ResourceType::Test)
+            .collect();
         for t in tests {
             let parents = &project.nodes[t].depends_on;
-            let test_ancestors: BTreeSet<String> = parents.iter().flat_map(|p| project.graph.ancestors(p, None).into_iter().chain([p.clone()])).collect();
+            let test_ancestors: BTreeSet<String> = parents
+                .iter()
+                .flat_map(|p| {
+                    project
+                        .graph
+                        .ancestors(p, None)
+                        .into_iter()
+                        .chain([p.clone()])
+                })
+                .collect();
             for p in parents {
                 for child in project.graph.children.get(p).into_iter().flatten() {
-                    let is_test = project.nodes.get(child).is_some_and(|n| n.resource_type == ResourceType::Test);
+                    let is_test = project
+                        .nodes
+                        .get(child)
+                        .is_some_and(|n| n.resource_type == ResourceType::Test);
                     if is_test || !chosen.contains(child) || test_ancestors.contains(child) {
                         continue;
                     }

@@ -29,7 +29,10 @@ impl NodeStatus {
 
     /// Whether this result stops what is downstream.
     pub fn blocks_downstream(&self) -> bool {
-        matches!(self, NodeStatus::Error | NodeStatus::Fail | NodeStatus::Skipped)
+        matches!(
+            self,
+            NodeStatus::Error | NodeStatus::Fail | NodeStatus::Skipped
+        )
     }
 }
 

@@ -8,13 +8,17 @@ use lakeforge_meta::MetaStore;
 use lakeforge_runner::{Command, RunOptions};
 
 use super::{default_threads, load_project, open_engine};
-use crate::output::{print_summary, ConsoleReporter};
 use crate::RunArgs;
+use crate::output::{ConsoleReporter, print_summary};
 
 pub async fn run(command: Command, args: RunArgs) -> anyhow::Result<ExitCode> {
     let project = load_project(&args.project)?;
     let selected = lakeforge_project::select(&project, &args.select, &args.exclude)?;
-    let threads = args.threads.or(project.target.threads).unwrap_or_else(default_threads).max(1);
+    let threads = args
+        .threads
+        .or(project.target.threads)
+        .unwrap_or_else(default_threads)
+        .max(1);
     let engine = open_engine(&project, threads)?;
     let meta = if command == Command::Compile {
         None
@@ -35,8 +39,13 @@ pub async fn run(command: Command, args: RunArgs) -> anyhow::Result<ExitCode> {
             "threads": threads,
         }),
     };
-    let summary = lakeforge_runner::run(project.clone(), engine, meta, opts, reporter.clone()).await?;
+    let summary =
+        lakeforge_runner::run(project.clone(), engine, meta, opts, reporter.clone()).await?;
     reporter.finish();
     print_summary(&project, &summary, command);
-    Ok(if summary.success() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if summary.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -6,7 +6,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::Args;
 
 #[derive(Args, Clone, Debug)]
@@ -31,16 +31,43 @@ pub struct InitArgs {
 const FILES: &[(&str, &str)] = &[
     ("dbt_project.yml", include_str!("init/dbt_project.yml")),
     (".gitignore", include_str!("init/gitignore")),
-    ("macros/cents_to_dollars.sql", include_str!("init/macros/cents_to_dollars.sql")),
+    (
+        "macros/cents_to_dollars.sql",
+        include_str!("init/macros/cents_to_dollars.sql"),
+    ),
     ("models/schema.yml", include_str!("init/models/schema.yml")),
-    ("models/staging/stg_customers.sql", include_str!("init/models/staging/stg_customers.sql")),
-    ("models/staging/stg_orders.sql", include_str!("init/models/staging/stg_orders.sql")),
-    ("models/staging/stg_payments.sql", include_str!("init/models/staging/stg_payments.sql")),
-    ("models/intermediate/int_order_payments.sql", include_str!("init/models/intermediate/int_order_payments.sql")),
-    ("models/marts/orders.sql", include_str!("init/models/marts/orders.sql")),
-    ("models/marts/customers.sql", include_str!("init/models/marts/customers.sql")),
-    ("models/marts/daily_revenue.sql", include_str!("init/models/marts/daily_revenue.sql")),
-    ("tests/assert_no_negative_payments.sql", include_str!("init/tests/assert_no_negative_payments.sql")),
+    (
+        "models/staging/stg_customers.sql",
+        include_str!("init/models/staging/stg_customers.sql"),
+    ),
+    (
+        "models/staging/stg_orders.sql",
+        include_str!("init/models/staging/stg_orders.sql"),
+    ),
+    (
+        "models/staging/stg_payments.sql",
+        include_str!("init/models/staging/stg_payments.sql"),
+    ),
+    (
+        "models/intermediate/int_order_payments.sql",
+        include_str!("init/models/intermediate/int_order_payments.sql"),
+    ),
+    (
+        "models/marts/orders.sql",
+        include_str!("init/models/marts/orders.sql"),
+    ),
+    (
+        "models/marts/customers.sql",
+        include_str!("init/models/marts/customers.sql"),
+    ),
+    (
+        "models/marts/daily_revenue.sql",
+        include_str!("init/models/marts/daily_revenue.sql"),
+    ),
+    (
+        "tests/assert_no_negative_payments.sql",
+        include_str!("init/tests/assert_no_negative_payments.sql"),
+    ),
 ];
 
 pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
@@ -91,10 +118,23 @@ impl Rng {
     }
 }
 
-const FIRST: &[&str] = &["Ada", "Ben", "Chloe", "Dmitri", "Elena", "Farah", "Goran", "Hana", "Ivan", "Julia", "Kofi", "Lena", "Marco", "Nina", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tara"];
-const LAST: &[&str] = &["Adams", "Berg", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Hughes", "Ito", "Jensen", "Khan", "Lopez", "Moreau", "Nowak", "Okafor", "Petrov", "Rossi", "Silva", "Tanaka", "Weber"];
+const FIRST: &[&str] = &[
+    "Ada", "Ben", "Chloe", "Dmitri", "Elena", "Farah", "Goran", "Hana", "Ivan", "Julia", "Kofi",
+    "Lena", "Marco", "Nina", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tara",
+];
+const LAST: &[&str] = &[
+    "Adams", "Berg", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Hughes", "Ito", "Jensen",
+    "Khan", "Lopez", "Moreau", "Nowak", "Okafor", "Petrov", "Rossi", "Silva", "Tanaka", "Weber",
+];
 const COUNTRIES: &[&str] = &["DE", "FR", "US", "GB", "ES", "IT", "NL", "PL", "SE", "JP"];
-const METHODS: &[&str] = &["credit_card", "credit_card", "credit_card", "bank_transfer", "coupon", "gift_card"];
+const METHODS: &[&str] = &[
+    "credit_card",
+    "credit_card",
+    "credit_card",
+    "bank_transfer",
+    "coupon",
+    "gift_card",
+];
 
 /// Days since 1970-01-01 → YYYY-MM-DD, without a date library in the hot loop.
 fn ymd(days: i64) -> String {
@@ -118,17 +158,31 @@ fn generate_seeds(dir: &Path, customers: u64, orders: u64, seed: u64) -> anyhow:
     let start = 19_358i64;
     let span = 730i64;
 
-    let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(dir.join("raw_customers.csv"))?);
+    let mut w = BufWriter::with_capacity(
+        1 << 20,
+        std::fs::File::create(dir.join("raw_customers.csv"))?,
+    );
     writeln!(w, "id,first_name,last_name,email,country,signup_date")?;
     for id in 1..=customers {
         let (f, l) = (rng.pick(FIRST), rng.pick(LAST));
         let signup = start - 365 + rng.below(365) as i64;
-        writeln!(w, "{id},{f},{l},{}.{}{id}@example.com,{},{}", f, l, rng.pick(COUNTRIES), ymd(signup))?;
+        writeln!(
+            w,
+            "{id},{f},{l},{}.{}{id}@example.com,{},{}",
+            f,
+            l,
+            rng.pick(COUNTRIES),
+            ymd(signup)
+        )?;
     }
     w.flush()?;
 
-    let mut wo = BufWriter::with_capacity(1 << 20, std::fs::File::create(dir.join("raw_orders.csv"))?);
-    let mut wp = BufWriter::with_capacity(1 << 20, std::fs::File::create(dir.join("raw_payments.csv"))?);
+    let mut wo =
+        BufWriter::with_capacity(1 << 20, std::fs::File::create(dir.join("raw_orders.csv"))?);
+    let mut wp = BufWriter::with_capacity(
+        1 << 20,
+        std::fs::File::create(dir.join("raw_payments.csv"))?,
+    );
     writeln!(wo, "id,user_id,order_date,status")?;
     writeln!(wp, "id,order_id,payment_method,amount")?;
     let mut payment_id = 0u64;

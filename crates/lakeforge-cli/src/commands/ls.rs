@@ -41,6 +41,7 @@ pub enum LsOutput {
 pub fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
     let project = load_project(&args.project)?;
     let selected = lakeforge_project::select(&project, &args.select, &args.exclude)?;
+    let mut lines = Vec::new();
     for id in &selected {
         let node = &project.nodes[id];
         let kind = match node.resource_type {
@@ -51,13 +52,11 @@ pub fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
         if !args.resource_type.is_empty() && !args.resource_type.contains(&kind) {
             continue;
         }
-        match args.output {
-            LsOutput::Selector => println!("{}", node.fqn.join(".")),
-            LsOutput::Name => println!("{}", node.name),
-            LsOutput::Path => println!("{}", node.path),
-            LsOutput::Json => println!(
-                "{}",
-                serde_json::json!({
+        lines.push(match args.output {
+            LsOutput::Selector => node.fqn.join("."),
+            LsOutput::Name => node.name.clone(),
+            LsOutput::Path => node.path.clone(),
+            LsOutput::Json => serde_json::json!({
                     "unique_id": node.unique_id,
                     "name": node.name,
                     "resource_type": node.resource_type.as_str(),
@@ -66,9 +65,14 @@ pub fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
                     "materialized": node.config.materialized.as_str(),
                     "tags": node.config.tags,
                     "depends_on": node.depends_on,
-                })
-            ),
-        }
+            })
+            .to_string(),
+        });
+    }
+    // Sorted, as dbt prints them, so output is stable whatever the node kinds.
+    lines.sort();
+    for line in lines {
+        println!("{line}");
     }
     Ok(ExitCode::SUCCESS)
 }

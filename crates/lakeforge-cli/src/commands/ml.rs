@@ -198,7 +198,21 @@ pub async fn run(cmd: MlCommand) -> Result<()> {
                     .await??;
             let (model, report) = report;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                // Metrics as an object, so scripts read `.metrics.auc`.
+                let metrics: serde_json::Map<String, serde_json::Value> = report
+                    .metrics
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+                    .collect();
+                let confusion = report.confusion.as_ref().map(
+                    |(labels, counts)| serde_json::json!({"labels": labels, "counts": counts}),
+                );
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"rows": report.rows, "metrics": metrics, "confusion": confusion})
+                    )?
+                );
                 return Ok(());
             }
             let mut table = Table::new();

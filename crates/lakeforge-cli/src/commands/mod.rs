@@ -4,6 +4,7 @@
 pub mod execute;
 pub mod init;
 pub mod ls;
+pub mod ml;
 pub mod show;
 pub mod sql;
 
@@ -16,15 +17,28 @@ use lakeforge_project::{LoadOptions, Project};
 use crate::ProjectArgs;
 
 pub fn load_project(args: &ProjectArgs) -> anyhow::Result<Arc<Project>> {
-    let project = Project::load(&args.project_dir, &LoadOptions { vars: args.vars.clone(), target: args.target.clone() })?;
+    let project = Project::load(
+        &args.project_dir,
+        &LoadOptions {
+            vars: args.vars.clone(),
+            target: args.target.clone(),
+        },
+    )?;
     Ok(Arc::new(project))
 }
 
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 pub fn open_engine(project: &Project, threads: usize) -> anyhow::Result<Arc<Engine>> {
-    let lake = Lake::open(&project.target.lake).with_context(|| format!("opening the lake of project `{}`", project.name))?;
-    Ok(Arc::new(Engine::new(lake, &project.target.schema, threads)?))
+    let lake = Lake::open(&project.target.lake)
+        .with_context(|| format!("opening the lake of project `{}`", project.name))?;
+    Ok(Arc::new(Engine::new(
+        lake,
+        &project.target.schema,
+        threads,
+    )?))
 }

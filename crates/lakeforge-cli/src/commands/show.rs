@@ -7,7 +7,7 @@ use clap::Args;
 use lakeforge_engine::StoredKind;
 use lakeforge_project::{CompileContext, Materialization};
 
-use super::sql::{print_batches, Format};
+use super::sql::{Format, print_batches};
 use super::{default_threads, load_project, open_engine};
 use crate::ProjectArgs;
 
@@ -16,7 +16,12 @@ pub struct ShowArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
     /// The model (or seed) to preview.
-    #[arg(long, short = 's', conflicts_with = "inline", required_unless_present = "inline")]
+    #[arg(
+        long,
+        short = 's',
+        conflicts_with = "inline",
+        required_unless_present = "inline"
+    )]
     pub select: Option<String>,
     /// SQL to preview instead of a model; may use ref(), source() and var().
     #[arg(long)]
@@ -45,7 +50,9 @@ pub async fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
                         && p.config.materialized == Materialization::Ephemeral
                     {
                         let c = compile.compile(p, false)?;
-                        engine.register_ephemeral(&p.path, &p.relation, &c.sql).await?;
+                        engine
+                            .register_ephemeral(&p.path, &p.relation, &c.sql)
+                            .await?;
                     }
                 }
                 let incremental = node.config.materialized == Materialization::Incremental
@@ -57,7 +64,13 @@ pub async fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
         (None, None) => unreachable!("clap requires --select or --inline"),
     };
     let (schema, batches) = engine
-        .query("show", &format!("select * from (\n{sql}\n) lakeforge_show limit {}", args.limit))
+        .query(
+            "show",
+            &format!(
+                "select * from (\n{sql}\n) lakeforge_show limit {}",
+                args.limit
+            ),
+        )
         .await?;
     print_batches(&schema, &batches, args.format)?;
     Ok(ExitCode::SUCCESS)

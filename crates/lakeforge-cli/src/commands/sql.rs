@@ -34,17 +34,27 @@ pub async fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn print_batches(schema: &SchemaRef, batches: &[RecordBatch], format: Format) -> anyhow::Result<()> {
+pub fn print_batches(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    format: Format,
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match format {
         Format::Table => {
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-            let batches = if batches.is_empty() { vec![RecordBatch::new_empty(schema.clone())] } else { batches.to_vec() };
+            let batches = if batches.is_empty() {
+                vec![RecordBatch::new_empty(schema.clone())]
+            } else {
+                batches.to_vec()
+            };
             println!("{}", arrow::util::pretty::pretty_format_batches(&batches)?);
             println!("{rows} row{}", if rows == 1 { "" } else { "s" });
         }
         Format::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(&mut out);
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut out);
             if batches.is_empty() {
                 w.write(&RecordBatch::new_empty(schema.clone()))?;
             }

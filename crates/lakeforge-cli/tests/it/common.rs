@@ -15,13 +15,19 @@ pub struct Run {
 
 impl Run {
     pub fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "command failed\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "command failed\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
 
 pub fn fixture_dir(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -73,7 +79,9 @@ impl Project {
 
 pub fn lakeforge() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_lakeforge"));
-    c.env_remove("LAKEFORGE_PROJECT_DIR").env_remove("DBT_PROFILES_DIR").env("NO_COLOR", "1");
+    c.env_remove("LAKEFORGE_PROJECT_DIR")
+        .env_remove("DBT_PROFILES_DIR")
+        .env("NO_COLOR", "1");
     c
 }
 
@@ -87,7 +95,10 @@ pub fn to_run(out: Output) -> Run {
 
 /// Replace what changes from run to run (timings, temp paths) so output can be snapshotted.
 pub fn normalize(s: &str, project: &Project) -> String {
-    let s = s.replace(&project.path().canonicalize().unwrap().display().to_string(), "[PROJECT]");
+    let s = s.replace(
+        &project.path().canonicalize().unwrap().display().to_string(),
+        "[PROJECT]",
+    );
     let s = s.replace(&project.path().display().to_string(), "[PROJECT]");
     let secs = regex::Regex::new(r"\d+\.\d+s\b").unwrap();
     let dots = regex::Regex::new(r" \.{3,} ").unwrap();

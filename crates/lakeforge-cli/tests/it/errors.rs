@@ -1,7 +1,7 @@
 //! Bad input gets a clear error naming the file, line, node or column at fault, and loses
 //! nothing: no half-written table.
 
-use crate::common::{normalize, Project};
+use crate::common::{Project, normalize};
 
 #[test]
 fn cycle_is_reported_with_its_path() {
@@ -17,7 +17,10 @@ fn cycle_is_reported_with_its_path() {
 #[test]
 fn undefined_names_and_unknown_refs_name_file_and_line() {
     let p = Project::fixture("proj");
-    p.write("models/bad_var.sql", "select 1 as x\nunion all\nselect {{ var('nope') }}");
+    p.write(
+        "models/bad_var.sql",
+        "select 1 as x\nunion all\nselect {{ var('nope') }}",
+    );
     let run = p.run(&["compile"]);
     assert_eq!(run.code, 2);
     insta::assert_snapshot!("undefined_var", run.stderr);
@@ -41,37 +44,69 @@ fn malformed_seed_writes_nothing() {
     assert!(!p.path().join("lake/main/broken/_delta_log").exists());
 
     p.write("seeds/broken.csv", "a,b\n1,2\n3,4\n");
-    p.write("dbt_project.yml", &std::fs::read_to_string(p.path().join("dbt_project.yml")).unwrap().replace("    events:\n", "    broken:\n      +column_types:\n        b: date\n    events:\n"));
+    p.write(
+        "dbt_project.yml",
+        &std::fs::read_to_string(p.path().join("dbt_project.yml"))
+            .unwrap()
+            .replace(
+                "    events:\n",
+                "    broken:\n      +column_types:\n        b: date\n    events:\n",
+            ),
+    );
     let run = p.run(&["seed", "-s", "broken"]);
     assert_eq!(run.code, 1);
-    assert!(run.stdout.contains("seeds/broken.csv:2 (column `b`): `2` is not a valid date (YYYY-MM-DD)"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("seeds/broken.csv:2 (column `b`): `2` is not a valid date (YYYY-MM-DD)"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
 fn failing_model_keeps_the_previous_table_and_skips_downstream() {
     let p = Project::fixture("proj");
     p.run(&["build", "--threads", "1"]).ok();
-    p.write("models/staging/stg_people.sql", "select id as person_id, no_such_column from {{ ref('people') }}");
-    p.write("models/marts/person_totals.sql", "select 1 as broken_column_never_written");
+    p.write(
+        "models/staging/stg_people.sql",
+        "select id as person_id, no_such_column from {{ ref('people') }}",
+    );
+    p.write(
+        "models/marts/person_totals.sql",
+        "select person_id, 1 as broken_column_never_written from {{ ref('stg_people') }}",
+    );
     let run = p.run(&["run", "--threads", "1", "-s", "stg_people+"]);
     assert_eq!(run.code, 1);
     insta::assert_snapshot!("failing_model", normalize(&run.stdout, &p));
     // The view and the downstream table are as they were.
-    assert!(p.sql("select * from main_analytics.person_totals").starts_with("person_id,name,events,total,doubled,greeting\n"));
+    assert!(
+        p.sql("select * from main_analytics.person_totals")
+            .starts_with("person_id,name,events,total,doubled,greeting\n")
+    );
     assert_eq!(p.sql("select count(*) as n from stg_people"), "n\n3\n");
 }
 
 #[test]
 fn failing_test_skips_downstream_in_build() {
     let p = Project::fixture("proj");
-    p.write("seeds/people.csv", "id,name,joined,active\n1,Ada,2024-01-01,true\n1,Again,2024-02-01,false\n");
+    p.write(
+        "seeds/people.csv",
+        "id,name,joined,active\n1,Ada,2024-01-01,true\n1,Again,2024-02-01,false\n",
+    );
     let run = p.run(&["build", "--threads", "1"]);
     assert_eq!(run.code, 1);
     insta::assert_snapshot!("failing_test", normalize(&run.stdout, &p));
     assert!(!p.path().join("lake/main_analytics/person_totals").exists());
-    let results: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(p.path().join("target/run_results.json")).unwrap()).unwrap();
-    let r = results["results"].as_array().unwrap().iter().find(|r| r["unique_id"] == "model.it.person_totals").unwrap();
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path().join("target/run_results.json")).unwrap(),
+    )
+    .unwrap();
+    let r = results["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["unique_id"] == "model.it.person_totals")
+        .unwrap();
     assert_eq!(r["status"], "skipped");
 }
 
@@ -89,8 +124,16 @@ fn warn_severity_does_not_fail_the_run() {
 #[test]
 fn not_a_project() {
     let dir = tempfile::tempdir().unwrap();
-    let out = crate::common::lakeforge().arg("build").current_dir(dir.path()).output().unwrap();
+    let out = crate::common::lakeforge()
+        .arg("build")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr.contains("No dbt_project.yml in") && stderr.contains("hint: run the command inside a project folder"), "{stderr}");
+    assert!(
+        stderr.contains("No dbt_project.yml in")
+            && stderr.contains("hint: run the command inside a project folder"),
+        "{stderr}"
+    );
 }

@@ -6,7 +6,13 @@ use crate::common::Project;
 fn delta_versions(p: &Project, table: &str) -> usize {
     std::fs::read_dir(p.path().join("lake").join(table).join("_delta_log"))
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".json"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".json")
+        })
         .count()
 }
 
@@ -36,7 +42,8 @@ fn merge_and_append_across_runs() {
     assert_eq!(delta_versions(&p, "main_analytics/events_merge"), 2);
 
     // A full refresh rebuilds from the current data in one more commit.
-    p.run(&["run", "-s", "events_append", "--full-refresh"]).ok();
+    p.run(&["run", "-s", "events_append", "--full-refresh"])
+        .ok();
     assert_eq!(
         p.sql("select event_id, amount from main_analytics.events_append order by event_id"),
         "event_id,amount\n1,1.50\n2,20.00\n3,5.25\n4,9.99\n5,3.00\n"
@@ -54,7 +61,12 @@ fn on_schema_change_fail_and_append_new_columns() {
     );
     let run = p.run(&["run", "-s", "events_append"]);
     assert_eq!(run.code, 1);
-    assert!(run.stdout.contains("columns changed (added: [extra], removed: [])"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("columns changed (added: [extra], removed: [])"),
+        "{}",
+        run.stdout
+    );
 
     p.write(
         "models/marts/events_append.sql",

@@ -21,14 +21,17 @@ fn python() -> PathBuf {
 }
 
 const READER: &str = r#"
-import json, sys
+import json, os, sys
 from deltalake import DeltaTable
 path, version = sys.argv[1], (int(sys.argv[2]) if len(sys.argv) > 2 else None)
 t = DeltaTable(path, version=version)
 tbl = t.to_pyarrow_table()
 key = tbl.column_names[0]
 rows = tbl.sort_by(key).to_pylist()
-print(json.dumps({"version": t.version(), "columns": tbl.column_names, "rows": rows}, default=str))
+print(json.dumps({"version": t.version(), "columns": tbl.column_names, "rows": rows}, default=str), flush=True)
+# Leave without tearing down Arrow's thread pools: under load that teardown can abort the
+# process after the answer is already printed.
+os._exit(0)
 "#;
 
 fn read_with_python(table: &std::path::Path, version: Option<i64>) -> serde_json::Value {
@@ -38,7 +41,11 @@ fn read_with_python(table: &std::path::Path, version: Option<i64>) -> serde_json
         cmd.arg(v.to_string());
     }
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -49,8 +56,23 @@ fn python_deltalake_reads_our_tables_and_history() {
     let lake = p.path().join("lake");
 
     let totals = read_with_python(&lake.join("main_analytics/person_totals"), None);
-    assert_eq!(totals["columns"], serde_json::json!(["person_id", "name", "events", "total", "doubled", "greeting"]));
-    let names: Vec<&str> = totals["rows"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        totals["columns"],
+        serde_json::json!([
+            "person_id",
+            "name",
+            "events",
+            "total",
+            "doubled",
+            "greeting"
+        ])
+    );
+    let names: Vec<&str> = totals["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["Lovelace, Ada", "Grace", "unknown"]);
 
     let events = read_with_python(&lake.join("main/events"), None);
@@ -84,13 +106,22 @@ fn kill_during_rebuild_leaves_previous_version_readable() {
     );
     p.run(&["build", "-s", "+slow"]).ok();
     let table = p.path().join("lake/main/slow");
-    let before: Vec<_> = std::fs::read_dir(&table).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let before: Vec<_> = std::fs::read_dir(&table)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
 
-    let mut child = p.command(&["run", "-s", "slow"]).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = p
+        .command(&["run", "-s", "slow"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let start = Instant::now();
     let killed_mid_write = loop {
         if let Some(status) = child.try_wait().unwrap() {
-            panic!("the rebuild finished ({status}) before a new data file appeared; make the table bigger");
+            panic!(
+                "the rebuild finished ({status}) before a new data file appeared; make the table bigger"
+            );
         }
         let new_file = std::fs::read_dir(&table).unwrap().any(|e| {
             let name = e.unwrap().file_name();
@@ -101,14 +132,24 @@ fn kill_during_rebuild_leaves_previous_version_readable() {
             child.wait().unwrap();
             break true;
         }
-        assert!(start.elapsed() < Duration::from_secs(120), "rebuild never started writing");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "rebuild never started writing"
+        );
         std::thread::sleep(Duration::from_millis(5));
     };
     assert!(killed_mid_write);
 
     // The old version is what readers see, complete.
-    assert_eq!(p.sql("select count(*) as n, sum(k) as s from slow"), "n,s\n16000000,127999992000000\n");
-    let log: Vec<_> = std::fs::read_dir(table.join("_delta_log")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".json")).collect();
+    assert_eq!(
+        p.sql("select count(*) as n, sum(k) as s from slow"),
+        "n,s\n16000000,127999992000000\n"
+    );
+    let log: Vec<_> = std::fs::read_dir(table.join("_delta_log"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
     assert_eq!(log.len(), 1, "{log:?}");
 
     // And the rerun succeeds, as version 1.
