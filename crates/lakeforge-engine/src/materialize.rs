@@ -219,7 +219,7 @@ async fn incremental(engine: &Engine, node: &Node, new: DataFrame) -> Result<Wri
         let kept = conform(target_df, &source, context)?;
         let kept = if strategy == IncrementalStrategy::Merge {
             let keys = &node.config.unique_key;
-            let sel: Vec<_> = keys.iter().map(|k| ident(k)).collect();
+            let sel: Vec<_> = keys.iter().map(ident).collect();
             let new_keys = new
                 .clone()
                 .select(sel.clone())

@@ -278,7 +278,7 @@ pub fn read_csv(
             batches.push(finish_batch(&schema, &mut builders)?);
         }
     }
-    if builders[0].len() > 0 {
+    if !builders[0].is_empty() {
         batches.push(finish_batch(&schema, &mut builders)?);
     }
     Ok((schema, batches))

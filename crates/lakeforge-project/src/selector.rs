@@ -236,11 +236,13 @@ fn matches(project: &Project, a: &Atom<'_>, raw: &str) -> Result<BTreeSet<String
                 project
                     .nodes
                     .values()
-                    .filter(|n| match (&n.test, v) {
-                        (Some(TestKind::Generic { .. }), "generic") => true,
-                        (Some(TestKind::Singular), "singular") => true,
-                        (Some(_), "data") => true,
-                        _ => false,
+                    .filter(|n| {
+                        matches!(
+                            (&n.test, v),
+                            (Some(TestKind::Generic { .. }), "generic")
+                                | (Some(TestKind::Singular), "singular")
+                                | (Some(_), "data")
+                        )
                     })
                     .map(|n| n.unique_id.clone()),
             );

@@ -196,3 +196,46 @@ fn init_demo_builds_out_of_the_box() {
         std::fs::read(again.join("seeds/raw_orders.csv")).unwrap()
     );
 }
+
+#[test]
+fn lakeforge_yml_target_and_alias() {
+    let p = Project::fixture("proj");
+    p.write(
+        "lakeforge.yml",
+        "lake: warehouse\nmetadata: history/runs.db\n",
+    );
+    p.write(
+        "models/marts/aliased.sql",
+        "{{ config(alias='renamed_table') }}\nselect count(*) as n from {{ ref('people') }}",
+    );
+    p.run(&["build", "--target", "prod", "-s", "+aliased"]).ok();
+    assert!(p.path().join("warehouse/prod/people/_delta_log").is_dir());
+    assert!(
+        p.path()
+            .join("warehouse/prod_analytics/renamed_table/_delta_log")
+            .is_dir()
+    );
+    assert!(p.path().join("history/runs.db").is_file());
+    assert!(!p.path().join("lake").exists());
+    assert_eq!(
+        p.run(&[
+            "sql",
+            "--target",
+            "prod",
+            "--format",
+            "csv",
+            "select n from prod_analytics.renamed_table"
+        ])
+        .ok()
+        .stdout,
+        "n\n3\n"
+    );
+    let bad = p.run(&["ls", "--target", "staging"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr
+            .contains("profile `it` has no target `staging` (it has: dev, prod)"),
+        "{}",
+        bad.stderr
+    );
+}

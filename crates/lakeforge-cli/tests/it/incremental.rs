@@ -78,3 +78,19 @@ fn on_schema_change_fail_and_append_new_columns() {
         "event_id,extra\n1,\n2,\n3,\n4,\n4,1\n"
     );
 }
+
+#[test]
+fn sync_all_columns_reshapes_the_table_in_one_commit() {
+    let p = Project::fixture("proj");
+    p.run(&["build", "--threads", "1"]).ok();
+    p.write(
+        "models/marts/events_merge.sql",
+        "{{ config(materialized='incremental', unique_key='event_id', on_schema_change='sync_all_columns') }}\nselect event_id, amount * 10 as amount, 'new' as source from {{ ref('stg_events') }} where event_id >= 3\n",
+    );
+    p.run(&["run", "-s", "events_merge"]).ok();
+    assert_eq!(
+        p.sql("select * from main_analytics.events_merge order by event_id"),
+        "event_id,amount,source\n1,1.50,\n2,20.00,\n3,52.50,new\n4,1.00,new\n"
+    );
+    assert_eq!(delta_versions(&p, "main_analytics/events_merge"), 2);
+}
