@@ -4,7 +4,7 @@
 # 255 bins, 2 threads). Prints fit time, predict rows/s and test AUC.
 #
 #   bench/ml/bench_gbdt.sh                 # 1M rows
-#   bench/ml/bench_gbdt.sh --rows 10000    # CI smoke size
+#   PROFILE=dev bench/ml/bench_gbdt.sh --rows 10000    # CI smoke size, reusing the test build
 #   (extra flags are passed to bench_gbdt.py: --threads, --trees, --skip xgboost, ...)
 set -euo pipefail
 
@@ -18,15 +18,15 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   "$VENV/bin/pip" install --quiet lightgbm xgboost scikit-learn pyarrow pandas
 fi
 
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lakeforge-target}"
+# PROFILE=dev reuses the test build (CI runs this at a tiny size that way); timings worth
+# reporting come from the default, release.
+PROFILE="${PROFILE:-release}"
+OUT_DIR="$TARGET_DIR/$([[ $PROFILE == dev ]] && echo debug || echo "$PROFILE")"
 LAKEFORGE_ARGS=()
-# Prefer the real CLI (`lakeforge ml fit/predict`); fall back to the in-process
-# example when the CLI does not build or has no `ml` subcommand yet.
-if cargo build --release -p lakeforge-cli >/dev/null 2>&1 \
-   && "$TARGET_DIR/release/lakeforge" ml --help >/dev/null 2>&1; then
-  LAKEFORGE_ARGS+=(--lakeforge-bin "$TARGET_DIR/release/lakeforge")
-fi
-cargo build --release -p lakeforge-ml --example bench_fit
-LAKEFORGE_ARGS+=(--lakeforge-example "$TARGET_DIR/release/examples/bench_fit")
+cargo build --profile "$PROFILE" -p lakeforge-cli
+LAKEFORGE_ARGS+=(--lakeforge-bin "${LAKEFORGE_BIN:-$OUT_DIR/lakeforge}")
+cargo build --profile "$PROFILE" -p lakeforge-ml --example bench_fit
+LAKEFORGE_ARGS+=(--lakeforge-example "$OUT_DIR/examples/bench_fit")
 
 exec "$VENV/bin/python" "$ROOT/bench/ml/bench_gbdt.py" "${LAKEFORGE_ARGS[@]}" "$@"
