@@ -3,10 +3,12 @@
 //! compiled just before it runs, because is_incremental() depends on what the lake holds then.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures::FutureExt;
 use lakeforge_engine::{Engine, StoredKind, load_seed, materialize, run_test};
 use lakeforge_meta::{MetaStore, NodeRecord};
 use lakeforge_project::{CompileContext, Materialization, Node, Project, ResourceType, Severity};
@@ -102,13 +104,30 @@ pub async fn run(
             let (engine, compile, root) = (engine.clone(), compile.clone(), project.root.clone());
             let (command, full_refresh) = (opts.command, opts.full_refresh);
             tasks.spawn(async move {
-                execute_node(&engine, &compile, &root, &node, command, full_refresh).await
+                // A panic in one node (a bug) becomes that node's error instead of ending the run.
+                let run = execute_node(&engine, &compile, &root, &node, command, full_refresh);
+                match AssertUnwindSafe(run).catch_unwind().await {
+                    Ok(result) => result,
+                    Err(panic) => {
+                        let what = panic
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_default();
+                        let mut r = skipped_result(&node, "");
+                        r.status = NodeStatus::Error;
+                        r.message = format!(
+                            "internal error (a bug in Lakeforge, please report it): {what}"
+                        );
+                        r
+                    }
+                }
             });
         }
         let Some(joined) = tasks.join_next().await else {
             break;
         };
-        let result = joined.unwrap_or_else(|e| panic!("a node task panicked: {e}"));
+        let result = joined.expect("node tasks catch their panics and are never cancelled");
         let id = result.unique_id.clone();
         let blocks = result.status.blocks_downstream();
         done += 1;
