@@ -1,49 +1,83 @@
-//! Data tests: a test's SQL returns failing rows; the engine counts them and keeps a few as
-//! samples, so a failure message can show what is wrong rather than only how much.
+//! Data tests: a test's SQL returns failing rows; the engine computes the test's `fail_calc`
+//! over them (a count by default), keeps a few as samples so a failure message can show what
+//! is wrong, and with `store_failures` writes them to a table of the audit schema.
 
-use arrow::array::RecordBatch;
+use arrow::array::{Array, Int64Array, RecordBatch};
+use lakeforge_project::{Relation, TestConfig};
 
 use crate::error::{EngineError, Result};
+use crate::materialize::overwrite;
+use crate::normalize;
 use crate::session::Engine;
 
 #[derive(Debug, Clone)]
 pub struct TestOutcome {
+    /// The value of `fail_calc` over the failing rows.
     pub failures: u64,
     /// Up to `sample_rows` failing rows.
     pub sample: Vec<RecordBatch>,
+    /// Where the failing rows were stored, with `store_failures`.
+    pub stored_in: Option<Relation>,
 }
 
 pub async fn run_test(
     engine: &Engine,
     context: &str,
     sql: &str,
+    config: &TestConfig,
+    audit_relation: &Relation,
     sample_rows: usize,
 ) -> Result<TestOutcome> {
-    let count_sql = format!("select count(*) as failures from (\n{sql}\n) dbt_internal_test");
-    let (_, batches) = engine.query(context, &count_sql).await?;
+    let failing = match config.limit {
+        Some(n) => format!("select * from (\n{sql}\n) dbt_internal_test limit {n}"),
+        None => sql.to_string(),
+    };
+    let calc_sql = format!(
+        "select cast(coalesce({}, 0) as bigint) as failures from (\n{failing}\n) dbt_internal_test",
+        config.fail_calc
+    );
+    let (_, batches) = engine.query(context, &calc_sql).await?;
     let failures = batches
-        .first()
-        .filter(|b| b.num_rows() == 1)
+        .iter()
+        .find(|b| b.num_rows() > 0)
         .and_then(|b| {
             b.column(0)
                 .as_any()
-                .downcast_ref::<arrow::array::Int64Array>()
+                .downcast_ref::<Int64Array>()
+                .filter(|a| !a.is_null(0))
                 .map(|a| a.value(0))
         })
-        .ok_or_else(|| EngineError::Internal(format!("{context}: count(*) returned no row")))?;
+        .unwrap_or(0);
     let sample = if failures > 0 && sample_rows > 0 {
         engine
             .query(
                 context,
-                &format!("select * from (\n{sql}\n) dbt_internal_test limit {sample_rows}"),
+                &format!("select * from (\n{failing}\n) dbt_internal_test limit {sample_rows}"),
             )
             .await?
             .1
     } else {
         Vec::new()
     };
+    let stored_in = if config.store_failures {
+        let df = normalize::for_delta(engine.dataframe(context, &failing).await?, context)?;
+        overwrite(engine, audit_relation, df, "CREATE TABLE").await?;
+        Some(audit_relation.clone())
+    } else {
+        None
+    };
+    if failures < 0 {
+        return Err(EngineError::Sql {
+            context: context.into(),
+            message: format!(
+                "fail_calc `{}` returned {failures}, a negative number",
+                config.fail_calc
+            ),
+        });
+    }
     Ok(TestOutcome {
         failures: failures as u64,
         sample,
+        stored_in,
     })
 }

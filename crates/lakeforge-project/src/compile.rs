@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::config::json_to_plain_string;
 use crate::error::{ProjectError, Result, suggest};
+use crate::generic_tests;
 use crate::jinja::{RelationResolver, RenderRequest};
-use crate::node::{Node, Relation, ResourceType, TestKind, quote_ident};
+use crate::node::{Node, Relation, ResourceType, TestKind};
 use crate::project::Project;
 
 /// The result of compiling one node.
@@ -158,99 +158,96 @@ impl CompileContext {
         attached_to: &str,
         args: &std::collections::BTreeMap<String, serde_json::Value>,
     ) -> Result<String> {
+        let on = attached_to.rsplit('.').next().unwrap_or(attached_to);
         let err = |message: String| ProjectError::Config {
             path: node.path.clone().into(),
-            message,
+            message: format!(
+                "test `{name}` on `{on}`{}: {message}",
+                column.map(|c| format!(".{c}")).unwrap_or_default()
+            ),
         };
-        let relation = self.relation_of(attached_to).ok_or_else(|| {
-            err(format!(
-                "test `{}` is attached to unknown node `{attached_to}`",
-                node.name
-            ))
-        })?;
+        let relation = self
+            .relation_of(attached_to)
+            .ok_or_else(|| err(format!("`{attached_to}` is not a node of this project")))?;
         let model = match &node.config.where_clause {
             Some(w) => format!("(select * from {relation} where {w}) dbt_subquery"),
             None => relation.to_string(),
         };
-        let column_arg = args.get("column_name").map(json_to_plain_string);
-        let col = || -> Result<String> {
-            column
-                .map(str::to_string)
-                .or(column_arg.clone())
-                .map(|c| quote_ident(&c))
-                .ok_or_else(|| err(format!("test `{name}` on `{attached_to}` needs a column\nhint: declare it under a column's tests, or pass column_name")))
-        };
         let short = name.rsplit('.').next().unwrap_or(name);
-        Ok(match short {
-            "not_null" => format!("select {c} from {model} where {c} is null", c = col()?),
-            "unique" => format!(
-                "select {c} as unique_field, count(*) as n_records from {model} where {c} is not null group by {c} having count(*) > 1",
-                c = col()?
-            ),
-            "accepted_values" => {
-                let values = match args.get("values") {
-                    Some(serde_json::Value::Array(a)) if !a.is_empty() => a.clone(),
-                    _ => {
-                        return Err(err(format!(
-                            "test accepted_values on `{}` needs a non-empty `values:` list",
-                            node.name
-                        )));
-                    }
-                };
-                let quote = args.get("quote").and_then(|q| q.as_bool()).unwrap_or(true);
-                let list: Vec<String> = values
-                    .iter()
-                    .map(|v| {
-                        let s = json_to_plain_string(v);
-                        if quote {
-                            format!("'{}'", s.replace('\'', "''"))
-                        } else {
-                            s
-                        }
-                    })
-                    .collect();
-                format!(
-                    "select value_field, count(*) as n_records from (select {c} as value_field from {model}) all_values where value_field is not null and cast(value_field as varchar) not in ({}) group by value_field",
-                    list.iter()
-                        .map(|v| if quote {
-                            v.clone()
-                        } else {
-                            format!("cast({v} as varchar)")
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    c = col()?
-                )
-            }
-            "relationships" => {
-                let to = args.get("to").map(json_to_plain_string).ok_or_else(|| {
-                    err(format!("test relationships on `{}` needs `to:`", node.name))
-                })?;
-                let field = args.get("field").map(json_to_plain_string).ok_or_else(|| {
-                    err(format!(
-                        "test relationships on `{}` needs `field:`",
-                        node.name
-                    ))
-                })?;
-                let (to_rel, _) = self.project.jinja.render(RenderRequest {
+        // A project's own `{% test %}` wins over a built-in of the same name, as in dbt.
+        let macro_name = format!("test_{short}");
+        if self.project.jinja.has_macro(&macro_name) {
+            return self.custom_test_sql(node, &macro_name, &relation, &model, column, args);
+        }
+        if !generic_tests::is_builtin(short) {
+            return Err(err(format!(
+                "no such generic test\nhint: built-in tests are {}; or define it with {{% test {short}(model, column_name) %}} under macro-paths or tests/generic",
+                generic_tests::BUILTIN.join(", ")
+            )));
+        }
+        let input = generic_tests::TestInput {
+            model,
+            column: column.map(str::to_string),
+            args,
+        };
+        let render_to = |to: &str| -> std::result::Result<String, String> {
+            self.project
+                .jinja
+                .render(RenderRequest {
                     file: &node.path,
                     source: &format!("{{{{ {to} }}}}"),
                     resolver: Some(self.resolver.clone()),
                     this: None,
                     is_incremental: false,
-                })?;
-                format!(
-                    "select child.from_field from (select {c} as from_field from {model} where {c} is not null) child left join (select {f} as to_field from {to_rel}) parent on child.from_field = parent.to_field where parent.to_field is null",
-                    c = col()?,
-                    f = quote_ident(&field),
-                )
-            }
-            other => {
-                return Err(err(format!(
-                    "unknown generic test `{other}` on `{}`\nhint: built-in tests are not_null, unique, accepted_values, relationships",
-                    attached_to.rsplit('.').next().unwrap_or(attached_to)
-                )));
-            }
-        })
+                })
+                .map(|(s, _)| s)
+                .map_err(|e| e.to_string())
+        };
+        generic_tests::builtin_sql(short, &input, &render_to).map_err(err)
+    }
+
+    /// Render a project-defined generic test: `model` is the relation (filtered by `where`),
+    /// `column_name` the column, the other arguments by name.
+    fn custom_test_sql(
+        &self,
+        node: &Node,
+        macro_name: &str,
+        relation: &Relation,
+        model: &str,
+        column: Option<&str>,
+        args: &std::collections::BTreeMap<String, serde_json::Value>,
+    ) -> Result<String> {
+        let mut extra = std::collections::BTreeMap::new();
+        let model_value = if node.config.where_clause.is_some() {
+            minijinja::Value::from(model.to_string())
+        } else {
+            crate::jinja::relation_value(relation)
+        };
+        extra.insert("__lf_model".to_string(), model_value);
+        let mut call = format!("{{{{ {macro_name}(model=__lf_model");
+        if let Some(c) = column {
+            extra.insert(
+                "__lf_column".to_string(),
+                minijinja::Value::from(c.to_string()),
+            );
+            call.push_str(", column_name=__lf_column");
+        }
+        for (i, (k, v)) in args.iter().filter(|(k, _)| *k != "column_name").enumerate() {
+            let var = format!("__lf_arg{i}");
+            extra.insert(var.clone(), minijinja::Value::from_serialize(v));
+            call.push_str(&format!(", {k}={var}"));
+        }
+        call.push_str(") }}");
+        let (sql, _) = self.project.jinja.render_with(
+            RenderRequest {
+                file: &node.path,
+                source: &call,
+                resolver: Some(self.resolver.clone()),
+                this: None,
+                is_incremental: false,
+            },
+            extra,
+        )?;
+        Ok(sql)
     }
 }

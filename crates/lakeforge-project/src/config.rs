@@ -219,7 +219,31 @@ pub fn build_config(
             )));
         }
     };
+    let mut test = crate::node::TestConfig::default();
+    for (key, slot) in [
+        ("warn_if", &mut test.warn_if),
+        ("error_if", &mut test.error_if),
+    ] {
+        if let Some(v) = str_of(key) {
+            *slot = crate::node::Condition::parse(&v).ok_or_else(|| {
+                err(format!(
+                    "`{key}: {v}` is not a condition\nhint: write e.g. \">10\", \"!=0\" or \">=5\""
+                ))
+            })?;
+        }
+    }
+    if let Some(v) = raw.get("limit").filter(|v| !v.is_null()) {
+        test.limit = Some(
+            v.as_u64()
+                .ok_or_else(|| err(format!("`limit` must be a whole number, not {v}")))?,
+        );
+    }
+    if let Some(v) = str_of("fail_calc") {
+        test.fail_calc = v;
+    }
+    test.store_failures = raw.get("store_failures").and_then(as_bool).unwrap_or(false);
     Ok(NodeConfig {
+        test,
         enabled,
         materialized,
         schema: str_of("schema"),

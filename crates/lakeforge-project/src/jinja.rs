@@ -85,9 +85,15 @@ impl Object for RelationValue {
     }
 }
 
+/// A relation as a Jinja value (renders as `schema.identifier`, with dbt's attributes).
+pub fn relation_value(r: &Relation) -> Value {
+    Value::from_object(RelationValue(r.clone()))
+}
+
 /// The Jinja environment of one project: its macros, vars and target.
 pub struct Jinja {
     env: Environment<'static>,
+    macro_names: std::collections::HashSet<String>,
     /// `{% from ... import ... %}` put in front of every template so macros are callable by name.
     import_prefix: String,
 }
@@ -138,6 +144,7 @@ impl Jinja {
         let mut names = Vec::new();
         let macro_re = regex::Regex::new(r"\{%-?\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(").unwrap();
         for (path, src) in macro_files {
+            let src = &generic_tests_as_macros(src);
             env.add_template_owned(path.clone(), src.clone())
                 .map_err(|e| jinja_error(path, src, 0, e))?;
             names.extend(macro_re.captures_iter(src).map(|c| c[1].to_string()));
@@ -154,11 +161,31 @@ impl Jinja {
                 names.join(", ")
             )
         };
-        Ok(Jinja { env, import_prefix })
+        let macro_names = names.iter().cloned().collect();
+        Ok(Jinja {
+            env,
+            macro_names,
+            import_prefix,
+        })
+    }
+
+    /// Whether a macro of this name is defined under macro-paths (generic tests defined with
+    /// `{% test name(...) %}` are macros named `test_<name>`).
+    pub fn has_macro(&self, name: &str) -> bool {
+        self.macro_names.contains(name)
     }
 
     /// Render a template, returning the text and what it recorded.
     pub fn render(&self, req: RenderRequest<'_>) -> Result<(String, Captured)> {
+        self.render_with(req, BTreeMap::new())
+    }
+
+    /// Render with extra context variables (e.g. a generic test's `model` and arguments).
+    pub fn render_with(
+        &self,
+        req: RenderRequest<'_>,
+        extra: BTreeMap<String, Value>,
+    ) -> Result<(String, Captured)> {
         let capture = Arc::new(Capture {
             state: Mutex::new(Captured::default()),
             resolver: req.resolver.clone(),
@@ -168,12 +195,15 @@ impl Jinja {
             Some(r) => Value::from_object(RelationValue(r.clone())),
             None => Value::UNDEFINED,
         };
-        let ctx = minijinja::context! {
-            this => this,
-            execute => req.resolver.is_some(),
-            __lakeforge_incremental => req.is_incremental,
-            __lakeforge_capture => Value::from_dyn_object(capture.clone()),
-        };
+        let mut ctx: BTreeMap<String, Value> = extra;
+        ctx.insert("this".into(), this);
+        ctx.insert("execute".into(), Value::from(req.resolver.is_some()));
+        ctx.insert(
+            "__lakeforge_incremental".into(),
+            Value::from(req.is_incremental),
+        );
+        ctx.insert(CAPTURE_KEY.into(), Value::from_dyn_object(capture.clone()));
+        let ctx = Value::from(ctx);
         let out = self
             .env
             .render_named_str(req.file, &source, ctx)
@@ -181,6 +211,15 @@ impl Jinja {
         let captured = capture.state.lock().unwrap().clone();
         Ok((out, captured))
     }
+}
+
+/// dbt's generic tests are written `{% test name(model, column_name) %}...{% endtest %}`;
+/// they become macros named `test_<name>`, which is also how dbt names them internally.
+fn generic_tests_as_macros(src: &str) -> String {
+    let open = regex::Regex::new(r"\{%(-?)\s*test\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(").unwrap();
+    let close = regex::Regex::new(r"\{%(-?)\s*endtest\s*(-?)%\}").unwrap();
+    let s = open.replace_all(src, "{%${1} macro test_${2}(");
+    close.replace_all(&s, "{%${1} endmacro ${2}%}").into_owned()
 }
 
 /// An environment with dbt's functions that need no project (used for profiles.yml too).
@@ -437,6 +476,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("required var `missing`"), "{e}");
+    }
+
+    #[test]
+    fn generic_test_blocks_become_macros() {
+        let j = jinja(&[(
+            "tests/generic/positive.sql",
+            "{% test positive(model, column_name) %}select * from {{ model }} where {{ column_name }} <= 0{% endtest %}",
+        )]);
+        assert!(j.has_macro("test_positive"));
+        let (out, _) = parse(&j, "{{ test_positive('t', 'x') }}").unwrap();
+        assert_eq!(out, "select * from t where x <= 0");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod compile;
 pub mod config;
 pub mod error;
+mod generic_tests;
 pub mod graph;
 pub mod jinja;
 pub mod manifest;
@@ -19,8 +20,8 @@ pub use compile::{CompileContext, CompiledNode};
 pub use error::{ProjectError, Result};
 pub use graph::Graph;
 pub use node::{
-    ColumnInfo, IncrementalStrategy, Materialization, Node, NodeConfig, OnSchemaChange, Relation,
-    ResourceType, Severity, SourceTable, TestKind, quote_ident,
+    ColumnInfo, Condition, IncrementalStrategy, Materialization, Node, NodeConfig, OnSchemaChange,
+    Relation, ResourceType, Severity, SourceTable, TestConfig, TestKind, quote_ident,
 };
 pub use project::{LoadOptions, Project};
 pub use selector::select;

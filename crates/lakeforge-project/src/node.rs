@@ -157,8 +157,89 @@ pub struct NodeConfig {
     pub severity: Severity,
     /// Data tests: only rows matching this filter are checked.
     pub where_clause: Option<String>,
+    /// Data tests: thresholds, limit, fail_calc, store_failures.
+    pub test: TestConfig,
     /// Every config key as given, for manifest.json and for later stages that read more keys.
     pub raw: BTreeMap<String, serde_json::Value>,
+}
+
+/// How a data test's failing rows turn into a status (dbt's test configs).
+#[derive(Debug, Clone, Serialize)]
+pub struct TestConfig {
+    /// `warn_if`, default `!= 0`.
+    pub warn_if: Condition,
+    /// `error_if`, default `!= 0`.
+    pub error_if: Condition,
+    /// `limit`: at most this many failing rows are counted and kept.
+    pub limit: Option<u64>,
+    /// `fail_calc`: the aggregate over failing rows that the conditions test (`count(*)`).
+    pub fail_calc: String,
+    /// `store_failures`: keep the failing rows in a table of the audit schema.
+    pub store_failures: bool,
+}
+
+impl Default for TestConfig {
+    fn default() -> Self {
+        TestConfig {
+            warn_if: Condition::default(),
+            error_if: Condition::default(),
+            limit: None,
+            fail_calc: "count(*)".into(),
+            store_failures: false,
+        }
+    }
+}
+
+/// A threshold such as `>10` or `!= 0`, as dbt writes them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Condition {
+    pub op: String,
+    pub value: f64,
+}
+
+impl Default for Condition {
+    fn default() -> Self {
+        Condition {
+            op: "!=".into(),
+            value: 0.0,
+        }
+    }
+}
+
+impl Condition {
+    pub fn parse(s: &str) -> Option<Condition> {
+        let s = s.trim();
+        let op = ["!=", "<>", ">=", "<=", "==", ">", "<", "="]
+            .into_iter()
+            .find(|op| s.starts_with(op))?;
+        let value: f64 = s[op.len()..].trim().parse().ok()?;
+        let op = match op {
+            "<>" => "!=",
+            "==" => "=",
+            o => o,
+        };
+        Some(Condition {
+            op: op.into(),
+            value,
+        })
+    }
+
+    pub fn holds(&self, n: f64) -> bool {
+        match self.op.as_str() {
+            "!=" => n != self.value,
+            ">=" => n >= self.value,
+            "<=" => n <= self.value,
+            ">" => n > self.value,
+            "<" => n < self.value,
+            _ => n == self.value,
+        }
+    }
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.op, self.value)
+    }
 }
 
 /// What kind of data test a test node runs.

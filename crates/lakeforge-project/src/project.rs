@@ -72,7 +72,14 @@ impl Project {
         let target = resolve_target(&root, &file, opts.target.as_deref())?;
         let vars = resolve_vars(&file, opts.vars.as_deref())?;
 
-        let macro_files = read_files(&root, &file.macro_paths, &["sql"])?;
+        // Generic tests may live in macro-paths or, as dbt allows, in <test-path>/generic/.
+        let generic_dirs: Vec<String> = file
+            .test_paths
+            .iter()
+            .map(|t| format!("{}/generic", t.trim_end_matches('/')))
+            .collect();
+        let mut macro_files = read_files(&root, &file.macro_paths, &["sql"])?;
+        macro_files.extend(read_files(&root, &generic_dirs, &["sql"])?);
         let globals = JinjaGlobals {
             vars: vars.clone(),
             target_name: target.name.clone(),
@@ -109,6 +116,12 @@ impl Project {
             raw.push(seed_node(&file, &target, &props, path, &text)?);
         }
         for (path, text) in read_files(&root, &file.test_paths, &["sql"])? {
+            if generic_dirs
+                .iter()
+                .any(|g| path.starts_with(&format!("{g}/")))
+            {
+                continue;
+            }
             raw.push(parse_sql_node(
                 &jinja,
                 &file,

@@ -303,24 +303,47 @@ async fn execute_inner(
     }
     match node.resource_type {
         ResourceType::Test => {
-            let outcome = run_test(engine, &node.path, &compiled.sql, 5)
+            let cfg = &node.config.test;
+            let outcome = run_test(engine, &node.path, &compiled.sql, cfg, &node.relation, 5)
                 .await
                 .map_err(|e| e.to_string())?;
-            result.failures = Some(outcome.failures);
-            if outcome.failures == 0 {
-                result.status = NodeStatus::Pass;
-                result.message = "PASS".into();
-            } else {
-                result.status = if node.config.severity == Severity::Warn {
-                    NodeStatus::Warn
+            let n = outcome.failures;
+            result.failures = Some(n);
+            // dbt's order: an error-severity test fails when error_if holds, else warns when
+            // warn_if holds.
+            let (status, condition) =
+                if node.config.severity == Severity::Error && cfg.error_if.holds(n as f64) {
+                    (NodeStatus::Fail, &cfg.error_if)
+                } else if cfg.warn_if.holds(n as f64) {
+                    (NodeStatus::Warn, &cfg.warn_if)
                 } else {
-                    NodeStatus::Fail
+                    (NodeStatus::Pass, &cfg.error_if)
                 };
-                result.message = format!(
-                    "Got {} result{}, configured to fail if != 0",
-                    outcome.failures,
-                    if outcome.failures == 1 { "" } else { "s" }
-                );
+            result.status = status;
+            result.message = if status == NodeStatus::Pass {
+                "PASS".into()
+            } else {
+                let what = if cfg.fail_calc == "count(*)" {
+                    "result"
+                } else {
+                    "failure"
+                };
+                format!(
+                    "Got {n} {what}{}, configured to {} if {condition}",
+                    if n == 1 { "" } else { "s" },
+                    if status == NodeStatus::Fail {
+                        "fail"
+                    } else {
+                        "warn"
+                    }
+                )
+            };
+            if let Some(rel) = outcome.stored_in {
+                result
+                    .message
+                    .push_str(&format!("\nfailing rows stored in {rel}"));
+            }
+            if status != NodeStatus::Pass {
                 result.sample = arrow::util::pretty::pretty_format_batches(&outcome.sample)
                     .ok()
                     .map(|t| t.to_string());
