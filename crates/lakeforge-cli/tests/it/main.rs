@@ -8,4 +8,5 @@ mod errors;
 mod incremental;
 mod interop;
 mod ml;
+mod quality;
 mod selection;

@@ -1,0 +1,59 @@
+//! Every kind of data test, passing and failing, with the messages users see.
+
+use crate::common::{Project, normalize};
+
+#[test]
+fn every_test_type_passing_and_failing() {
+    let p = Project::fixture("quality");
+    p.run(&["build", "-s", "+items", "--exclude", "resource_type:test"])
+        .ok();
+    let run = p.run(&["test", "--threads", "1"]);
+    assert_eq!(
+        run.code, 1,
+        "the singular error-severity test fails the run\n{}",
+        run.stdout
+    );
+    insta::assert_snapshot!("quality_test_output", normalize(&run.stdout, &p));
+    // store_failures keeps the failing rows in the audit schema.
+    assert_eq!(
+        p.sql("select id, price from main_dbt_test__audit.accepted_range_items_price__0"),
+        "id,price\n4,-5\n"
+    );
+}
+
+#[test]
+fn unknown_generic_test_names_the_file_and_lists_builtins() {
+    let p = Project::fixture("quality");
+    p.write("models/more.yml", "version: 2\nmodels:\n  - name: items\n    columns:\n      - name: id\n        data_tests: [is_even]\n");
+    let run = p.run(&["compile"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout
+            .contains("models/more.yml: test `is_even` on `items`.id: no such generic test"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("{% test is_even(model, column_name) %}"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn bad_threshold_is_an_error_naming_the_file() {
+    let p = Project::fixture("quality");
+    p.write(
+        "models/more.yml",
+        "version: 2\nmodels:\n  - name: items\n    columns:\n      - name: id\n        data_tests:\n          - not_null:\n              config: {warn_if: lots}\n",
+    );
+    let run = p.run(&["ls"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("models/more.yml: `warn_if: lots` is not a condition"),
+        "{}",
+        run.stderr
+    );
+}
