@@ -78,6 +78,9 @@ pub struct RunArgs {
     /// Rebuild incremental models from scratch.
     #[arg(long)]
     pub full_refresh: bool,
+    /// Also write the results as JUnit XML (for Jenkins, GitLab and other CI servers).
+    #[arg(long, value_name = "PATH")]
+    pub junit_xml: Option<PathBuf>,
 }
 
 #[tokio::main]

@@ -96,3 +96,79 @@ impl RunSummary {
         })
     }
 }
+
+/// Escape text for an XML attribute or element.
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' && c != '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl RunSummary {
+    /// JUnit XML for CI servers (Jenkins, GitLab): one test case per node; failed tests and
+    /// errored nodes are failures/errors with the message and sample rows, skipped nodes are
+    /// skipped, warnings pass with their message in system-out.
+    pub fn junit_xml(&self, project: &lakeforge_project::Project) -> String {
+        let count = |s: NodeStatus| self.count(s);
+        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        xml.push_str(&format!(
+            "<testsuites name=\"lakeforge\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">\n",
+            self.results.len(),
+            count(NodeStatus::Fail),
+            count(NodeStatus::Error),
+            count(NodeStatus::Skipped),
+            self.elapsed
+        ));
+        xml.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">\n",
+            xml_escape(&project.name),
+            self.results.len(),
+            count(NodeStatus::Fail),
+            count(NodeStatus::Error),
+            count(NodeStatus::Skipped),
+            self.elapsed
+        ));
+        for r in &self.results {
+            let node = &project.nodes[&r.unique_id];
+            xml.push_str(&format!(
+                "    <testcase classname=\"{}.{}\" name=\"{}\" file=\"{}\" time=\"{:.3}\"",
+                xml_escape(&project.name),
+                node.resource_type.as_str(),
+                xml_escape(&node.name),
+                xml_escape(&node.path),
+                r.execution_time
+            ));
+            let detail = match &r.sample {
+                Some(s) => format!("{}\n{}", r.message, s),
+                None => r.message.clone(),
+            };
+            match r.status {
+                NodeStatus::Success | NodeStatus::Pass => xml.push_str("/>\n"),
+                NodeStatus::Warn => xml.push_str(&format!(">\n      <system-out>{}</system-out>\n    </testcase>\n", xml_escape(&detail))),
+                NodeStatus::Skipped => xml.push_str(&format!(">\n      <skipped message=\"{}\"/>\n    </testcase>\n", xml_escape(&r.message))),
+                NodeStatus::Fail => xml.push_str(&format!(
+                    ">\n      <failure message=\"{}\" type=\"test failure\">{}</failure>\n    </testcase>\n",
+                    xml_escape(r.message.lines().next().unwrap_or("")),
+                    xml_escape(&detail)
+                )),
+                NodeStatus::Error => xml.push_str(&format!(
+                    ">\n      <error message=\"{}\" type=\"error\">{}</error>\n    </testcase>\n",
+                    xml_escape(r.message.lines().next().unwrap_or("")),
+                    xml_escape(&detail)
+                )),
+            }
+        }
+        xml.push_str("  </testsuite>\n</testsuites>\n");
+        xml
+    }
+}

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context;
 use lakeforge_meta::MetaStore;
 use lakeforge_runner::{Command, RunOptions};
 
@@ -42,6 +43,10 @@ pub async fn run(command: Command, args: RunArgs) -> anyhow::Result<ExitCode> {
     let summary =
         lakeforge_runner::run(project.clone(), engine, meta, opts, reporter.clone()).await?;
     reporter.finish();
+    if let Some(path) = &args.junit_xml {
+        std::fs::write(path, summary.junit_xml(&project))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     print_summary(&project, &summary, command);
     Ok(if summary.success() {
         ExitCode::SUCCESS

@@ -7,13 +7,29 @@ fn every_test_type_passing_and_failing() {
     let p = Project::fixture("quality");
     p.run(&["build", "-s", "+items", "--exclude", "resource_type:test"])
         .ok();
-    let run = p.run(&["test", "--threads", "1"]);
+    let run = p.run(&["test", "--threads", "1", "--junit-xml", "results.xml"]);
     assert_eq!(
         run.code, 1,
         "the singular error-severity test fails the run\n{}",
         run.stdout
     );
     insta::assert_snapshot!("quality_test_output", normalize(&run.stdout, &p));
+    let xml = std::fs::read_to_string(p.path().join("results.xml")).unwrap();
+    assert!(
+        xml.contains(r#"<testsuite name="quality" tests="20" failures="1" errors="0" skipped="0""#),
+        "{xml}"
+    );
+    assert!(xml.contains(r#"<testcase classname="quality.test" name="strict_price" file="tests/strict_price.sql""#), "{xml}");
+    assert!(
+        xml.contains(
+            r#"<failure message="Got 1 result, configured to fail if != 0" type="test failure">"#
+        ),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<system-out>Got 1 result, configured to warn if != 0"),
+        "{xml}"
+    );
     // store_failures keeps the failing rows in the audit schema.
     assert_eq!(
         p.sql("select id, price from main_dbt_test__audit.accepted_range_items_price__0"),
