@@ -4,6 +4,7 @@
 //! records what happened.
 
 pub mod catalog;
+pub mod contract;
 pub mod error;
 pub mod lake;
 pub mod materialize;

@@ -17,6 +17,7 @@ use lakeforge_project::{
     IncrementalStrategy, Materialization, Node, OnSchemaChange, Relation, quote_ident,
 };
 
+use crate::contract;
 use crate::error::{EngineError, Result};
 use crate::lake::StoredKind;
 use crate::normalize;
@@ -46,7 +47,8 @@ pub async fn materialize(
     match node.config.materialized {
         Materialization::View => {
             // Plan first: a view that does not plan must not replace a working one.
-            engine.dataframe(context, sql).await?;
+            let df = engine.dataframe(context, sql).await?;
+            contract::check(node, df.schema().as_arrow())?;
             engine.lake().write_view(relation, sql)?;
             engine.lake().remove_table(relation)?;
             Ok(WriteOutcome {
@@ -66,12 +68,20 @@ pub async fn materialize(
         Materialization::Incremental
             if !full_refresh && engine.stored(relation) == Some(StoredKind::Table) =>
         {
-            let df = normalize::for_delta(engine.dataframe(context, sql).await?, context)?;
-            incremental(engine, node, df).await
+            let df = engine.dataframe(context, sql).await?;
+            contract::check(node, df.schema().as_arrow())?;
+            incremental(engine, node, normalize::for_delta(df, context)?).await
         }
         Materialization::Table | Materialization::Incremental => {
-            let df = normalize::for_delta(engine.dataframe(context, sql).await?, context)?;
-            let outcome = overwrite(engine, relation, df, "CREATE TABLE").await?;
+            let df = engine.dataframe(context, sql).await?;
+            contract::check(node, df.schema().as_arrow())?;
+            let outcome = overwrite(
+                engine,
+                relation,
+                normalize::for_delta(df, context)?,
+                "CREATE TABLE",
+            )
+            .await?;
             engine.lake().remove_view(relation)?;
             Ok(outcome)
         }

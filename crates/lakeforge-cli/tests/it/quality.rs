@@ -73,3 +73,48 @@ fn bad_threshold_is_an_error_naming_the_file() {
         run.stderr
     );
 }
+
+#[test]
+fn contracts_are_checked_before_writing() {
+    let p = Project::fixture("quality");
+    p.write(
+        "models/priced.sql",
+        "select id, price, code from {{ ref('raw_items') }}",
+    );
+    let contract = |price_type: &str| {
+        format!(
+            "version: 2\nmodels:\n  - name: priced\n    config:\n      contract: {{enforced: true}}\n    columns:\n      - name: id\n        data_type: bigint\n      - name: price\n        data_type: {price_type}\n      - name: code\n        data_type: varchar\n"
+        )
+    };
+    p.write("models/priced.yml", &contract("bigint"));
+    p.run(&["build", "-s", "+priced"]).ok();
+    assert_eq!(p.sql("select count(*) as n from priced"), "n\n4\n");
+
+    p.write("models/priced.yml", &contract("double"));
+    p.write(
+        "models/priced.sql",
+        "select id, price, code, 1 as extra from {{ ref('raw_items') }} where id = 1",
+    );
+    let run = p.run(&["run", "-s", "priced"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains(
+            "models/priced.sql: the query does not match the model's contract; nothing was written"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("column `price`: the contract says double, the query returns Int64"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("column `extra` is returned by the query but not in the contract"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(p.sql("select count(*) as n from priced"), "n\n4\n");
+}
