@@ -75,10 +75,16 @@ impl Reporter for ConsoleReporter {
         };
         let what = describe(node);
         let detail = match r.status {
-            NodeStatus::Success => match r.rows_affected {
-                Some(n) => format!("{} {n} rows", r.message),
-                None => r.message.clone(),
-            },
+            NodeStatus::Success => {
+                let mut d = match r.rows_affected {
+                    Some(n) => format!("{} {n} rows", r.message),
+                    None => r.message.clone(),
+                };
+                if let Some(q) = r.quarantined {
+                    d.push_str(&format!(", {q} quarantined"));
+                }
+                d
+            }
             NodeStatus::Fail | NodeStatus::Warn => {
                 format!("{} failing rows", r.failures.unwrap_or(0))
             }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod lake;
 pub mod materialize;
 pub mod normalize;
+pub mod quarantine;
 pub mod seed;
 pub mod session;
 pub mod test;

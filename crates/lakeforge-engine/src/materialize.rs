@@ -142,6 +142,15 @@ async fn append(
     finish(relation, table, "INSERT").await
 }
 
+/// Append a query's rows to a table, creating it on first use and adding new columns.
+pub(crate) async fn append_df(
+    engine: &Engine,
+    relation: &Relation,
+    df: DataFrame,
+) -> Result<WriteOutcome> {
+    append(engine, relation, df, true).await
+}
+
 async fn finish(
     relation: &Relation,
     table: DeltaTable,

@@ -206,6 +206,57 @@ impl CompileContext {
         generic_tests::builtin_sql(short, &input, &render_to).map_err(err)
     }
 
+    /// Row-level checks of a model's generic tests, as (test name, SQL condition true for a
+    /// failing row), for the model's `quarantine` option. Tests over groups or whole tables
+    /// and project-defined tests are not row-level and are left out.
+    pub fn row_checks(&self, model: &Node) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for test in self.project.nodes.values() {
+            let Some(TestKind::Generic {
+                name,
+                column,
+                attached_to,
+                args,
+            }) = &test.test
+            else {
+                continue;
+            };
+            if attached_to != &model.unique_id || test.config.where_clause.is_some() {
+                continue;
+            }
+            let short = name.rsplit('.').next().unwrap_or(name);
+            if self.project.jinja.has_macro(&format!("test_{short}")) {
+                continue;
+            }
+            let input = generic_tests::TestInput {
+                model: String::new(),
+                column: column.clone(),
+                args,
+            };
+            let render_to = |to: &str| -> std::result::Result<String, String> {
+                self.project
+                    .jinja
+                    .render(RenderRequest {
+                        file: &test.path,
+                        source: &format!("{{{{ {to} }}}}"),
+                        resolver: Some(self.resolver.clone()),
+                        this: None,
+                        is_incremental: false,
+                    })
+                    .map(|(s, _)| s)
+                    .map_err(|e| e.to_string())
+            };
+            if let Some(pred) = generic_tests::row_failure_predicate(short, &input, &render_to) {
+                let pred = pred.map_err(|message| ProjectError::Config {
+                    path: test.path.clone().into(),
+                    message: format!("test `{}`: {message}", test.name),
+                })?;
+                out.push((test.name.clone(), pred));
+            }
+        }
+        Ok(out)
+    }
+
     /// Render a project-defined generic test: `model` is the relation (filtered by `where`),
     /// `column_name` the column, the other arguments by name.
     fn custom_test_sql(

@@ -122,34 +122,11 @@ pub(crate) fn builtin_sql(
             "select {c} as unique_field, count(*) as n_records from {model} where {c} is not null group by {c} having count(*) > 1",
             c = t.col()?
         ),
-        "accepted_values" | "expect_column_values_to_be_in_set" => {
-            let key = if name == "accepted_values" {
-                "values"
-            } else {
-                "value_set"
-            };
-            let values = match t.arg(key) {
-                Some(Value::Array(a)) if !a.is_empty() => a.clone(),
-                _ => return Err(format!("needs a non-empty `{key}:` list")),
-            };
-            let quote = t.flag("quote", true);
-            let list: Vec<String> = values
-                .iter()
-                .map(|v| {
-                    let s = json_to_plain_string(v);
-                    if quote {
-                        format!("'{}'", s.replace('\'', "''"))
-                    } else {
-                        format!("cast({s} as varchar)")
-                    }
-                })
-                .collect();
-            format!(
-                "select value_field, count(*) as n_records from (select {c} as value_field from {model}) all_values where value_field is not null and cast(value_field as varchar) not in ({}) group by value_field",
-                list.join(", "),
-                c = t.col()?
-            )
-        }
+        "accepted_values" | "expect_column_values_to_be_in_set" => format!(
+            "select value_field, count(*) as n_records from (select {c} as value_field from {model}) all_values where value_field is not null and cast(value_field as varchar) not in ({}) group by value_field",
+            accepted_list(name, t)?,
+            c = t.col()?
+        ),
         "relationships" => {
             let to = json_to_plain_string(t.required("to")?);
             let field = quote_ident(&json_to_plain_string(t.required("field")?));
@@ -160,22 +137,7 @@ pub(crate) fn builtin_sql(
             )
         }
         "accepted_range" | "expect_column_values_to_be_between" => {
-            let c = t.col()?;
-            let (min, max) = (t.opt_literal("min_value"), t.opt_literal("max_value"));
-            if min.is_none() && max.is_none() {
-                return Err("needs `min_value`, `max_value` or both".into());
-            }
-            // dbt_utils says `inclusive`, dbt_expectations `strictly`.
-            let inclusive = t.flag("inclusive", !t.flag("strictly", false));
-            let (lo, hi) = if inclusive { (">=", "<=") } else { (">", "<") };
-            let mut conds = Vec::new();
-            if let Some(m) = min {
-                conds.push(format!("not ({c} {lo} {m})"));
-            }
-            if let Some(m) = max {
-                conds.push(format!("not ({c} {hi} {m})"));
-            }
-            format!("select * from {model} where {}", conds.join(" or "))
+            format!("select * from {model} where {}", range_failure(t)?)
         }
         "expression_is_true" => {
             let e = json_to_plain_string(t.required("expression")?);
@@ -209,16 +171,11 @@ pub(crate) fn builtin_sql(
                 conds.join(" or ")
             )
         }
-        "not_empty_string" => {
-            let trim = t.flag("trim_whitespace", true);
-            let c = t.col()?;
-            let v = if trim {
-                format!("trim({c})")
-            } else {
-                c.clone()
-            };
-            format!("select {c} from {model} where {v} = ''")
-        }
+        "not_empty_string" => format!(
+            "select {c} from {model} where {}",
+            empty_string_failure(t)?,
+            c = t.col()?
+        ),
         "at_least_one" => format!(
             "select * from (select count({c}) as filler from {model}) c where filler = 0",
             c = t.col()?
@@ -294,21 +251,7 @@ pub(crate) fn builtin_sql(
             )
         }
         "expect_column_values_to_match_regex" | "expect_column_values_to_not_match_regex" => {
-            let regex = json_to_plain_string(t.required("regex")?).replace('\'', "''");
-            let flags = t.arg("flags").map(json_to_plain_string);
-            let call = match flags {
-                Some(f) => format!("regexp_like({c}, '{regex}', '{f}')", c = t.col()?),
-                None => format!("regexp_like({c}, '{regex}')", c = t.col()?),
-            };
-            let bad = if name.contains("_not_") {
-                call
-            } else {
-                format!("not {call}")
-            };
-            format!(
-                "select * from {model} where {c} is not null and {bad}",
-                c = t.col()?
-            )
+            format!("select * from {model} where {}", regex_failure(name, t)?)
         }
         "expect_column_values_to_be_of_type" | "expect_column_values_to_be_in_type_list" => {
             let wanted: Vec<String> = if name.ends_with("of_type") {
@@ -334,6 +277,75 @@ pub(crate) fn builtin_sql(
             )
         }
         other => return Err(format!("`{other}` is not a built-in test")),
+    })
+}
+
+/// The quoted value list of accepted_values / expect_column_values_to_be_in_set.
+fn accepted_list(name: &str, t: &TestInput<'_>) -> Result<String, String> {
+    let key = if name == "accepted_values" {
+        "values"
+    } else {
+        "value_set"
+    };
+    let values = match t.arg(key) {
+        Some(Value::Array(a)) if !a.is_empty() => a.clone(),
+        _ => return Err(format!("needs a non-empty `{key}:` list")),
+    };
+    let quote = t.flag("quote", true);
+    Ok(values
+        .iter()
+        .map(|v| {
+            let s = json_to_plain_string(v);
+            if quote {
+                format!("'{}'", s.replace('\'', "''"))
+            } else {
+                format!("cast({s} as varchar)")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", "))
+}
+
+/// True for a row outside accepted_range (dbt_utils says `inclusive`, dbt_expectations `strictly`).
+fn range_failure(t: &TestInput<'_>) -> Result<String, String> {
+    let c = t.col()?;
+    let (min, max) = (t.opt_literal("min_value"), t.opt_literal("max_value"));
+    if min.is_none() && max.is_none() {
+        return Err("needs `min_value`, `max_value` or both".into());
+    }
+    let inclusive = t.flag("inclusive", !t.flag("strictly", false));
+    let (lo, hi) = if inclusive { (">=", "<=") } else { (">", "<") };
+    let mut conds = Vec::new();
+    if let Some(m) = min {
+        conds.push(format!("not ({c} {lo} {m})"));
+    }
+    if let Some(m) = max {
+        conds.push(format!("not ({c} {hi} {m})"));
+    }
+    Ok(conds.join(" or "))
+}
+
+fn regex_failure(name: &str, t: &TestInput<'_>) -> Result<String, String> {
+    let c = t.col()?;
+    let regex = json_to_plain_string(t.required("regex")?).replace('\'', "''");
+    let call = match t.arg("flags").map(json_to_plain_string) {
+        Some(f) => format!("regexp_like({c}, '{regex}', '{f}')"),
+        None => format!("regexp_like({c}, '{regex}')"),
+    };
+    let bad = if name.contains("_not_") {
+        call
+    } else {
+        format!("not {call}")
+    };
+    Ok(format!("{c} is not null and {bad}"))
+}
+
+fn empty_string_failure(t: &TestInput<'_>) -> Result<String, String> {
+    let c = t.col()?;
+    Ok(if t.flag("trim_whitespace", true) {
+        format!("trim({c}) = ''")
+    } else {
+        format!("{c} = ''")
     })
 }
 
@@ -414,4 +426,46 @@ mod tests {
             .contains("unknown column type `blob`")
         );
     }
+}
+
+/// For tests that judge rows one at a time, the condition that makes a row fail, used to route
+/// failing rows to quarantine. Tests over groups or whole tables (unique, row counts, ...)
+/// have none.
+pub(crate) fn row_failure_predicate(
+    name: &str,
+    t: &TestInput<'_>,
+    to_relation: &dyn Fn(&str) -> Result<String, String>,
+) -> Option<Result<String, String>> {
+    let p = || -> Result<Option<String>, String> {
+        Ok(Some(match name {
+            "not_null" | "expect_column_values_to_not_be_null" => format!("{} is null", t.col()?),
+            "accepted_values" | "expect_column_values_to_be_in_set" => format!(
+                "{c} is not null and cast({c} as varchar) not in ({})",
+                accepted_list(name, t)?,
+                c = t.col()?
+            ),
+            "accepted_range" | "expect_column_values_to_be_between" => range_failure(t)?,
+            "expect_column_values_to_match_regex" | "expect_column_values_to_not_match_regex" => {
+                regex_failure(name, t)?
+            }
+            "not_empty_string" => empty_string_failure(t)?,
+            "expression_is_true" => {
+                let e = json_to_plain_string(t.required("expression")?);
+                match t.column.as_ref() {
+                    Some(c) => format!("not ({} {e})", quote_ident(c)),
+                    None => format!("not ({e})"),
+                }
+            }
+            "relationships" => {
+                let to = to_relation(&json_to_plain_string(t.required("to")?))?;
+                let field = quote_ident(&json_to_plain_string(t.required("field")?));
+                format!(
+                    "{c} is not null and {c} not in (select {field} from {to} where {field} is not null)",
+                    c = t.col()?
+                )
+            }
+            _ => return Ok(None),
+        }))
+    };
+    p().transpose()
 }

@@ -219,6 +219,7 @@ fn skipped_result(node: &Node, because: &str) -> NodeResult {
         rows_affected: None,
         delta_version: None,
         failures: None,
+        quarantined: None,
         sample: None,
         compiled_code: None,
         relation_name: Some(node.relation.to_string()),
@@ -244,6 +245,7 @@ async fn execute_node(
         rows_affected: None,
         delta_version: None,
         failures: None,
+        quarantined: None,
         sample: None,
         compiled_code: None,
         relation_name: (node.resource_type != ResourceType::Test)
@@ -350,7 +352,19 @@ async fn execute_inner(
             }
         }
         _ => {
-            let outcome = materialize(engine, node, &compiled.sql, full_refresh)
+            let mut sql = compiled.sql.clone();
+            if node.config.materialized != Materialization::Ephemeral
+                && lakeforge_engine::quarantine::enabled(node)
+            {
+                let checks = compile.row_checks(node).map_err(|e| e.to_string())?;
+                let (good, quarantined) =
+                    lakeforge_engine::quarantine::split(engine, node, &sql, &checks)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                result.quarantined = Some(quarantined);
+                sql = good;
+            }
+            let outcome = materialize(engine, node, &sql, full_refresh)
                 .await
                 .map_err(|e| e.to_string())?;
             result.message = outcome.action.to_string();

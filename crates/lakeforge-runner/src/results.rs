@@ -48,6 +48,8 @@ pub struct NodeResult {
     pub delta_version: Option<i64>,
     /// Tests: number of failing rows.
     pub failures: Option<u64>,
+    /// Models with quarantine: rows routed to the quarantine table.
+    pub quarantined: Option<u64>,
     /// Tests: a few failing rows, formatted as a table.
     pub sample: Option<String>,
     pub compiled_code: Option<String>,
@@ -87,7 +89,7 @@ impl RunSummary {
                 "timing": [{"name": "execute", "started_at": r.started_at}],
                 "message": r.message,
                 "failures": r.failures,
-                "adapter_response": {"_message": r.message, "rows_affected": r.rows_affected, "delta_version": r.delta_version},
+                "adapter_response": {"_message": r.message, "rows_affected": r.rows_affected, "rows_quarantined": r.quarantined, "delta_version": r.delta_version},
                 "compiled_code": r.compiled_code,
                 "relation_name": r.relation_name,
             })).collect::<Vec<_>>(),
