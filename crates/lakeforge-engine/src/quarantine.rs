@@ -5,7 +5,7 @@
 //! loses no rows: at worst a rerun quarantines them again.
 
 use datafusion::prelude::DataFrame;
-use lakeforge_project::{Node, Relation};
+use lakeforge_project::{Node, Relation, RowCheck};
 
 use crate::error::{EngineError, Result};
 use crate::materialize::append_df;
@@ -36,7 +36,7 @@ pub async fn split(
     engine: &Engine,
     node: &Node,
     sql: &str,
-    checks: &[(String, String)],
+    checks: &[RowCheck],
 ) -> Result<(String, u64)> {
     if checks.is_empty() {
         return Err(EngineError::Schema {
@@ -49,13 +49,13 @@ pub async fn split(
     }
     let failing: Vec<String> = checks
         .iter()
-        .map(|(_, p)| format!("coalesce(({p}), false)"))
+        .map(|c| format!("coalesce(({}), false)", c.predicate))
         .collect();
     let any_failing = failing.join(" or ");
     let names: Vec<String> = checks
         .iter()
         .zip(&failing)
-        .map(|((name, _), f)| format!("case when {f} then '{}' end", name.replace('\'', "''")))
+        .map(|(c, f)| format!("case when {f} then '{}' end", c.name.replace('\'', "''")))
         .collect();
     let bad_sql = format!(
         "select *, concat_ws(', ', {}) as _failed_tests, now() as _quarantined_at from (\n{sql}\n) lakeforge_rows where {any_failing}",

@@ -81,3 +81,40 @@ pub async fn run_test(
         stored_in,
     })
 }
+
+/// Count the failures of several row-level tests of one table in a single scan, instead of
+/// one scan per test. Returns test id → failures.
+pub async fn count_row_failures(
+    engine: &Engine,
+    context: &str,
+    relation: &Relation,
+    checks: &[lakeforge_project::RowCheck],
+) -> Result<std::collections::HashMap<String, u64>> {
+    let exprs: Vec<String> = checks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| match &c.distinct_values_of {
+            Some(col) => format!(
+                "cast(count(distinct case when coalesce(({}), false) then cast({col} as varchar) end) as bigint) as c{i}",
+                c.predicate
+            ),
+            None => format!("cast(coalesce(sum(case when coalesce(({}), false) then 1 else 0 end), 0) as bigint) as c{i}", c.predicate),
+        })
+        .collect();
+    let sql = format!("select {} from {relation}", exprs.join(", "));
+    let (_, batches) = engine.query(context, &sql).await?;
+    let batch = batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .ok_or_else(|| EngineError::Internal(format!("{context}: an aggregate returned no row")))?;
+    let mut out = std::collections::HashMap::new();
+    for (i, c) in checks.iter().enumerate() {
+        let col = batch
+            .column(i)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or_else(|| EngineError::Internal("count is not bigint".into()))?;
+        out.insert(c.test_id.clone(), col.value(0).max(0) as u64);
+    }
+    Ok(out)
+}

@@ -11,6 +11,19 @@ use crate::jinja::{RelationResolver, RenderRequest};
 use crate::node::{Node, Relation, ResourceType, TestKind};
 use crate::project::Project;
 
+/// A row-level data test as a condition on one row (see [`CompileContext::row_checks`]).
+#[derive(Debug, Clone)]
+pub struct RowCheck {
+    pub test_id: String,
+    pub name: String,
+    /// SQL that is true for a failing row.
+    pub predicate: String,
+    /// When set, the test counts distinct failing values of this column instead of rows.
+    pub distinct_values_of: Option<String>,
+    /// The predicate reads another table (relationships).
+    pub uses_subquery: bool,
+}
+
 /// The result of compiling one node.
 #[derive(Debug, Clone)]
 pub struct CompiledNode {
@@ -209,7 +222,7 @@ impl CompileContext {
     /// Row-level checks of a model's generic tests, as (test name, SQL condition true for a
     /// failing row), for the model's `quarantine` option. Tests over groups or whole tables
     /// and project-defined tests are not row-level and are left out.
-    pub fn row_checks(&self, model: &Node) -> Result<Vec<(String, String)>> {
+    pub fn row_checks(&self, model: &Node) -> Result<Vec<RowCheck>> {
         let mut out = Vec::new();
         for test in self.project.nodes.values() {
             let Some(TestKind::Generic {
@@ -251,7 +264,21 @@ impl CompileContext {
                     path: test.path.clone().into(),
                     message: format!("test `{}`: {message}", test.name),
                 })?;
-                out.push((test.name.clone(), pred));
+                let short_owned = short.to_string();
+                out.push(RowCheck {
+                    test_id: test.unique_id.clone(),
+                    name: test.name.clone(),
+                    predicate: pred,
+                    // accepted_values reports failing values, not failing rows.
+                    distinct_values_of: matches!(
+                        short_owned.as_str(),
+                        "accepted_values" | "expect_column_values_to_be_in_set"
+                    )
+                    .then(|| column.clone())
+                    .flatten()
+                    .map(|c| crate::node::quote_ident(&c)),
+                    uses_subquery: short_owned == "relationships",
+                });
             }
         }
         Ok(out)

@@ -16,7 +16,7 @@ pub mod properties;
 pub mod selector;
 pub mod settings;
 
-pub use compile::{CompileContext, CompiledNode};
+pub use compile::{CompileContext, CompiledNode, RowCheck};
 pub use error::{ProjectError, Result};
 pub use graph::Graph;
 pub use node::{

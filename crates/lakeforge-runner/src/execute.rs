@@ -9,9 +9,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::FutureExt;
+use lakeforge_engine::test::count_row_failures;
 use lakeforge_engine::{Engine, StoredKind, load_seed, materialize, run_test};
 use lakeforge_meta::{MetaStore, NodeRecord};
-use lakeforge_project::{CompileContext, Materialization, Node, Project, ResourceType, Severity};
+use lakeforge_project::{
+    CompileContext, Materialization, Node, Project, ResourceType, RowCheck, Severity, TestKind,
+};
 use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 
@@ -52,6 +55,11 @@ pub async fn run(
     );
     let compile = CompileContext::new(project.clone());
     let plan = plan(&project, &opts.selected, opts.command);
+    let batches = Arc::new(if opts.command == Command::Compile {
+        HashMap::new()
+    } else {
+        test_batches(&project, &compile, &plan.order)
+    });
     let total = plan.order.len();
     if let Some(m) = &meta {
         m.start_run(
@@ -101,11 +109,24 @@ pub async fn run(
             };
             let node = project.nodes[&id].clone();
             reporter.node_started(&node, done + tasks.len() + 1, total);
-            let (engine, compile, root) = (engine.clone(), compile.clone(), project.root.clone());
+            let (engine, compile, root, batches) = (
+                engine.clone(),
+                compile.clone(),
+                project.root.clone(),
+                batches.clone(),
+            );
             let (command, full_refresh) = (opts.command, opts.full_refresh);
             tasks.spawn(async move {
                 // A panic in one node (a bug) becomes that node's error instead of ending the run.
-                let run = execute_node(&engine, &compile, &root, &node, command, full_refresh);
+                let run = execute_node(
+                    &engine,
+                    &compile,
+                    &root,
+                    &node,
+                    command,
+                    full_refresh,
+                    &batches,
+                );
                 match AssertUnwindSafe(run).catch_unwind().await {
                     Ok(result) => result,
                     Err(panic) => {
@@ -233,6 +254,7 @@ async fn execute_node(
     node: &Node,
     command: Command,
     full_refresh: bool,
+    batches: &TestBatches,
 ) -> NodeResult {
     let started_at = now();
     let clock = Instant::now();
@@ -258,6 +280,7 @@ async fn execute_node(
         node,
         command,
         full_refresh,
+        batches,
         &mut result,
     )
     .await
@@ -276,6 +299,7 @@ async fn execute_inner(
     node: &Node,
     command: Command,
     full_refresh: bool,
+    batches: &TestBatches,
     result: &mut NodeResult,
 ) -> std::result::Result<(), String> {
     if node.resource_type == ResourceType::Seed {
@@ -306,6 +330,25 @@ async fn execute_inner(
     match node.resource_type {
         ResourceType::Test => {
             let cfg = &node.config.test;
+            // Tests batched with others on the same table: one scan counted them all; only a
+            // failing one runs its own query, for the sample rows.
+            if let Some(batch) = batches.get(&node.unique_id) {
+                let counts = batch
+                    .counts
+                    .get_or_init(|| async {
+                        count_row_failures(engine, &node.path, &batch.relation, &batch.checks)
+                            .await
+                            .map_err(|e| e.to_string())
+                    })
+                    .await
+                    .clone()?;
+                if counts.get(&node.unique_id) == Some(&0) {
+                    result.failures = Some(0);
+                    result.status = NodeStatus::Pass;
+                    result.message = "PASS".into();
+                    return Ok(());
+                }
+            }
             let outcome = run_test(engine, &node.path, &compiled.sql, cfg, &node.relation, 5)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -419,4 +462,55 @@ pub(crate) fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
         path: path.into(),
         source: e,
     })
+}
+
+/// Row-level tests of one table that are counted together in one scan.
+struct TestBatch {
+    relation: lakeforge_project::Relation,
+    checks: Vec<RowCheck>,
+    counts: tokio::sync::OnceCell<std::result::Result<HashMap<String, u64>, String>>,
+}
+
+/// Test id → the batch it is counted in.
+type TestBatches = HashMap<String, Arc<TestBatch>>;
+
+/// Group the planned row-level tests by the table they test. Tests with their own
+/// `fail_calc`, `where`, `store_failures`, or a subquery (relationships) run on their own.
+fn test_batches(project: &Project, compile: &CompileContext, planned: &[String]) -> TestBatches {
+    let planned: BTreeSet<&String> = planned.iter().collect();
+    let mut out = TestBatches::new();
+    for model in project
+        .nodes
+        .values()
+        .filter(|n| n.resource_type != ResourceType::Test)
+    {
+        let Ok(checks) = compile.row_checks(model) else {
+            continue;
+        };
+        let checks: Vec<RowCheck> = checks
+            .into_iter()
+            .filter(|c| !c.uses_subquery && planned.contains(&c.test_id))
+            .filter(|c| {
+                let cfg = &project.nodes[&c.test_id].config;
+                cfg.test.fail_calc == "count(*)"
+                    && !cfg.test.store_failures
+                    && matches!(
+                        project.nodes[&c.test_id].test,
+                        Some(TestKind::Generic { .. })
+                    )
+            })
+            .collect();
+        if checks.len() < 2 {
+            continue;
+        }
+        let batch = Arc::new(TestBatch {
+            relation: model.relation.clone(),
+            checks,
+            counts: tokio::sync::OnceCell::new(),
+        });
+        for c in &batch.checks {
+            out.insert(c.test_id.clone(), batch.clone());
+        }
+    }
+    out
 }

@@ -122,21 +122,40 @@ fn contracts_are_checked_before_writing() {
 #[test]
 fn quarantine_routes_failing_rows_and_writes_the_good_ones() {
     let p = Project::fixture("quality");
-    p.write("models/clean_items.sql", "{{ config(quarantine=true) }}\nselect id, category, price from {{ ref('raw_items') }}");
+    p.write(
+        "models/clean_items.sql",
+        "{{ config(quarantine=true) }}\nselect id, category, price from {{ ref('raw_items') }}",
+    );
     p.write(
         "models/clean_items.yml",
         "version: 2\nmodels:\n  - name: clean_items\n    columns:\n      - name: category\n        data_tests: [not_null]\n      - name: price\n        data_tests:\n          - dbt_utils.accepted_range:\n              arguments: {min_value: 0}\n          - accepted_values:\n              arguments: {values: [10, 20, 30], quote: false}\n      - name: id\n        data_tests: [unique]\n",
     );
-    let run = p.run(&["build", "-s", "+clean_items", "--threads", "1"]).ok();
-    assert!(run.stdout.contains("CREATE TABLE 3 rows, 1 quarantined"), "{}", run.stdout);
+    let run = p
+        .run(&["build", "-s", "+clean_items", "--threads", "1"])
+        .ok();
+    assert!(
+        run.stdout.contains("CREATE TABLE 3 rows, 1 quarantined"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("ERROR=0"), "{}", run.stdout);
-    assert_eq!(p.sql("select id from clean_items order by id"), "id\n1\n2\n3\n");
+    assert_eq!(
+        p.sql("select id from clean_items order by id"),
+        "id\n1\n2\n3\n"
+    );
     assert_eq!(
         p.sql("select id, _failed_tests from clean_items_quarantine"),
         "id,_failed_tests\n4,\"accepted_range_clean_items_price__0, accepted_values_clean_items_price__false__10__20__30, not_null_clean_items_category\"\n"
     );
-    let results: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(p.path().join("target/run_results.json")).unwrap()).unwrap();
-    let r = results["results"].as_array().unwrap().iter().find(|r| r["unique_id"] == "model.quality.clean_items").unwrap();
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path().join("target/run_results.json")).unwrap(),
+    )
+    .unwrap();
+    let r = results["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["unique_id"] == "model.quality.clean_items")
+        .unwrap();
     assert_eq!(r["adapter_response"]["rows_quarantined"], 1);
 }
