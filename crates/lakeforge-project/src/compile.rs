@@ -203,24 +203,27 @@ impl CompileContext {
             column: column.map(str::to_string),
             args,
         };
-        let render_to = |to: &str| -> std::result::Result<String, String> {
-            self.project
-                .jinja
-                .render(RenderRequest {
-                    file: &node.path,
-                    source: &format!("{{{{ {to} }}}}"),
-                    resolver: Some(self.resolver.clone()),
-                    this: None,
-                    is_incremental: false,
-                })
-                .map(|(s, _)| s)
-                .map_err(|e| e.to_string())
-        };
+        let render_to = |to: &str| self.render_expression(&node.path, to);
         generic_tests::builtin_sql(short, &input, &render_to).map_err(err)
     }
 
-    /// Row-level checks of a model's generic tests, as (test name, SQL condition true for a
-    /// failing row), for the model's `quarantine` option. Tests over groups or whole tables
+    /// Render a Jinja expression written in YAML (a relationships test's `to: ref('x')`).
+    fn render_expression(&self, file: &str, expr: &str) -> std::result::Result<String, String> {
+        self.project
+            .jinja
+            .render(RenderRequest {
+                file,
+                source: &format!("{{{{ {expr} }}}}"),
+                resolver: Some(self.resolver.clone()),
+                this: None,
+                is_incremental: false,
+            })
+            .map(|(s, _)| s)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Row-level checks of a model's generic tests (the SQL condition true for a failing row),
+    /// for the model's `quarantine` option and for counting tests in one scan. Tests over groups or whole tables
     /// and project-defined tests are not row-level and are left out.
     pub fn row_checks(&self, model: &Node) -> Result<Vec<RowCheck>> {
         let mut out = Vec::new();
@@ -246,19 +249,7 @@ impl CompileContext {
                 column: column.clone(),
                 args,
             };
-            let render_to = |to: &str| -> std::result::Result<String, String> {
-                self.project
-                    .jinja
-                    .render(RenderRequest {
-                        file: &test.path,
-                        source: &format!("{{{{ {to} }}}}"),
-                        resolver: Some(self.resolver.clone()),
-                        this: None,
-                        is_incremental: false,
-                    })
-                    .map(|(s, _)| s)
-                    .map_err(|e| e.to_string())
-            };
+            let render_to = |to: &str| self.render_expression(&test.path, to);
             if let Some(pred) = generic_tests::row_failure_predicate(short, &input, &render_to) {
                 let pred = pred.map_err(|message| ProjectError::Config {
                     path: test.path.clone().into(),

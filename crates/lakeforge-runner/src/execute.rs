@@ -135,12 +135,13 @@ pub async fn run(
                             .cloned()
                             .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                             .unwrap_or_default();
-                        let mut r = skipped_result(&node, "");
-                        r.status = NodeStatus::Error;
-                        r.message = format!(
-                            "internal error (a bug in Lakeforge, please report it): {what}"
-                        );
-                        r
+                        blank_result(
+                            &node,
+                            NodeStatus::Error,
+                            format!(
+                                "internal error (a bug in Lakeforge, please report it): {what}"
+                            ),
+                        )
                     }
                 }
             });
@@ -227,24 +228,32 @@ async fn record(meta: &Option<MetaStore>, run_id: &str, r: &NodeResult) -> Resul
     Ok(())
 }
 
-fn skipped_result(node: &Node, because: &str) -> NodeResult {
+/// A result for `node` with nothing done yet.
+fn blank_result(node: &Node, status: NodeStatus, message: String) -> NodeResult {
     NodeResult {
         unique_id: node.unique_id.clone(),
-        status: NodeStatus::Skipped,
+        status,
         execution_time: 0.0,
         started_at: now(),
-        message: format!(
-            "skipped: upstream {} did not succeed",
-            because.rsplit('.').next().unwrap_or(because)
-        ),
+        message,
         rows_affected: None,
         delta_version: None,
         failures: None,
         quarantined: None,
         sample: None,
         compiled_code: None,
-        relation_name: Some(node.relation.to_string()),
+        relation_name: (node.resource_type != ResourceType::Test)
+            .then(|| node.relation.to_string()),
     }
+}
+
+fn skipped_result(node: &Node, because: &str) -> NodeResult {
+    let upstream = because.rsplit('.').next().unwrap_or(because);
+    blank_result(
+        node,
+        NodeStatus::Skipped,
+        format!("skipped: upstream {upstream} did not succeed"),
+    )
 }
 
 async fn execute_node(
@@ -256,23 +265,8 @@ async fn execute_node(
     full_refresh: bool,
     batches: &TestBatches,
 ) -> NodeResult {
-    let started_at = now();
     let clock = Instant::now();
-    let mut result = NodeResult {
-        unique_id: node.unique_id.clone(),
-        status: NodeStatus::Success,
-        execution_time: 0.0,
-        started_at,
-        message: String::new(),
-        rows_affected: None,
-        delta_version: None,
-        failures: None,
-        quarantined: None,
-        sample: None,
-        compiled_code: None,
-        relation_name: (node.resource_type != ResourceType::Test)
-            .then(|| node.relation.to_string()),
-    };
+    let mut result = blank_result(node, NodeStatus::Success, String::new());
     if let Err(message) = execute_inner(
         engine,
         compile,
