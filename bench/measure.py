@@ -11,8 +11,11 @@ A watchdog kills the command's whole process group when it runs past --timeout s
 the group's resident memory passes --mem-limit-gb (so a runaway run cannot take the 24 GiB
 machine down with it). One tab-separated line is appended to --results:
 
-    name  status  wall_s  maxrss_kb  exit_code
+    name  status  wall_s  maxrss_kb  exit_code  note(empty)  cpu_s  load_before  load_after
 
+cpu_s is user + system CPU time (GNU time's, else getrusage's; for a killed command it covers
+only what was waited for, i.e. may be missing). load_* are the 1-minute load averages around
+the run: other work on the machine shows up there.
 status is `ok`, `failed`, `timeout` or `memlimit`. The exit code of measure.py is the
 command's (124 for timeout, 137 for memlimit).
 """
@@ -50,23 +53,27 @@ def group_rss_kb(pgid):
     return total
 
 
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return f.read().split()[0]
+    except OSError:
+        return "?"
+
+
 def parse_gnu_time(path):
-    wall = rss = None
+    cpu = rss = None
     try:
         with open(path) as f:
             for line in f:
                 line = line.strip()
                 if line.startswith("Maximum resident set size (kbytes):"):
                     rss = int(line.rsplit(":", 1)[1])
-                elif line.startswith("Elapsed (wall clock) time"):
-                    value = line.split("):", 1)[1].strip()
-                    parts = [float(p) for p in value.split(":")]
-                    wall = 0.0
-                    for p in parts:
-                        wall = wall * 60 + p
-    except OSError:
+                elif line.startswith(("User time (seconds):", "System time (seconds):")):
+                    cpu = (cpu or 0.0) + float(line.rsplit(":", 1)[1])
+    except (OSError, ValueError):
         pass
-    return wall, rss
+    return cpu, rss
 
 
 def main():
@@ -92,6 +99,7 @@ def main():
         run = [gnu_time, "-v", "-o", tfile] + cmd
 
     status = "ok"
+    load_before = loadavg()
     with open(args.log, "w") as log:
         log.write("$ " + " ".join(cmd) + "\n")
         log.flush()
@@ -137,12 +145,16 @@ def main():
             pass
 
     rc = proc.returncode
-    rss = None
+    load_after = loadavg()
+    cpu = rss = None
     if tfile:
-        _, rss = parse_gnu_time(tfile)
+        cpu, rss = parse_gnu_time(tfile)
         os.unlink(tfile)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     if rss is None:  # no GNU time, or it was killed before writing
-        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        rss = usage.ru_maxrss
+    if cpu is None:
+        cpu = usage.ru_utime + usage.ru_stime
     if status != "ok":
         # A killed command was never waited for by GNU time: use the watchdog's samples.
         rss = max(rss, sampled_peak_kb)
@@ -152,8 +164,9 @@ def main():
         status = "failed"
     exit_code = {"timeout": 124, "memlimit": 137}.get(status, rc)
     with open(args.results, "a") as f:
-        f.write(f"{args.name}\t{status}\t{wall:.2f}\t{rss}\t{rc}\n")
-    print(f"    {args.name}: {status}, {wall:.2f} s, peak RSS {rss / 1024:.0f} MiB", flush=True)
+        f.write(f"{args.name}\t{status}\t{wall:.3f}\t{rss}\t{rc}\t\t{cpu:.2f}\t{load_before}\t{load_after}\n")
+    print(f"    {args.name}: {status}, {wall:.3f} s wall, {cpu:.2f} s CPU, peak RSS {rss / 1024:.0f} MiB"
+          f" (load average {load_before} -> {load_after})", flush=True)
     sys.exit(exit_code if exit_code >= 0 else 128 - exit_code)
 
 
