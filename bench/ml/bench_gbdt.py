@@ -68,13 +68,28 @@ def timed(f):
     return out, time.perf_counter() - t
 
 
+def single_row_us(predict_one, xte, n=2000):
+    """Median latency (µs) of predicting one row at a time, after warm-up."""
+    rows = [xte[i:i + 1] for i in range(min(n, len(xte)))]
+    for r in rows[:200]:
+        predict_one(r)
+    times = []
+    for r in rows:
+        t = time.perf_counter()
+        predict_one(r)
+        times.append((time.perf_counter() - t) * 1e6)
+    times.sort()
+    return times[len(times) // 2]
+
+
 def bench_lightgbm(xtr, ytr, xte, yte):
     import lightgbm as lgb
     params = dict(objective="binary", num_leaves=opts.leaves, max_bin=opts.bins, learning_rate=0.1,
                   num_threads=opts.threads, verbosity=-1, seed=opts.seed)
     model, fit_s = timed(lambda: lgb.train(params, lgb.Dataset(xtr, ytr), num_boost_round=opts.trees))
     pred, pred_s = timed(lambda: model.predict(xte))
-    return fit_s, pred_s, roc_auc_score(yte, pred)
+    one = single_row_us(lambda r: model.predict(r, num_threads=1), xte)
+    return fit_s, pred_s, roc_auc_score(yte, pred), one
 
 
 def bench_xgboost(xtr, ytr, xte, yte):
@@ -88,7 +103,8 @@ def bench_xgboost(xtr, ytr, xte, yte):
 
     model, fit_s = timed(fit)
     pred, pred_s = timed(lambda: model.predict(xgb.DMatrix(xte, nthread=opts.threads)))
-    return fit_s, pred_s, roc_auc_score(yte, pred)
+    one = single_row_us(lambda r: model.inplace_predict(r), xte)
+    return fit_s, pred_s, roc_auc_score(yte, pred), one
 
 
 def bench_sklearn(xtr, ytr, xte, yte):
@@ -97,7 +113,8 @@ def bench_sklearn(xtr, ytr, xte, yte):
                                        learning_rate=0.1, early_stopping=False, random_state=opts.seed)
     _, fit_s = timed(lambda: m.fit(xtr, ytr))
     pred, pred_s = timed(lambda: m.predict_proba(xte)[:, 1])
-    return fit_s, pred_s, roc_auc_score(yte, pred)
+    one = single_row_us(lambda r: m.predict_proba(r), xte, n=500)
+    return fit_s, pred_s, roc_auc_score(yte, pred), one
 
 
 def bench_lakeforge_cli(xtr, ytr, xte, yte):
@@ -121,7 +138,7 @@ def bench_lakeforge_cli(xtr, ytr, xte, yte):
         env = dict(os.environ, RAYON_NUM_THREADS=str(opts.threads))
         _, pred_s = timed(lambda: subprocess.run(pred_cmd, check=True, capture_output=True, env=env))
         pred = pd.read_parquet(f"{d}/pred.parquet")["prediction"].to_numpy()
-        return fit_s, pred_s, roc_auc_score(yte, pred)
+        return fit_s, pred_s, roc_auc_score(yte, pred), float("nan")
 
 
 def bench_lakeforge_example(n_test):
@@ -130,7 +147,10 @@ def bench_lakeforge_example(n_test):
            "--bins", str(opts.bins), "--threads", str(opts.threads), "--seed", str(opts.seed)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     r = json.loads(out.strip().splitlines()[-1])
-    return r["fit_s"], r["predict_s"], r["auc"]
+    print(f"lakeforge single row: one-row RecordBatch {r['row_batch_us_p50']:.2f} µs (p50), "
+          f"predict_row {r['predict_row_us_p50']:.2f} µs (p50), {r['predict_row_us_p99']:.2f} µs (p99)",
+          file=sys.stderr)
+    return r["fit_s"], r["predict_s"], r["auc"], r["predict_row_us_p50"]
 
 
 def main():
@@ -157,16 +177,16 @@ def main():
         if name.split(" ")[0] in skip:
             continue
         try:
-            fit_s, pred_s, auc = run()
-            rows.append((name, fit_s, n_test / pred_s, auc))
+            fit_s, pred_s, auc, one_us = run()
+            rows.append((name, fit_s, n_test / pred_s, auc, one_us))
         except Exception as e:  # keep benchmarking the other engines
             print(f"{name}: failed: {e}", file=sys.stderr)
-            rows.append((name, float("nan"), float("nan"), float("nan")))
+            rows.append((name, float("nan"), float("nan"), float("nan"), float("nan")))
         print(f"  done {name}", file=sys.stderr)
 
-    print(f"\n{'engine':<34} {'fit s':>9} {'predict rows/s':>15} {'test AUC':>9}")
-    for name, fit_s, rps, auc in rows:
-        print(f"{name:<34} {fit_s:>9.2f} {rps:>15,.0f} {auc:>9.4f}")
+    print(f"\n{'engine':<34} {'fit s':>9} {'predict rows/s':>15} {'1-row µs':>9} {'test AUC':>9}")
+    for name, fit_s, rps, auc, one_us in rows:
+        print(f"{name:<34} {fit_s:>9.2f} {rps:>15,.0f} {one_us:>9.1f} {auc:>9.4f}")
 
 
 if __name__ == "__main__":

@@ -3,15 +3,18 @@
 //! splitmix64 hash of a seed and the cell index, so both sides agree without
 //! sharing files), trains the GBDT through the public `fit` API on arrow
 //! batches, predicts the test rows and prints timings + test AUC as JSON.
+//! It also times single-row latency (median over many test rows) two ways:
+//! a one-row RecordBatch through `Model::predict_values` (arrow + pipeline +
+//! trees) and `Model::predict_row` (same pipeline, no arrow).
 //!
 //! cargo run --release -p lakeforge-ml --example bench_fit -- --rows 200000
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{ArrayRef, Float64Array, Int64Array};
+use arrow::array::{Array, ArrayRef, Float64Array, Int64Array};
 use arrow::record_batch::RecordBatch;
-use lakeforge_ml::{FitSpec, Task, fit, metrics};
+use lakeforge_ml::{FeatureValue, FitSpec, Model, Task, fit, metrics};
 
 fn mix(seed: u64, i: u64) -> u64 {
     let mut z = seed.wrapping_add(i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -63,6 +66,62 @@ fn arg(args: &[String], name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// Median and 99th percentile (µs) of `f` timed once per call, after warm-up.
+fn latency_us(samples: usize, mut f: impl FnMut(usize) -> f64) -> (f64, f64) {
+    let mut sink = 0.0;
+    for i in 0..samples.min(1000) {
+        sink += f(i);
+    }
+    let mut t: Vec<f64> = (0..samples)
+        .map(|i| {
+            let s = Instant::now();
+            sink += f(i);
+            s.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    assert!(sink.is_finite());
+    t.sort_by(f64::total_cmp);
+    (t[t.len() / 2], t[t.len() * 99 / 100])
+}
+
+/// Single-row latency through the batch API and through `predict_row`,
+/// each checked against the batch prediction of the same row.
+fn single_row_latency(model: &Model, test: &RecordBatch, pred: &[f64]) -> [(f64, f64); 2] {
+    let n = test.num_rows().min(20_000);
+    let names = model.pipeline.input_columns();
+    let cols: Vec<&Float64Array> = names
+        .iter()
+        .map(|c| {
+            test.column_by_name(c)
+                .and_then(|a| a.as_any().downcast_ref::<Float64Array>())
+                .expect("float feature column")
+        })
+        .collect();
+    let rows: Vec<Vec<FeatureValue<'static>>> = (0..n)
+        .map(|i| {
+            cols.iter()
+                .map(|c| FeatureValue::Float(c.value(i)))
+                .collect()
+        })
+        .collect();
+    let batches: Vec<RecordBatch> = (0..n.min(2000)).map(|i| test.slice(i, 1)).collect();
+    let batch = latency_us(n, |i| {
+        let b = &batches[i % batches.len()];
+        let p = model
+            .predict_values(std::slice::from_ref(b))
+            .expect("predict");
+        assert_eq!(p[0].to_bits(), pred[i % batches.len()].to_bits());
+        p[0]
+    });
+    let row = latency_us(n, |i| {
+        let p = model.predict_row(&rows[i]).expect("predict_row");
+        assert_eq!(p[0].to_bits(), pred[i].to_bits());
+        p[0]
+    });
+    assert!(cols.iter().all(|c| c.null_count() == 0));
+    [batch, row]
+}
+
 fn main() -> lakeforge_ml::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let rows = arg(&args, "--rows", 200_000);
@@ -101,8 +160,11 @@ fn main() -> lakeforge_ml::Result<()> {
         .map(|a| a.values().iter().map(|&v| v as f64).collect())
         .unwrap_or_default();
     let auc = metrics::auc(&labels, &pred);
+    // Single-row latency runs on the calling thread (one row has nothing to
+    // parallelise).
+    let [(batch_p50, batch_p99), (row_p50, row_p99)] = single_row_latency(&model, &test, &pred);
     println!(
-        "{{\"engine\":\"lakeforge\",\"rows\":{rows},\"test_rows\":{test_rows},\"fit_s\":{fit_s:.4},\"predict_s\":{predict_s:.4},\"predict_rows_per_s\":{:.1},\"auc\":{auc:.6},\"eval_auc\":{:.6}}}",
+        "{{\"engine\":\"lakeforge\",\"rows\":{rows},\"test_rows\":{test_rows},\"fit_s\":{fit_s:.4},\"predict_s\":{predict_s:.4},\"predict_rows_per_s\":{:.1},\"auc\":{auc:.6},\"eval_auc\":{:.6},\"row_batch_us_p50\":{batch_p50:.2},\"row_batch_us_p99\":{batch_p99:.2},\"predict_row_us_p50\":{row_p50:.2},\"predict_row_us_p99\":{row_p99:.2}}}",
         test_rows as f64 / predict_s,
         report.get("auc").unwrap_or(f64::NAN)
     );

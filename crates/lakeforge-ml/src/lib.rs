@@ -15,6 +15,7 @@
 //! model.save("model.lfm")?;
 //! let model = Model::load("model.lfm")?;
 //! let preds = model.predict(&test)?;          // RecordBatch with a "prediction" column
+//! let one = model.predict_row(&[FeatureValue::Float(0.5), FeatureValue::Str("red")])?; // one row, no arrow
 //! let report = model.evaluate(&[test])?;      // auc, logloss, accuracy, ...
 //! # Ok(()) }
 //! ```
@@ -42,6 +43,6 @@ pub use error::{MlError, Result};
 pub use gbdt::{GbdtModel, ImportanceType};
 pub use model::{Algorithm, Estimator, EvalReport, FitSpec, Model, ModelMeta, Task, fit};
 pub use params::{GbdtParams, Metric, Objective, ParamMap, parse_param_pairs};
-pub use pipeline::{FeaturePipeline, PipelineMode, PipelineOptions};
+pub use pipeline::{FeaturePipeline, FeatureValue, PipelineMode, PipelineOptions};
 pub use split::{SplitStrategy, cross_validate, split_batches};
 pub use tuning::{ParamRange, SearchSpace, Trial, TuneOptions, TuneResult, TuneStrategy, tune};

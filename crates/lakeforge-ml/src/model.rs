@@ -415,6 +415,48 @@ impl Model {
         Ok(self.estimator.predict(&data))
     }
 
+    /// Predicts a single row given as `values` in
+    /// [`FeaturePipeline::input_columns`] order (see
+    /// [`FeatureValue`](crate::FeatureValue)): the low-latency path for
+    /// serving one row at a time. It applies the same fitted pipeline and
+    /// returns the same `num_outputs()` values, bit for bit, as
+    /// [`Model::predict_values`] on a one-row batch with those values, without
+    /// building arrow arrays (GBDT models predict without allocating beyond
+    /// the feature and output vectors).
+    pub fn predict_row(&self, values: &[crate::FeatureValue<'_>]) -> Result<Vec<f64>> {
+        let mut x = Vec::with_capacity(self.meta.feature_names.len());
+        self.pipeline.transform_row(values, &mut x)?;
+        self.predict_features(&x)
+    }
+
+    /// Predicts one row of already-transformed features (the output of
+    /// [`FeaturePipeline::transform_row`], `meta.feature_names` order).
+    pub fn predict_features(&self, x: &[f64]) -> Result<Vec<f64>> {
+        let expected = self.meta.feature_names.len();
+        if x.len() != expected {
+            return Err(MlError::InvalidInput(format!(
+                "expected {expected} features, got {}",
+                x.len()
+            )));
+        }
+        Ok(match &self.estimator {
+            Estimator::Gbdt(m) => {
+                let mut out = vec![0.0; m.num_tree_per_iteration.max(1)];
+                m.predict_row(x, &mut out);
+                out
+            }
+            other => {
+                let data = Dataset::from_columns(
+                    1,
+                    self.meta.feature_names.clone(),
+                    vec![crate::FeatureKind::Numeric; expected],
+                    x.iter().map(|&v| vec![v]).collect(),
+                );
+                other.predict(&data)
+            }
+        })
+    }
+
     /// Predicts one batch: one Float64 array per output column
     /// (P(positive class) for binary, class probabilities for multiclass).
     pub fn predict_arrays(&self, batch: &RecordBatch) -> Result<Vec<Float64Array>> {

@@ -236,7 +236,7 @@ impl Loss {
     pub fn renew_leaf_outputs(
         &self,
         leaf_values: &mut [f64],
-        leaf_rows: &[Vec<u32>],
+        leaf_rows: &[&[u32]],
         labels: &[f64],
         scores: &[f64],
     ) {

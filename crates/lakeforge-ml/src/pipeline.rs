@@ -84,6 +84,66 @@ pub struct ColumnTransform {
     pub scalers: Vec<Scaler>,
 }
 
+/// One input value of a single row, for [`FeaturePipeline::transform_row`]
+/// and [`Model::predict_row`](crate::Model::predict_row). Values are given
+/// in [`FeaturePipeline::input_columns`] order and interpreted exactly like
+/// the equivalent one-row arrow column would be.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FeatureValue<'a> {
+    /// Missing (an arrow null).
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(&'a str),
+    /// A date/time as seconds since 1970-01-01 UTC (a date is its midnight),
+    /// for date/timestamp input columns.
+    EpochSeconds(i64),
+}
+
+impl From<f64> for FeatureValue<'_> {
+    fn from(v: f64) -> Self {
+        FeatureValue::Float(v)
+    }
+}
+
+impl From<i64> for FeatureValue<'_> {
+    fn from(v: i64) -> Self {
+        FeatureValue::Int(v)
+    }
+}
+
+impl<'a> From<&'a str> for FeatureValue<'a> {
+    fn from(v: &'a str) -> Self {
+        FeatureValue::Str(v)
+    }
+}
+
+impl<T: Into<FeatureValue<'static>>> From<Option<T>> for FeatureValue<'static> {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(FeatureValue::Null, Into::into)
+    }
+}
+
+impl FeatureValue<'_> {
+    /// The value as a one-element arrow array (the slow, general path that
+    /// reuses the batch conversions for unusual type combinations).
+    fn to_array(self) -> ArrayRef {
+        use arrow::array::{
+            BooleanArray, Float64Array, Int64Array, NullArray, StringArray, TimestampSecondArray,
+        };
+        use std::sync::Arc;
+        match self {
+            FeatureValue::Null => Arc::new(NullArray::new(1)),
+            FeatureValue::Bool(b) => Arc::new(BooleanArray::from(vec![b])),
+            FeatureValue::Int(i) => Arc::new(Int64Array::from(vec![i])),
+            FeatureValue::Float(f) => Arc::new(Float64Array::from(vec![f])),
+            FeatureValue::Str(s) => Arc::new(StringArray::from(vec![s])),
+            FeatureValue::EpochSeconds(t) => Arc::new(TimestampSecondArray::from(vec![t])),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeaturePipeline {
     pub mode: PipelineMode,
@@ -171,6 +231,87 @@ impl FeaturePipeline {
         Ok(self.assemble(raw))
     }
 
+    /// Applies the fitted pipeline to one row given as `values` in
+    /// [`FeaturePipeline::input_columns`] order, writing the features to
+    /// `out` (cleared first). Produces exactly the row [`transform`] would
+    /// for a one-row batch holding the same values, without arrow overhead
+    /// for the common cases (numbers for numeric columns, strings for
+    /// categorical ones, epoch seconds for temporal ones).
+    ///
+    /// [`transform`]: FeaturePipeline::transform
+    pub fn transform_row(&self, values: &[FeatureValue<'_>], out: &mut Vec<f64>) -> Result<()> {
+        if values.len() != self.columns.len() {
+            return Err(MlError::InvalidInput(format!(
+                "expected {} values ({}), got {}",
+                self.columns.len(),
+                self.input_columns().join(", "),
+                values.len()
+            )));
+        }
+        out.clear();
+        let linear = self.mode == PipelineMode::Linear;
+        for (c, &v) in self.columns.iter().zip(values) {
+            match &c.encoding {
+                ColumnEncoding::Numeric => {
+                    let x = match v {
+                        FeatureValue::Null => f64::NAN,
+                        FeatureValue::Bool(b) => f64::from(u8::from(b)),
+                        FeatureValue::Int(i) => i as f64,
+                        FeatureValue::Float(f) => f,
+                        other => {
+                            let mut one = Vec::with_capacity(1);
+                            append_numeric(&c.name, &other.to_array(), &mut one)?;
+                            one[0]
+                        }
+                    };
+                    out.push(if linear { scale(x, c.scalers[0]) } else { x });
+                }
+                ColumnEncoding::Categorical { categories } => {
+                    let code = match v {
+                        FeatureValue::Null => None,
+                        FeatureValue::Str(s) => categories.iter().position(|c| c == s),
+                        other => {
+                            let a = to_utf8(&c.name, &other.to_array())?;
+                            let a = a.as_string::<i32>();
+                            if a.is_null(0) {
+                                None
+                            } else {
+                                categories.iter().position(|c| c == a.value(0))
+                            }
+                        }
+                    };
+                    if linear {
+                        let at = out.len();
+                        out.resize(at + categories.len(), 0.0);
+                        if let Some(code) = code {
+                            out[at + code] = 1.0;
+                        }
+                    } else {
+                        out.push(code.map_or(f64::NAN, |code| code as f64));
+                    }
+                }
+                ColumnEncoding::Temporal { with_hour } => {
+                    let n_parts = temporal_parts(*with_hour).len();
+                    let parts: Vec<f64> = match v {
+                        FeatureValue::Null => vec![f64::NAN; n_parts],
+                        FeatureValue::EpochSeconds(secs) => {
+                            temporal_values(Some(secs))[..n_parts].to_vec()
+                        }
+                        other => {
+                            let mut cols = vec![Vec::with_capacity(1); n_parts];
+                            append_temporal(&c.name, &other.to_array(), &mut cols)?;
+                            cols.into_iter().map(|p| p[0]).collect()
+                        }
+                    };
+                    for (k, x) in parts.into_iter().enumerate() {
+                        out.push(if linear { scale(x, c.scalers[k]) } else { x });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Input column names the pipeline reads.
     pub fn input_columns(&self) -> Vec<String> {
         self.columns.iter().map(|c| c.name.clone()).collect()
@@ -203,8 +344,21 @@ impl FeaturePipeline {
     fn raw_features(&self, batches: &[RecordBatch]) -> Result<Vec<Vec<RawFeature>>> {
         let n_rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         let mut out = Vec::with_capacity(self.columns.len());
+        // Name → position per batch, built once (wide batches would otherwise
+        // cost a linear name search per column).
+        let positions: Vec<HashMap<&str, usize>> = batches
+            .iter()
+            .map(|b| {
+                b.schema_ref()
+                    .fields()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| (f.name().as_str(), i))
+                    .collect()
+            })
+            .collect();
         for c in &self.columns {
-            let arrays = column_arrays(batches, &c.name, self)?;
+            let arrays = column_arrays(batches, &positions, &c.name, self)?;
             let feats = match &c.encoding {
                 ColumnEncoding::Numeric => {
                     let mut values = Vec::with_capacity(n_rows);
@@ -299,17 +453,7 @@ impl FeaturePipeline {
                     }
                     (None, PipelineMode::Linear) => {
                         let s = transform.scalers[k];
-                        let col = feat
-                            .values
-                            .iter()
-                            .map(|&v| {
-                                if v.is_finite() {
-                                    (v - s.mean) / s.std
-                                } else {
-                                    0.0
-                                }
-                            })
-                            .collect();
+                        let col = feat.values.iter().map(|&v| scale(v, s)).collect();
                         names.push(name_iter.next().unwrap_or_default());
                         kinds.push(FeatureKind::Numeric);
                         cols.push(col);
@@ -387,14 +531,16 @@ fn field_names(batches: &[RecordBatch]) -> String {
 
 fn column_arrays(
     batches: &[RecordBatch],
+    positions: &[HashMap<&str, usize>],
     name: &str,
     pipeline: &FeaturePipeline,
 ) -> Result<Vec<ArrayRef>> {
     batches
         .iter()
-        .map(|b| {
-            b.column_by_name(name)
-                .cloned()
+        .zip(positions)
+        .map(|(b, pos)| {
+            pos.get(name)
+                .map(|&i| b.column(i).clone())
                 .ok_or_else(|| MlError::MissingColumn {
                     column: name.to_string(),
                     expected: pipeline.input_columns().join(", "),
@@ -500,22 +646,35 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-fn push_parts(parts: &mut [Vec<f64>], secs: Option<i64>) {
+/// Linear-mode standardisation; missing/non-finite values become 0 (the mean).
+fn scale(v: f64, s: Scaler) -> f64 {
+    if v.is_finite() {
+        (v - s.mean) / s.std
+    } else {
+        0.0
+    }
+}
+
+/// Calendar parts (year, month, day, dayofweek, hour) of an epoch-seconds
+/// time; all NaN when missing.
+fn temporal_values(secs: Option<i64>) -> [f64; 5] {
     match secs {
-        None => parts.iter_mut().for_each(|p| p.push(f64::NAN)),
+        None => [f64::NAN; 5],
         Some(s) => {
             let days = s.div_euclid(86_400);
             let (y, m, d) = civil_from_days(days);
             // 1970-01-01 was a Thursday; Monday = 0 like pandas' dayofweek.
             let dow = (days + 3).rem_euclid(7);
-            parts[0].push(y as f64);
-            parts[1].push(m as f64);
-            parts[2].push(d as f64);
-            parts[3].push(dow as f64);
-            if parts.len() > 4 {
-                parts[4].push((s.rem_euclid(86_400) / 3600) as f64);
-            }
+            let hour = s.rem_euclid(86_400) / 3600;
+            [y as f64, m as f64, d as f64, dow as f64, hour as f64]
         }
+    }
+}
+
+fn push_parts(parts: &mut [Vec<f64>], secs: Option<i64>) {
+    let values = temporal_values(secs);
+    for (p, v) in parts.iter_mut().zip(values) {
+        p.push(v);
     }
 }
 

@@ -143,15 +143,16 @@ fn train_inner(
         for c in 0..k {
             let (gc, hc) = (&g[c * n..(c + 1) * n], &h[c * n..(c + 1) * n]);
             let grown = learner.grow(gc, hc, bag.as_deref(), &active);
-            let mut tree = grown.tree;
+            let mut tree = grown.tree.clone();
             let cls_scores = &mut scores[c * n..(c + 1) * n];
-            loss.renew_leaf_outputs(&mut tree.leaf_values, &grown.leaf_rows, labels, cls_scores);
+            let leaf_rows = grown.all_leaf_rows();
+            loss.renew_leaf_outputs(&mut tree.leaf_values, &leaf_rows, labels, cls_scores);
             tree.leaf_values
                 .iter_mut()
                 .for_each(|v| *v *= params.learning_rate);
-            for (leaf, rows) in grown.leaf_rows.iter().enumerate() {
+            for (leaf, rows) in leaf_rows.iter().enumerate() {
                 let v = tree.leaf_values[leaf];
-                for &r in rows {
+                for &r in rows.iter() {
                     cls_scores[r as usize] += v;
                 }
             }
@@ -220,6 +221,7 @@ fn train_inner(
             trees,
             best_iteration,
             num_features: n_feat,
+            forest: Default::default(),
         },
         valid_scores,
     })
@@ -276,6 +278,50 @@ mod tests {
         assert_eq!(a, b);
         let pred = a.predict(&d);
         assert!(metrics::auc(&y, &pred) > 0.97);
+    }
+
+    #[test]
+    fn flat_prediction_equals_tree_walk() {
+        // Multiclass with missing values: every tree, class slot and NaN
+        // route must agree bit for bit with walking `Tree`s row by row.
+        let (mut d, _) = toy(1500, 9);
+        let mut cols: Vec<Vec<f64>> = (0..4).map(|j| d.column(j).to_vec()).collect();
+        cols[1].iter_mut().step_by(7).for_each(|v| *v = f64::NAN);
+        d = Dataset::from_columns(1500, d.names().to_vec(), d.kinds().to_vec(), cols);
+        let y: Vec<f64> = (0..1500)
+            .map(|i| {
+                let s = d.value(i, 0) + d.value(i, 2);
+                if s < -0.4 {
+                    0.0
+                } else if s < 0.4 {
+                    1.0
+                } else {
+                    2.0
+                }
+            })
+            .collect();
+        let p = GbdtParams {
+            objective: Objective::Multiclass,
+            num_class: 3,
+            num_iterations: 15,
+            ..Default::default()
+        };
+        let m = train(&d, &y, &p, None, "y").unwrap().model;
+        let raw = m.predict_raw(&d);
+        let mut row = vec![0.0; 4];
+        let mut one = [0.0; 3];
+        for i in 0..d.n_rows() {
+            row.iter_mut()
+                .enumerate()
+                .for_each(|(j, v)| *v = d.value(i, j));
+            let mut want = m.init_scores.clone();
+            for (t, tree) in m.trees.iter().enumerate() {
+                want[t % 3] += tree.predict_row(&row);
+            }
+            assert_eq!(&raw[i * 3..i * 3 + 3], &want[..], "row {i}");
+            m.predict_row_raw(&row, &mut one);
+            assert_eq!(&one[..], &want[..], "row {i}");
+        }
     }
 
     #[test]

@@ -2,11 +2,14 @@
 //! leaf with the largest gain until `num_leaves` is reached. Only the smaller
 //! child's histogram is built from rows; the larger one is derived by
 //! subtraction. Called once per boosting round and class by `gbdt::train`.
+//!
+//! Rows live in one index buffer; every leaf owns a contiguous range of it
+//! (kept in increasing row order), and a split partitions its range in place.
 
 use rayon::prelude::*;
 
 use crate::binning::{BinColumn, BinnedData};
-use crate::tree::histogram::{Histogram, LeafRows, feature_offsets};
+use crate::tree::histogram::{Histogram, feature_offsets};
 use crate::tree::split::{SplitCandidate, SplitConfig, SplitKind, Stats, leaf_output};
 use crate::tree::{Node, SplitRule, Tree, bitset_from};
 
@@ -22,11 +25,28 @@ pub struct TreeConfig {
 /// training scores without re-predicting, and for L1 leaf renewal).
 pub struct GrownTree {
     pub tree: Tree,
-    pub leaf_rows: Vec<Vec<u32>>,
+    /// Row indices grouped by leaf: leaf `l` owns `indices[ranges[l].0..ranges[l].1]`.
+    pub indices: Vec<u32>,
+    pub ranges: Vec<(usize, usize)>,
+}
+
+impl GrownTree {
+    /// Training rows (increasing) that ended in `leaf`.
+    pub fn leaf_rows(&self, leaf: usize) -> &[u32] {
+        let (a, b) = self.ranges[leaf];
+        &self.indices[a..b]
+    }
+
+    /// Rows of every leaf, in leaf order.
+    pub fn all_leaf_rows(&self) -> Vec<&[u32]> {
+        (0..self.ranges.len()).map(|l| self.leaf_rows(l)).collect()
+    }
 }
 
 struct Leaf {
-    rows: Vec<u32>,
+    /// This leaf's rows are `indices[start..end]`.
+    start: usize,
+    end: usize,
     hist: Histogram,
     stats: Stats,
     depth: usize,
@@ -43,7 +63,9 @@ pub struct TreeLearner<'a> {
     cfg: TreeConfig,
 }
 
-const PAR_PARTITION_MIN: usize = 65_536;
+/// Rows per parallel partition chunk; ranges shorter than two chunks are
+/// partitioned on the calling thread.
+const PARTITION_CHUNK: usize = 1 << 15;
 
 impl<'a> TreeLearner<'a> {
     pub fn new(data: &'a BinnedData, cfg: TreeConfig) -> Self {
@@ -57,19 +79,18 @@ impl<'a> TreeLearner<'a> {
     /// Grows one tree on gradients `g`/`h` (indexed by row). `bag` restricts
     /// training to a sorted subset of rows; `active` masks features.
     pub fn grow(&self, g: &[f32], h: &[f32], bag: Option<&[u32]>, active: &[bool]) -> GrownTree {
-        let rows: Vec<u32> = match bag {
+        let mut indices: Vec<u32> = match bag {
             Some(b) => b.to_vec(),
             None => (0..self.data.n_rows as u32).collect(),
         };
-        let hist = match bag {
-            None => Histogram::build(self.data, &self.offsets, active, &LeafRows::All { g, h }),
-            Some(_) => self.build_hist(&rows, g, h, active),
-        };
-        let stats = sum_stats(&rows, g, h, bag.is_none());
+        let mut scratch = vec![0u32; indices.len()];
+        let hist = Histogram::build(self.data, &self.offsets, active, bag, g, h);
+        let stats = sum_stats(&indices, g, h, bag.is_none());
         let l = &self.cfg.split;
         let output = leaf_output(stats.g, stats.h, l.lambda_l1, l.lambda_l2, l.max_delta_step);
         let mut root = Leaf {
-            rows,
+            start: 0,
+            end: indices.len(),
             hist,
             stats,
             depth: 0,
@@ -97,7 +118,9 @@ impl<'a> TreeLearner<'a> {
             let node_idx = nodes.len();
             let new_leaf = leaves.len();
             let parent = leaves[li].parent;
-            let (left_rows, right_rows) = self.partition(&leaves[li].rows, &split);
+            let (start, end) = (leaves[li].start, leaves[li].end);
+            let n_left = self.partition(&mut indices[start..end], &mut scratch[start..end], &split);
+            let mid = start + n_left;
             let rule = self.rule_of(&split);
             nodes.push(Node {
                 feature: split.feature as u32,
@@ -115,23 +138,24 @@ impl<'a> TreeLearner<'a> {
             }
 
             let depth = leaves[li].depth + 1;
-            let left_smaller = left_rows.len() <= right_rows.len();
-            let (small_rows, large_rows) = if left_smaller {
-                (&left_rows, &right_rows)
+            let left_smaller = n_left <= end - mid;
+            let small_rows = if left_smaller {
+                &indices[start..mid]
             } else {
-                (&right_rows, &left_rows)
+                &indices[mid..end]
             };
-            let small_hist = self.build_hist(small_rows, g, h, active);
+            let small_hist =
+                Histogram::build(self.data, &self.offsets, active, Some(small_rows), g, h);
             let mut large_hist = std::mem::replace(&mut leaves[li].hist, Histogram::zeros(0));
             large_hist.subtract(&small_hist);
-            let _ = large_rows;
             let (left_hist, right_hist) = if left_smaller {
                 (small_hist, large_hist)
             } else {
                 (large_hist, small_hist)
             };
             let mut left = Leaf {
-                rows: left_rows,
+                start,
+                end: mid,
                 hist: left_hist,
                 stats: split.left,
                 depth,
@@ -140,7 +164,8 @@ impl<'a> TreeLearner<'a> {
                 parent: Some((node_idx, true)),
             };
             let mut right = Leaf {
-                rows: right_rows,
+                start: mid,
+                end,
                 hist: right_hist,
                 stats: split.right,
                 depth,
@@ -162,26 +187,12 @@ impl<'a> TreeLearner<'a> {
         }
 
         let leaf_values = leaves.iter().map(|l| l.output).collect();
-        let leaf_rows = leaves.into_iter().map(|l| l.rows).collect();
+        let ranges = leaves.iter().map(|l| (l.start, l.end)).collect();
         GrownTree {
             tree: Tree { nodes, leaf_values },
-            leaf_rows,
+            indices,
+            ranges,
         }
-    }
-
-    fn build_hist(&self, rows: &[u32], g: &[f32], h: &[f32], active: &[bool]) -> Histogram {
-        let og: Vec<f32> = rows.iter().map(|&r| g[r as usize]).collect();
-        let oh: Vec<f32> = rows.iter().map(|&r| h[r as usize]).collect();
-        Histogram::build(
-            self.data,
-            &self.offsets,
-            active,
-            &LeafRows::Subset {
-                rows,
-                g: &og,
-                h: &oh,
-            },
-        )
     }
 
     fn find_best(&self, leaf: &Leaf, active: &[bool]) -> Option<SplitCandidate> {
@@ -194,6 +205,7 @@ impl<'a> TreeLearner<'a> {
         }
         let candidates: Vec<Option<SplitCandidate>> = (0..self.data.mappers.len())
             .into_par_iter()
+            .with_min_len(8)
             .map(|f| {
                 if !active[f] {
                     return None;
@@ -237,7 +249,9 @@ impl<'a> TreeLearner<'a> {
         }
     }
 
-    fn partition(&self, rows: &[u32], split: &SplitCandidate) -> (Vec<u32>, Vec<u32>) {
+    /// Stable in-place partition of `rows` by `split`: left rows first, both
+    /// sides keeping their order. Returns the number of left rows.
+    fn partition(&self, rows: &mut [u32], scratch: &mut [u32], split: &SplitCandidate) -> usize {
         let col = &self.data.columns[split.feature];
         let missing = self.data.mappers[split.feature].missing_bin();
         let mut go_left = vec![false; self.data.mappers[split.feature].num_bins()];
@@ -255,47 +269,52 @@ impl<'a> TreeLearner<'a> {
                 left_bins.iter().for_each(|&b| go_left[b] = true);
             }
         }
-        let part = |chunk: &[u32]| -> (Vec<u32>, Vec<u32>) {
-            let mut l = Vec::with_capacity(chunk.len() / 2);
-            let mut r = Vec::with_capacity(chunk.len() / 2);
-            match col {
-                BinColumn::U8(c) => {
-                    for &row in chunk {
-                        if go_left[c[row as usize] as usize] {
-                            l.push(row)
-                        } else {
-                            r.push(row)
-                        }
-                    }
-                }
-                BinColumn::U16(c) => {
-                    for &row in chunk {
-                        if go_left[c[row as usize] as usize] {
-                            l.push(row)
-                        } else {
-                            r.push(row)
-                        }
-                    }
-                }
+        // Left rows are compacted to the front of `rows`, right rows go to
+        // `scratch`; both writes happen unconditionally (branch-free).
+        let part = |rows: &mut [u32], scratch: &mut [u32]| -> usize {
+            let (mut nl, mut nr) = (0usize, 0usize);
+            for i in 0..rows.len() {
+                let r = rows[i];
+                let left = match col {
+                    BinColumn::U8(c) => go_left[c[r as usize] as usize],
+                    BinColumn::U16(c) => go_left[c[r as usize] as usize],
+                };
+                rows[nl] = r;
+                scratch[nr] = r;
+                nl += usize::from(left);
+                nr += usize::from(!left);
             }
-            (l, r)
+            nl
         };
-        if rows.len() < PAR_PARTITION_MIN {
-            return part(rows);
+        if rows.len() < 2 * PARTITION_CHUNK {
+            let nl = part(rows, scratch);
+            let nr = rows.len() - nl;
+            rows[nl..].copy_from_slice(&scratch[..nr]);
+            return nl;
         }
-        // Chunks are concatenated in order, so rows stay sorted and the result
-        // is identical to the sequential partition.
-        let parts: Vec<(Vec<u32>, Vec<u32>)> =
-            rows.par_chunks(PAR_PARTITION_MIN / 4).map(part).collect();
-        let nl = parts.iter().map(|p| p.0.len()).sum();
-        let nr = parts.iter().map(|p| p.1.len()).sum();
-        let mut l = Vec::with_capacity(nl);
-        let mut r = Vec::with_capacity(nr);
-        for (a, b) in parts {
-            l.extend_from_slice(&a);
-            r.extend_from_slice(&b);
+        // Chunks are partitioned in parallel, then concatenated in order
+        // (all lefts, then all rights): identical to the sequential result.
+        let lefts: Vec<usize> = rows
+            .par_chunks_mut(PARTITION_CHUNK)
+            .zip(scratch.par_chunks_mut(PARTITION_CHUNK))
+            .map(|(r, s)| part(r, s))
+            .collect();
+        let mut nl = 0usize;
+        for (c, &cl) in lefts.iter().enumerate() {
+            let from = c * PARTITION_CHUNK;
+            rows.copy_within(from..from + cl, nl);
+            nl += cl;
         }
-        (l, r)
+        // Right rows of chunk c sit at scratch[c * CHUNK..][..len_c - left_c].
+        let mut at = nl;
+        for (c, &cl) in lefts.iter().enumerate() {
+            let from = c * PARTITION_CHUNK;
+            let len = PARTITION_CHUNK.min(rows.len() - from);
+            let nr = len - cl;
+            rows[at..at + nr].copy_from_slice(&scratch[from..from + nr]);
+            at += nr;
+        }
+        nl
     }
 }
 
@@ -367,11 +386,12 @@ mod tests {
             let p = t.predict_row(r);
             assert_eq!(p, if i > 5 { 1.0 } else { -1.0 }, "row {i}");
         }
-        let mut all: Vec<u32> = grown.leaf_rows.concat();
+        let mut all: Vec<u32> = grown.all_leaf_rows().concat();
         all.sort();
         assert_eq!(all, (0..20).collect::<Vec<u32>>());
         // Leaf rows agree with tree routing.
-        for (leaf, rs) in grown.leaf_rows.iter().enumerate() {
+        for (leaf, rs) in grown.all_leaf_rows().into_iter().enumerate() {
+            assert!(rs.windows(2).all(|w| w[0] < w[1]), "rows stay sorted");
             for &r in rs {
                 assert_eq!(t.leaf_index(|f| rows[r as usize][f]), leaf);
             }

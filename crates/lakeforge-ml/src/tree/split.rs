@@ -91,9 +91,25 @@ fn gain_given_output(g: f64, h: f64, l1: f64, l2: f64, out: f64) -> f64 {
     -(2.0 * sg * out + (h + l2) * out * out)
 }
 
+/// Loss reduction of a leaf with gradient sum `g` and hessian sum `h`.
+/// Without `max_delta_step` this is LightGBM's closed form `sg^2 / (h + l2)`
+/// (`sg` = L1-thresholded gradient); with it, the gain of the clamped output.
+#[inline]
+fn side_gain(g: f64, h: f64, l1: f64, l2: f64, max_delta_step: f64) -> f64 {
+    if max_delta_step > 0.0 {
+        let out = leaf_output(g, h, l1, l2, max_delta_step);
+        return gain_given_output(g, h, l1, l2, out);
+    }
+    let denom = h + l2;
+    if denom <= 0.0 {
+        return 0.0;
+    }
+    let sg = if l1 > 0.0 { threshold_l1(g, l1) } else { g };
+    sg * sg / denom
+}
+
 pub fn leaf_gain(s: &Stats, l1: f64, l2: f64, max_delta_step: f64) -> f64 {
-    let out = leaf_output(s.g, s.h, l1, l2, max_delta_step);
-    gain_given_output(s.g, s.h, l1, l2, out)
+    side_gain(s.g, s.h, l1, l2, max_delta_step)
 }
 
 impl SplitConfig {
@@ -101,12 +117,19 @@ impl SplitConfig {
         s.n >= self.min_data_in_leaf && s.h >= self.min_sum_hessian_in_leaf
     }
 
-    fn evaluate(&self, left: &Stats, right: &Stats, l2: f64) -> (f64, f64, f64) {
-        let lo = leaf_output(left.g, left.h, self.lambda_l1, l2, self.max_delta_step);
-        let ro = leaf_output(right.g, right.h, self.lambda_l1, l2, self.max_delta_step);
-        let gain = gain_given_output(left.g, left.h, self.lambda_l1, l2, lo)
-            + gain_given_output(right.g, right.h, self.lambda_l1, l2, ro);
-        (gain, lo, ro)
+    /// Gain of a split (the hot path of split finding: no outputs computed).
+    #[inline]
+    fn split_gain(&self, left: &Stats, right: &Stats, l2: f64) -> f64 {
+        side_gain(left.g, left.h, self.lambda_l1, l2, self.max_delta_step)
+            + side_gain(right.g, right.h, self.lambda_l1, l2, self.max_delta_step)
+    }
+
+    /// Leaf outputs of the two sides (computed only for the winning split).
+    fn outputs(&self, left: &Stats, right: &Stats, l2: f64) -> (f64, f64) {
+        (
+            leaf_output(left.g, left.h, self.lambda_l1, l2, self.max_delta_step),
+            leaf_output(right.g, right.h, self.lambda_l1, l2, self.max_delta_step),
+        )
     }
 
     /// Best split of one feature for a leaf with totals `total`, or None when
@@ -151,8 +174,9 @@ impl SplitConfig {
             if !self.admissible(&left) || !self.admissible(&right) {
                 return;
             }
-            let (gain, lo, ro) = self.evaluate(&left, &right, self.lambda_l2);
+            let gain = self.split_gain(&left, &right, self.lambda_l2);
             if gain > min_gain && best.as_ref().is_none_or(|b| gain > b.gain) {
+                let (lo, ro) = self.outputs(&left, &right, self.lambda_l2);
                 best = Some(SplitCandidate {
                     feature,
                     gain,
@@ -217,8 +241,9 @@ impl SplitConfig {
             if !self.admissible(&left) || !self.admissible(&right) {
                 return;
             }
-            let (gain, lo, ro) = self.evaluate(&left, &right, l2);
+            let gain = self.split_gain(&left, &right, l2);
             if gain > min_gain && best.as_ref().is_none_or(|b| gain > b.gain) {
+                let (lo, ro) = self.outputs(&left, &right, l2);
                 let mut left_bins = bins.to_vec();
                 left_bins.sort_unstable();
                 best = Some(SplitCandidate {

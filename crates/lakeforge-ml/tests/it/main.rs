@@ -8,4 +8,5 @@ mod lightgbm_parity;
 mod model_io;
 mod other_learners;
 mod pipeline_e2e;
+mod predict_row;
 mod tuning_cv;
