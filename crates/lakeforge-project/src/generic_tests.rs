@@ -369,6 +369,48 @@ fn arrow_type_patterns(sql_type: &str) -> Option<Vec<&'static str>> {
     })
 }
 
+/// For tests that judge rows one at a time, the condition that makes a row fail, used to route
+/// failing rows to quarantine. Tests over groups or whole tables (unique, row counts, ...)
+/// have none.
+pub(crate) fn row_failure_predicate(
+    name: &str,
+    t: &TestInput<'_>,
+    to_relation: &dyn Fn(&str) -> Result<String, String>,
+) -> Option<Result<String, String>> {
+    let p = || -> Result<Option<String>, String> {
+        Ok(Some(match name {
+            "not_null" | "expect_column_values_to_not_be_null" => format!("{} is null", t.col()?),
+            "accepted_values" | "expect_column_values_to_be_in_set" => format!(
+                "{c} is not null and cast({c} as varchar) not in ({})",
+                accepted_list(name, t)?,
+                c = t.col()?
+            ),
+            "accepted_range" | "expect_column_values_to_be_between" => range_failure(t)?,
+            "expect_column_values_to_match_regex" | "expect_column_values_to_not_match_regex" => {
+                regex_failure(name, t)?
+            }
+            "not_empty_string" => empty_string_failure(t)?,
+            "expression_is_true" => {
+                let e = json_to_plain_string(t.required("expression")?);
+                match t.column.as_ref() {
+                    Some(c) => format!("not ({} {e})", quote_ident(c)),
+                    None => format!("not ({e})"),
+                }
+            }
+            "relationships" => {
+                let to = to_relation(&json_to_plain_string(t.required("to")?))?;
+                let field = quote_ident(&json_to_plain_string(t.required("field")?));
+                format!(
+                    "{c} is not null and {c} not in (select {field} from {to} where {field} is not null)",
+                    c = t.col()?
+                )
+            }
+            _ => return Ok(None),
+        }))
+    };
+    p().transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,46 +468,4 @@ mod tests {
             .contains("unknown column type `blob`")
         );
     }
-}
-
-/// For tests that judge rows one at a time, the condition that makes a row fail, used to route
-/// failing rows to quarantine. Tests over groups or whole tables (unique, row counts, ...)
-/// have none.
-pub(crate) fn row_failure_predicate(
-    name: &str,
-    t: &TestInput<'_>,
-    to_relation: &dyn Fn(&str) -> Result<String, String>,
-) -> Option<Result<String, String>> {
-    let p = || -> Result<Option<String>, String> {
-        Ok(Some(match name {
-            "not_null" | "expect_column_values_to_not_be_null" => format!("{} is null", t.col()?),
-            "accepted_values" | "expect_column_values_to_be_in_set" => format!(
-                "{c} is not null and cast({c} as varchar) not in ({})",
-                accepted_list(name, t)?,
-                c = t.col()?
-            ),
-            "accepted_range" | "expect_column_values_to_be_between" => range_failure(t)?,
-            "expect_column_values_to_match_regex" | "expect_column_values_to_not_match_regex" => {
-                regex_failure(name, t)?
-            }
-            "not_empty_string" => empty_string_failure(t)?,
-            "expression_is_true" => {
-                let e = json_to_plain_string(t.required("expression")?);
-                match t.column.as_ref() {
-                    Some(c) => format!("not ({} {e})", quote_ident(c)),
-                    None => format!("not ({e})"),
-                }
-            }
-            "relationships" => {
-                let to = to_relation(&json_to_plain_string(t.required("to")?))?;
-                let field = quote_ident(&json_to_plain_string(t.required("field")?));
-                format!(
-                    "{c} is not null and {c} not in (select {field} from {to} where {field} is not null)",
-                    c = t.col()?
-                )
-            }
-            _ => return Ok(None),
-        }))
-    };
-    p().transpose()
 }

@@ -55,10 +55,18 @@ pub async fn run(
     );
     let compile = CompileContext::new(project.clone());
     let plan = plan(&project, &opts.selected, opts.command);
-    let batches = Arc::new(if opts.command == Command::Compile {
+    let batches = if opts.command == Command::Compile {
         HashMap::new()
     } else {
         test_batches(&project, &compile, &plan.order)
+    };
+    let env = Arc::new(NodeEnv {
+        engine: engine.clone(),
+        compile: compile.clone(),
+        root: project.root.clone(),
+        command: opts.command,
+        full_refresh: opts.full_refresh,
+        batches,
     });
     let total = plan.order.len();
     if let Some(m) = &meta {
@@ -109,24 +117,10 @@ pub async fn run(
             };
             let node = project.nodes[&id].clone();
             reporter.node_started(&node, done + tasks.len() + 1, total);
-            let (engine, compile, root, batches) = (
-                engine.clone(),
-                compile.clone(),
-                project.root.clone(),
-                batches.clone(),
-            );
-            let (command, full_refresh) = (opts.command, opts.full_refresh);
+            let env = env.clone();
             tasks.spawn(async move {
                 // A panic in one node (a bug) becomes that node's error instead of ending the run.
-                let run = execute_node(
-                    &engine,
-                    &compile,
-                    &root,
-                    &node,
-                    command,
-                    full_refresh,
-                    &batches,
-                );
+                let run = execute_node(&env, &node);
                 match AssertUnwindSafe(run).catch_unwind().await {
                     Ok(result) => result,
                     Err(panic) => {
@@ -256,29 +250,20 @@ fn skipped_result(node: &Node, because: &str) -> NodeResult {
     )
 }
 
-async fn execute_node(
-    engine: &Engine,
-    compile: &CompileContext,
-    root: &Path,
-    node: &Node,
+/// What every node of one run executes with.
+struct NodeEnv {
+    engine: Arc<Engine>,
+    compile: CompileContext,
+    root: std::path::PathBuf,
     command: Command,
     full_refresh: bool,
-    batches: &TestBatches,
-) -> NodeResult {
+    batches: TestBatches,
+}
+
+async fn execute_node(env: &NodeEnv, node: &Node) -> NodeResult {
     let clock = Instant::now();
     let mut result = blank_result(node, NodeStatus::Success, String::new());
-    if let Err(message) = execute_inner(
-        engine,
-        compile,
-        root,
-        node,
-        command,
-        full_refresh,
-        batches,
-        &mut result,
-    )
-    .await
-    {
+    if let Err(message) = execute_inner(env, node, &mut result).await {
         result.status = NodeStatus::Error;
         result.message = message;
     }
@@ -287,15 +272,17 @@ async fn execute_node(
 }
 
 async fn execute_inner(
-    engine: &Engine,
-    compile: &CompileContext,
-    root: &Path,
+    env: &NodeEnv,
     node: &Node,
-    command: Command,
-    full_refresh: bool,
-    batches: &TestBatches,
     result: &mut NodeResult,
 ) -> std::result::Result<(), String> {
+    let (engine, compile, root, batches) = (
+        env.engine.as_ref(),
+        &env.compile,
+        env.root.as_path(),
+        &env.batches,
+    );
+    let (command, full_refresh) = (env.command, env.full_refresh);
     if node.resource_type == ResourceType::Seed {
         if command == Command::Compile {
             result.message = "seed".into();
