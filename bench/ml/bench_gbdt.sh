@@ -24,9 +24,10 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lakeforge-target}"
 PROFILE="${PROFILE:-release}"
 OUT_DIR="$TARGET_DIR/$([[ $PROFILE == dev ]] && echo debug || echo "$PROFILE")"
 LAKEFORGE_ARGS=()
-cargo build --profile "$PROFILE" -p lakeforge-cli
+# One --workspace build: building single packages with -p would resolve other dependency
+# features and recompile Arrow and DataFusion.
+cargo build --profile "$PROFILE" --workspace --bins --examples
 LAKEFORGE_ARGS+=(--lakeforge-bin "${LAKEFORGE_BIN:-$OUT_DIR/lakeforge}")
-cargo build --profile "$PROFILE" -p lakeforge-ml --example bench_fit
 LAKEFORGE_ARGS+=(--lakeforge-example "$OUT_DIR/examples/bench_fit")
 
 exec "$VENV/bin/python" "$ROOT/bench/ml/bench_gbdt.py" "${LAKEFORGE_ARGS[@]}" "$@"
