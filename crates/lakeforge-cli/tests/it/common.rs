@@ -71,6 +71,19 @@ impl Project {
         c
     }
 
+    /// The entry of `target/run_results.json` for one node.
+    pub fn run_result(&self, unique_id: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.path().join("target/run_results.json")).unwrap();
+        let results: serde_json::Value = serde_json::from_str(&text).unwrap();
+        results["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["unique_id"] == unique_id)
+            .unwrap_or_else(|| panic!("{unique_id} is not in run_results.json"))
+            .clone()
+    }
+
     /// Query the lake, returning CSV.
     pub fn sql(&self, query: &str) -> String {
         self.run(&["sql", "--format", "csv", query]).ok().stdout

@@ -97,16 +97,7 @@ fn failing_test_skips_downstream_in_build() {
     assert_eq!(run.code, 1);
     insta::assert_snapshot!("failing_test", normalize(&run.stdout, &p));
     assert!(!p.path().join("lake/main_analytics/person_totals").exists());
-    let results: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(p.path().join("target/run_results.json")).unwrap(),
-    )
-    .unwrap();
-    let r = results["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["unique_id"] == "model.it.person_totals")
-        .unwrap();
+    let r = p.run_result("model.it.person_totals");
     assert_eq!(r["status"], "skipped");
 }
 

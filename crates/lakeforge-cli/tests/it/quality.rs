@@ -147,15 +147,6 @@ fn quarantine_routes_failing_rows_and_writes_the_good_ones() {
         p.sql("select id, _failed_tests from clean_items_quarantine"),
         "id,_failed_tests\n4,\"accepted_range_clean_items_price__0, accepted_values_clean_items_price__false__10__20__30, not_null_clean_items_category\"\n"
     );
-    let results: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(p.path().join("target/run_results.json")).unwrap(),
-    )
-    .unwrap();
-    let r = results["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["unique_id"] == "model.quality.clean_items")
-        .unwrap();
+    let r = p.run_result("model.quality.clean_items");
     assert_eq!(r["adapter_response"]["rows_quarantined"], 1);
 }
