@@ -39,6 +39,19 @@ const fn p(name: &'static str, aliases: &'static [&'static str]) -> ParamSpec {
     ParamSpec { name, aliases }
 }
 
+/// Whether `key` names the training budget (boosting rounds, or a linear/k-means model's
+/// iterations) under any of its aliases. Tuning replaces it when it allocates budgets.
+pub(crate) fn is_budget_key(key: &str) -> bool {
+    let budget = |specs: &[ParamSpec], name: &str| {
+        specs
+            .iter()
+            .any(|s| s.name == name && (s.name == key || s.aliases.contains(&key)))
+    };
+    budget(GBDT_SPECS, "num_iterations")
+        || budget(LINEAR_SPECS, "max_iter")
+        || budget(KMEANS_SPECS, "max_iter")
+}
+
 /// Resolves aliases to canonical names; unknown keys and a key given twice
 /// through different aliases are errors naming the key.
 pub(crate) struct Resolved {
@@ -717,6 +730,23 @@ pub fn with_threads<T: Send>(num_threads: usize, f: impl FnOnce() -> T + Send) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn budget_keys_are_every_alias_of_the_iteration_count() {
+        for k in [
+            "num_iterations",
+            "n_estimators",
+            "num_boost_round",
+            "nrounds",
+            "max_iter",
+            "n_iter",
+        ] {
+            assert!(is_budget_key(k), "{k}");
+        }
+        for k in ["num_leaves", "learning_rate", "seed"] {
+            assert!(!is_budget_key(k), "{k}");
+        }
+    }
 
     fn map(kv: &[(&str, &str)]) -> ParamMap {
         kv.iter()

@@ -515,7 +515,8 @@ fn temporal_parts(with_hour: bool) -> &'static [&'static str] {
     }
 }
 
-fn field_names(batches: &[RecordBatch]) -> String {
+/// The column names of the batches, for error messages that list what is there.
+pub(crate) fn field_names(batches: &[RecordBatch]) -> String {
     batches
         .first()
         .map(|b| {

@@ -160,13 +160,7 @@ fn column_f64(batch: &RecordBatch, column: &str) -> Result<Vec<f64>> {
         .column_by_name(column)
         .ok_or_else(|| MlError::MissingColumn {
             column: column.to_string(),
-            expected: batch
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| f.name().clone())
-                .collect::<Vec<_>>()
-                .join(", "),
+            expected: crate::pipeline::field_names(std::slice::from_ref(batch)),
         })?;
     let a = match a.data_type() {
         DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _) => {

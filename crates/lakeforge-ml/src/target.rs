@@ -18,13 +18,7 @@ fn column<'a>(batches: &'a [RecordBatch], target: &str) -> Result<Vec<&'a ArrayR
             b.column_by_name(target)
                 .ok_or_else(|| MlError::MissingTarget {
                     column: target.to_string(),
-                    available: b
-                        .schema()
-                        .fields()
-                        .iter()
-                        .map(|f| f.name().clone())
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    available: crate::pipeline::field_names(std::slice::from_ref(b)),
                 })
         })
         .collect()

@@ -11,7 +11,7 @@ use crate::dataset::Dataset;
 use crate::error::{MlError, Result};
 use crate::metrics;
 use crate::model::{Algorithm, FitSpec, Task, encode_target, fit_estimator};
-use crate::params::{Metric, ParamMap, with_threads};
+use crate::params::{Metric, ParamMap, is_budget_key, with_threads};
 use crate::pipeline::FeaturePipeline;
 use crate::rng::Rng;
 use crate::split::{kfold, random_split, stratified_kfold, stratified_split};
@@ -280,21 +280,6 @@ pub(crate) fn score_params(
         .collect()
 }
 
-/// Names under which a budget (boosting rounds / iterations) may be given.
-const BUDGET_KEYS: &[&str] = &[
-    "num_iterations",
-    "num_iteration",
-    "n_iter",
-    "num_tree",
-    "num_trees",
-    "num_round",
-    "num_rounds",
-    "nrounds",
-    "num_boost_round",
-    "n_estimators",
-    "max_iter",
-];
-
 /// Searches `space` for the parameters that score best on held-out data.
 pub fn tune(
     batches: &[RecordBatch],
@@ -324,7 +309,7 @@ pub fn tune(
             let mut p = base.clone();
             p.extend(sampled.clone());
             if let Some(b) = budget {
-                p.retain(|k, _| !BUDGET_KEYS.contains(&k.as_str()));
+                p.retain(|k, _| !is_budget_key(k));
                 let key = if spec.algorithm == Algorithm::Gbdt {
                     "num_iterations"
                 } else {
@@ -362,7 +347,7 @@ pub fn tune(
                 let eta = (*eta).max(2);
                 let max_budget = base
                     .iter()
-                    .find(|(k, _)| BUDGET_KEYS.contains(&k.as_str()))
+                    .find(|(k, _)| is_budget_key(k))
                     .and_then(|(_, v)| v.parse::<usize>().ok())
                     .unwrap_or(100);
                 let mut budget = (*min_iterations).clamp(1, max_budget);
@@ -415,7 +400,7 @@ pub fn tune(
     let mut best_params = base.clone();
     best_params.extend(best.params.clone());
     if let Some(b) = best.budget {
-        best_params.retain(|k, _| !BUDGET_KEYS.contains(&k.as_str()));
+        best_params.retain(|k, _| !is_budget_key(k));
         let key = if spec.algorithm == Algorithm::Gbdt {
             "num_iterations"
         } else {
