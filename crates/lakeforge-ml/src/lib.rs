@@ -43,6 +43,8 @@ pub use error::{MlError, Result};
 pub use gbdt::{GbdtModel, ImportanceType};
 pub use model::{Algorithm, Estimator, EvalReport, FitSpec, Model, ModelMeta, Task, fit};
 pub use params::{GbdtParams, Metric, Objective, ParamMap, parse_param_pairs};
-pub use pipeline::{FeaturePipeline, FeatureValue, PipelineMode, PipelineOptions};
+pub use pipeline::{
+    CategoricalEncoding, FeaturePipeline, FeatureValue, PipelineMode, PipelineOptions,
+};
 pub use split::{SplitStrategy, cross_validate, split_batches};
 pub use tuning::{ParamRange, SearchSpace, Trial, TuneOptions, TuneResult, TuneStrategy, tune};

@@ -1,5 +1,6 @@
 //! Linear and logistic regression with L1/L2 (elastic-net) penalties, trained
-//! on the linear-mode pipeline output (imputed, standardised, one-hot).
+//! on the linear-mode pipeline output (imputed, standardised; categories
+//! one-hot, ordinal or target encoded per `categorical_encoding`).
 //!
 //! Both reduce to penalised weighted least squares: we form the weighted Gram
 //! matrix `XᵀWX/n` in one parallel pass over the data and run coordinate

@@ -18,8 +18,10 @@ use crate::kmeans::KMeansModel;
 use crate::linear::LinearModel;
 use crate::metrics::{self, BinaryConfusion};
 use crate::model_file;
-use crate::params::{GbdtParams, KMeansParams, LinearParams, Objective, ParamMap};
-use crate::pipeline::{FeaturePipeline, PipelineMode, PipelineOptions};
+use crate::params::{
+    GbdtParams, KMeansParams, LinearParams, Objective, ParamMap, categorical_encoding_param,
+};
+use crate::pipeline::{CategoricalEncoding, FeaturePipeline, PipelineMode, PipelineOptions};
 use crate::target;
 
 /// What is being predicted.
@@ -133,7 +135,56 @@ impl FitSpec {
         self
     }
 
-    pub(crate) fn pipeline_options(&self) -> PipelineOptions {
+    /// Sets the linear model's `categorical_encoding` parameter (the same
+    /// as `--param categorical_encoding=…`).
+    pub fn with_categorical_encoding(self, e: CategoricalEncoding) -> Self {
+        self.with_param("categorical_encoding", e.name())
+    }
+
+    /// The categorical encoding the linear pipeline will use, from the
+    /// `categorical_encoding` parameter (default one-hot). Errors name the
+    /// parameter when it is given to a learner that does not take it (trees
+    /// split categories natively; k-means measures distances on one-hot),
+    /// or when target encoding meets a multiclass label.
+    pub fn categorical_encoding(&self) -> Result<CategoricalEncoding> {
+        let given = categorical_encoding_param(&self.params);
+        if self.algorithm != Algorithm::Linear {
+            return match given {
+                None => Ok(CategoricalEncoding::OneHot),
+                Some((k, v)) => Err(MlError::invalid_param(
+                    k,
+                    v,
+                    format!(
+                        "only the linear algorithm takes a categorical encoding; {} {}",
+                        self.algorithm.name(),
+                        if self.algorithm == Algorithm::Gbdt {
+                            "uses native categorical splits"
+                        } else {
+                            "always one-hot encodes categories"
+                        }
+                    ),
+                )),
+            };
+        }
+        let enc = LinearParams::from_map(&self.params)?.categorical_encoding;
+        if enc == CategoricalEncoding::Target && self.task == Task::Multiclass {
+            let (k, v) = given.unwrap_or(("categorical_encoding", "target"));
+            return Err(MlError::invalid_param(
+                k,
+                v,
+                "target encoding is not defined for a multiclass label; use onehot or ordinal",
+            ));
+        }
+        Ok(enc)
+    }
+
+    pub(crate) fn pipeline_options(&self) -> Result<PipelineOptions> {
+        Ok(self.pipeline_options_with(self.categorical_encoding()?))
+    }
+
+    /// Pipeline options with the encoding already resolved (tuning trials
+    /// resolve it from their own parameters).
+    pub(crate) fn pipeline_options_with(&self, enc: CategoricalEncoding) -> PipelineOptions {
         PipelineOptions {
             mode: if self.algorithm == Algorithm::Gbdt {
                 PipelineMode::Tree
@@ -144,6 +195,7 @@ impl FitSpec {
             exclude: self.exclude.clone(),
             categorical: self.categorical.clone(),
             max_categories: self.max_categories,
+            categorical_encoding: enc,
         }
     }
 
@@ -300,7 +352,8 @@ pub fn fit(train: &[RecordBatch], valid: Option<&[RecordBatch]>, spec: &FitSpec)
     }
     let (y, classes) = encode_target(train, spec.task, target, None)?;
     let tgt = (!target.is_empty()).then_some(target);
-    let (pipeline, data) = FeaturePipeline::fit(train, tgt, &spec.pipeline_options())?;
+    let (pipeline, data) =
+        FeaturePipeline::fit_with_labels(train, tgt, &spec.pipeline_options()?, &y)?;
     let valid_data = match valid {
         Some(v) => {
             let (vy, _) = encode_target(v, spec.task, target, Some(&classes))?;

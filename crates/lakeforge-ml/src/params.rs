@@ -8,6 +8,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{MlError, Result};
+use crate::pipeline::CategoricalEncoding;
 
 /// Raw parameters as given by the user: key → string value.
 pub type ParamMap = BTreeMap<String, String>;
@@ -591,7 +592,21 @@ const LINEAR_SPECS: &[ParamSpec] = &[
         &["num_thread", "nthread", "nthreads", "n_jobs"],
     ),
     p("seed", &["random_seed", "random_state"]),
+    p("categorical_encoding", &["cat_encoding"]),
 ];
+
+/// The key (as the user wrote it) and value of `categorical_encoding` under
+/// any of its aliases, so learners that do not take it can reject it by name.
+pub(crate) fn categorical_encoding_param(params: &ParamMap) -> Option<(&str, &str)> {
+    let spec = LINEAR_SPECS
+        .iter()
+        .find(|s| s.name == "categorical_encoding")?;
+    params.iter().find_map(|(k, v)| {
+        let norm = k.trim().to_ascii_lowercase().replace('-', "_");
+        (spec.name == norm || spec.aliases.contains(&norm.as_str()))
+            .then_some((k.as_str(), v.as_str()))
+    })
+}
 
 /// Settings of the elastic-net linear / logistic regression.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -601,6 +616,10 @@ pub struct LinearParams {
     pub max_iter: usize,
     pub tol: f64,
     pub num_threads: usize,
+    /// How the feature pipeline encodes categorical columns for this model.
+    /// Defaulted so model files written before it existed still load.
+    #[serde(default, skip_serializing_if = "CategoricalEncoding::is_one_hot")]
+    pub categorical_encoding: CategoricalEncoding,
 }
 
 impl Default for LinearParams {
@@ -611,6 +630,7 @@ impl Default for LinearParams {
             max_iter: 100,
             tol: 1e-7,
             num_threads: 0,
+            categorical_encoding: CategoricalEncoding::OneHot,
         }
     }
 }
@@ -641,6 +661,12 @@ impl LinearParams {
             )?,
             tol: r.check("tol", r.get("tol", d.tol)?, |x| x > 0.0, "must be > 0")?,
             num_threads: r.get::<i64>("num_threads", 0)?.max(0) as usize,
+            categorical_encoding: match r.get_str("categorical_encoding") {
+                None => d.categorical_encoding,
+                Some((k, v)) => CategoricalEncoding::parse(v).ok_or_else(|| {
+                    MlError::invalid_param(k, v, "expected one of onehot, ordinal, target")
+                })?,
+            },
         })
     }
 }

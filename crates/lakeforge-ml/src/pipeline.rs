@@ -5,7 +5,9 @@
 //!
 //! Tree mode keeps missing values as NaN and encodes categories as integer
 //! codes (native categorical splits); linear mode imputes the training mean,
-//! standardises numeric features and one-hot encodes categories.
+//! standardises numeric features and encodes categories as chosen by
+//! [`CategoricalEncoding`] (one-hot by default, or one ordinal / smoothed
+//! target-mean column per categorical input).
 
 use std::collections::HashMap;
 
@@ -29,6 +31,59 @@ pub enum PipelineMode {
     Linear,
 }
 
+/// How linear mode turns a categorical column into numbers (tree mode always
+/// uses native categorical splits and ignores this).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CategoricalEncoding {
+    /// One 0/1 column per category; unseen/missing rows are all zeros.
+    #[default]
+    OneHot,
+    /// One column holding the category's code (its position in the fitted
+    /// category list, most frequent first); unseen/missing rows are imputed
+    /// like missing numeric values. Then standardised.
+    Ordinal,
+    /// One column holding the category's smoothed training-label mean
+    /// `(n·mean + m·prior) / (n + m)` with `m` = [`TARGET_SMOOTHING`] and
+    /// `prior` the overall label mean; unseen/missing rows get the prior.
+    /// Then standardised. Needs the labels at fit time
+    /// ([`FeaturePipeline::fit_with_labels`]).
+    Target,
+}
+
+impl CategoricalEncoding {
+    /// Parses `onehot` / `one_hot` / `one-hot`, `ordinal` or `target`.
+    pub fn parse(s: &str) -> Option<CategoricalEncoding> {
+        Some(
+            match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+                "onehot" | "one_hot" => CategoricalEncoding::OneHot,
+                "ordinal" => CategoricalEncoding::Ordinal,
+                "target" => CategoricalEncoding::Target,
+                _ => return None,
+            },
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CategoricalEncoding::OneHot => "onehot",
+            CategoricalEncoding::Ordinal => "ordinal",
+            CategoricalEncoding::Target => "target",
+        }
+    }
+
+    /// For `skip_serializing_if`: one-hot models serialise exactly as they
+    /// did before the other encodings existed.
+    pub fn is_one_hot(&self) -> bool {
+        *self == CategoricalEncoding::OneHot
+    }
+}
+
+/// Pseudo-count `m` pulling a category's target mean towards the prior: a
+/// category seen `m` times lands halfway, so rare categories cannot claim an
+/// extreme mean from a handful of rows.
+pub const TARGET_SMOOTHING: f64 = 10.0;
+
 /// Options for fitting a pipeline.
 #[derive(Debug, Clone)]
 pub struct PipelineOptions {
@@ -42,6 +97,8 @@ pub struct PipelineOptions {
     /// Keep at most this many most-frequent categories per column; rarer ones
     /// are treated like unseen categories (missing for trees, all-zero one-hot).
     pub max_categories: usize,
+    /// Linear mode only; ignored (stored as one-hot) in tree mode.
+    pub categorical_encoding: CategoricalEncoding,
 }
 
 impl PipelineOptions {
@@ -52,6 +109,7 @@ impl PipelineOptions {
             exclude: Vec::new(),
             categorical: Vec::new(),
             max_categories: 256,
+            categorical_encoding: CategoricalEncoding::OneHot,
         }
     }
 }
@@ -75,13 +133,34 @@ pub struct Scaler {
     pub std: f64,
 }
 
+/// Per-category smoothed label means of one column (target encoding).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetStats {
+    /// `means[i]` belongs to category code `i`.
+    pub means: Vec<f64>,
+    /// Overall training label mean: the value of unseen/missing categories.
+    pub prior: f64,
+}
+
+impl TargetStats {
+    fn value(&self, code: Option<usize>) -> f64 {
+        code.and_then(|c| self.means.get(c).copied())
+            .unwrap_or(self.prior)
+    }
+}
+
 /// Fitted transform of one input column into one or more output features.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ColumnTransform {
     pub name: String,
     pub encoding: ColumnEncoding,
-    /// One per numeric output feature in linear mode; empty in tree mode.
+    /// One per numeric output feature in linear mode (including the single
+    /// ordinal / target column of a categorical input); empty in tree mode.
     pub scalers: Vec<Scaler>,
+    /// Target-encoded categorical columns only. Defaulted so model files
+    /// written before target encoding existed still load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_stats: Option<TargetStats>,
 }
 
 /// One input value of a single row, for [`FeaturePipeline::transform_row`]
@@ -148,6 +227,10 @@ impl FeatureValue<'_> {
 pub struct FeaturePipeline {
     pub mode: PipelineMode,
     pub columns: Vec<ColumnTransform>,
+    /// Linear mode's categorical encoding. Defaulted (one-hot) so model
+    /// files written before the other encodings existed still load.
+    #[serde(default, skip_serializing_if = "CategoricalEncoding::is_one_hot")]
+    pub categorical_encoding: CategoricalEncoding,
 }
 
 const TEMPORAL_PARTS: [&str; 5] = ["year", "month", "day", "dayofweek", "hour"];
@@ -155,10 +238,34 @@ const TEMPORAL_PARTS: [&str; 5] = ["year", "month", "day", "dayofweek", "hour"];
 impl FeaturePipeline {
     /// Learns encodings (and scalers in linear mode) from the training batches
     /// and returns the pipeline together with the transformed training data.
+    /// Target encoding needs the labels: use
+    /// [`fit_with_labels`](FeaturePipeline::fit_with_labels) for it.
     pub fn fit(
         batches: &[RecordBatch],
         target: Option<&str>,
         opts: &PipelineOptions,
+    ) -> Result<(FeaturePipeline, Dataset)> {
+        Self::fit_inner(batches, target, opts, None)
+    }
+
+    /// Like [`fit`](FeaturePipeline::fit), with the encoded training labels
+    /// (one per row: class index 0/1 for binary, the value for regression)
+    /// that target encoding averages per category. Other encodings ignore
+    /// them.
+    pub fn fit_with_labels(
+        batches: &[RecordBatch],
+        target: Option<&str>,
+        opts: &PipelineOptions,
+        labels: &[f64],
+    ) -> Result<(FeaturePipeline, Dataset)> {
+        Self::fit_inner(batches, target, opts, Some(labels))
+    }
+
+    fn fit_inner(
+        batches: &[RecordBatch],
+        target: Option<&str>,
+        opts: &PipelineOptions,
+        labels: Option<&[f64]>,
     ) -> Result<(FeaturePipeline, Dataset)> {
         let schema = batches
             .first()
@@ -206,18 +313,41 @@ impl FeaturePipeline {
                 name,
                 encoding,
                 scalers: Vec::new(),
+                target_stats: None,
             });
         }
+        let linear = opts.mode == PipelineMode::Linear;
         let mut pipeline = FeaturePipeline {
             mode: opts.mode,
             columns,
+            categorical_encoding: if linear {
+                opts.categorical_encoding
+            } else {
+                CategoricalEncoding::OneHot
+            },
         };
         let raw = pipeline.raw_features(batches)?;
-        if opts.mode == PipelineMode::Linear {
-            // Scalers are learned on the raw (unimputed) values, then applied.
+        if linear {
+            let enc = pipeline.categorical_encoding;
+            // Scalers are learned on the raw (unimputed) values, then applied;
+            // ordinal/target columns are scaled on their encoded values.
             for (transform, feats) in pipeline.columns.iter_mut().zip(&raw) {
-                if !matches!(transform.encoding, ColumnEncoding::Categorical { .. }) {
-                    transform.scalers = feats.iter().map(|f| fit_scaler(&f.values)).collect();
+                match (&transform.encoding, enc) {
+                    (ColumnEncoding::Categorical { .. }, CategoricalEncoding::OneHot) => {}
+                    (ColumnEncoding::Categorical { categories }, _) => {
+                        let codes = &feats[0].values;
+                        if enc == CategoricalEncoding::Target {
+                            let labels = check_labels(&transform.name, labels, codes.len())?;
+                            transform.target_stats =
+                                Some(fit_target_stats(codes, labels, categories.len()));
+                        }
+                        let values: Vec<f64> = codes
+                            .iter()
+                            .map(|&v| transform.categorical_value(enc, code_of(v)))
+                            .collect();
+                        transform.scalers = vec![fit_scaler(&values)];
+                    }
+                    _ => transform.scalers = feats.iter().map(|f| fit_scaler(&f.values)).collect(),
                 }
             }
         }
@@ -280,14 +410,18 @@ impl FeaturePipeline {
                             }
                         }
                     };
-                    if linear {
-                        let at = out.len();
-                        out.resize(at + categories.len(), 0.0);
-                        if let Some(code) = code {
-                            out[at + code] = 1.0;
+                    match (linear, self.categorical_encoding) {
+                        (false, _) => out.push(code.map_or(f64::NAN, |code| code as f64)),
+                        (true, CategoricalEncoding::OneHot) => {
+                            let at = out.len();
+                            out.resize(at + categories.len(), 0.0);
+                            if let Some(code) = code {
+                                out[at + code] = 1.0;
+                            }
                         }
-                    } else {
-                        out.push(code.map_or(f64::NAN, |code| code as f64));
+                        (true, enc) => {
+                            out.push(scale(c.categorical_value(enc, code), c.scalers[0]))
+                        }
                     }
                 }
                 ColumnEncoding::Temporal { with_hour } => {
@@ -327,7 +461,11 @@ impl FeaturePipeline {
                     out.push(c.name.clone())
                 }
                 (ColumnEncoding::Categorical { categories }, PipelineMode::Linear) => {
-                    out.extend(categories.iter().map(|cat| format!("{}={}", c.name, cat)))
+                    if self.categorical_encoding.is_one_hot() {
+                        out.extend(categories.iter().map(|cat| format!("{}={}", c.name, cat)))
+                    } else {
+                        out.push(c.name.clone())
+                    }
                 }
                 (ColumnEncoding::Temporal { with_hour }, _) => out.extend(
                     temporal_parts(*with_hour)
@@ -432,6 +570,17 @@ impl FeaturePipeline {
                         kinds.push(FeatureKind::Categorical { n_categories: n });
                         cols.push(feat.values);
                     }
+                    (Some(_), PipelineMode::Linear) if !self.categorical_encoding.is_one_hot() => {
+                        let (enc, s) = (self.categorical_encoding, transform.scalers[0]);
+                        let col = feat
+                            .values
+                            .iter()
+                            .map(|&v| scale(transform.categorical_value(enc, code_of(v)), s))
+                            .collect();
+                        names.push(name_iter.next().unwrap_or_default());
+                        kinds.push(FeatureKind::Numeric);
+                        cols.push(col);
+                    }
                     (Some(n), PipelineMode::Linear) => {
                         // One-hot; unseen/missing rows get all zeros.
                         let mut onehot: Vec<Vec<f64>> = vec![vec![0.0; n_rows]; n];
@@ -463,6 +612,62 @@ impl FeaturePipeline {
         }
         Dataset::from_columns(n_rows, names, kinds, cols)
     }
+}
+
+impl ColumnTransform {
+    /// The single pre-scaling value of category `code` (`None` = missing or
+    /// unseen) under ordinal or target encoding. Shared by the batch and
+    /// single-row paths so both produce the same bits.
+    fn categorical_value(&self, enc: CategoricalEncoding, code: Option<usize>) -> f64 {
+        match (enc, &self.target_stats) {
+            (CategoricalEncoding::Target, Some(stats)) => stats.value(code),
+            // NaN is imputed (scaled to 0) like a missing numeric value. A
+            // target-encoded column without stats only comes from a damaged
+            // file; treating it as missing beats panicking mid-prediction.
+            _ => code.map_or(f64::NAN, |c| c as f64),
+        }
+    }
+}
+
+/// Category code from the raw feature value (NaN = missing/unseen).
+fn code_of(v: f64) -> Option<usize> {
+    (!v.is_nan()).then_some(v as usize)
+}
+
+/// The labels target encoding needs, checked against the row count.
+fn check_labels<'a>(column: &str, labels: Option<&'a [f64]>, n_rows: usize) -> Result<&'a [f64]> {
+    match labels {
+        None => Err(MlError::InvalidInput(format!(
+            "target encoding of column '{column}' needs the training labels; \
+             fit the pipeline with FeaturePipeline::fit_with_labels"
+        ))),
+        Some(l) if l.len() != n_rows => Err(MlError::InvalidInput(format!(
+            "target encoding of column '{column}': got {} labels for {n_rows} rows",
+            l.len()
+        ))),
+        Some(l) => Ok(l),
+    }
+}
+
+/// Smoothed per-category label means (see [`CategoricalEncoding::Target`]).
+fn fit_target_stats(codes: &[f64], labels: &[f64], n_categories: usize) -> TargetStats {
+    // The prior covers every row, including missing/unseen ones, because
+    // those rows are predicted with it.
+    let prior = labels.iter().sum::<f64>() / labels.len().max(1) as f64;
+    let mut sums = vec![0.0; n_categories];
+    let mut counts = vec![0usize; n_categories];
+    for (&v, &y) in codes.iter().zip(labels) {
+        if let Some(c) = code_of(v) {
+            sums[c] += y;
+            counts[c] += 1;
+        }
+    }
+    let means = sums
+        .iter()
+        .zip(&counts)
+        .map(|(&s, &n)| (s + TARGET_SMOOTHING * prior) / (n as f64 + TARGET_SMOOTHING))
+        .collect();
+    TargetStats { means, prior }
 }
 
 struct RawFeature {
@@ -831,6 +1036,171 @@ mod tests {
         }
         let red = names.iter().position(|n| n == "c=red").unwrap();
         assert_eq!(d.column(red), &[1.0, 0.0, 1.0, 0.0]);
+    }
+
+    fn linear_opts(enc: CategoricalEncoding) -> PipelineOptions {
+        PipelineOptions {
+            categorical_encoding: enc,
+            ..PipelineOptions::new(PipelineMode::Linear)
+        }
+    }
+
+    /// Every row of `batch` through `transform_row` equals the batch transform.
+    fn assert_row_path_matches(p: &FeaturePipeline, batch: &RecordBatch) {
+        let d = p.transform(std::slice::from_ref(batch)).unwrap();
+        let mut out = Vec::new();
+        for i in 0..batch.num_rows() {
+            let cols: Vec<&ArrayRef> = p
+                .input_columns()
+                .iter()
+                .map(|name| batch.column_by_name(name).unwrap())
+                .collect();
+            // Dictionary strings are given as plain text, owned here.
+            let text: Vec<Option<String>> = cols
+                .iter()
+                .map(|a| match a.data_type() {
+                    DataType::Dictionary(_, _) if a.is_valid(i) => Some(
+                        to_utf8("d", &a.slice(i, 1))
+                            .unwrap()
+                            .as_string::<i32>()
+                            .value(0)
+                            .into(),
+                    ),
+                    _ => None,
+                })
+                .collect();
+            let values: Vec<FeatureValue<'_>> = cols
+                .iter()
+                .zip(&text)
+                .map(|(a, t)| {
+                    if a.is_null(i) {
+                        return FeatureValue::Null;
+                    }
+                    match a.data_type() {
+                        DataType::Utf8 => FeatureValue::Str(a.as_string::<i32>().value(i)),
+                        DataType::Int64 => FeatureValue::Int(
+                            a.as_primitive::<arrow::datatypes::Int64Type>().value(i),
+                        ),
+                        DataType::Float32 => FeatureValue::Float(
+                            a.as_primitive::<arrow::datatypes::Float32Type>().value(i) as f64,
+                        ),
+                        DataType::Boolean => FeatureValue::Bool(a.as_boolean().value(i)),
+                        _ => FeatureValue::Str(t.as_deref().unwrap()),
+                    }
+                })
+                .collect();
+            p.transform_row(&values, &mut out).unwrap();
+            let want: Vec<u64> = (0..d.n_features())
+                .map(|j| d.value(i, j).to_bits())
+                .collect();
+            let got: Vec<u64> = out.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(got, want, "row {i}");
+        }
+    }
+
+    #[test]
+    fn ordinal_encoding_is_one_scaled_code_column() {
+        let (p, d) = FeaturePipeline::fit(
+            &[sample()],
+            Some("y"),
+            &linear_opts(CategoricalEncoding::Ordinal),
+        )
+        .unwrap();
+        assert_eq!(p.categorical_encoding, CategoricalEncoding::Ordinal);
+        assert_eq!(d.names(), &["a", "b", "c", "d", "e"]);
+        assert_eq!(p.output_names(), d.names());
+        // c: red=0, blue=1, missing → imputed mean → 0 after scaling.
+        let s = p.columns[2].scalers[0];
+        assert_eq!((s.mean, s.std), (1.0 / 3.0, (2.0f64 / 9.0).sqrt()));
+        assert_eq!(d.value(0, 2), scale(0.0, s));
+        assert_eq!(d.value(1, 2), scale(1.0, s));
+        assert_eq!(d.value(3, 2), 0.0);
+        assert!(p.columns[2].target_stats.is_none());
+        assert_row_path_matches(&p, &sample());
+        // Unseen category → same as missing.
+        let other = batch(vec![
+            ("a", Arc::new(Int64Array::from(vec![1])) as ArrayRef),
+            ("b", Arc::new(Float32Array::from(vec![1.0])) as ArrayRef),
+            ("c", Arc::new(StringArray::from(vec!["green"])) as ArrayRef),
+            ("d", Arc::new(StringArray::from(vec!["x"])) as ArrayRef),
+            ("e", Arc::new(BooleanArray::from(vec![true])) as ArrayRef),
+        ]);
+        assert_eq!(p.transform(&[other]).unwrap().value(0, 2), 0.0);
+    }
+
+    #[test]
+    fn target_encoding_uses_smoothed_label_means() {
+        let labels = [0.0, 1.0, 0.0, 1.0];
+        let (p, d) = FeaturePipeline::fit_with_labels(
+            &[sample()],
+            Some("y"),
+            &linear_opts(CategoricalEncoding::Target),
+            &labels,
+        )
+        .unwrap();
+        let m = TARGET_SMOOTHING;
+        // c: red rows 0,2 (labels 0,0), blue row 1 (label 1), prior 0.5.
+        let stats = p.columns[2].target_stats.as_ref().unwrap();
+        assert_eq!(stats.prior, 0.5);
+        assert_eq!(
+            stats.means,
+            [(0.0 + m * 0.5) / (2.0 + m), (1.0 + m * 0.5) / (1.0 + m)]
+        );
+        let enc = [stats.means[0], stats.means[1], stats.means[0], 0.5];
+        let s = fit_scaler(&enc);
+        assert_eq!(p.columns[2].scalers, [s]);
+        for (r, &e) in enc.iter().enumerate() {
+            assert_eq!(d.value(r, 2), scale(e, s), "row {r}");
+        }
+        // Red is mostly 0-labelled, so it encodes below blue.
+        assert!(d.value(0, 2) < d.value(1, 2));
+        assert_row_path_matches(&p, &sample());
+        // Unseen category → the prior.
+        let other = batch(vec![
+            ("a", Arc::new(Int64Array::from(vec![1])) as ArrayRef),
+            ("b", Arc::new(Float32Array::from(vec![1.0])) as ArrayRef),
+            ("c", Arc::new(StringArray::from(vec!["green"])) as ArrayRef),
+            ("d", Arc::new(StringArray::from(vec!["x"])) as ArrayRef),
+            ("e", Arc::new(BooleanArray::from(vec![true])) as ArrayRef),
+        ]);
+        assert_eq!(p.transform(&[other]).unwrap().value(0, 2), scale(0.5, s));
+    }
+
+    #[test]
+    fn target_encoding_without_labels_names_the_column() {
+        let opts = linear_opts(CategoricalEncoding::Target);
+        let err = FeaturePipeline::fit(&[sample()], Some("y"), &opts).unwrap_err();
+        assert!(err.to_string().contains("'c'"), "{err}");
+        assert!(err.to_string().contains("fit_with_labels"), "{err}");
+        let err =
+            FeaturePipeline::fit_with_labels(&[sample()], Some("y"), &opts, &[1.0]).unwrap_err();
+        assert!(err.to_string().contains("1 labels for 4 rows"), "{err}");
+    }
+
+    #[test]
+    fn tree_mode_ignores_the_linear_encoding() {
+        let opts = PipelineOptions {
+            categorical_encoding: CategoricalEncoding::Target,
+            ..PipelineOptions::new(PipelineMode::Tree)
+        };
+        let (p, d) = FeaturePipeline::fit(&[sample()], Some("y"), &opts).unwrap();
+        assert_eq!(p.categorical_encoding, CategoricalEncoding::OneHot);
+        assert_eq!(d.kinds()[2], FeatureKind::Categorical { n_categories: 2 });
+    }
+
+    #[test]
+    fn encoding_names_parse() {
+        for (s, e) in [
+            ("onehot", CategoricalEncoding::OneHot),
+            ("one_hot", CategoricalEncoding::OneHot),
+            ("One-Hot", CategoricalEncoding::OneHot),
+            ("ordinal", CategoricalEncoding::Ordinal),
+            (" target ", CategoricalEncoding::Target),
+        ] {
+            assert_eq!(CategoricalEncoding::parse(s), Some(e), "{s}");
+            assert_eq!(CategoricalEncoding::parse(e.name()), Some(e));
+        }
+        assert_eq!(CategoricalEncoding::parse("hash"), None);
     }
 
     #[test]

@@ -233,7 +233,7 @@ pub struct CvReport {
 }
 
 /// k-fold cross-validation of `spec` on `batches` (stratified for
-/// classification). The pipeline is fitted once on all rows.
+/// classification). The pipeline is fitted on each fold's training rows.
 pub fn cross_validate(
     batches: &[RecordBatch],
     spec: &FitSpec,
@@ -248,10 +248,9 @@ pub fn cross_validate(
             "needs at least 2 folds",
         ));
     }
-    let prep = Prepared::new(batches, spec)?;
-    let folds = prep.folds(k, 0.0, seed);
+    let prep = Prepared::new(batches, spec, k, 0.0, seed)?;
     let metric = metric.unwrap_or(prep.default_metric(spec)?);
-    let scores = score_params(&prep, &folds, spec, &spec.params, metric)?;
+    let scores = score_params(&prep, spec, &spec.params, metric)?;
     let mean = scores.iter().sum::<f64>() / scores.len() as f64;
     let std = (scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / scores.len() as f64).sqrt();
     Ok(CvReport {

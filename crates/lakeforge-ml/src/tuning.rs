@@ -1,8 +1,16 @@
 //! Hyper-parameter tuning: random search and successive halving over a
-//! declared space. The pipeline is fitted once; each trial trains on
-//! pre-split folds (or a holdout) and is scored on the held-out rows. Trials
-//! run in parallel on a rayon pool; results are deterministic for a seed.
+//! declared space. Each trial trains on pre-split folds (or a holdout) and is
+//! scored on the held-out rows. The feature pipeline is fitted on each fold's
+//! training rows only, so category lists, scalers and target means never see
+//! the rows they are scored on; the per-fold data is built once per
+//! categorical encoding and shared by every trial. Trials run in parallel on
+//! a rayon pool; results are deterministic for a seed.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arrow::array::UInt32Array;
+use arrow::compute::take_record_batch;
 use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -12,7 +20,7 @@ use crate::error::{MlError, Result};
 use crate::metrics;
 use crate::model::{Algorithm, FitSpec, Task, encode_target, fit_estimator};
 use crate::params::{Metric, ParamMap, is_budget_key, with_threads};
-use crate::pipeline::FeaturePipeline;
+use crate::pipeline::{CategoricalEncoding, FeaturePipeline};
 use crate::rng::Rng;
 use crate::split::{kfold, random_split, stratified_kfold, stratified_split};
 
@@ -197,38 +205,91 @@ pub struct TuneResult {
 
 type Fold = (Vec<usize>, Vec<usize>);
 
-/// Data transformed once for many trials.
-pub(crate) struct Prepared {
-    data: Dataset,
+/// One fold transformed by a pipeline fitted on its training rows.
+struct FoldData {
+    train: Dataset,
+    ytr: Vec<f64>,
+    valid: Dataset,
+    yva: Vec<f64>,
+}
+
+/// Labels and folds computed once for many trials, plus the folds' feature
+/// data per categorical encoding (a trial may choose its own encoding).
+pub(crate) struct Prepared<'a> {
+    batches: &'a [RecordBatch],
+    spec: &'a FitSpec,
     y: Vec<f64>,
     n_classes: usize,
     task: Task,
+    folds: Vec<Fold>,
+    fold_data: Mutex<HashMap<CategoricalEncoding, Arc<Vec<FoldData>>>>,
 }
 
-impl Prepared {
-    pub(crate) fn new(batches: &[RecordBatch], spec: &FitSpec) -> Result<Prepared> {
+impl<'a> Prepared<'a> {
+    /// `k >= 2` gives k-fold CV (stratified for classification), otherwise
+    /// one holdout of `holdout` of the rows.
+    pub(crate) fn new(
+        batches: &'a [RecordBatch],
+        spec: &'a FitSpec,
+        k: usize,
+        holdout: f64,
+        seed: u64,
+    ) -> Result<Prepared<'a>> {
         let target = spec.target.clone().unwrap_or_default();
         let (y, classes) = encode_target(batches, spec.task, &target, None)?;
-        let tgt = (!target.is_empty()).then_some(target.as_str());
-        let (_, data) = FeaturePipeline::fit(batches, tgt, &spec.pipeline_options())?;
-        Ok(Prepared {
-            data,
+        let folds = make_folds(&y, spec.task, k, holdout, seed);
+        let prep = Prepared {
+            batches,
+            spec,
             y,
             n_classes: classes.len(),
             task: spec.task,
-        })
+            folds,
+            fold_data: Mutex::new(HashMap::new()),
+        };
+        // Built now so a bad column or parameter fails before any trial runs.
+        prep.fold_data(spec.categorical_encoding()?)?;
+        Ok(prep)
     }
 
-    pub(crate) fn folds(&self, k: usize, holdout: f64, seed: u64) -> Vec<Fold> {
-        let n = self.data.n_rows();
-        let classify = matches!(self.task, Task::Binary | Task::Multiclass);
-        let labels: Vec<i64> = self.y.iter().map(|&v| v as i64).collect();
-        match (k >= 2, classify) {
-            (true, true) => stratified_kfold(&labels, k, seed),
-            (true, false) => kfold(n, k, seed),
-            (false, true) => vec![stratified_split(&labels, holdout, seed)],
-            (false, false) => vec![random_split(n, holdout, seed)],
+    /// The folds' data under `enc`, built on first use. The build runs under
+    /// the lock so concurrent trials wait for one build instead of repeating
+    /// it; it makes no rayon calls, so a worker holding the lock can never
+    /// steal a trial that then waits on the same lock.
+    fn fold_data(&self, enc: CategoricalEncoding) -> Result<Arc<Vec<FoldData>>> {
+        let mut cache = self
+            .fold_data
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(d) = cache.get(&enc) {
+            return Ok(d.clone());
         }
+        let target = self.spec.target.as_deref().filter(|t| !t.is_empty());
+        let opts = self.spec.pipeline_options_with(enc);
+        let data = self
+            .folds
+            .iter()
+            .map(|(tr, va)| {
+                let ytr: Vec<f64> = tr.iter().map(|&i| self.y[i]).collect();
+                let yva: Vec<f64> = va.iter().map(|&i| self.y[i]).collect();
+                let (pipeline, train) = FeaturePipeline::fit_with_labels(
+                    &take_rows(self.batches, tr)?,
+                    target,
+                    &opts,
+                    &ytr,
+                )?;
+                let valid = pipeline.transform(&take_rows(self.batches, va)?)?;
+                Ok(FoldData {
+                    train,
+                    ytr,
+                    valid,
+                    yva,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let data = Arc::new(data);
+        cache.insert(enc, data.clone());
+        Ok(data)
     }
 
     pub(crate) fn default_metric(&self, spec: &FitSpec) -> Result<Metric> {
@@ -250,32 +311,66 @@ impl Prepared {
     }
 }
 
-/// Scores `params` (merged over the spec's) on every fold.
+fn make_folds(y: &[f64], task: Task, k: usize, holdout: f64, seed: u64) -> Vec<Fold> {
+    let n = y.len();
+    let classify = matches!(task, Task::Binary | Task::Multiclass);
+    let labels: Vec<i64> = y.iter().map(|&v| v as i64).collect();
+    match (k >= 2, classify) {
+        (true, true) => stratified_kfold(&labels, k, seed),
+        (true, false) => kfold(n, k, seed),
+        (false, true) => vec![stratified_split(&labels, holdout, seed)],
+        (false, false) => vec![random_split(n, holdout, seed)],
+    }
+}
+
+/// The rows `rows` (ascending global indices across `batches`), batch by
+/// batch; never empty, so the pipeline always sees the schema.
+fn take_rows(batches: &[RecordBatch], rows: &[usize]) -> Result<Vec<RecordBatch>> {
+    debug_assert!(rows.is_sorted(), "fold indices are ascending");
+    let mut out = Vec::new();
+    let (mut start, mut at) = (0, 0);
+    for b in batches {
+        let end = start + b.num_rows();
+        let from = at;
+        while at < rows.len() && rows[at] < end {
+            at += 1;
+        }
+        if at > from {
+            let local =
+                UInt32Array::from_iter_values(rows[from..at].iter().map(|&r| (r - start) as u32));
+            out.push(take_record_batch(b, &local)?);
+        }
+        start = end;
+    }
+    if out.is_empty()
+        && let Some(b) = batches.first()
+    {
+        out.push(b.slice(0, 0));
+    }
+    Ok(out)
+}
+
+/// Scores `params` (replacing the spec's) on every fold.
 pub(crate) fn score_params(
-    prep: &Prepared,
-    folds: &[Fold],
+    prep: &Prepared<'_>,
     spec: &FitSpec,
     params: &ParamMap,
     metric: Metric,
 ) -> Result<Vec<f64>> {
     let mut s = spec.clone();
     s.params = params.clone();
-    folds
-        .iter()
-        .map(|(tr, va)| {
-            let train = prep.data.take_rows(tr);
-            let ytr: Vec<f64> = tr.iter().map(|&i| prep.y[i]).collect();
-            let valid = prep.data.take_rows(va);
-            let yva: Vec<f64> = va.iter().map(|&i| prep.y[i]).collect();
-            let target = spec.target.clone().unwrap_or_default();
-            let (est, _) = fit_estimator(&s, &train, &ytr, prep.n_classes, None, &target)?;
-            let pred = est.predict(&valid);
+    let data = prep.fold_data(s.categorical_encoding()?)?;
+    let target = spec.target.clone().unwrap_or_default();
+    data.iter()
+        .map(|f| {
+            let (est, _) = fit_estimator(&s, &f.train, &f.ytr, prep.n_classes, None, &target)?;
+            let pred = est.predict(&f.valid);
             let k = if prep.task == Task::Multiclass {
                 prep.n_classes
             } else {
                 1
             };
-            Ok(metrics::compute(metric, &yva, &pred, k, 0.9))
+            Ok(metrics::compute(metric, &f.yva, &pred, k, 0.9))
         })
         .collect()
 }
@@ -287,8 +382,7 @@ pub fn tune(
     space: &SearchSpace,
     opts: &TuneOptions,
 ) -> Result<TuneResult> {
-    let prep = Prepared::new(batches, spec)?;
-    let folds = prep.folds(opts.folds, opts.holdout_fraction, opts.seed);
+    let prep = Prepared::new(batches, spec, opts.folds, opts.holdout_fraction, opts.seed)?;
     let metric = match opts.metric {
         Some(m) => m,
         None => prep.default_metric(spec)?,
@@ -317,7 +411,7 @@ pub fn tune(
                 };
                 p.insert(key.to_string(), b.to_string());
             }
-            let scores = score_params(&prep, &folds, spec, &p, metric)?;
+            let scores = score_params(&prep, spec, &p, metric)?;
             Ok(Trial {
                 id,
                 params: sampled.clone(),

@@ -1,8 +1,10 @@
 //! Integration tests for lakeforge-ml: end-to-end fit/predict/save/load on
 //! scikit-learn's bundled datasets (CSV fixtures exported by
 //! `bench/ml/export_fixtures.py`) compared with LightGBM's recorded metrics,
-//! plus model-file, pipeline, linear/k-means and tuning behaviour.
+//! plus model-file, pipeline, linear/k-means (with their categorical
+//! encodings) and tuning behaviour.
 
+mod categorical_encoding;
 mod common;
 mod lightgbm_parity;
 mod model_io;

@@ -37,7 +37,7 @@ fn row_values<'a>(model: &Model, batch: &'a RecordBatch, i: usize) -> Vec<Featur
         .collect()
 }
 
-fn assert_rows_match(model: &Model, batch: &RecordBatch) {
+pub(crate) fn assert_rows_match(model: &Model, batch: &RecordBatch) {
     let k = model.num_outputs();
     let all = model.predict_values(std::slice::from_ref(batch)).unwrap();
     for i in 0..batch.num_rows() {
@@ -57,7 +57,7 @@ fn assert_rows_match(model: &Model, batch: &RecordBatch) {
 }
 
 /// Strings, a nullable float and a date (same shape as the pipeline tests).
-fn mixed(n: usize, offset: usize) -> RecordBatch {
+pub(crate) fn mixed(n: usize, offset: usize) -> RecordBatch {
     let cats = ["red", "green", "blue", "cyan", "pink", "gray", "teal"];
     let (mut city, mut x, mut day, mut y) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in offset..offset + n {
