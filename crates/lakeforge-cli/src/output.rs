@@ -108,6 +108,16 @@ fn describe(node: &Node) -> String {
     match node.resource_type {
         ResourceType::Seed => format!("seed {}", node.relation),
         ResourceType::Test => format!("test {}", node.name),
+        ResourceType::UnitTest => format!(
+            "unit_test {}::{}",
+            node.fqn
+                .iter()
+                .rev()
+                .nth(1)
+                .map(String::as_str)
+                .unwrap_or(""),
+            node.name
+        ),
         _ => format!("{} {}", node.config.materialized.as_str(), node.relation),
     }
 }
@@ -166,7 +176,11 @@ pub fn print_summary(project: &Project, summary: &RunSummary, command: Command) 
             println!("  {line}");
         }
         if let Some(sample) = &r.sample {
-            println!("  sample of failing rows:");
+            if matches!(node.test, Some(TestKind::Unit(_))) {
+                println!("  rows that differ (- expected, + actual):");
+            } else {
+                println!("  sample of failing rows:");
+            }
             for line in sample.lines() {
                 println!("  {line}");
             }

@@ -13,6 +13,7 @@ pub mod quarantine;
 pub mod seed;
 pub mod session;
 pub mod test;
+pub mod unit_test;
 
 pub use error::{EngineError, Result};
 pub use lake::{Lake, StoredKind};
@@ -20,3 +21,4 @@ pub use materialize::{WriteOutcome, materialize};
 pub use seed::load_seed;
 pub use session::Engine;
 pub use test::{TestOutcome, run_test};
+pub use unit_test::{UnitTestOutcome, run_unit_test};

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use crate::error::{ProjectError, Result, suggest};
 use crate::generic_tests;
-use crate::jinja::{RelationResolver, RenderRequest};
-use crate::node::{Node, Relation, ResourceType, TestKind};
+use crate::jinja::{ENV_OVERRIDES, RelationResolver, RenderRequest, VAR_OVERRIDES};
+use crate::node::{ColumnInfo, Node, Relation, ResourceType, TestKind};
 use crate::project::Project;
+use crate::unit_test::{Fixture, UnitInput, UnitTestDef};
 
 /// A row-level data test as a condition on one row (see [`CompileContext::row_checks`]).
 #[derive(Debug, Clone)]
@@ -30,6 +31,40 @@ pub struct CompiledNode {
     pub unique_id: String,
     /// SQL to run; for seeds, empty.
     pub sql: String,
+}
+
+/// What running a unit test needs: the model's SQL and the rows standing in for its inputs.
+#[derive(Debug, Clone)]
+pub struct UnitTestPlan {
+    /// Name of the tested model.
+    pub model: String,
+    pub sql: String,
+    pub inputs: Vec<UnitTestInput>,
+    pub expect: Fixture,
+}
+
+/// One given input: the relation it replaces, the input as written, and its rows.
+#[derive(Debug, Clone)]
+pub struct UnitTestInput {
+    pub relation: Relation,
+    pub input: UnitInput,
+    pub fixture: Fixture,
+    /// Where the input's column types come from when its relation is not in the lake.
+    pub shape: InputShape,
+}
+
+/// The columns an input would have, known without the lake.
+#[derive(Debug, Clone)]
+pub enum InputShape {
+    /// A seed: typed from its CSV file (absolute `path`) as `lakeforge seed` would type it.
+    Seed {
+        path: PathBuf,
+        rel: String,
+        delimiter: u8,
+        column_types: std::collections::BTreeMap<String, String>,
+    },
+    /// The columns declared in properties YAML, possibly none.
+    Declared(Vec<ColumnInfo>),
 }
 
 /// Everything needed to compile nodes of one project; cheap to share between threads.
@@ -105,6 +140,7 @@ impl CompileContext {
                     args,
                 }),
             ) => self.generic_test_sql(node, name, column.as_deref(), attached_to, args)?,
+            (ResourceType::UnitTest, Some(TestKind::Unit(def))) => self.unit_test_sql(node, def)?,
             _ => {
                 let (sql, _) = self.project.jinja.render(RenderRequest {
                     file: &node.path,
@@ -120,6 +156,108 @@ impl CompileContext {
             unique_id: node.unique_id.clone(),
             sql: sql.trim().trim_end_matches(';').trim().to_string(),
         })
+    }
+
+    /// A unit test's plan: the tested model's SQL rendered with the test's overrides, and the
+    /// relation each given input stands in for.
+    pub fn compile_unit_test(&self, node: &Node) -> Result<UnitTestPlan> {
+        let Some(TestKind::Unit(def)) = &node.test else {
+            return Err(self.unit_error(node, format!("{} is not a unit test", node.unique_id)));
+        };
+        let model = self.unit_test_model(node, def)?;
+        let mut inputs = Vec::new();
+        for g in &def.given {
+            let relation = match &g.input {
+                UnitInput::This => model.relation.clone(),
+                UnitInput::Ref { name } => self
+                    .resolver
+                    .resolve_ref(None, name)
+                    .map_err(|m| self.unit_error(node, m))?,
+                UnitInput::Source { source, table } => self
+                    .resolver
+                    .resolve_source(source, table)
+                    .map_err(|m| self.unit_error(node, m))?,
+            };
+            let upstream = match &g.input {
+                UnitInput::This => Some(model),
+                UnitInput::Ref { name } => self.project.node_by_name(name),
+                UnitInput::Source { .. } => None,
+            };
+            let shape = match upstream {
+                Some(n) if n.resource_type == ResourceType::Seed => InputShape::Seed {
+                    path: self.project.root.join(&n.path),
+                    rel: n.path.clone(),
+                    delimiter: n
+                        .config
+                        .delimiter
+                        .as_deref()
+                        .and_then(|d| d.bytes().next())
+                        .unwrap_or(b','),
+                    column_types: n.config.column_types.clone(),
+                },
+                Some(n) => InputShape::Declared(n.columns.clone()),
+                None => InputShape::Declared(
+                    self.project
+                        .sources
+                        .values()
+                        .find(|s| s.relation == relation)
+                        .map(|s| s.columns.clone())
+                        .unwrap_or_default(),
+                ),
+            };
+            inputs.push(UnitTestInput {
+                relation,
+                input: g.input.clone(),
+                fixture: g.fixture.clone(),
+                shape,
+            });
+        }
+        Ok(UnitTestPlan {
+            model: model.name.clone(),
+            sql: self.compile(node, false)?.sql,
+            inputs,
+            expect: def.expect.clone(),
+        })
+    }
+
+    fn unit_test_model(&self, node: &Node, def: &UnitTestDef) -> Result<&Node> {
+        self.project
+            .nodes
+            .get(&def.model)
+            .ok_or_else(|| self.unit_error(node, format!("model {} is gone", def.model)))
+    }
+
+    fn unit_error(&self, node: &Node, message: String) -> ProjectError {
+        ProjectError::Config {
+            path: node.path.clone().into(),
+            message: format!("unit test `{}`: {message}", node.name),
+        }
+    }
+
+    /// The tested model rendered with the unit test's `overrides:` (is_incremental() is false
+    /// unless overridden, as in dbt).
+    fn unit_test_sql(&self, node: &Node, def: &UnitTestDef) -> Result<String> {
+        let model = self.unit_test_model(node, def)?;
+        let mut extra = std::collections::BTreeMap::new();
+        extra.insert(
+            VAR_OVERRIDES.to_string(),
+            minijinja::Value::from_serialize(&def.overrides.vars),
+        );
+        extra.insert(
+            ENV_OVERRIDES.to_string(),
+            minijinja::Value::from_serialize(&def.overrides.env_vars),
+        );
+        let (sql, _) = self.project.jinja.render_with(
+            RenderRequest {
+                file: &model.path,
+                source: &model.raw_code,
+                resolver: Some(self.resolver.clone()),
+                this: Some(model.relation.clone()),
+                is_incremental: def.overrides.is_incremental.unwrap_or(false),
+            },
+            extra,
+        )?;
+        Ok(sql)
     }
 
     /// Compile SQL typed on the command line (`lakeforge show --inline`).
@@ -142,9 +280,11 @@ impl CompileContext {
             .join("compiled")
             .join(&self.project.name)
             .join(&node.path);
-        if let (ResourceType::Test, Some(TestKind::Generic { .. })) =
-            (&node.resource_type, &node.test)
-        {
+        // Tests declared in YAML get a file of their own under the YAML file's path, as in dbt.
+        if matches!(
+            node.test,
+            Some(TestKind::Generic { .. } | TestKind::Unit(_))
+        ) {
             p = p.join(format!("{}.sql", node.name));
         }
         p

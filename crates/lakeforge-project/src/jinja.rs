@@ -19,6 +19,9 @@ use crate::node::Relation;
 
 const MACROS_TEMPLATE: &str = "__lakeforge_macros__";
 const CAPTURE_KEY: &str = "__lakeforge_capture";
+/// Context keys holding a unit test's `overrides:` of var() and env_var().
+pub const VAR_OVERRIDES: &str = "__lakeforge_var_overrides";
+pub const ENV_OVERRIDES: &str = "__lakeforge_env_overrides";
 
 /// How ref() and source() resolve while compiling.
 pub trait RelationResolver: Send + Sync {
@@ -113,7 +116,15 @@ impl Jinja {
     pub fn new(globals: &JinjaGlobals, macro_files: &[(String, String)]) -> Result<Self> {
         let mut env = base_environment();
         let vars = Arc::new(globals.vars.clone());
-        env.add_function("var", move |name: String, default: Option<Value>| {
+        env.add_function("var", move |state: &State, name: String, default: Option<Value>| {
+            // A unit test's `overrides: vars:` win over the project's vars.
+            if let Some(v) = state
+                .lookup(VAR_OVERRIDES)
+                .and_then(|o| o.get_attr(&name).ok())
+                .filter(|v| !v.is_undefined())
+            {
+                return Ok(v);
+            }
             match vars.get(&name) {
                 Some(v) => Ok(Value::from_serialize(v)),
                 None => default.ok_or_else(|| {
@@ -227,7 +238,14 @@ fn base_environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_keep_trailing_newline(true);
-    env.add_function("env_var", |name: String, default: Option<String>| {
+    env.add_function("env_var", |state: &State, name: String, default: Option<String>| {
+        if let Some(v) = state
+            .lookup(ENV_OVERRIDES)
+            .and_then(|o| o.get_attr(&name).ok())
+            .filter(|v| !v.is_undefined())
+        {
+            return Ok(v.to_string());
+        }
         match std::env::var(&name) {
             Ok(v) => Ok(v),
             Err(_) => default.ok_or_else(|| {

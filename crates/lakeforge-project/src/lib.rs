@@ -15,8 +15,11 @@ pub mod project;
 pub mod properties;
 pub mod selector;
 pub mod settings;
+pub mod unit_test;
 
-pub use compile::{CompileContext, CompiledNode, RowCheck};
+pub use compile::{
+    CompileContext, CompiledNode, InputShape, RowCheck, UnitTestInput, UnitTestPlan,
+};
 pub use error::{ProjectError, Result};
 pub use graph::Graph;
 pub use node::{
@@ -26,3 +29,4 @@ pub use node::{
 pub use project::{LoadOptions, Project};
 pub use selector::select;
 pub use settings::Target;
+pub use unit_test::{Fixture, GivenInput, UnitInput, UnitOverrides, UnitTestDef};

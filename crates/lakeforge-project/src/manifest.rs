@@ -11,6 +11,7 @@ pub fn manifest_json(
     compiled: &std::collections::HashMap<String, String>,
 ) -> Value {
     let mut nodes = Map::new();
+    let mut unit_tests = Map::new();
     for n in project.nodes.values() {
         let mut v = json!({
             "unique_id": n.unique_id,
@@ -38,7 +39,12 @@ pub fn manifest_json(
         if let Some(t) = &n.test {
             v["test_metadata"] = serde_json::to_value(t).unwrap_or(Value::Null);
         }
-        nodes.insert(n.unique_id.clone(), v);
+        // dbt keeps unit tests beside the nodes, under a key of their own.
+        if n.resource_type == crate::node::ResourceType::UnitTest {
+            unit_tests.insert(n.unique_id.clone(), v);
+        } else {
+            nodes.insert(n.unique_id.clone(), v);
+        }
     }
     let sources: Map<String, Value> = project
         .sources
@@ -71,6 +77,7 @@ pub fn manifest_json(
         },
         "nodes": nodes,
         "sources": sources,
+        "unit_tests": unit_tests,
         "macros": {},
         "parent_map": project.graph.parents,
         "child_map": project.graph.children,

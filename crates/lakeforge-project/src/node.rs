@@ -63,6 +63,8 @@ pub enum ResourceType {
     Seed,
     Model,
     Test,
+    /// A dbt unit test: the model's SQL run on given rows.
+    UnitTest,
     Source,
 }
 
@@ -72,6 +74,7 @@ impl ResourceType {
             ResourceType::Seed => "seed",
             ResourceType::Model => "model",
             ResourceType::Test => "test",
+            ResourceType::UnitTest => "unit_test",
             ResourceType::Source => "source",
         }
     }
@@ -257,6 +260,8 @@ pub enum TestKind {
     },
     /// A SQL file under test-paths returning failing rows.
     Singular,
+    /// A unit test (`unit_tests:` in properties YAML).
+    Unit(Box<crate::unit_test::UnitTestDef>),
 }
 
 #[derive(Debug, Clone, Serialize)]

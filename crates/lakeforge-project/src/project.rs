@@ -215,6 +215,36 @@ impl Project {
             nodes.insert(test.unique_id.clone(), test);
         }
 
+        let scope = crate::unit_test::UnitTestScope {
+            project: &file.name,
+            root: &root,
+            test_paths: &file.test_paths,
+            nodes: &nodes,
+            by_name: &by_name,
+            sources: &sources,
+        };
+        let mut unit_tests = Vec::new();
+        for (path, props) in &props.unit_tests {
+            if let Some(node) = scope.node(path, props)? {
+                if unit_tests
+                    .iter()
+                    .any(|n: &Node| n.unique_id == node.unique_id)
+                {
+                    return Err(ProjectError::Config {
+                        path: path.into(),
+                        message: format!(
+                            "unit test `{}` of model `{}` is declared twice",
+                            node.name, props.model
+                        ),
+                    });
+                }
+                unit_tests.push(node);
+            }
+        }
+        for node in unit_tests {
+            nodes.insert(node.unique_id.clone(), node);
+        }
+
         let graph = Graph::build(&nodes, &sources)?;
         Ok(Project {
             root,
@@ -386,7 +416,7 @@ fn list_files(root: &Path, dirs: &[String], exts: &[&str]) -> Result<Vec<(String
     Ok(out)
 }
 
-fn checksum(bytes: &[u8]) -> String {
+pub(crate) fn checksum(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }
 
@@ -607,6 +637,7 @@ struct PropsIndex {
     models: HashMap<String, (String, ResourceProps)>,
     seeds: HashMap<String, (String, ResourceProps)>,
     sources: Vec<(String, crate::properties::SourceProps)>,
+    unit_tests: Vec<(String, crate::unit_test::UnitTestProps)>,
 }
 
 impl PropsIndex {
@@ -619,6 +650,9 @@ impl PropsIndex {
         }
         for s in file.sources {
             self.sources.push((path.to_string(), s));
+        }
+        for u in file.unit_tests {
+            self.unit_tests.push((path.to_string(), u));
         }
     }
 

@@ -19,6 +19,8 @@ pub struct PropertiesFile {
     pub sources: Vec<SourceProps>,
     #[serde(default)]
     pub snapshots: Vec<ResourceProps>,
+    #[serde(default)]
+    pub unit_tests: Vec<crate::unit_test::UnitTestProps>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

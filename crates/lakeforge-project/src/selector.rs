@@ -1,5 +1,5 @@
 //! Node selection as dbt users type it: names, `+x`, `x+`, `2+x`, `x+1`, `@x`, `tag:`,
-//! `path:`, `config.<key>:`, `resource_type:`, `source:`, `fqn:`, `test_type:`, wildcards;
+//! `path:`, `config.<key>:`, `resource_type:`, `source:`, `fqn:`, `test_type:`, `unit_test:`, wildcards;
 //! space-separated arguments are a union, comma-joined ones an intersection, and `--exclude`
 //! removes. Tests attached to selected nodes are selected with them (dbt's eager indirect
 //! selection).
@@ -53,7 +53,10 @@ fn add_attached_tests(project: &Project, chosen: &mut BTreeSet<String>) {
     let tests: Vec<String> = project
         .nodes
         .values()
-        .filter(|n| n.resource_type == ResourceType::Test && !chosen.contains(&n.unique_id))
+        .filter(|n| {
+            matches!(n.resource_type, ResourceType::Test | ResourceType::UnitTest)
+                && !chosen.contains(&n.unique_id)
+        })
         .filter(|n| n.depends_on.iter().any(|d| chosen.contains(d)))
         .map(|n| n.unique_id.clone())
         .collect();
@@ -241,9 +244,19 @@ fn matches(project: &Project, a: &Atom<'_>, raw: &str) -> Result<BTreeSet<String
                             (&n.test, v),
                             (Some(TestKind::Generic { .. }), "generic")
                                 | (Some(TestKind::Singular), "singular")
-                                | (Some(_), "data")
+                                | (Some(TestKind::Unit(_)), "unit")
+                                | (Some(TestKind::Generic { .. } | TestKind::Singular), "data")
                         )
                     })
+                    .map(|n| n.unique_id.clone()),
+            );
+        }
+        Some("unit_test") => {
+            out.extend(
+                project
+                    .nodes
+                    .values()
+                    .filter(|n| n.resource_type == ResourceType::UnitTest && glob_match(v, &n.name))
                     .map(|n| n.unique_id.clone()),
             );
         }
@@ -278,7 +291,7 @@ fn matches(project: &Project, a: &Atom<'_>, raw: &str) -> Result<BTreeSet<String
             return Err(ProjectError::Selector {
                 selector: raw.to_string(),
                 message: format!(
-                    "unknown selector method `{m}`\nhint: use tag:, path:, config.<key>:, resource_type:, source:, fqn:, test_type: or test_name:"
+                    "unknown selector method `{m}`\nhint: use tag:, path:, config.<key>:, resource_type:, source:, fqn:, test_type:, test_name: or unit_test:"
                 ),
             });
         }

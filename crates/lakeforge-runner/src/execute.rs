@@ -236,8 +236,11 @@ fn blank_result(node: &Node, status: NodeStatus, message: String) -> NodeResult 
         quarantined: None,
         sample: None,
         compiled_code: None,
-        relation_name: (node.resource_type != ResourceType::Test)
-            .then(|| node.relation.to_string()),
+        relation_name: (!matches!(
+            node.resource_type,
+            ResourceType::Test | ResourceType::UnitTest
+        ))
+        .then(|| node.relation.to_string()),
     }
 }
 
@@ -295,6 +298,9 @@ async fn execute_inner(
         result.rows_affected = outcome.rows;
         result.delta_version = outcome.version;
         return Ok(());
+    }
+    if node.resource_type == ResourceType::UnitTest {
+        return run_unit_test(env, node, result).await;
     }
     let incremental_run = node.config.materialized == Materialization::Incremental
         && engine.stored(&node.relation) == Some(StoredKind::Table)
@@ -399,6 +405,43 @@ async fn execute_inner(
     Ok(())
 }
 
+async fn run_unit_test(
+    env: &NodeEnv,
+    node: &Node,
+    result: &mut NodeResult,
+) -> std::result::Result<(), String> {
+    let plan = env
+        .compile
+        .compile_unit_test(node)
+        .map_err(|e| e.to_string())?;
+    write_compiled(&env.compile, node, &plan.sql).map_err(|e| e.to_string())?;
+    result.compiled_code = Some(plan.sql.clone());
+    if env.command == Command::Compile {
+        result.message = "compiled".into();
+        return Ok(());
+    }
+    let context = format!("{} (unit test `{}`)", node.path, node.name);
+    let outcome = lakeforge_engine::run_unit_test(&env.engine, &context, &plan)
+        .await
+        .map_err(|e| e.to_string())?;
+    result.failures = Some((outcome.missing + outcome.unexpected) as u64);
+    if outcome.passed() {
+        result.status = NodeStatus::Pass;
+        result.message = "PASS".into();
+    } else {
+        result.status = NodeStatus::Fail;
+        result.message = format!(
+            "actual differs from expected: {} expected row{} missing, {} unexpected row{}",
+            outcome.missing,
+            if outcome.missing == 1 { "" } else { "s" },
+            outcome.unexpected,
+            if outcome.unexpected == 1 { "" } else { "s" },
+        );
+        result.sample = outcome.diff;
+    }
+    Ok(())
+}
+
 fn write_compiled(compile: &CompileContext, node: &Node, sql: &str) -> Result<()> {
     let path = compile.compiled_path(node);
     if let Some(dir) = path.parent() {
@@ -463,7 +506,7 @@ fn test_batches(project: &Project, compile: &CompileContext, planned: &[String])
     for model in project
         .nodes
         .values()
-        .filter(|n| n.resource_type != ResourceType::Test)
+        .filter(|n| !matches!(n.resource_type, ResourceType::Test | ResourceType::UnitTest))
     {
         let Ok(checks) = compile.row_checks(model) else {
             continue;

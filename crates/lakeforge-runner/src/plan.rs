@@ -1,7 +1,8 @@
 //! What a command will execute: the selected nodes of the kinds the command runs, the
 //! ephemeral models they read (which must be registered in the session before them), and the
 //! order constraints between them. In `build`, a model's tests run before its children, so a
-//! failing test stops bad data from flowing downstream.
+//! failing test stops bad data from flowing downstream, and its unit tests run before the model
+//! itself.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,7 +32,7 @@ impl Command {
         match self {
             Command::Run => t == ResourceType::Model,
             Command::Seed => t == ResourceType::Seed,
-            Command::Test => t == ResourceType::Test,
+            Command::Test => matches!(t, ResourceType::Test | ResourceType::UnitTest),
             Command::Build | Command::Compile => t != ResourceType::Source,
         }
     }
@@ -98,6 +99,34 @@ pub(crate) fn plan(project: &Project, selected: &BTreeSet<String>, command: Comm
         waits_on.insert(id.clone(), deps);
     }
 
+    // A unit test runs before its model (in `build`, a failing one keeps the model from being
+    // built): it waits for what the model waits for, and the model waits for it.
+    for id in &order {
+        let node = &project.nodes[id];
+        if node.resource_type != ResourceType::UnitTest {
+            continue;
+        }
+        let Some(model) = node.depends_on.first() else {
+            continue;
+        };
+        let model_waits = waits_on.get(model).cloned();
+        match model_waits {
+            Some(w) => {
+                waits_on.insert(id.clone(), w);
+                waits_on
+                    .get_mut(model)
+                    .expect("chosen model has an entry")
+                    .push(id.clone());
+            }
+            None => {
+                waits_on
+                    .get_mut(id)
+                    .expect("planned")
+                    .retain(|d| d != model);
+            }
+        }
+    }
+
     if command == Command::Build {
         // Children of a model also wait for the model's tests, unless that would form a cycle
         // (a relationships test reading one of the child's own descendants).
@@ -119,10 +148,9 @@ pub(crate) fn plan(project: &Project, selected: &BTreeSet<String>, command: Comm
                 .collect();
             for p in parents {
                 for child in project.graph.children.get(p).into_iter().flatten() {
-                    let is_test = project
-                        .nodes
-                        .get(child)
-                        .is_some_and(|n| n.resource_type == ResourceType::Test);
+                    let is_test = project.nodes.get(child).is_some_and(|n| {
+                        matches!(n.resource_type, ResourceType::Test | ResourceType::UnitTest)
+                    });
                     if is_test || !chosen.contains(child) || test_ancestors.contains(child) {
                         continue;
                     }

@@ -27,6 +27,8 @@ pub enum Kind {
     Model,
     Seed,
     Test,
+    #[value(name = "unit_test")]
+    UnitTest,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq)]
@@ -47,6 +49,7 @@ pub fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
         let kind = match node.resource_type {
             lakeforge_project::ResourceType::Model => Kind::Model,
             lakeforge_project::ResourceType::Seed => Kind::Seed,
+            lakeforge_project::ResourceType::UnitTest => Kind::UnitTest,
             _ => Kind::Test,
         };
         if !args.resource_type.is_empty() && !args.resource_type.contains(&kind) {

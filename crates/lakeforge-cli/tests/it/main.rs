@@ -10,3 +10,4 @@ mod interop;
 mod ml;
 mod quality;
 mod selection;
+mod unit;
