@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Run one command and record its wall time and peak memory (max RSS).
 
-    measure.py --name NAME --results FILE --log FILE [--cwd DIR] [--timeout S] [--mem-limit-gb G] -- CMD...
+    measure.py --name NAME --results FILE --log FILE [--cwd DIR] [--timeout S] [--mem-limit-gb G]
+               [--ok-exit CODES] -- CMD...
 
 The command runs under GNU time (`/usr/bin/time -v`) when it exists; peak RSS is GNU time's
 "Maximum resident set size". Without GNU time, the kernel's same number is read through
@@ -17,7 +18,10 @@ cpu_s is user + system CPU time (GNU time's, else getrusage's; for a killed comm
 only what was waited for, i.e. may be missing). load_* are the 1-minute load averages around
 the run: other work on the machine shows up there.
 status is `ok`, `failed`, `timeout` or `memlimit`. The exit code of measure.py is the
-command's (124 for timeout, 137 for memlimit).
+command's (124 for timeout, 137 for memlimit), except that an exit code listed in --ok-exit
+(comma-separated, default 0) counts as `ok` and makes measure.py exit 0; the results line
+still holds the real one. (`dbt test` and `lakeforge test` exit 1 when a data test fails,
+which the data-quality benchmark wants them to.)
 """
 import argparse
 import os
@@ -84,6 +88,7 @@ def main():
     ap.add_argument("--cwd", default=None)
     ap.add_argument("--timeout", type=float, default=0, help="seconds; 0 = none")
     ap.add_argument("--mem-limit-gb", type=float, default=0, help="0 = none")
+    ap.add_argument("--ok-exit", default="0", help="exit codes that count as success, e.g. 0,1")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     args = ap.parse_args()
     cmd = args.cmd[1:] if args.cmd and args.cmd[0] == "--" else args.cmd
@@ -160,9 +165,10 @@ def main():
         rss = max(rss, sampled_peak_kb)
     # Wall time: this process's monotonic clock around the run (GNU time prints only 1/100 s).
     wall = wall_own
-    if status == "ok" and rc != 0:
+    ok_codes = {int(c) for c in args.ok_exit.split(",") if c.strip()}
+    if status == "ok" and rc not in ok_codes:
         status = "failed"
-    exit_code = {"timeout": 124, "memlimit": 137}.get(status, rc)
+    exit_code = {"timeout": 124, "memlimit": 137}.get(status, 0 if status == "ok" else rc)
     with open(args.results, "a") as f:
         f.write(f"{args.name}\t{status}\t{wall:.3f}\t{rss}\t{rc}\t\t{cpu:.2f}\t{load_before}\t{load_after}\n")
     print(f"    {args.name}: {status}, {wall:.3f} s wall, {cpu:.2f} s CPU, peak RSS {rss / 1024:.0f} MiB"
