@@ -34,12 +34,17 @@ enum Command {
     Test(RunArgs),
     /// Write the compiled SQL of every selected node under target/compiled.
     Compile(RunArgs),
+    /// Run again the nodes that errored, failed or were skipped in the last run, with the same
+    /// command, selection, vars and flags.
+    Retry(commands::retry::RetryArgs),
     /// List the project's nodes.
     Ls(commands::ls::LsArgs),
     /// Preview the rows a model (or inline SQL) returns, without writing anything.
     Show(commands::show::ShowArgs),
     /// Run a SQL query against the lake.
     Sql(commands::sql::SqlArgs),
+    /// List recorded runs, newest first; `runs show RUN_ID` shows one run's node executions.
+    Runs(commands::runs::RunsArgs),
     /// Train, evaluate and apply models on Parquet or CSV files (like LightGBM's CLI).
     Ml {
         #[command(subcommand)]
@@ -93,9 +98,11 @@ async fn main() -> ExitCode {
         Command::Seed(a) => commands::execute::run(lakeforge_runner::Command::Seed, a).await,
         Command::Test(a) => commands::execute::run(lakeforge_runner::Command::Test, a).await,
         Command::Compile(a) => commands::execute::run(lakeforge_runner::Command::Compile, a).await,
+        Command::Retry(a) => commands::retry::run(a).await,
         Command::Ls(a) => commands::ls::run(a),
         Command::Show(a) => commands::show::run(a).await,
         Command::Sql(a) => commands::sql::run(a).await,
+        Command::Runs(a) => commands::runs::run(a).await,
         Command::Ml { command } => commands::ml::run(command).await.map(|()| ExitCode::SUCCESS),
     };
     match result {

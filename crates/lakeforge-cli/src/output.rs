@@ -63,6 +63,15 @@ impl Reporter for ConsoleReporter {
         }
     }
 
+    fn node_retrying(&self, node: &Node, attempt: u32, error: &str, delay_s: f64) {
+        self.print(format!(
+            "RETRY {} after attempt {attempt} of {} errored, in {delay_s}s: {}",
+            describe(node),
+            node.config.retries + 1,
+            error.lines().next().unwrap_or("")
+        ));
+    }
+
     fn node_finished(&self, node: &Node, r: &NodeResult, index: usize, total: usize) {
         let width = total.to_string().len();
         let status = match r.status {

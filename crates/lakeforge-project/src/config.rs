@@ -144,6 +144,29 @@ fn as_bool(v: &serde_json::Value) -> Option<bool> {
     }
 }
 
+/// Seconds from `30`, `1.5`, `"90s"`, `"10m"` or `"2h"`; zero or negative is not a duration.
+fn parse_duration(v: &serde_json::Value) -> Option<f64> {
+    let secs = match v {
+        serde_json::Value::Number(n) => n.as_f64()?,
+        serde_json::Value::String(s) => {
+            let s = s.trim();
+            let (num, unit) = match s.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+                Some((i, _)) => (&s[..i], s[i..].trim()),
+                None => (s, "s"),
+            };
+            let scale = match unit {
+                "s" | "sec" | "secs" | "seconds" => 1.0,
+                "m" | "min" | "minutes" => 60.0,
+                "h" | "hours" => 3600.0,
+                _ => return None,
+            };
+            num.trim().parse::<f64>().ok()? * scale
+        }
+        _ => return None,
+    };
+    (secs.is_finite() && secs > 0.0).then_some(secs)
+}
+
 /// Turn merged layers into a typed config, reporting bad values against `origin` (a file path).
 pub fn build_config(
     raw: ConfigLayer,
@@ -242,7 +265,34 @@ pub fn build_config(
         test.fail_calc = v;
     }
     test.store_failures = raw.get("store_failures").and_then(as_bool).unwrap_or(false);
+    let retries = match raw.get("retries").filter(|v| !v.is_null()) {
+        None => 0,
+        Some(v) => v
+            .as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+            .filter(|n| *n <= 100)
+            .ok_or_else(|| {
+                err(format!(
+                    "`retries` must be a whole number from 0 to 100, not {v}"
+                ))
+            })? as u32,
+    };
+    let duration = |key: &str| -> Result<Option<f64>> {
+        match raw.get(key).filter(|v| !v.is_null()) {
+            None => Ok(None),
+            Some(v) => parse_duration(v).map(Some).ok_or_else(|| {
+                err(format!(
+                    "`{key}: {v}` is not a duration\nhint: write seconds (30, 1.5) or a number with s, m or h (\"90s\", \"10m\")"
+                ))
+            }),
+        }
+    };
+    let retry_delay = duration("retry_delay")?.unwrap_or(1.0);
+    let timeout = duration("timeout")?;
     Ok(NodeConfig {
+        retries,
+        retry_delay,
+        timeout,
         test,
         enabled,
         materialized,
@@ -270,6 +320,41 @@ mod tests {
 
     fn yaml(s: &str) -> serde_yaml::Value {
         serde_yaml::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn retries_and_durations() {
+        let layer = |s: &str| -> ConfigLayer {
+            match yaml_to_json(&yaml(s)) {
+                serde_json::Value::Object(o) => o.into_iter().collect(),
+                _ => unreachable!(),
+            }
+        };
+        let c = build_config(
+            layer("{retries: 2, retry_delay: 500ms, timeout: 10m}"),
+            Materialization::Table,
+            "x.yml",
+        );
+        assert!(
+            c.unwrap_err()
+                .to_string()
+                .contains("`retry_delay: \"500ms\"` is not a duration")
+        );
+        let c = build_config(
+            layer("{retries: 2, retry_delay: 0.5, timeout: 10m}"),
+            Materialization::Table,
+            "x.yml",
+        )
+        .unwrap();
+        assert_eq!((c.retries, c.retry_delay, c.timeout), (2, 0.5, Some(600.0)));
+        let c = build_config(layer("{}"), Materialization::Table, "x.yml").unwrap();
+        assert_eq!((c.retries, c.retry_delay, c.timeout), (0, 1.0, None));
+        let e = build_config(layer("{retries: -1}"), Materialization::Table, "x.yml");
+        assert!(
+            e.unwrap_err()
+                .to_string()
+                .contains("`retries` must be a whole number")
+        );
     }
 
     #[test]

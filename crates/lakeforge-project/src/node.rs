@@ -162,6 +162,13 @@ pub struct NodeConfig {
     pub where_clause: Option<String>,
     /// Data tests: thresholds, limit, fail_calc, store_failures.
     pub test: TestConfig,
+    /// `retries`: how many times a node that errors is run again (data test failures are not
+    /// retried: the data would not change).
+    pub retries: u32,
+    /// `retry_delay` in seconds before the first retry; each further retry waits twice as long.
+    pub retry_delay: f64,
+    /// `timeout` in seconds for one attempt.
+    pub timeout: Option<f64>,
     /// Every config key as given, for manifest.json and for later stages that read more keys.
     pub raw: BTreeMap<String, serde_json::Value>,
 }

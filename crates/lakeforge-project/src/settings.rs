@@ -110,6 +110,19 @@ pub(crate) fn read_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T
     serde_yaml::from_str(&text).map_err(|e| ProjectError::yaml(path, e))
 }
 
+/// The target of the project in `dir`, from its settings files alone (no models are read):
+/// for commands that only need to know where the lake and the metadata live, so that they
+/// work while a model is broken.
+pub fn read_target(dir: &Path, target_override: Option<&str>) -> Result<Target> {
+    let root = dir.canonicalize().map_err(|e| ProjectError::io(dir, e))?;
+    let project_path = root.join("dbt_project.yml");
+    if !project_path.is_file() {
+        return Err(ProjectError::NotAProject { dir: root });
+    }
+    let file: DbtProjectFile = read_yaml(&project_path)?;
+    resolve_target(&root, &file, target_override)
+}
+
 /// Resolve the target from `profiles.yml` (project folder first, then `$DBT_PROFILES_DIR`,
 /// then `~/.dbt`) and `lakeforge.yml`. A missing profile is not an error: Lakeforge needs no
 /// server, so defaults are complete.
@@ -193,7 +206,15 @@ fn is_url(s: &str) -> bool {
     s.contains("://")
 }
 
+/// A path relative to the project folder made absolute; URLs as they are, except that a
+/// relative `sqlite://PATH` is relative to the project folder too, like a bare path.
 fn resolve_location(root: &Path, s: &str) -> String {
+    if let Some(rest) = s.strip_prefix("sqlite:") {
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        if !rest.starts_with('/') && !rest.starts_with(":memory:") {
+            return format!("sqlite://{}", root.join(rest).display());
+        }
+    }
     if is_url(s) {
         return s.to_string();
     }
@@ -202,5 +223,33 @@ fn resolve_location(root: &Path, s: &str) -> String {
         s.to_string()
     } else {
         root.join(p).display().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_locations_resolve_against_the_project() {
+        let root = Path::new("/proj");
+        assert_eq!(resolve_location(root, "lake/m.db"), "/proj/lake/m.db");
+        assert_eq!(resolve_location(root, "/abs/m.db"), "/abs/m.db");
+        assert_eq!(
+            resolve_location(root, "sqlite://h/m.db"),
+            "sqlite:///proj/h/m.db"
+        );
+        assert_eq!(
+            resolve_location(root, "sqlite:h/m.db"),
+            "sqlite:///proj/h/m.db"
+        );
+        assert_eq!(
+            resolve_location(root, "sqlite:///abs/m.db"),
+            "sqlite:///abs/m.db"
+        );
+        assert_eq!(
+            resolve_location(root, "postgres://lf@db:5432/meta"),
+            "postgres://lf@db:5432/meta"
+        );
     }
 }

@@ -27,6 +27,8 @@ pub trait Reporter: Send + Sync {
     fn run_started(&self, _total: usize) {}
     fn node_started(&self, _node: &Node, _index: usize, _total: usize) {}
     fn node_finished(&self, node: &Node, result: &NodeResult, index: usize, total: usize);
+    /// Attempt `attempt` of `node` errored; it runs again after `delay_s` seconds.
+    fn node_retrying(&self, _node: &Node, _attempt: u32, _error: &str, _delay_s: f64) {}
 }
 
 #[derive(Debug, Clone)]
@@ -106,49 +108,53 @@ pub async fn run(
 
     let mut results: Vec<NodeResult> = Vec::with_capacity(total);
     let mut done = 0usize;
-    let mut tasks: JoinSet<NodeResult> = JoinSet::new();
+    let mut tasks: JoinSet<(NodeResult, Vec<NodeResult>)> = JoinSet::new();
     let mut skipped: BTreeSet<String> = BTreeSet::new();
     let threads = opts.threads.max(1);
+    let mut running: BTreeSet<String> = BTreeSet::new();
+    let mut cancelled = false;
+    let interrupted = interrupted();
+    tokio::pin!(interrupted);
 
-    while done < total {
-        while tasks.len() < threads {
+    while done < total && !(cancelled && tasks.is_empty()) {
+        while !cancelled && tasks.len() < threads {
             let Some((_, id)) = ready.pop_first() else {
                 break;
             };
             let node = project.nodes[&id].clone();
             reporter.node_started(&node, done + tasks.len() + 1, total);
             let env = env.clone();
-            tasks.spawn(async move {
-                // A panic in one node (a bug) becomes that node's error instead of ending the run.
-                let run = execute_node(&env, &node);
-                match AssertUnwindSafe(run).catch_unwind().await {
-                    Ok(result) => result,
-                    Err(panic) => {
-                        let what = panic
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_default();
-                        blank_result(
-                            &node,
-                            NodeStatus::Error,
-                            format!(
-                                "internal error (a bug in Lakeforge, please report it): {what}"
-                            ),
-                        )
-                    }
-                }
-            });
+            let reporter = reporter.clone();
+            running.insert(id.clone());
+            tasks.spawn(attempt_with_retries(env, node, reporter));
         }
-        let Some(joined) = tasks.join_next().await else {
+        let joined = tokio::select! {
+            joined = tasks.join_next() => joined,
+            _ = &mut interrupted, if !cancelled => {
+                // Stop what runs now (a Delta commit is atomic: an interrupted write leaves
+                // the table at its previous version) and start nothing more.
+                cancelled = true;
+                tasks.abort_all();
+                continue;
+            }
+        };
+        let Some(joined) = joined else {
             break;
         };
-        let result = joined.expect("node tasks catch their panics and are never cancelled");
+        let (result, failed_attempts) = match joined {
+            Ok(r) => r,
+            Err(e) if e.is_cancelled() => continue,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
         let id = result.unique_id.clone();
+        running.remove(&id);
         let blocks = result.status.blocks_downstream();
         done += 1;
         reporter.node_finished(&project.nodes[&id], &result, done, total);
-        record(&meta, &run_id, &result).await?;
+        for (i, failed) in failed_attempts.iter().enumerate() {
+            record(&meta, &run_id, i as u32 + 1, failed).await?;
+        }
+        record(&meta, &run_id, result.attempts, &result).await?;
         results.push(result);
 
         let mut frontier = vec![(id.clone(), blocks)];
@@ -163,7 +169,7 @@ pub async fn run(
                     let r = skipped_result(node, &finished);
                     done += 1;
                     reporter.node_finished(node, &r, done, total);
-                    record(&meta, &run_id, &r).await?;
+                    record(&meta, &run_id, 1, &r).await?;
                     results.push(r);
                     frontier.push((child, true));
                 } else {
@@ -177,32 +183,146 @@ pub async fn run(
         }
     }
 
+    if cancelled {
+        // Nodes stopped mid-run errored; nodes never started are skipped; `lakeforge retry`
+        // runs both.
+        for id in &running {
+            let node = &project.nodes[id];
+            let r = blank_result(node, NodeStatus::Error, "cancelled while running".into());
+            done += 1;
+            reporter.node_finished(node, &r, done, total);
+            record(&meta, &run_id, 1, &r).await?;
+            results.push(r);
+        }
+        for id in &plan.order {
+            if results.iter().any(|r| &r.unique_id == id) {
+                continue;
+            }
+            let node = &project.nodes[id];
+            let r = blank_result(
+                node,
+                NodeStatus::Skipped,
+                "cancelled before it started".into(),
+            );
+            record(&meta, &run_id, 1, &r).await?;
+            results.push(r);
+        }
+    }
     let summary = RunSummary {
         run_id: run_id.clone(),
         results,
         elapsed: started.elapsed().as_secs_f64(),
+        cancelled,
     };
     write_artifacts(&project, &summary, opts.command, &opts.args)?;
     if let Some(m) = &meta {
-        let status = if summary.success() {
-            "success"
-        } else {
-            "error"
-        };
-        m.finish_run(&run_id, status, &now(), summary.elapsed)
+        m.finish_run(&run_id, summary.status(), &now(), summary.elapsed)
             .await?;
     }
     Ok(summary)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Run a node with its `timeout`, again after an error up to `retries` times with exponential
+/// backoff; returns the final result and the results of the attempts that errored before it.
+async fn attempt_with_retries(
+    env: Arc<NodeEnv>,
+    node: Node,
+    reporter: Arc<dyn Reporter>,
+) -> (NodeResult, Vec<NodeResult>) {
+    let mut failed = Vec::new();
+    let mut attempt = 1u32;
+    loop {
+        let mut result = attempt_once(&env, &node).await;
+        result.attempts = attempt;
+        let retry = result.status == NodeStatus::Error
+            && attempt <= node.config.retries
+            && env.command != Command::Compile;
+        if !retry {
+            return (result, failed);
+        }
+        let delay = node.config.retry_delay * 2f64.powi(attempt as i32 - 1);
+        reporter.node_retrying(&node, attempt, &result.message, delay);
+        failed.push(result);
+        tokio::time::sleep(std::time::Duration::from_secs_f64(delay)).await;
+        attempt += 1;
+    }
+}
+
+async fn attempt_once(env: &NodeEnv, node: &Node) -> NodeResult {
+    // A panic in one node (a bug) becomes that node's error instead of ending the run.
+    let run = AssertUnwindSafe(execute_node(env, node)).catch_unwind();
+    let outcome = match node.config.timeout {
+        Some(secs) => {
+            let clock = Instant::now();
+            match tokio::time::timeout(std::time::Duration::from_secs_f64(secs), run).await {
+                Ok(r) => r,
+                Err(_) => {
+                    let mut r = blank_result(
+                        node,
+                        NodeStatus::Error,
+                        format!("timed out after {secs}s (config `timeout`); nothing was written"),
+                    );
+                    r.execution_time = clock.elapsed().as_secs_f64();
+                    return r;
+                }
+            }
+        }
+        None => run.await,
+    };
+    match outcome {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            blank_result(
+                node,
+                NodeStatus::Error,
+                format!("internal error (a bug in Lakeforge, please report it): {what}"),
+            )
+        }
+    }
 }
 
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-async fn record(meta: &Option<MetaStore>, run_id: &str, r: &NodeResult) -> Result<()> {
+async fn record(
+    meta: &Option<MetaStore>,
+    run_id: &str,
+    attempt: u32,
+    r: &NodeResult,
+) -> Result<()> {
     if let Some(m) = meta {
-        m.record_node(
+        m.record_node_attempt(
             run_id,
+            attempt.max(1) as i64,
             &NodeRecord {
                 unique_id: r.unique_id.clone(),
                 status: r.status.as_str().into(),
@@ -236,6 +356,7 @@ fn blank_result(node: &Node, status: NodeStatus, message: String) -> NodeResult 
         quarantined: None,
         sample: None,
         compiled_code: None,
+        attempts: 1,
         relation_name: (!matches!(
             node.resource_type,
             ResourceType::Test | ResourceType::UnitTest

@@ -54,6 +54,8 @@ pub struct NodeResult {
     pub sample: Option<String>,
     pub compiled_code: Option<String>,
     pub relation_name: Option<String>,
+    /// How many times the node ran: 1, or more when it was retried after errors.
+    pub attempts: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +63,9 @@ pub struct RunSummary {
     pub run_id: String,
     pub results: Vec<NodeResult>,
     pub elapsed: f64,
+    /// The run was interrupted (Ctrl-C / SIGTERM): nodes running then errored as cancelled,
+    /// nodes not started yet are skipped.
+    pub cancelled: bool,
 }
 
 impl RunSummary {
@@ -70,7 +75,18 @@ impl RunSummary {
 
     /// A run fails when any node errored or any error-severity test failed.
     pub fn success(&self) -> bool {
-        self.count(NodeStatus::Error) == 0 && self.count(NodeStatus::Fail) == 0
+        !self.cancelled && self.count(NodeStatus::Error) == 0 && self.count(NodeStatus::Fail) == 0
+    }
+
+    /// The run's status as recorded: success, error or cancelled.
+    pub fn status(&self) -> &'static str {
+        if self.cancelled {
+            "cancelled"
+        } else if self.success() {
+            "success"
+        } else {
+            "error"
+        }
     }
 
     pub fn run_results_json(&self, command: &str, args: &serde_json::Value) -> serde_json::Value {
@@ -92,8 +108,10 @@ impl RunSummary {
                 "adapter_response": {"_message": r.message, "rows_affected": r.rows_affected, "rows_quarantined": r.quarantined, "delta_version": r.delta_version},
                 "compiled_code": r.compiled_code,
                 "relation_name": r.relation_name,
+                "attempts": r.attempts,
             })).collect::<Vec<_>>(),
             "elapsed_time": self.elapsed,
+            "status": self.status(),
             "args": {"which": command, "vars": args},
         })
     }

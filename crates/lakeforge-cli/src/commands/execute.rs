@@ -1,6 +1,7 @@
 //! `lakeforge build`, `run`, `seed`, `test` and `compile`: select nodes, execute them through
 //! the runner, print a line per node and a summary, exit 1 when anything failed.
 
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -13,8 +14,22 @@ use crate::RunArgs;
 use crate::output::{ConsoleReporter, print_summary};
 
 pub async fn run(command: Command, args: RunArgs) -> anyhow::Result<ExitCode> {
+    run_with(command, args, None).await
+}
+
+/// Run `command`; `only` (from `lakeforge retry`) narrows the selection to these nodes.
+pub async fn run_with(
+    command: Command,
+    args: RunArgs,
+    only: Option<(BTreeSet<String>, String)>,
+) -> anyhow::Result<ExitCode> {
     let project = load_project(&args.project)?;
-    let selected = lakeforge_project::select(&project, &args.select, &args.exclude)?;
+    let mut selected = lakeforge_project::select(&project, &args.select, &args.exclude)?;
+    let mut retry_of = None;
+    if let Some((ids, previous_run)) = only {
+        selected.retain(|id| ids.contains(id));
+        retry_of = Some(previous_run);
+    }
     let threads = args
         .threads
         .or(project.target.threads)
@@ -24,7 +39,7 @@ pub async fn run(command: Command, args: RunArgs) -> anyhow::Result<ExitCode> {
     let meta = if command == Command::Compile {
         None
     } else {
-        Some(MetaStore::open_sqlite(std::path::Path::new(&project.target.metadata)).await?)
+        Some(MetaStore::open(&project.target.metadata).await?)
     };
     let reporter = Arc::new(ConsoleReporter::new(command));
     let opts = RunOptions {
@@ -38,6 +53,7 @@ pub async fn run(command: Command, args: RunArgs) -> anyhow::Result<ExitCode> {
             "vars": args.project.vars,
             "full_refresh": args.full_refresh,
             "threads": threads,
+            "retry_of": retry_of,
         }),
     };
     let summary =
@@ -48,7 +64,10 @@ pub async fn run(command: Command, args: RunArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     print_summary(&project, &summary, command);
-    Ok(if summary.success() {
+    Ok(if summary.cancelled {
+        // The shell's convention for a run stopped by SIGINT.
+        ExitCode::from(130)
+    } else if summary.success() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

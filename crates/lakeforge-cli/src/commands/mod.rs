@@ -5,6 +5,8 @@ pub mod execute;
 pub mod init;
 pub mod ls;
 pub mod ml;
+pub mod retry;
+pub mod runs;
 pub mod show;
 pub mod sql;
 

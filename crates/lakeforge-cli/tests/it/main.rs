@@ -8,6 +8,8 @@ mod errors;
 mod incremental;
 mod interop;
 mod ml;
+mod orchestration;
 mod quality;
+mod runs;
 mod selection;
 mod unit;

@@ -1,0 +1,166 @@
+//! Unattended runs: retries with exponential backoff, timeouts, Ctrl-C, and `lakeforge retry`.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::common::Project;
+
+/// (attempt, status) of every recorded execution of `unique_id` in the last run.
+fn attempts(p: &Project, unique_id: &str) -> Vec<(i64, String)> {
+    let out = p
+        .run(&["runs", "show", "last", "--format", "json"])
+        .ok()
+        .stdout;
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let mut a: Vec<(i64, String)> = v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["unique_id"] == unique_id)
+        .map(|n| {
+            (
+                n["attempt"].as_i64().unwrap(),
+                n["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    a.sort();
+    a
+}
+
+#[test]
+fn a_node_that_errors_twice_then_succeeds_is_retried_and_recorded() {
+    let p = Project::fixture("orchestration");
+    p.run(&["seed"]).ok();
+    let mut child = p
+        .command(&["run", "-s", "late_events", "--threads", "1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = Vec::new();
+    let mut retries = 0;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if line.starts_with("RETRY") {
+            retries += 1;
+            if retries == 2 {
+                // The source table lands while the run waits for its third attempt.
+                std::fs::create_dir_all(p.path().join("lake/raw")).unwrap();
+                std::fs::rename(
+                    p.path().join("lake/main/events_src"),
+                    p.path().join("lake/raw/events"),
+                )
+                .unwrap();
+            }
+        }
+        lines.push(line);
+    }
+    let status = child.wait().unwrap();
+    let out = lines.join("\n");
+    assert!(status.success(), "{out}");
+    assert_eq!(retries, 2, "{out}");
+    assert!(
+        out.contains("RETRY table main.late_events after attempt 1 of 4 errored, in 1s: "),
+        "{out}"
+    );
+    // Exponential backoff: the second wait is twice the first.
+    assert!(
+        out.contains("RETRY table main.late_events after attempt 2 of 4 errored, in 2s: "),
+        "{out}"
+    );
+    let r = p.run_result("model.orch.late_events");
+    assert_eq!(
+        (r["status"].as_str(), r["attempts"].as_i64()),
+        (Some("success"), Some(3))
+    );
+    assert_eq!(
+        attempts(&p, "model.orch.late_events"),
+        vec![
+            (1, "error".to_string()),
+            (2, "error".to_string()),
+            (3, "success".to_string())
+        ]
+    );
+    assert_eq!(
+        p.sql("select count(*) as n from main.late_events"),
+        "n\n3\n"
+    );
+}
+
+#[test]
+fn a_node_past_its_timeout_errors_and_writes_nothing() {
+    let p = Project::fixture("orchestration");
+    let started = Instant::now();
+    let run = p
+        .command(&["run", "-s", "timed"])
+        .env("LF_SLOW", "1")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(1), "{out}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the timeout stopped the query"
+    );
+    assert!(
+        out.contains("timed out after 0.5s (config `timeout`); nothing was written"),
+        "{out}"
+    );
+    assert!(!p.path().join("lake/main/timed/_delta_log").exists());
+}
+
+#[test]
+fn ctrl_c_cancels_cleanly_and_retry_finishes_the_run() {
+    let p = Project::fixture("orchestration");
+    let mut child = p
+        .command(&["run", "-s", "slow+", "--threads", "1"])
+        .env("LF_SLOW", "1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    assert_eq!(first.trim(), "Running 2 nodes");
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(rest.contains("cancelled while running"), "{rest}");
+
+    let text = std::fs::read_to_string(p.path().join("target/run_results.json")).unwrap();
+    let results: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(results["status"], "cancelled");
+    assert_eq!(p.run_result("model.orch.slow")["status"], "error");
+    let after = p.run_result("model.orch.after_slow");
+    assert_eq!(after["status"], "skipped");
+    assert_eq!(after["message"], "cancelled before it started");
+    let runs = p.run(&["runs", "--format", "json"]).ok().stdout;
+    assert!(runs.contains("\"cancelled\""), "{runs}");
+    assert!(!p.path().join("lake/main/slow/_delta_log").exists());
+
+    // Without LF_SLOW the model is quick; retry runs exactly what the cancelled run left.
+    let retry = p.run(&["retry"]).ok();
+    assert!(
+        retry.stdout.starts_with("Retrying 2 nodes of `run` run "),
+        "{}",
+        retry.stdout
+    );
+    assert_eq!(p.sql("select m from main.after_slow"), "m\n11\n");
+    let again = p.run(&["retry"]).ok();
+    assert!(
+        again.stdout.starts_with("Nothing to retry"),
+        "{}",
+        again.stdout
+    );
+}

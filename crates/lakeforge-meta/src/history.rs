@@ -1,0 +1,392 @@
+//! Run history: runs, the executions of their nodes (one row per attempt), and the table-level
+//! lineage of each execution. The SQL here is the same text on SQLite and PostgreSQL (`$n`
+//! placeholders, `ON CONFLICT` upserts); timestamps are RFC 3339 text in UTC, which sorts in
+//! time order.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::{MetaError, MetaStore, Result};
+
+/// The states a run is recorded in: `running` from its start until it finishes as `success`,
+/// `error` or `cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Running,
+    Success,
+    Error,
+    Cancelled,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 4] = [
+        RunStatus::Running,
+        RunStatus::Success,
+        RunStatus::Error,
+        RunStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Success => "success",
+            RunStatus::Error => "error",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl std::str::FromStr for RunStatus {
+    type Err = MetaError;
+
+    fn from_str(s: &str) -> Result<RunStatus> {
+        RunStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| MetaError::InvalidStatus { status: s.into() })
+    }
+}
+
+/// Node statuses counted as having succeeded, and as having failed (what blocks downstream,
+/// skips aside).
+const OK_STATUSES: &str = "('success', 'pass', 'warn')";
+const FAILED_STATUSES: &str = "('error', 'fail')";
+
+/// One node's execution, as the runner records it.
+#[derive(Debug, Clone)]
+pub struct NodeRecord {
+    pub unique_id: String,
+    pub status: String,
+    pub started_at: String,
+    pub elapsed_s: f64,
+    pub rows_affected: Option<i64>,
+    pub delta_version: Option<i64>,
+    pub sql_hash: Option<String>,
+    pub message: Option<String>,
+}
+
+impl NodeRecord {
+    /// The error text kept for this execution: its message when it errored or failed.
+    fn error(&self) -> Option<&str> {
+        matches!(self.status.as_str(), "error" | "fail")
+            .then_some(self.message.as_deref())
+            .flatten()
+    }
+}
+
+/// One attempt at a node in a run, as recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeExecution {
+    pub unique_id: String,
+    /// 1 for the first attempt; retries count up.
+    pub attempt: i64,
+    pub status: String,
+    pub started_at: String,
+    pub elapsed_s: f64,
+    pub rows_affected: Option<i64>,
+    /// The Delta table version this execution's write produced.
+    pub delta_version: Option<i64>,
+    /// SHA-256 of the compiled SQL that ran.
+    pub sql_hash: Option<String>,
+    pub message: Option<String>,
+    /// The message, when the execution errored or failed.
+    pub error: Option<String>,
+}
+
+/// A run as recorded, with how its nodes ended (their latest attempts).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub command: String,
+    /// What the user typed, as JSON.
+    pub args: String,
+    /// One of [`RunStatus`]'s values.
+    pub status: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub elapsed_s: Option<f64>,
+    pub nodes_ok: i64,
+    pub nodes_failed: i64,
+    pub nodes_skipped: i64,
+}
+
+/// Something a node execution read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LineageEdge {
+    /// The upstream node's unique id (`model.shop.orders`, `source.shop.raw.orders`), or the
+    /// relation itself when no node produces it.
+    pub upstream: String,
+    /// The relation read (`schema.table`), where known.
+    pub upstream_relation: Option<String>,
+    /// The Delta version read, where known.
+    pub upstream_version: Option<i64>,
+}
+
+/// A lineage edge as recorded: which execution read what.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LineageRecord {
+    pub unique_id: String,
+    pub attempt: i64,
+    #[serde(flatten)]
+    pub edge: LineageEdge,
+}
+
+enum RunFilter<'a> {
+    All,
+    Exact(&'a str),
+    Prefix(&'a str),
+}
+
+impl MetaStore {
+    pub async fn start_run(
+        &self,
+        run_id: &str,
+        command: &str,
+        args: &str,
+        started_at: &str,
+    ) -> Result<()> {
+        let sql = "INSERT INTO runs (run_id, command, args, status, started_at) \
+                   VALUES ($1, $2, $3, 'running', $4)";
+        on_pool!(&self.pool, p => {
+            sqlx::query(sql)
+                .bind(run_id)
+                .bind(command)
+                .bind(args)
+                .bind(started_at)
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Record how a run ended; `status` is one of [`RunStatus`]'s values.
+    pub async fn finish_run(
+        &self,
+        run_id: &str,
+        status: &str,
+        finished_at: &str,
+        elapsed_s: f64,
+    ) -> Result<()> {
+        let status: RunStatus = status.parse()?;
+        let sql = "UPDATE runs SET status = $1, finished_at = $2, elapsed_s = $3 WHERE run_id = $4";
+        on_pool!(&self.pool, p => {
+            sqlx::query(sql)
+                .bind(status.as_str())
+                .bind(finished_at)
+                .bind(elapsed_s)
+                .bind(run_id)
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Record a node's (first) execution in a run.
+    pub async fn record_node(&self, run_id: &str, r: &NodeRecord) -> Result<()> {
+        self.record_node_attempt(run_id, 1, r).await
+    }
+
+    /// Record attempt `attempt` (from 1) of a node in a run; recording the same attempt again
+    /// replaces it. Its message is kept as the error text when it errored or failed.
+    pub async fn record_node_attempt(
+        &self,
+        run_id: &str,
+        attempt: i64,
+        r: &NodeRecord,
+    ) -> Result<()> {
+        let sql = "INSERT INTO node_executions (run_id, unique_id, attempt, status, started_at, \
+                   elapsed_s, rows_affected, delta_version, sql_hash, message, error) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                   ON CONFLICT (run_id, unique_id, attempt) DO UPDATE SET \
+                   status = excluded.status, started_at = excluded.started_at, \
+                   elapsed_s = excluded.elapsed_s, rows_affected = excluded.rows_affected, \
+                   delta_version = excluded.delta_version, sql_hash = excluded.sql_hash, \
+                   message = excluded.message, error = excluded.error";
+        on_pool!(&self.pool, p => {
+            sqlx::query(sql)
+                .bind(run_id)
+                .bind(&r.unique_id)
+                .bind(attempt)
+                .bind(&r.status)
+                .bind(&r.started_at)
+                .bind(r.elapsed_s)
+                .bind(r.rows_affected)
+                .bind(r.delta_version)
+                .bind(&r.sql_hash)
+                .bind(&r.message)
+                .bind(r.error())
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Record what attempt `attempt` of node `unique_id` read, in one transaction; an edge
+    /// recorded again (same upstream) is replaced.
+    pub async fn record_lineage(
+        &self,
+        run_id: &str,
+        unique_id: &str,
+        attempt: i64,
+        upstream: &[LineageEdge],
+    ) -> Result<()> {
+        let sql = "INSERT INTO lineage (run_id, unique_id, attempt, upstream, upstream_relation, \
+                   upstream_version) VALUES ($1, $2, $3, $4, $5, $6) \
+                   ON CONFLICT (run_id, unique_id, attempt, upstream) DO UPDATE SET \
+                   upstream_relation = excluded.upstream_relation, \
+                   upstream_version = excluded.upstream_version";
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin().await?;
+            for e in upstream {
+                sqlx::query(sql)
+                    .bind(run_id)
+                    .bind(unique_id)
+                    .bind(attempt)
+                    .bind(&e.upstream)
+                    .bind(&e.upstream_relation)
+                    .bind(e.upstream_version)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?
+        });
+        Ok(())
+    }
+
+    /// The lineage recorded in a run, by node, attempt and upstream.
+    pub async fn lineage(&self, run_id: &str) -> Result<Vec<LineageRecord>> {
+        let sql = "SELECT unique_id, attempt, upstream, upstream_relation, upstream_version \
+                   FROM lineage WHERE run_id = $1 ORDER BY unique_id, attempt, upstream";
+        Ok(on_pool!(&self.pool, p => sqlx::query(sql)
+            .bind(run_id)
+            .fetch_all(p)
+            .await?
+            .into_iter()
+            .map(|r| LineageRecord {
+                unique_id: r.get(0),
+                attempt: r.get(1),
+                edge: LineageEdge {
+                    upstream: r.get(2),
+                    upstream_relation: r.get(3),
+                    upstream_version: r.get(4),
+                },
+            })
+            .collect()))
+    }
+
+    /// The most recent runs, newest first.
+    pub async fn runs(&self, limit: i64) -> Result<Vec<RunRecord>> {
+        self.query_runs(RunFilter::All, limit).await
+    }
+
+    /// The run with this exact id.
+    pub async fn run(&self, run_id: &str) -> Result<Option<RunRecord>> {
+        Ok(self
+            .query_runs(RunFilter::Exact(run_id), 1)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// The run `spec` names: `last` (the most recent), an id, or a prefix of exactly one id.
+    pub async fn resolve_run(&self, spec: &str) -> Result<RunRecord> {
+        let not_found = || MetaError::RunNotFound {
+            spec: spec.into(),
+            location: self.location.clone(),
+        };
+        if spec == "last" {
+            return self.runs(1).await?.into_iter().next().ok_or_else(not_found);
+        }
+        if let Some(run) = self.run(spec).await? {
+            return Ok(run);
+        }
+        const SHOWN: usize = 5;
+        let mut found = self
+            .query_runs(RunFilter::Prefix(spec), SHOWN as i64 + 1)
+            .await?;
+        match found.len() {
+            0 => Err(not_found()),
+            1 => Ok(found.remove(0)),
+            n => {
+                let mut ids: Vec<String> =
+                    found.iter().take(SHOWN).map(|r| r.run_id.clone()).collect();
+                if n > SHOWN {
+                    ids.push("...".into());
+                }
+                Err(MetaError::AmbiguousRun {
+                    spec: spec.into(),
+                    candidates: format!("several runs: {}", ids.join(", ")),
+                })
+            }
+        }
+    }
+
+    async fn query_runs(&self, filter: RunFilter<'_>, limit: i64) -> Result<Vec<RunRecord>> {
+        let (condition, arg) = match filter {
+            RunFilter::All => ("", None),
+            RunFilter::Exact(id) => ("WHERE run_id = $2", Some(id)),
+            RunFilter::Prefix(p) => ("WHERE substr(run_id, 1, length($2)) = $2", Some(p)),
+        };
+        // The newest runs first, then how their nodes ended: each node's latest attempt.
+        let sql = format!(
+            "SELECT r.run_id, r.command, r.args, r.status, r.started_at, r.finished_at, r.elapsed_s, \
+               COUNT(CASE WHEN n.status IN {OK_STATUSES} THEN 1 END) AS nodes_ok, \
+               COUNT(CASE WHEN n.status IN {FAILED_STATUSES} THEN 1 END) AS nodes_failed, \
+               COUNT(CASE WHEN n.status = 'skipped' THEN 1 END) AS nodes_skipped \
+             FROM (SELECT * FROM runs {condition} ORDER BY started_at DESC, run_id DESC LIMIT $1) r \
+             LEFT JOIN node_executions n ON n.run_id = r.run_id AND n.attempt = \
+               (SELECT MAX(m.attempt) FROM node_executions m \
+                WHERE m.run_id = n.run_id AND m.unique_id = n.unique_id) \
+             GROUP BY r.run_id, r.command, r.args, r.status, r.started_at, r.finished_at, r.elapsed_s \
+             ORDER BY r.started_at DESC, r.run_id DESC"
+        );
+        Ok(on_pool!(&self.pool, p => {
+            let mut q = sqlx::query(&sql).bind(limit);
+            if let Some(a) = arg {
+                q = q.bind(a);
+            }
+            q.fetch_all(p)
+                .await?
+                .into_iter()
+                .map(|r| RunRecord {
+                    run_id: r.get(0),
+                    command: r.get(1),
+                    args: r.get(2),
+                    status: r.get(3),
+                    started_at: r.get(4),
+                    finished_at: r.get(5),
+                    elapsed_s: r.get(6),
+                    nodes_ok: r.get(7),
+                    nodes_failed: r.get(8),
+                    nodes_skipped: r.get(9),
+                })
+                .collect()
+        }))
+    }
+
+    /// Every recorded execution in a run, in the order they started.
+    pub async fn node_executions(&self, run_id: &str) -> Result<Vec<NodeExecution>> {
+        let sql = "SELECT unique_id, attempt, status, started_at, elapsed_s, rows_affected, \
+                   delta_version, sql_hash, message, error FROM node_executions \
+                   WHERE run_id = $1 ORDER BY started_at, unique_id, attempt";
+        Ok(on_pool!(&self.pool, p => sqlx::query(sql)
+            .bind(run_id)
+            .fetch_all(p)
+            .await?
+            .into_iter()
+            .map(|r| NodeExecution {
+                unique_id: r.get(0),
+                attempt: r.get(1),
+                status: r.get(2),
+                started_at: r.get(3),
+                elapsed_s: r.get(4),
+                rows_affected: r.get(5),
+                delta_version: r.get(6),
+                sql_hash: r.get(7),
+                message: r.get(8),
+                error: r.get(9),
+            })
+            .collect()))
+    }
+}

@@ -1,0 +1,11 @@
+//! Tests of the metadata store against both backends: every test body runs once on a SQLite
+//! file in a temp folder and once on a fresh database of the machine's real PostgreSQL
+//! (`LAKEFORGE_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`). An
+//! unreachable PostgreSQL fails the `postgres` tests.
+
+#[macro_use]
+mod common;
+
+mod history;
+mod locks;
+mod open;
