@@ -43,8 +43,16 @@ enum Command {
     Show(commands::show::ShowArgs),
     /// Run a SQL query against the lake.
     Sql(commands::sql::SqlArgs),
+    /// Where a table's data comes from and what reads it: upstream and downstream tables, and
+    /// column-level lineage derived from the models' query plans.
+    Lineage(commands::lineage::LineageArgs),
     /// List recorded runs, newest first; `runs show RUN_ID` shows one run's node executions.
     Runs(commands::runs::RunsArgs),
+    /// Run the `schedules:` of lakeforge.yml on their cron ticks: one active scheduler per
+    /// metadata store, others stand by; `--once` runs what is due and exits.
+    Scheduler(commands::scheduler::SchedulerArgs),
+    /// Run a selection once per date from --start to --end, the date in a var (`ds`).
+    Backfill(commands::backfill::BackfillArgs),
     /// Train, evaluate and apply models on Parquet or CSV files (like LightGBM's CLI).
     Ml {
         #[command(subcommand)]
@@ -86,6 +94,22 @@ pub struct RunArgs {
     /// Also write the results as JUnit XML (for Jenkins, GitLab and other CI servers).
     #[arg(long, value_name = "PATH")]
     pub junit_xml: Option<PathBuf>,
+    /// The target folder of an earlier run (its manifest.json), for `--select state:modified+`.
+    #[arg(long, value_name = "DIR", env = "LAKEFORGE_STATE")]
+    pub state: Option<PathBuf>,
+    /// Skip nodes whose compiled SQL, config and upstream table versions are unchanged since
+    /// their last success (their output is still what that run wrote).
+    #[arg(long)]
+    pub changed: bool,
+    /// `text` for people, `json` for one JSON object per event on stdout (log collectors).
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[tokio::main]
@@ -102,7 +126,10 @@ async fn main() -> ExitCode {
         Command::Ls(a) => commands::ls::run(a),
         Command::Show(a) => commands::show::run(a).await,
         Command::Sql(a) => commands::sql::run(a).await,
+        Command::Lineage(a) => commands::lineage::run(a).await,
         Command::Runs(a) => commands::runs::run(a).await,
+        Command::Scheduler(a) => commands::scheduler::run(a).await,
+        Command::Backfill(a) => commands::backfill::run(a).await,
         Command::Ml { command } => commands::ml::run(command).await.map(|()| ExitCode::SUCCESS),
     };
     match result {

@@ -22,7 +22,7 @@ impl ConsoleReporter {
         }
     }
 
-    pub fn finish(&self) {
+    fn finish(&self) {
         if let Some(bar) = self.bar.lock().unwrap().take() {
             bar.finish_and_clear();
         }
@@ -61,6 +61,10 @@ impl Reporter for ConsoleReporter {
         if let Some(bar) = self.bar.lock().unwrap().as_ref() {
             bar.set_message(node.name.clone());
         }
+    }
+
+    fn run_finished(&self, _summary: &RunSummary) {
+        self.finish();
     }
 
     fn node_retrying(&self, node: &Node, attempt: u32, error: &str, delay_s: f64) {
@@ -205,4 +209,72 @@ pub fn print_summary(project: &Project, summary: &RunSummary, command: Command) 
         summary.count(NodeStatus::Skipped),
         summary.results.len()
     );
+}
+
+/// `--log-format json`: one JSON object per line and event, for log collectors.
+pub struct JsonReporter;
+
+fn emit(mut event: serde_json::Value) {
+    event["ts"] =
+        serde_json::json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    println!("{event}");
+}
+
+impl Reporter for JsonReporter {
+    fn run_started(&self, total: usize) {
+        emit(serde_json::json!({"event": "run_started", "nodes": total}));
+    }
+
+    fn node_started(&self, node: &Node, index: usize, total: usize) {
+        emit(serde_json::json!({
+            "event": "node_started",
+            "unique_id": node.unique_id,
+            "resource_type": node.resource_type.as_str(),
+            "index": index,
+            "total": total,
+        }));
+    }
+
+    fn node_retrying(&self, node: &Node, attempt: u32, error: &str, delay_s: f64) {
+        emit(serde_json::json!({
+            "event": "node_retrying",
+            "unique_id": node.unique_id,
+            "attempt": attempt,
+            "error": error,
+            "delay_s": delay_s,
+        }));
+    }
+
+    fn node_finished(&self, node: &Node, r: &NodeResult, index: usize, total: usize) {
+        emit(serde_json::json!({
+            "event": "node_finished",
+            "unique_id": node.unique_id,
+            "resource_type": node.resource_type.as_str(),
+            "status": r.status.as_str(),
+            "message": r.message,
+            "execution_time": r.execution_time,
+            "rows_affected": r.rows_affected,
+            "rows_quarantined": r.quarantined,
+            "delta_version": r.delta_version,
+            "failures": r.failures,
+            "attempts": r.attempts,
+            "index": index,
+            "total": total,
+        }));
+    }
+
+    fn run_finished(&self, s: &RunSummary) {
+        emit(serde_json::json!({
+            "event": "run_finished",
+            "run_id": s.run_id,
+            "status": s.status(),
+            "elapsed": s.elapsed,
+            "success": s.count(NodeStatus::Success),
+            "pass": s.count(NodeStatus::Pass),
+            "warn": s.count(NodeStatus::Warn),
+            "error": s.count(NodeStatus::Error),
+            "fail": s.count(NodeStatus::Fail),
+            "skipped": s.count(NodeStatus::Skipped),
+        }));
+    }
 }

@@ -1,12 +1,14 @@
 //! `lakeforge-engine` runs SQL against the lake: a DataFusion session whose catalog is the lake
 //! of Delta tables, the materializations that write models into it, seeds, and data tests. It
 //! is the stage after `lakeforge-project` has compiled a node, and before `lakeforge-runner`
-//! records what happened.
+//! records what happened. `lineage` reads column-level lineage from the plans of its SQL.
 
 pub mod catalog;
 pub mod contract;
+pub mod duplicates;
 pub mod error;
 pub mod lake;
+pub mod lineage;
 pub mod materialize;
 pub mod normalize;
 pub mod quarantine;
@@ -17,6 +19,9 @@ pub mod unit_test;
 
 pub use error::{EngineError, Result};
 pub use lake::{Lake, StoredKind};
+pub use lineage::{
+    ColumnDependency, ColumnLineage, DependencyKind, QueryLineage, plan_lineage, query_lineage,
+};
 pub use materialize::{WriteOutcome, materialize};
 pub use seed::load_seed;
 pub use session::Engine;

@@ -11,7 +11,8 @@
 //!
 //! Modules: `location` (what a `metadata:` string names; URLs with their password hidden),
 //! `migrate` (the migrations), `history` (runs, node executions, lineage), `lock` (leases),
-//! `testing` (throwaway PostgreSQL databases for tests).
+//! `schedule` (claimed schedule ticks, exactly once), `testing` (throwaway PostgreSQL databases
+//! for tests).
 
 use std::time::Duration;
 
@@ -35,11 +36,15 @@ mod history;
 mod location;
 mod lock;
 mod migrate;
+mod schedule;
+mod state;
 pub mod testing;
 
 pub use history::{LineageEdge, LineageRecord, NodeExecution, NodeRecord, RunRecord, RunStatus};
 pub use location::Location;
 pub use lock::LockInfo;
+pub use schedule::{TickRecord, tick_text};
+pub use state::LatestExecution;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetaError {

@@ -18,6 +18,10 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/sqlite/0002_attempts_lineage_locks.sql"),
     ),
+    (
+        3,
+        include_str!("../migrations/sqlite/0003_schedule_ticks.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -25,6 +29,10 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     (
         2,
         include_str!("../migrations/postgres/0002_attempts_lineage_locks.sql"),
+    ),
+    (
+        3,
+        include_str!("../migrations/postgres/0003_schedule_ticks.sql"),
     ),
 ];
 
@@ -150,6 +158,7 @@ mod tests {
         assert!(s.contains(&("node_executions".into(), "attempt".into())));
         assert!(s.contains(&("lineage".into(), "upstream_version".into())));
         assert!(s.contains(&("locks".into(), "expires_at_ms".into())));
+        assert!(s.contains(&("schedule_ticks".into(), "tick_at".into())));
         pg.close().await;
     }
 

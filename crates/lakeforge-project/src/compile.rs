@@ -67,6 +67,17 @@ pub enum InputShape {
     Declared(Vec<ColumnInfo>),
 }
 
+/// A test that fails for every key value (a column or a combination) found more than once.
+#[derive(Debug, Clone)]
+pub struct DuplicateKeyCheck {
+    /// What the test reads: a relation, or a subquery applying the test's `where`.
+    pub from: String,
+    /// The key columns, quoted as SQL identifiers where needed.
+    pub columns: Vec<String>,
+    /// `unique` ignores nulls; `unique_combination_of_columns` counts them as values.
+    pub skip_nulls: bool,
+}
+
 /// Everything needed to compile nodes of one project; cheap to share between threads.
 #[derive(Clone)]
 pub struct CompileContext {
@@ -301,6 +312,49 @@ impl CompileContext {
                     .get(unique_id)
                     .map(|s| s.relation.clone())
             })
+    }
+
+    /// For a `unique` or `unique_combination_of_columns` test (built in, not overridden by a
+    /// project macro), what it checks: the rows it reads and the key columns. The engine can
+    /// count duplicate keys without SQL's hash aggregation when the keys are integers.
+    pub fn duplicate_key_check(&self, node: &Node) -> Option<DuplicateKeyCheck> {
+        let Some(TestKind::Generic {
+            name,
+            column,
+            attached_to,
+            args,
+        }) = &node.test
+        else {
+            return None;
+        };
+        let short = name.rsplit('.').next().unwrap_or(name);
+        if self.project.jinja.has_macro(&format!("test_{short}")) {
+            return None;
+        }
+        let input = generic_tests::TestInput {
+            model: String::new(),
+            column: column.clone(),
+            args,
+        };
+        let (columns, skip_nulls) = match short {
+            "unique" | "expect_column_values_to_be_unique" => {
+                (vec![input.column_ident().ok()?], true)
+            }
+            "unique_combination_of_columns" => {
+                (input.column_list("combination_of_columns").ok()?, false)
+            }
+            _ => return None,
+        };
+        let relation = self.relation_of(attached_to)?;
+        let from = match &node.config.where_clause {
+            Some(w) => format!("(select * from {relation} where {w}) dbt_subquery"),
+            None => relation.to_string(),
+        };
+        Some(DuplicateKeyCheck {
+            from,
+            columns,
+            skip_nulls,
+        })
     }
 
     fn generic_test_sql(

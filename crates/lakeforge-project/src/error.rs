@@ -103,10 +103,7 @@ impl ProjectError {
 }
 
 /// The closest of `candidates` to `name`, when one is close enough to be a likely typo.
-pub(crate) fn suggest<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<String> {
+pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     candidates
         .into_iter()
         .map(|c| (edit_distance(name, c), c))

@@ -63,6 +63,14 @@ impl TestInput<'_> {
             })
     }
 
+    pub(crate) fn column_ident(&self) -> Result<String, String> {
+        self.col()
+    }
+
+    pub(crate) fn column_list(&self, key: &str) -> Result<Vec<String>, String> {
+        self.columns(key)
+    }
+
     fn arg(&self, key: &str) -> Option<&Value> {
         self.args.get(key).filter(|v| !v.is_null())
     }

@@ -13,12 +13,15 @@ pub mod manifest;
 pub mod node;
 pub mod project;
 pub mod properties;
+pub mod schedule;
 pub mod selector;
 pub mod settings;
+pub mod state;
 pub mod unit_test;
 
 pub use compile::{
-    CompileContext, CompiledNode, InputShape, RowCheck, UnitTestInput, UnitTestPlan,
+    CompileContext, CompiledNode, DuplicateKeyCheck, InputShape, RowCheck, UnitTestInput,
+    UnitTestPlan,
 };
 pub use error::{ProjectError, Result};
 pub use graph::Graph;

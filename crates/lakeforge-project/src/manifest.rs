@@ -5,6 +5,24 @@ use serde_json::{Map, Value, json};
 
 use crate::project::Project;
 
+/// A node's config as the manifest shows it (and as `state:modified` compares it).
+pub(crate) fn config_json(n: &crate::node::Node) -> Value {
+    Value::Object(
+        n.config
+            .raw
+            .clone()
+            .into_iter()
+            .chain([
+                (
+                    "materialized".to_string(),
+                    json!(n.config.materialized.as_str()),
+                ),
+                ("tags".to_string(), json!(n.config.tags)),
+            ])
+            .collect::<Map<_, _>>(),
+    )
+}
+
 /// Build the manifest. `compiled` maps unique ids to compiled SQL where a node was compiled.
 pub fn manifest_json(
     project: &Project,
@@ -26,7 +44,7 @@ pub fn manifest_json(
             "relation_name": n.relation.to_string(),
             "description": n.description,
             "columns": n.columns.iter().map(|c| (c.name.clone(), json!({"name": c.name, "description": c.description, "data_type": c.data_type}))).collect::<Map<_, _>>(),
-            "config": n.config.raw.clone().into_iter().chain([("materialized".to_string(), json!(n.config.materialized.as_str())), ("tags".to_string(), json!(n.config.tags))]).collect::<Map<_, _>>(),
+            "config": config_json(n),
             "tags": n.config.tags,
             "raw_code": n.raw_code,
             "depends_on": {"nodes": n.depends_on},

@@ -39,6 +39,8 @@ pub struct Project {
     pub sources: BTreeMap<String, SourceTable>,
     pub graph: Graph,
     pub vars: BTreeMap<String, serde_json::Value>,
+    /// A manifest of an earlier run to compare with (`--state DIR`), for `state:` selection.
+    pub state: Option<crate::state::StateManifest>,
     pub(crate) jinja: Arc<Jinja>,
     /// Model/seed name → unique id, for ref().
     pub(crate) by_name: HashMap<String, String>,
@@ -255,6 +257,7 @@ impl Project {
             sources,
             graph,
             vars,
+            state: None,
             jinja,
             by_name,
         })

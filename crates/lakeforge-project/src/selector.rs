@@ -260,6 +260,50 @@ fn matches(project: &Project, a: &Atom<'_>, raw: &str) -> Result<BTreeSet<String
                     .map(|n| n.unique_id.clone()),
             );
         }
+        Some("state") => {
+            let Some(state) = &project.state else {
+                return Err(ProjectError::Selector {
+                    selector: raw.to_string(),
+                    message: "`state:` compares with an earlier run's manifest\nhint: pass --state DIR, a folder holding the manifest.json of that run (e.g. a copy of its target/)".into(),
+                });
+            };
+            let pick = |n: &crate::node::Node| -> Option<bool> {
+                let change = state.change(n);
+                Some(match v {
+                    "new" => change == crate::state::Change::New,
+                    "modified" => change != crate::state::Change::Same,
+                    "modified.body" => matches!(
+                        change,
+                        crate::state::Change::New
+                            | crate::state::Change::Body
+                            | crate::state::Change::Both
+                    ),
+                    "modified.configs" => matches!(
+                        change,
+                        crate::state::Change::Configs | crate::state::Change::Both
+                    ),
+                    "unmodified" => change == crate::state::Change::Same,
+                    "old" => change != crate::state::Change::New,
+                    _ => return None,
+                })
+            };
+            for n in project.nodes.values() {
+                match pick(n) {
+                    Some(true) => {
+                        out.insert(n.unique_id.clone());
+                    }
+                    Some(false) => {}
+                    None => {
+                        return Err(ProjectError::Selector {
+                            selector: raw.to_string(),
+                            message: format!(
+                                "unknown state `{v}`\nhint: use state:modified, state:new, state:modified.body, state:modified.configs, state:unmodified or state:old"
+                            ),
+                        });
+                    }
+                }
+            }
+        }
         Some("test_name") => {
             out.extend(
                 project
@@ -291,7 +335,7 @@ fn matches(project: &Project, a: &Atom<'_>, raw: &str) -> Result<BTreeSet<String
             return Err(ProjectError::Selector {
                 selector: raw.to_string(),
                 message: format!(
-                    "unknown selector method `{m}`\nhint: use tag:, path:, config.<key>:, resource_type:, source:, fqn:, test_type:, test_name: or unit_test:"
+                    "unknown selector method `{m}`\nhint: use tag:, path:, config.<key>:, resource_type:, source:, fqn:, test_type:, test_name:, unit_test: or state:"
                 ),
             });
         }

@@ -1,7 +1,7 @@
 //! Project-level settings: `dbt_project.yml` (what dbt users already have), an optional
 //! `profiles.yml` (target schema and threads), and Lakeforge's own optional `lakeforge.yml`
-//! (where the lake and the metadata live). With none of the optional files, the lake is `./lake`
-//! and the metadata store is SQLite beside it.
+//! (where the lake and the metadata live, and the `schedules:` the scheduler runs). With none
+//! of the optional files, the lake is `./lake` and the metadata store is SQLite beside it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{ProjectError, Result};
+use crate::schedule::{Schedule, ScheduleFile, check_schedules};
 
 /// The parts of `dbt_project.yml` Lakeforge reads. Unknown keys are accepted, as dbt accepts them.
 #[derive(Debug, Clone, Deserialize)]
@@ -88,6 +89,9 @@ pub struct LakeforgeFile {
     pub metadata: Option<String>,
     #[serde(default)]
     pub threads: Option<usize>,
+    /// What `lakeforge scheduler` runs, and when (see [`crate::schedule`]).
+    #[serde(default)]
+    pub schedules: Vec<ScheduleFile>,
 }
 
 /// The resolved target: everything about where and how a run writes.
@@ -103,6 +107,8 @@ pub struct Target {
     /// SQLite path or database URL of the metadata store.
     pub metadata: String,
     pub profile_name: String,
+    /// The checked `schedules:` of lakeforge.yml.
+    pub schedules: Vec<Schedule>,
 }
 
 pub(crate) fn read_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
@@ -192,6 +198,7 @@ pub(crate) fn resolve_target(
             .to_string(),
         None => Path::new(&lake).join("_lakeforge.db").display().to_string(),
     };
+    let schedules = check_schedules(&lf_path, lf.schedules)?;
     Ok(Target {
         name: target_name.unwrap_or_else(|| "dev".into()),
         schema: output.schema.unwrap_or_else(|| "main".into()),
@@ -199,6 +206,7 @@ pub(crate) fn resolve_target(
         lake,
         metadata,
         profile_name,
+        schedules,
     })
 }
 

@@ -15,7 +15,6 @@ use lakeforge_meta::{MetaStore, NodeRecord};
 use lakeforge_project::{
     CompileContext, Materialization, Node, Project, ResourceType, RowCheck, Severity, TestKind,
 };
-use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 
 use crate::plan::{Command, plan};
@@ -29,6 +28,8 @@ pub trait Reporter: Send + Sync {
     fn node_finished(&self, node: &Node, result: &NodeResult, index: usize, total: usize);
     /// Attempt `attempt` of `node` errored; it runs again after `delay_s` seconds.
     fn node_retrying(&self, _node: &Node, _attempt: u32, _error: &str, _delay_s: f64) {}
+    /// Every node is done and the run recorded.
+    fn run_finished(&self, _summary: &RunSummary) {}
 }
 
 #[derive(Debug, Clone)]
@@ -37,17 +38,33 @@ pub struct RunOptions {
     pub selected: BTreeSet<String>,
     pub threads: usize,
     pub full_refresh: bool,
+    /// Skip nodes whose SQL, config and inputs are unchanged since their last success.
+    pub changed: bool,
     /// Recorded with the run (what the user typed).
     pub args: serde_json::Value,
 }
 
-/// Execute a command over a loaded project.
+/// Execute a command over a loaded project; Ctrl-C or SIGTERM cancels it cleanly.
 pub async fn run(
     project: Arc<Project>,
     engine: Arc<Engine>,
     meta: Option<MetaStore>,
     opts: RunOptions,
     reporter: Arc<dyn Reporter>,
+) -> Result<RunSummary> {
+    run_until(project, engine, meta, opts, reporter, interrupted()).await
+}
+
+/// Execute a command over a loaded project, cancelling it cleanly when `cancel` resolves
+/// (for [`run`], on Ctrl-C or SIGTERM; the scheduler, which lets its run in flight finish on
+/// those, passes a future of its own).
+pub async fn run_until(
+    project: Arc<Project>,
+    engine: Arc<Engine>,
+    meta: Option<MetaStore>,
+    opts: RunOptions,
+    reporter: Arc<dyn Reporter>,
+    cancel: impl std::future::Future<Output = ()>,
 ) -> Result<RunSummary> {
     let started = Instant::now();
     let run_id = format!(
@@ -69,6 +86,11 @@ pub async fn run(
         command: opts.command,
         full_refresh: opts.full_refresh,
         batches,
+        changed: match (&meta, opts.changed) {
+            (Some(m), true) => Some(m.latest_executions().await?),
+            _ => None,
+        },
+        versions: Default::default(),
     });
     let total = plan.order.len();
     if let Some(m) = &meta {
@@ -113,7 +135,7 @@ pub async fn run(
     let threads = opts.threads.max(1);
     let mut running: BTreeSet<String> = BTreeSet::new();
     let mut cancelled = false;
-    let interrupted = interrupted();
+    let interrupted = cancel;
     tokio::pin!(interrupted);
 
     while done < total && !(cancelled && tasks.is_empty()) {
@@ -155,6 +177,13 @@ pub async fn run(
             record(&meta, &run_id, i as u32 + 1, failed).await?;
         }
         record(&meta, &run_id, result.attempts, &result).await?;
+        if matches!(result.status, NodeStatus::Success | NodeStatus::Pass) {
+            env.versions.set(&id, result.delta_version);
+            if let (Some(m), false) = (&meta, result.upstream.is_empty()) {
+                m.record_lineage(&run_id, &id, result.attempts as i64, &result.upstream)
+                    .await?;
+            }
+        }
         results.push(result);
 
         let mut frontier = vec![(id.clone(), blocks)];
@@ -219,6 +248,7 @@ pub async fn run(
         m.finish_run(&run_id, summary.status(), &now(), summary.elapsed)
             .await?;
     }
+    reporter.run_finished(&summary);
     Ok(summary)
 }
 
@@ -330,10 +360,7 @@ async fn record(
                 elapsed_s: r.execution_time,
                 rows_affected: r.rows_affected.map(|x| x as i64),
                 delta_version: r.delta_version,
-                sql_hash: r
-                    .compiled_code
-                    .as_ref()
-                    .map(|c| format!("{:x}", Sha256::digest(c.as_bytes()))),
+                sql_hash: r.state_hash.clone(),
                 message: Some(r.message.clone()),
             },
         )
@@ -357,6 +384,8 @@ fn blank_result(node: &Node, status: NodeStatus, message: String) -> NodeResult 
         sample: None,
         compiled_code: None,
         attempts: 1,
+        state_hash: None,
+        upstream: Vec::new(),
         relation_name: (!matches!(
             node.resource_type,
             ResourceType::Test | ResourceType::UnitTest
@@ -382,6 +411,9 @@ struct NodeEnv {
     command: Command,
     full_refresh: bool,
     batches: TestBatches,
+    /// `--changed`: each node's latest recorded execution, to skip what is up to date.
+    changed: Option<HashMap<String, lakeforge_meta::LatestExecution>>,
+    versions: crate::state::Versions,
 }
 
 async fn execute_node(env: &NodeEnv, node: &Node) -> NodeResult {
@@ -412,6 +444,10 @@ async fn execute_inner(
             result.message = "seed".into();
             return Ok(());
         }
+        if let Some(version) = check_state(env, node, "", result).await {
+            result.delta_version = version;
+            return Ok(());
+        }
         let outcome = load_seed(engine, node, &root.join(&node.path))
             .await
             .map_err(|e| e.to_string())?;
@@ -433,6 +469,10 @@ async fn execute_inner(
     result.compiled_code = Some(compiled.sql.clone());
     if command == Command::Compile {
         result.message = "compiled".into();
+        return Ok(());
+    }
+    if let Some(version) = check_state(env, node, &compiled.sql, result).await {
+        result.delta_version = version;
         return Ok(());
     }
     match node.resource_type {
@@ -457,9 +497,37 @@ async fn execute_inner(
                     return Ok(());
                 }
             }
-            let outcome = run_test(engine, &node.path, &compiled.sql, cfg, &node.relation, 5)
-                .await
-                .map_err(|e| e.to_string())?;
+            // Duplicate keys are counted natively when the keys are integers (see
+            // lakeforge_engine::duplicates); anything else runs the test's SQL.
+            let native = match compile.duplicate_key_check(node) {
+                Some(check)
+                    if cfg.fail_calc == "count(*)"
+                        && !cfg.store_failures
+                        && cfg.limit.is_none() =>
+                {
+                    lakeforge_engine::duplicates::count_duplicates(
+                        engine,
+                        &node.path,
+                        &check.from,
+                        &check.columns,
+                        check.skip_nulls,
+                        5,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?
+                }
+                _ => None,
+            };
+            let outcome = match native {
+                Some(d) => lakeforge_engine::TestOutcome {
+                    failures: d.failures,
+                    sample: d.sample,
+                    stored_in: None,
+                },
+                None => run_test(engine, &node.path, &compiled.sql, cfg, &node.relation, 5)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            };
             let n = outcome.failures;
             result.failures = Some(n);
             // dbt's order: an error-severity test fails when error_if holds, else warns when
@@ -524,6 +592,29 @@ async fn execute_inner(
         }
     }
     Ok(())
+}
+
+/// Note the node's state hash and what it reads; under `--changed`, when it is up to date,
+/// mark the result so and return its output's current version.
+async fn check_state(
+    env: &NodeEnv,
+    node: &Node,
+    compiled_sql: &str,
+    result: &mut NodeResult,
+) -> Option<Option<i64>> {
+    let project = env.compile.project();
+    let hash = crate::state::state_hash(node, compiled_sql);
+    result.upstream = crate::state::upstream_edges(&env.versions, &env.engine, project, node).await;
+    result.state_hash = Some(hash.clone());
+    let last = env.changed.as_ref()?.get(&node.unique_id);
+    let version =
+        crate::state::up_to_date(last, &env.engine, node, &hash, &result.upstream).await?;
+    result.message = "up to date".into();
+    if node.resource_type == ResourceType::Test {
+        result.status = NodeStatus::Pass;
+        result.failures = Some(0);
+    }
+    Some(version)
 }
 
 async fn run_unit_test(

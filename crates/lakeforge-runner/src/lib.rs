@@ -6,8 +6,9 @@
 mod execute;
 mod plan;
 mod results;
+mod state;
 
-pub use execute::{Reporter, RunOptions, run};
+pub use execute::{Reporter, RunOptions, run, run_until};
 pub use plan::Command;
 pub use results::{NodeResult, NodeStatus, RunSummary};
 

@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use super::load_project;
 use crate::ProjectArgs;
 
 #[derive(Args, Clone, Debug)]
@@ -20,6 +19,9 @@ pub struct LsArgs {
     pub resource_type: Vec<Kind>,
     #[arg(long, value_enum, default_value = "selector")]
     pub output: LsOutput,
+    /// The target folder of an earlier run (its manifest.json), for `state:` selection.
+    #[arg(long, value_name = "DIR", env = "LAKEFORGE_STATE")]
+    pub state: Option<std::path::PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq)]
@@ -41,7 +43,7 @@ pub enum LsOutput {
 }
 
 pub fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
-    let project = load_project(&args.project)?;
+    let project = super::load_project_with_state(&args.project, args.state.as_deref())?;
     let selected = lakeforge_project::select(&project, &args.select, &args.exclude)?;
     let mut lines = Vec::new();
     for id in &selected {

@@ -1,12 +1,15 @@
 //! One module per subcommand, plus the few steps they share: loading the project and opening
 //! the engine and the metadata store.
 
+pub mod backfill;
 pub mod execute;
 pub mod init;
+pub mod lineage;
 pub mod ls;
 pub mod ml;
 pub mod retry;
 pub mod runs;
+pub mod scheduler;
 pub mod show;
 pub mod sql;
 
@@ -19,13 +22,25 @@ use lakeforge_project::{LoadOptions, Project};
 use crate::ProjectArgs;
 
 pub fn load_project(args: &ProjectArgs) -> anyhow::Result<Arc<Project>> {
-    let project = Project::load(
+    load_project_with_state(args, None)
+}
+
+/// Load the project; with `state` (`--state DIR`), also the earlier manifest that `state:`
+/// selection compares with.
+pub fn load_project_with_state(
+    args: &ProjectArgs,
+    state: Option<&std::path::Path>,
+) -> anyhow::Result<Arc<Project>> {
+    let mut project = Project::load(
         &args.project_dir,
         &LoadOptions {
             vars: args.vars.clone(),
             target: args.target.clone(),
         },
     )?;
+    if let Some(dir) = state {
+        project.state = Some(lakeforge_project::state::StateManifest::read(dir)?);
+    }
     Ok(Arc::new(project))
 }
 

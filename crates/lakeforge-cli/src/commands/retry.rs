@@ -1,16 +1,21 @@
-//! `lakeforge retry`: run again what did not succeed in the last run, as dbt's `retry` does.
-//! It reads `target/run_results.json`, takes the nodes that errored, failed or were skipped
-//! (including those a cancelled run never started), and runs the same command on them with the
-//! same selection, vars and flags.
+//! `lakeforge retry`: run again what did not succeed in the last recorded run, as dbt's
+//! `retry` does, but from the metadata store rather than `run_results.json`, so that it also
+//! finishes a run whose process was killed before it could write any file. It repeats the
+//! command with the same selection, vars and flags, on the selected nodes that did not end
+//! in success, pass or warn.
 
 use std::collections::BTreeSet;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
+use lakeforge_meta::MetaStore;
+use lakeforge_project::settings::read_target;
 use lakeforge_runner::Command;
 
-use crate::{ProjectArgs, RunArgs};
+use super::execute::{hostname, run_with};
+use super::load_project;
+use crate::{LogFormat, ProjectArgs, RunArgs};
 
 #[derive(Args, Debug)]
 pub struct RetryArgs {
@@ -26,57 +31,54 @@ pub struct RetryArgs {
 }
 
 pub async fn run(args: RetryArgs) -> anyhow::Result<ExitCode> {
-    let target_path = std::fs::read_to_string(args.project_dir.join("dbt_project.yml"))
-        .ok()
-        .and_then(|t| serde_yaml::from_str::<serde_yaml::Value>(&t).ok())
-        .and_then(|v| {
-            v.get("target-path")
-                .and_then(|p| p.as_str())
-                .map(String::from)
-        })
-        .unwrap_or_else(|| "target".into());
-    let path = args.project_dir.join(target_path).join("run_results.json");
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "reading {}\nhint: `lakeforge retry` re-runs the last build, run, seed or test; run one first",
-            path.display()
-        )
-    })?;
-    let previous: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    let which = previous["args"]["which"].as_str().unwrap_or_default();
-    let command = match which {
+    let target = read_target(&args.project_dir, args.target.as_deref())?;
+    let store = MetaStore::open(&target.metadata).await?;
+    let Some(last) = store.runs(1).await?.into_iter().next() else {
+        bail!(
+            "no run is recorded in {}\nhint: `lakeforge retry` repeats the last build, run, seed or test",
+            store.location()
+        );
+    };
+    let old: serde_json::Value = serde_json::from_str(&last.args).unwrap_or_default();
+    if last.status == "running" {
+        let pid = old["pid"].as_u64();
+        let here = old["host"].as_str() == Some(hostname().as_str());
+        match pid {
+            Some(pid) if here && std::path::Path::new(&format!("/proc/{pid}")).exists() => bail!(
+                "run {} is still going (process {pid})\nhint: wait for it, or stop it with Ctrl-C / kill -TERM {pid}",
+                last.run_id
+            ),
+            _ if !here && pid.is_some() => bail!(
+                "run {} was started on {} and is recorded as still running\nhint: retry it there, or wait for it to end",
+                last.run_id,
+                old["host"].as_str().unwrap_or("another machine")
+            ),
+            _ => {
+                // Its process is gone without recording an end: it was killed.
+                let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                store.finish_run(&last.run_id, "error", &now, 0.0).await?;
+                println!(
+                    "Run {} ended without finishing (its process is gone); recorded it as error",
+                    last.run_id
+                );
+            }
+        }
+    }
+    let command = match last.command.as_str() {
         "build" => Command::Build,
         "run" => Command::Run,
         "seed" => Command::Seed,
         "test" => Command::Test,
         other => bail!(
-            "{}: the last command was `{other}`, which retry cannot repeat",
-            path.display()
+            "the last run ({}) was `{other}`, which retry cannot repeat",
+            last.run_id
         ),
     };
-    let ids: BTreeSet<String> = previous["results"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|r| matches!(r["status"].as_str(), Some("error" | "fail" | "skipped")))
-        .filter_map(|r| r["unique_id"].as_str().map(String::from))
-        .collect();
-    let run_id = previous["metadata"]["invocation_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    if ids.is_empty() {
-        println!("Nothing to retry: every node of the last `{which}` ({run_id}) succeeded");
-        return Ok(ExitCode::SUCCESS);
-    }
-    let old = &previous["args"]["vars"];
-    let strings = |key: &str| -> Vec<String> {
-        old[key]
-            .as_array()
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
             .into_iter()
             .flatten()
-            .filter_map(|v| v.as_str().map(String::from))
+            .filter_map(|x| x.as_str().map(String::from))
             .collect()
     };
     let run_args = RunArgs {
@@ -85,18 +87,50 @@ pub async fn run(args: RetryArgs) -> anyhow::Result<ExitCode> {
             target: args.target,
             vars: old["vars"].as_str().map(String::from),
         },
-        select: strings("select"),
-        exclude: strings("exclude"),
+        select: strings(&old["select"]),
+        exclude: strings(&old["exclude"]),
         threads: args
             .threads
             .or_else(|| old["threads"].as_u64().map(|n| n as usize)),
         full_refresh: old["full_refresh"].as_bool().unwrap_or(false),
         junit_xml: None,
+        changed: old["changed"].as_bool().unwrap_or(false),
+        log_format: LogFormat::Text,
+        state: None,
     };
+
+    // What that run was to do, less what it did.
+    let project = load_project(&run_args.project)?;
+    let mut todo = lakeforge_project::select(&project, &run_args.select, &run_args.exclude)?;
+    if old["only"].is_array() {
+        let only: BTreeSet<String> = strings(&old["only"]).into_iter().collect();
+        todo.retain(|id| only.contains(id));
+    }
+    let mut latest: std::collections::HashMap<String, (i64, String)> = Default::default();
+    for e in store.node_executions(&last.run_id).await? {
+        let slot = latest.entry(e.unique_id).or_insert((0, String::new()));
+        if e.attempt >= slot.0 {
+            *slot = (e.attempt, e.status);
+        }
+    }
+    todo.retain(|id| {
+        !latest
+            .get(id)
+            .is_some_and(|(_, s)| matches!(s.as_str(), "success" | "pass" | "warn"))
+    });
+    if todo.is_empty() {
+        println!(
+            "Nothing to retry: every node of the last `{}` ({}) succeeded",
+            last.command, last.run_id
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
-        "Retrying {} node{} of `{which}` run {run_id}",
-        ids.len(),
-        if ids.len() == 1 { "" } else { "s" }
+        "Retrying {} node{} of `{}` run {}",
+        todo.len(),
+        if todo.len() == 1 { "" } else { "s" },
+        last.command,
+        last.run_id
     );
-    super::execute::run_with(command, run_args, Some((ids, run_id))).await
+    run_with(command, run_args, Some((todo, last.run_id))).await
 }

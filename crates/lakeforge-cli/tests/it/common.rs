@@ -118,3 +118,110 @@ pub fn normalize(s: &str, project: &Project) -> String {
     let s = secs.replace_all(&s, "[T]s");
     dots.replace_all(&s, " ... ").into_owned()
 }
+
+/// A `lakeforge` process left running (a scheduler), whose output lines (stdout and stderr)
+/// are collected as they come.
+pub struct Background {
+    pub child: std::process::Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Background {
+    pub fn spawn(project: &Project, args: &[&str]) -> Background {
+        Background::start(project.command(args))
+    }
+
+    /// Start `command` (from [`Project::command`], with its environment as needed).
+    pub fn start(mut command: Command) -> Background {
+        use std::io::BufRead;
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let out: Box<dyn std::io::Read + Send> = Box::new(child.stdout.take().unwrap());
+        let err: Box<dyn std::io::Read + Send> = Box::new(child.stderr.take().unwrap());
+        for stream in [out, err] {
+            let lines = lines.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    lines.lock().unwrap().push(line);
+                }
+            });
+        }
+        Background { child, lines }
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The output so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    pub fn output(&self) -> String {
+        self.lines().join("\n")
+    }
+
+    /// How many lines so far satisfy `pred`.
+    pub fn count(&self, pred: impl Fn(&str) -> bool) -> usize {
+        self.lines().iter().filter(|l| pred(l)).count()
+    }
+
+    /// Wait until at least `n` lines satisfy `pred`; panics, showing the output, after
+    /// `timeout`.
+    pub fn wait_for(&self, n: usize, timeout: std::time::Duration, pred: impl Fn(&str) -> bool) {
+        let start = std::time::Instant::now();
+        while self.count(&pred) < n {
+            assert!(
+                start.elapsed() < timeout,
+                "waited {timeout:?} for {n} matching lines; output:\n{}",
+                self.output()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Send `signal` (`TERM`, `INT`) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .args([format!("-{signal}"), self.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{signal} {}", self.id());
+    }
+
+    /// Wait for the process to exit (at most `timeout`) and return its exit code.
+    pub fn wait(&mut self, timeout: std::time::Duration) -> i32 {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Let the readers take the last lines.
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                return status.code().unwrap_or(-1);
+            }
+            if start.elapsed() > timeout {
+                let _ = self.child.kill();
+                panic!(
+                    "still running after {timeout:?}; output:\n{}",
+                    self.output()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

@@ -164,3 +164,112 @@ fn ctrl_c_cancels_cleanly_and_retry_finishes_the_run() {
         again.stdout
     );
 }
+
+#[test]
+fn a_killed_run_leaves_the_store_consistent_and_retry_finishes_it() {
+    let p = Project::fixture("orchestration");
+    let mut child = p
+        .command(&["run", "-s", "slow+", "--threads", "1"])
+        .env("LF_SLOW", "1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().unwrap(); // SIGKILL: no chance to record anything more
+    child.wait().unwrap();
+
+    let runs = p.run(&["runs", "--format", "json"]).ok().stdout;
+    let runs: serde_json::Value = serde_json::from_str(&runs).unwrap();
+    assert_eq!(runs[0]["status"], "running", "{runs}");
+    assert!(!p.path().join("lake/main/slow/_delta_log").exists());
+
+    let retry = p.run(&["retry"]).ok();
+    assert!(
+        retry
+            .stdout
+            .contains("ended without finishing (its process is gone); recorded it as error"),
+        "{}",
+        retry.stdout
+    );
+    assert!(
+        retry.stdout.contains("Retrying 2 nodes of `run` run "),
+        "{}",
+        retry.stdout
+    );
+    assert_eq!(p.sql("select m from main.after_slow"), "m\n11\n");
+    let runs = p.run(&["runs", "--format", "json"]).ok().stdout;
+    let runs: serde_json::Value = serde_json::from_str(&runs).unwrap();
+    assert_eq!(runs[0]["status"], "success", "{runs}");
+    assert_eq!(runs[1]["status"], "error", "{runs}");
+}
+
+/// unique id → message of every node_finished event of a `--log-format json` run.
+fn messages(p: &Project, args: &[&str]) -> std::collections::BTreeMap<String, String> {
+    let mut a = args.to_vec();
+    a.extend(["--log-format", "json", "--threads", "1"]);
+    let out = p.run(&a).ok().stdout;
+    let mut m = std::collections::BTreeMap::new();
+    let mut events = Vec::new();
+    for line in out.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(v["ts"].is_string(), "{line}");
+        events.push(v["event"].as_str().unwrap().to_string());
+        if v["event"] == "node_finished" {
+            m.insert(
+                v["unique_id"].as_str().unwrap().to_string(),
+                v["message"].as_str().unwrap().to_string(),
+            );
+        }
+    }
+    assert_eq!(events.first().map(String::as_str), Some("run_started"));
+    assert_eq!(events.last().map(String::as_str), Some("run_finished"));
+    m
+}
+
+#[test]
+fn changed_skips_nodes_whose_sql_config_and_inputs_are_unchanged() {
+    let p = Project::fixture("unit");
+    let build = ["build", "--exclude", "test_type:unit"];
+    p.run(&build).ok();
+    let mut changed = build.to_vec();
+    changed.push("--changed");
+
+    let m = messages(&p, &changed);
+    assert_eq!(m["seed.unit.raw_orders"], "up to date");
+    assert_eq!(m["seed.unit.raw_customers"], "up to date");
+    assert_eq!(m["model.unit.stg_orders"], "up to date");
+    assert_eq!(m["model.unit.customer_totals"], "up to date");
+    // Its SQL differs now that the table exists (is_incremental() is true): it runs once more.
+    assert_ne!(m["model.unit.orders_log"], "up to date");
+    let m = messages(&p, &changed);
+    assert!(m.values().all(|v| v == "up to date"), "{m:?}");
+
+    // A new customer: the seed reloads and only what reads it rebuilds.
+    let seed = p.path().join("seeds/raw_customers.csv");
+    let mut csv = std::fs::read_to_string(&seed).unwrap();
+    csv.push_str("12,Linus\n");
+    std::fs::write(&seed, csv).unwrap();
+    let m = messages(&p, &changed);
+    assert_ne!(m["seed.unit.raw_customers"], "up to date");
+    assert_ne!(m["model.unit.customer_totals"], "up to date");
+    assert_eq!(m["model.unit.stg_orders"], "up to date");
+    assert_eq!(m["model.unit.orders_log"], "up to date");
+    assert_eq!(
+        p.sql("select count(*) as n from main.customer_totals"),
+        "n\n3\n"
+    );
+    // A config change rebuilds even when the SQL is the same.
+    p.write(
+        "models/props.yml",
+        "version: 2\nmodels:\n  - name: stg_orders\n    config:\n      tags: [nightly]\n",
+    );
+    let m = messages(&p, &changed);
+    assert_ne!(m["model.unit.stg_orders"], "up to date");
+    // Without --changed everything runs.
+    let m = messages(&p, &build);
+    assert!(m.values().all(|v| v != "up to date"), "{m:?}");
+}

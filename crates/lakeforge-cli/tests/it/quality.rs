@@ -150,3 +150,79 @@ fn quarantine_routes_failing_rows_and_writes_the_good_ones() {
     let r = p.run_result("model.quality.clean_items");
     assert_eq!(r["adapter_response"]["rows_quarantined"], 1);
 }
+
+#[test]
+fn duplicate_keys_counted_natively_match_the_sql_of_the_test() {
+    let p = Project::fixture("quality");
+    p.write(
+        "seeds/keys.csv",
+        "id,day,grp,label\n1,2026-01-01,1,a\n2,2026-01-02,1,b\n2,2026-01-02,2,c\n3,,2,d\n3,,2,e\n3,2026-01-03,2,f\n,2026-01-04,3,g\n,2026-01-04,3,h\n",
+    );
+    // The same checks twice: natively (integer and date keys), and through SQL
+    // (store_failures keeps the SQL path, which writes the failing rows).
+    p.write(
+        "seeds/keys.yml",
+        r#"version: 2
+seeds:
+  - name: keys
+    columns:
+      - name: id
+        data_tests:
+          - unique
+          - unique: {name: id_unique_sql, config: {store_failures: true}}
+      - name: day
+        data_tests:
+          - unique
+    data_tests:
+      - dbt_utils.unique_combination_of_columns:
+          arguments: {combination_of_columns: [id, grp]}
+      - dbt_utils.unique_combination_of_columns:
+          name: id_grp_sql
+          arguments: {combination_of_columns: [id, grp]}
+          config: {store_failures: true}
+      - dbt_utils.unique_combination_of_columns:
+          name: with_null_keys
+          arguments: {combination_of_columns: [day, grp]}
+"#,
+    );
+    p.run(&["seed", "-s", "keys"]).ok();
+    let run = p.run(&["test", "-s", "keys", "--threads", "1"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let failures = |name: &str| {
+        let text = std::fs::read_to_string(p.path().join("target/run_results.json")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| {
+                r["unique_id"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!(".{name}."))
+            })
+            .unwrap_or_else(|| panic!("no result for {name}"))["failures"]
+            .as_u64()
+            .unwrap()
+    };
+    // ids 2 and 3 repeat (nulls do not count for unique).
+    assert_eq!(failures("unique_keys_id"), 2);
+    assert_eq!(failures("id_unique_sql"), 2);
+    // days 2026-01-02 and 2026-01-04 repeat.
+    assert_eq!(failures("unique_keys_day"), 2);
+    // (3, 2) and (null, 3) repeat: a combination counts null keys as equal, as SQL groups them.
+    assert_eq!(failures("unique_combination_of_columns_keys__id__grp"), 2);
+    assert_eq!(failures("id_grp_sql"), 2);
+    assert_eq!(failures("with_null_keys"), 2);
+    // The failure sample has the SQL result's shape.
+    assert!(
+        run.stdout.contains("| unique_field | n_records |"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("| 2026-01-02   | 2         |"),
+        "{}",
+        run.stdout
+    );
+}

@@ -93,3 +93,62 @@ fn unknown_method_is_an_error() {
         run.stderr
     );
 }
+
+#[test]
+fn state_modified_compares_with_an_earlier_manifest() {
+    let p = Project::fixture("unit");
+    p.run(&["compile"]).ok();
+    let state = p.path().join("prod-state");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::copy(
+        p.path().join("target/manifest.json"),
+        state.join("manifest.json"),
+    )
+    .unwrap();
+    let ls = |sel: &str| {
+        p.run(&["ls", "--output", "name", "--state", "prod-state", "-s", sel])
+            .ok()
+            .stdout
+    };
+    assert_eq!(ls("state:modified"), "");
+    // A body change, a config change, and a new model.
+    let sql = p.path().join("models/stg_orders.sql");
+    let text = std::fs::read_to_string(&sql).unwrap();
+    std::fs::write(&sql, text.replace("!= 'returned'", "<> 'returned'")).unwrap();
+    p.write(
+        "models/props.yml",
+        "version: 2\nmodels:\n  - name: customer_totals\n    config:\n      tags: [nightly]\n",
+    );
+    p.write("models/new_model.sql", "select 1 as x\n");
+    // Unit tests of the selected models come along, as data tests do.
+    assert_eq!(
+        ls("state:modified"),
+        "customer_totals\nmin_amount_var_is_applied\nnew_model\nreturned_orders_are_dropped\nstg_orders\ntotals_per_customer\n"
+    );
+    assert_eq!(ls("state:new"), "new_model\n");
+    assert_eq!(
+        ls("state:modified.configs"),
+        "customer_totals\ntotals_per_customer\n"
+    );
+    assert_eq!(
+        ls("state:modified.body"),
+        "min_amount_var_is_applied\nnew_model\nreturned_orders_are_dropped\nstg_orders\n"
+    );
+    // With `+`, what reads a changed model too (and the unit tests attached to them).
+    let down = ls("state:modified.body+");
+    assert!(
+        down.contains("orders_log\n") && down.contains("customer_totals\n"),
+        "{down}"
+    );
+
+    let err = p.run(&["ls", "-s", "state:modified"]);
+    assert_eq!(err.code, 2);
+    assert!(err.stderr.contains("pass --state DIR"), "{}", err.stderr);
+    let err = p.run(&["ls", "--state", "nowhere", "-s", "state:modified"]);
+    assert_eq!(err.code, 2);
+    assert!(
+        err.stderr.contains("nowhere/manifest.json"),
+        "{}",
+        err.stderr
+    );
+}

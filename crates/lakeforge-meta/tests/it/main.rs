@@ -9,3 +9,4 @@ mod common;
 mod history;
 mod locks;
 mod open;
+mod schedules;
