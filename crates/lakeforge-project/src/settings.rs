@@ -92,6 +92,25 @@ pub struct LakeforgeFile {
     /// What `lakeforge scheduler` runs, and when (see [`crate::schedule`]).
     #[serde(default)]
     pub schedules: Vec<ScheduleFile>,
+    /// Where OpenLineage run events go (a file of JSON lines and/or an HTTP endpoint).
+    #[serde(default)]
+    pub openlineage: Option<OpenLineageConfig>,
+}
+
+/// `openlineage:` in lakeforge.yml: the transports of OpenLineage run events.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenLineageConfig {
+    /// A file the events are appended to, one JSON object per line (relative to the project).
+    #[serde(default)]
+    pub file: Option<String>,
+    /// An HTTP endpoint the events are POSTed to (e.g. Marquez's `/api/v1/lineage`), with
+    /// `Authorization: Bearer $OPENLINEAGE_API_KEY` when that variable is set.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The jobs' namespace (default: the project's name).
+    #[serde(default)]
+    pub namespace: Option<String>,
 }
 
 /// The resolved target: everything about where and how a run writes.
@@ -109,6 +128,8 @@ pub struct Target {
     pub profile_name: String,
     /// The checked `schedules:` of lakeforge.yml.
     pub schedules: Vec<Schedule>,
+    /// `openlineage:` of lakeforge.yml, with `file` made absolute.
+    pub openlineage: Option<OpenLineageConfig>,
 }
 
 pub(crate) fn read_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
@@ -199,7 +220,21 @@ pub(crate) fn resolve_target(
         None => Path::new(&lake).join("_lakeforge.db").display().to_string(),
     };
     let schedules = check_schedules(&lf_path, lf.schedules)?;
+    let openlineage = match lf.openlineage {
+        Some(mut ol) => {
+            if ol.file.is_none() && ol.url.is_none() {
+                return Err(ProjectError::Config {
+                    path: lf_path.clone(),
+                    message: "`openlineage:` needs `file:` or `url:` (or both)\nhint: e.g. `openlineage: {file: target/openlineage.jsonl}`".into(),
+                });
+            }
+            ol.file = ol.file.map(|f| resolve_location(root, &f));
+            Some(ol)
+        }
+        None => None,
+    };
     Ok(Target {
+        openlineage,
         name: target_name.unwrap_or_else(|| "dev".into()),
         schema: output.schema.unwrap_or_else(|| "main".into()),
         threads: lf.threads.or(output.threads),

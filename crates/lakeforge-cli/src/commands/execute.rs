@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use lakeforge_meta::MetaStore;
+use lakeforge_runner::openlineage::OpenLineageReporter;
 use lakeforge_runner::{Command, Reporter, RunOptions, RunSummary};
 
 use super::{default_threads, load_project_with_state, open_engine};
@@ -68,10 +69,21 @@ pub async fn execute(
         Some(MetaStore::open(&project.target.metadata).await?)
     };
     let json = args.log_format == LogFormat::Json;
-    let reporter: Arc<dyn Reporter> = if json {
+    let mut reporter: Arc<dyn Reporter> = if json {
         Arc::new(JsonReporter)
     } else {
         Arc::new(ConsoleReporter::new(command))
+    };
+    let lineage = match (&project.target.openlineage, command) {
+        (Some(config), c) if c != Command::Compile => {
+            let r = Arc::new(
+                OpenLineageReporter::new(reporter.clone(), project.clone(), command, config)
+                    .context("opening the OpenLineage transport of lakeforge.yml")?,
+            );
+            reporter = r.clone();
+            Some(r)
+        }
+        _ => None,
     };
     let mut opts = RunOptions {
         command,
@@ -104,6 +116,9 @@ pub async fn execute(
         }
         None => lakeforge_runner::run(project.clone(), engine, meta, opts, reporter).await?,
     };
+    if let Some(l) = lineage {
+        l.close().await;
+    }
     if let Some(path) = &args.junit_xml {
         std::fs::write(path, summary.junit_xml(&project))
             .with_context(|| format!("writing {}", path.display()))?;

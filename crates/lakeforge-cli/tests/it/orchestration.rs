@@ -1,6 +1,6 @@
 //! Unattended runs: retries with exponential backoff, timeouts, Ctrl-C, and `lakeforge retry`.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -272,4 +272,111 @@ fn changed_skips_nodes_whose_sql_config_and_inputs_are_unchanged() {
     // Without --changed everything runs.
     let m = messages(&p, &build);
     assert!(m.values().all(|v| v != "up to date"), "{m:?}");
+}
+
+/// A one-thread HTTP server that keeps the bodies POSTed to it.
+fn lineage_server() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api/v1/lineage", listener.local_addr().unwrap());
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = got.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut s = stream.unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Read the head, then as many body bytes as Content-Length says.
+            let (head_end, len) = loop {
+                let n = s.read(&mut chunk).unwrap();
+                buf.extend_from_slice(&chunk[..n]);
+                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
+                    let len = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map(|v| v.trim().parse::<usize>().unwrap())
+                        .unwrap_or(0);
+                    break (i + 4, len);
+                }
+            };
+            while buf.len() < head_end + len {
+                let n = s.read(&mut chunk).unwrap();
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            let body: serde_json::Value =
+                serde_json::from_slice(&buf[head_end..head_end + len]).unwrap();
+            keep.lock().unwrap().push(body);
+            s.write_all(b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .unwrap();
+        }
+    });
+    (url, got)
+}
+
+#[test]
+fn openlineage_events_name_inputs_and_outputs_with_their_versions() {
+    let (url, posted) = lineage_server();
+    let p = Project::fixture("unit");
+    p.write(
+        "lakeforge.yml",
+        &format!(
+            "openlineage:\n  file: target/openlineage.jsonl\n  url: {url}\n  namespace: shop\n"
+        ),
+    );
+    p.run(&["build", "--exclude", "test_type:unit", "--threads", "1"])
+        .ok();
+    let text = std::fs::read_to_string(p.path().join("target/openlineage.jsonl")).unwrap();
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // The same events went over HTTP, in the same order.
+    assert_eq!(*posted.lock().unwrap(), events);
+    // A parent run for the command, then START and COMPLETE for each node.
+    assert_eq!(events[0]["eventType"], "START");
+    assert_eq!(events[0]["job"]["name"], "unit.build");
+    assert_eq!(events.last().unwrap()["eventType"], "COMPLETE");
+    for e in &events {
+        assert_eq!(
+            e["schemaURL"],
+            "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+        );
+        assert_eq!(e["job"]["namespace"], "shop");
+    }
+    let complete = events
+        .iter()
+        .find(|e| e["eventType"] == "COMPLETE" && e["job"]["name"] == "model.unit.customer_totals")
+        .unwrap();
+    let inputs: Vec<(&str, &str)> = complete["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap(),
+                d["facets"]["version"]["datasetVersion"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        inputs,
+        vec![("main.raw_customers", "0"), ("main.stg_orders", "0")]
+    );
+    assert_eq!(complete["outputs"][0]["name"], "main.customer_totals");
+    assert_eq!(
+        complete["outputs"][0]["facets"]["version"]["datasetVersion"],
+        "0"
+    );
+    let parent = &complete["run"]["facets"]["parent"]["run"]["runId"];
+    assert_eq!(parent, &events[0]["run"]["runId"]);
+    let starts = events.iter().filter(|e| e["eventType"] == "START").count();
+    let ends = events
+        .iter()
+        .filter(|e| e["eventType"] == "COMPLETE")
+        .count();
+    assert_eq!(starts, ends);
 }
