@@ -110,9 +110,9 @@ fn a_node_past_its_timeout_errors_and_writes_nothing() {
     assert!(!p.path().join("lake/main/timed/_delta_log").exists());
 }
 
-#[test]
-fn ctrl_c_cancels_cleanly_and_retry_finishes_the_run() {
-    let p = Project::fixture("orchestration");
+/// Start `run -s slow+` with the slow model taking many seconds; returns once it is half a
+/// second into the slow query.
+fn start_slow_run(p: &Project) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
     let mut child = p
         .command(&["run", "-s", "slow+", "--threads", "1"])
         .env("LF_SLOW", "1")
@@ -124,6 +124,13 @@ fn ctrl_c_cancels_cleanly_and_retry_finishes_the_run() {
     reader.read_line(&mut first).unwrap();
     assert_eq!(first.trim(), "Running 2 nodes");
     std::thread::sleep(Duration::from_millis(500));
+    (child, reader)
+}
+
+#[test]
+fn ctrl_c_cancels_cleanly_and_retry_finishes_the_run() {
+    let p = Project::fixture("orchestration");
+    let (mut child, mut reader) = start_slow_run(&p);
     let pid = child.id().to_string();
     assert!(
         std::process::Command::new("kill")
@@ -168,16 +175,7 @@ fn ctrl_c_cancels_cleanly_and_retry_finishes_the_run() {
 #[test]
 fn a_killed_run_leaves_the_store_consistent_and_retry_finishes_it() {
     let p = Project::fixture("orchestration");
-    let mut child = p
-        .command(&["run", "-s", "slow+", "--threads", "1"])
-        .env("LF_SLOW", "1")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    reader.read_line(&mut first).unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let (mut child, _reader) = start_slow_run(&p);
     child.kill().unwrap(); // SIGKILL: no chance to record anything more
     child.wait().unwrap();
 
