@@ -106,6 +106,28 @@ pub struct RunArgs {
     pub log_format: LogFormat,
 }
 
+impl RunArgs {
+    /// The options of a run started by another command (retry, scheduler, backfill): text
+    /// output, no JUnit file, no state comparison; callers set what differs.
+    pub fn started_by_lakeforge(
+        project: ProjectArgs,
+        select: Vec<String>,
+        exclude: Vec<String>,
+    ) -> RunArgs {
+        RunArgs {
+            project,
+            select,
+            exclude,
+            threads: None,
+            full_refresh: false,
+            junit_xml: None,
+            changed: false,
+            log_format: LogFormat::Text,
+            state: None,
+        }
+    }
+}
+
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
     Text,

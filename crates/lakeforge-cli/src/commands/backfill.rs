@@ -11,7 +11,7 @@ use clap::{Args, ValueEnum};
 use lakeforge_runner::Command;
 
 use super::execute::{Launch, execute};
-use crate::{LogFormat, ProjectArgs, RunArgs};
+use crate::{ProjectArgs, RunArgs};
 
 #[derive(Args, Debug)]
 pub struct BackfillArgs {
@@ -143,19 +143,17 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         let mut vars = base_vars.clone();
         vars.insert(args.var.clone(), serde_json::Value::String(ds.clone()));
         let run_args = RunArgs {
-            project: ProjectArgs {
-                project_dir: args.project.project_dir.clone(),
-                target: args.project.target.clone(),
-                vars: Some(serde_json::Value::Object(vars).to_string()),
-            },
-            select: args.select.clone(),
-            exclude: args.exclude.clone(),
             threads: args.threads,
             full_refresh: args.full_refresh && i == 0,
-            junit_xml: None,
-            changed: false,
-            log_format: LogFormat::Text,
-            state: None,
+            ..RunArgs::started_by_lakeforge(
+                ProjectArgs {
+                    project_dir: args.project.project_dir.clone(),
+                    target: args.project.target.clone(),
+                    vars: Some(serde_json::Value::Object(vars).to_string()),
+                },
+                args.select.clone(),
+                args.exclude.clone(),
+            )
         };
         let mut extra = serde_json::Map::new();
         extra.insert(

@@ -15,7 +15,7 @@ use lakeforge_runner::Command;
 
 use super::execute::{hostname, run_with};
 use super::load_project;
-use crate::{LogFormat, ProjectArgs, RunArgs};
+use crate::{ProjectArgs, RunArgs};
 
 #[derive(Args, Debug)]
 pub struct RetryArgs {
@@ -82,21 +82,20 @@ pub async fn run(args: RetryArgs) -> anyhow::Result<ExitCode> {
             .collect()
     };
     let run_args = RunArgs {
-        project: ProjectArgs {
-            project_dir: args.project_dir,
-            target: args.target,
-            vars: old["vars"].as_str().map(String::from),
-        },
-        select: strings(&old["select"]),
-        exclude: strings(&old["exclude"]),
         threads: args
             .threads
             .or_else(|| old["threads"].as_u64().map(|n| n as usize)),
         full_refresh: old["full_refresh"].as_bool().unwrap_or(false),
-        junit_xml: None,
         changed: old["changed"].as_bool().unwrap_or(false),
-        log_format: LogFormat::Text,
-        state: None,
+        ..RunArgs::started_by_lakeforge(
+            ProjectArgs {
+                project_dir: args.project_dir,
+                target: args.target,
+                vars: old["vars"].as_str().map(String::from),
+            },
+            strings(&old["select"]),
+            strings(&old["exclude"]),
+        )
     };
 
     // What that run was to do, less what it did.

@@ -27,7 +27,7 @@ use lakeforge_runner::Command;
 use tokio::sync::watch;
 
 use super::execute::{Launch, execute, hostname};
-use crate::{LogFormat, ProjectArgs, RunArgs};
+use crate::{ProjectArgs, RunArgs};
 
 /// The name of the store lease that makes a scheduler active.
 pub const LEASE: &str = "scheduler";
@@ -341,19 +341,17 @@ impl Scheduler {
             describe_selection(schedule)
         );
         let run_args = RunArgs {
-            project: ProjectArgs {
-                project_dir: self.args.project_dir.clone(),
-                target: self.args.target.clone(),
-                vars: schedule.vars_text(),
-            },
-            select: schedule.select.clone(),
-            exclude: schedule.exclude.clone(),
             threads: self.args.threads,
             full_refresh: schedule.full_refresh,
-            junit_xml: None,
-            changed: false,
-            log_format: LogFormat::Text,
-            state: None,
+            ..RunArgs::started_by_lakeforge(
+                ProjectArgs {
+                    project_dir: self.args.project_dir.clone(),
+                    target: self.args.target.clone(),
+                    vars: schedule.vars_text(),
+                },
+                schedule.select.clone(),
+                schedule.exclude.clone(),
+            )
         };
         let mut extra = serde_json::Map::new();
         extra.insert(
