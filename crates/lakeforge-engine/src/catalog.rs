@@ -21,18 +21,30 @@ use crate::lake::{Lake, StoredKind};
 /// Tables registered for this session only, keyed by (schema, name).
 pub(crate) type Overrides = Arc<RwLock<HashMap<(String, String), Arc<dyn TableProvider>>>>;
 
+/// File sources by (schema, name): the name to report (`source('raw', 'events')`) and where
+/// the files are; each becomes a listing table when first named.
+pub(crate) type Externals =
+    Arc<RwLock<HashMap<(String, String), (String, lakeforge_project::external::ExternalLocation)>>>;
+
 #[derive(Debug)]
 pub struct LakeCatalog {
     lake: Lake,
     overrides: Overrides,
+    externals: Externals,
     state: StateRef,
 }
 
 impl LakeCatalog {
-    pub(crate) fn new(lake: Lake, overrides: Overrides, state: StateRef) -> Self {
+    pub(crate) fn new(
+        lake: Lake,
+        overrides: Overrides,
+        externals: Externals,
+        state: StateRef,
+    ) -> Self {
         LakeCatalog {
             lake,
             overrides,
+            externals,
             state,
         }
     }
@@ -59,6 +71,7 @@ impl CatalogProvider for LakeCatalog {
             lake: self.lake.clone(),
             schema: name.to_string(),
             overrides: self.overrides.clone(),
+            externals: self.externals.clone(),
             state: self.state.clone(),
         }))
     }
@@ -69,6 +82,7 @@ struct LakeSchema {
     lake: Lake,
     schema: String,
     overrides: Overrides,
+    externals: Externals,
     state: StateRef,
 }
 
@@ -84,6 +98,14 @@ impl SchemaProvider for LakeSchema {
                 .filter(|(s, _)| s == &self.schema)
                 .map(|(_, n)| n.clone()),
         );
+        names.extend(
+            self.externals
+                .read()
+                .unwrap()
+                .keys()
+                .filter(|(s, _)| s == &self.schema)
+                .map(|(_, n)| n.clone()),
+        );
         names.sort();
         names.dedup();
         names
@@ -93,6 +115,16 @@ impl SchemaProvider for LakeSchema {
         let key = (self.schema.clone(), name.to_string());
         if let Some(t) = self.overrides.read().unwrap().get(&key) {
             return Ok(Some(t.clone()));
+        }
+        let external = self.externals.read().unwrap().get(&key).cloned();
+        if let Some((source, ext)) = external {
+            let state = self.state.upgrade().ok_or_else(|| {
+                DataFusionError::Internal("session dropped while planning a source".into())
+            })?;
+            let state = state.read().clone();
+            let table = crate::external::listing_table(&state, &source, &ext).await?;
+            self.overrides.write().unwrap().insert(key, table.clone());
+            return Ok(Some(table));
         }
         let relation = Relation::new(&self.schema, name);
         match self.lake.stored(&relation) {
@@ -117,10 +149,9 @@ impl SchemaProvider for LakeSchema {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.overrides
-            .read()
-            .unwrap()
-            .contains_key(&(self.schema.clone(), name.to_string()))
+        let key = (self.schema.clone(), name.to_string());
+        self.overrides.read().unwrap().contains_key(&key)
+            || self.externals.read().unwrap().contains_key(&key)
             || self
                 .lake
                 .stored(&Relation::new(&self.schema, name))

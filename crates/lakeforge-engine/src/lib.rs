@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod contract;
 pub mod duplicates;
 pub mod error;
+mod external;
 pub mod lake;
 pub mod lineage;
 pub mod materialize;

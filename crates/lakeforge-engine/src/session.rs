@@ -12,7 +12,7 @@ use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use deltalake::delta_datafusion::planner::DeltaPlanner;
 use lakeforge_project::Relation;
 
-use crate::catalog::{LakeCatalog, Overrides};
+use crate::catalog::{Externals, LakeCatalog, Overrides};
 use crate::error::{EngineError, Result};
 use crate::lake::{Lake, StoredKind};
 
@@ -22,6 +22,7 @@ pub struct Engine {
     ctx: SessionContext,
     lake: Lake,
     overrides: Overrides,
+    externals: Externals,
 }
 
 impl Engine {
@@ -40,11 +41,13 @@ impl Engine {
             .build();
         let ctx = SessionContext::new_with_state(state);
         let overrides: Overrides = Arc::new(RwLock::new(HashMap::new()));
+        let externals: Externals = Arc::new(RwLock::new(HashMap::new()));
         ctx.register_catalog(
             CATALOG,
             Arc::new(LakeCatalog::new(
                 lake.clone(),
                 overrides.clone(),
+                externals.clone(),
                 ctx.state_weak_ref(),
             )),
         );
@@ -52,6 +55,7 @@ impl Engine {
             ctx,
             lake,
             overrides,
+            externals,
         })
     }
 
@@ -100,6 +104,23 @@ impl Engine {
             table,
         );
         Ok(())
+    }
+
+    /// Make the project's file sources (`external:`) queryable under their relations; each
+    /// is opened when a query first names it.
+    pub fn register_sources(&self, project: &lakeforge_project::Project) {
+        let mut externals = self.externals.write().unwrap();
+        for s in project.sources.values() {
+            if let Some(ext) = &s.external {
+                externals.insert(
+                    (s.relation.schema.clone(), s.relation.identifier.clone()),
+                    (
+                        format!("source('{}', '{}')", s.source_name, s.name),
+                        ext.clone(),
+                    ),
+                );
+            }
+        }
     }
 
     /// The latest committed Delta version of a table, if it is one.

@@ -6,6 +6,7 @@
 pub mod compile;
 pub mod config;
 pub mod error;
+pub mod external;
 mod generic_tests;
 pub mod graph;
 pub mod jinja;

@@ -315,6 +315,8 @@ pub struct SourceTable {
     pub columns: Vec<ColumnInfo>,
     pub path: String,
     pub loaded_at_field: Option<String>,
+    /// `external:`: the source is files read in place rather than a table of the lake.
+    pub external: Option<crate::external::ExternalLocation>,
     /// Extra keys (`meta`, `freshness`, location settings) kept for later stages.
     pub raw: serde_json::Value,
 }

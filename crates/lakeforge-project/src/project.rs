@@ -135,7 +135,7 @@ impl Project {
             )?);
         }
 
-        let sources = build_sources(&file.name, &target, &props)?;
+        let sources = build_sources(&file.name, &root, &target, &props)?;
 
         // Names must be unique among models and seeds: ref() finds nodes by name.
         let mut by_name: HashMap<String, String> = HashMap::new();
@@ -584,6 +584,7 @@ fn seed_node(
 
 fn build_sources(
     project: &str,
+    root: &Path,
     target: &Target,
     props: &PropsIndex,
 ) -> Result<BTreeMap<String, SourceTable>> {
@@ -617,6 +618,15 @@ fn build_sources(
                     .loaded_at_field
                     .clone()
                     .or_else(|| source.loaded_at_field.clone()),
+                external: match raw.get("external") {
+                    Some(v) => Some(crate::external::parse(
+                        v,
+                        root,
+                        path,
+                        &format!("source `{}.{}`", source.name, table.name),
+                    )?),
+                    None => None,
+                },
                 raw: serde_json::Value::Object(raw),
             };
             if out.insert(unique_id.clone(), st).is_some() {

@@ -53,9 +53,7 @@ pub fn default_threads() -> usize {
 pub fn open_engine(project: &Project, threads: usize) -> anyhow::Result<Arc<Engine>> {
     let lake = Lake::open(&project.target.lake)
         .with_context(|| format!("opening the lake of project `{}`", project.name))?;
-    Ok(Arc::new(Engine::new(
-        lake,
-        &project.target.schema,
-        threads,
-    )?))
+    let engine = Engine::new(lake, &project.target.schema, threads)?;
+    engine.register_sources(project);
+    Ok(Arc::new(engine))
 }

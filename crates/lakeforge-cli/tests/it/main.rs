@@ -14,4 +14,5 @@ mod quality;
 mod runs;
 mod schedule;
 mod selection;
+mod sources;
 mod unit;

@@ -1,0 +1,79 @@
+//! File sources read in place: a source with `external:` becomes a DataFusion listing table
+//! over its files (CSV/TSV, JSON lines, Parquet; a file, a glob or a folder; hive partitions;
+//! compressed text), built the first time a query names it. Errors name the source, so a
+//! missing or corrupt file says which declaration points at it.
+
+use std::sync::Arc;
+
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::file_format::FileFormat as DfFileFormat;
+use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
+use datafusion::datasource::file_format::json::JsonFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::context::SessionState;
+use lakeforge_project::external::{ExternalLocation, FileFormat};
+
+/// The listing table of source `name` (e.g. `source('raw', 'events')`).
+pub(crate) async fn listing_table(
+    state: &SessionState,
+    name: &str,
+    ext: &ExternalLocation,
+) -> DfResult<Arc<dyn TableProvider>> {
+    let at = |e: DataFusionError| DataFusionError::Plan(format!("{name} at {}: {e}", ext.location));
+    let compression = match ext.compression.as_deref() {
+        Some("gzip") => FileCompressionType::GZIP,
+        Some("zstd") => FileCompressionType::ZSTD,
+        Some("bzip2") => FileCompressionType::BZIP2,
+        Some("xz") => FileCompressionType::XZ,
+        _ => FileCompressionType::UNCOMPRESSED,
+    };
+    let format: Arc<dyn DfFileFormat> = match ext.format {
+        FileFormat::Csv => Arc::new(
+            CsvFormat::default()
+                .with_has_header(ext.header)
+                .with_delimiter(ext.delimiter)
+                .with_file_compression_type(compression),
+        ),
+        FileFormat::Json => Arc::new(JsonFormat::default().with_file_compression_type(compression)),
+        FileFormat::Parquet => Arc::new(ParquetFormat::default()),
+    };
+    let is_folder = ext.location.ends_with('/') || std::path::Path::new(&ext.location).is_dir();
+    let extension = match &ext.file_extension {
+        Some(e) => e.clone(),
+        None if is_folder => format.get_ext_with_compression(&compression).map_err(at)?,
+        None => String::new(),
+    };
+    let mut partitions = Vec::new();
+    for (col, sql_type) in &ext.partitions {
+        let dt = crate::seed::sql_type(sql_type).ok_or_else(|| {
+            DataFusionError::Plan(format!(
+                "{name}: partition `{col}` has an unknown data_type `{sql_type}`"
+            ))
+        })?;
+        partitions.push((col.clone(), dt));
+    }
+    let url = ListingTableUrl::parse(&ext.location).map_err(at)?;
+    let options = ListingOptions::new(format)
+        .with_file_extension(extension)
+        .with_table_partition_cols(partitions);
+    let schema = options.infer_schema(state, &url).await.map_err(|e| {
+        let text = e.to_string();
+        if text.contains("No files found") || text.contains("not found") || text.contains("No such file") {
+            DataFusionError::Plan(format!(
+                "{name}: no files at {}\nhint: check `external.location` (a file, a glob such as data/*.csv, or a folder)",
+                ext.location
+            ))
+        } else {
+            at(e)
+        }
+    })?;
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(schema);
+    Ok(Arc::new(ListingTable::try_new(config).map_err(at)?))
+}
