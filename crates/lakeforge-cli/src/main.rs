@@ -41,6 +41,8 @@ enum Command {
     Ls(commands::ls::LsArgs),
     /// Preview the rows a model (or inline SQL) returns, without writing anything.
     Show(commands::show::ShowArgs),
+    /// Source checks: `source freshness` compares each source's newest row with its policy.
+    Source(commands::source::SourceArgs),
     /// Run a SQL query against the lake.
     Sql(commands::sql::SqlArgs),
     /// Where a table's data comes from and what reads it: upstream and downstream tables, and
@@ -147,6 +149,7 @@ async fn main() -> ExitCode {
         Command::Retry(a) => commands::retry::run(a).await,
         Command::Ls(a) => commands::ls::run(a),
         Command::Show(a) => commands::show::run(a).await,
+        Command::Source(a) => commands::source::run(a).await,
         Command::Sql(a) => commands::sql::run(a).await,
         Command::Lineage(a) => commands::lineage::run(a).await,
         Command::Runs(a) => commands::runs::run(a).await,

@@ -11,6 +11,7 @@ pub mod retry;
 pub mod runs;
 pub mod scheduler;
 pub mod show;
+pub mod source;
 pub mod sql;
 
 use std::sync::Arc;

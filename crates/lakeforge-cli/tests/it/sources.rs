@@ -135,3 +135,80 @@ fn bad_files_are_errors_naming_the_source_and_nothing_is_written() {
         out.stderr
     );
 }
+
+#[test]
+fn source_freshness_judges_the_newest_row_against_the_policy() {
+    let p = Project::fixture("orchestration");
+    let at = |hours: i64| {
+        (chrono::Utc::now() - chrono::Duration::hours(hours))
+            .format("%Y-%m-%dT%H:%M:%S")
+            .to_string()
+    };
+    p.write(
+        "data/recent.csv",
+        &format!("id,loaded_at\n1,{}\n2,{}\n", at(30), at(1)),
+    );
+    p.write("data/old.csv", &format!("id,loaded_at\n1,{}\n", at(72)));
+    p.write(
+        "models/fresh.yml",
+        r#"version: 2
+sources:
+  - name: feeds
+    loaded_at_field: loaded_at
+    freshness:
+      warn_after: {count: 2, period: hour}
+      error_after: {count: 1, period: day}
+    tables:
+      - name: recent
+        external: {location: data/recent.csv}
+      - name: recent_strict
+        external: {location: data/recent.csv}
+        freshness: {warn_after: {count: 30, period: minute}}
+      - name: old
+        external: {location: data/old.csv}
+      - name: unchecked
+        external: {location: data/old.csv}
+        freshness: null
+      - name: missing
+        external: {location: data/none/*.csv}
+"#,
+    );
+    let run = p.run(&["source", "freshness"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let status = |name: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("| feeds.{name} ")))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{}", run.stdout))
+            .split('|')
+            .nth(2)
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(status("recent"), "pass");
+    assert_eq!(status("recent_strict"), "warn");
+    assert_eq!(status("old"), "error");
+    assert_eq!(status("missing"), "runtime error");
+    assert!(!run.stdout.contains("feeds.unchecked"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("feeds.missing: ") && run.stdout.contains("no files at"),
+        "{}",
+        run.stdout
+    );
+    let artifact: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path().join("target/sources.json")).unwrap(),
+    )
+    .unwrap();
+    let old = artifact["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["unique_id"] == "source.orch.feeds.old")
+        .unwrap();
+    assert_eq!(old["status"], "error");
+    assert!(old["max_loaded_at_time_ago_in_seconds"].as_f64().unwrap() > 71.0 * 3600.0);
+    // Only the fresh ones: exit 0.
+    let ok = p.run(&["source", "freshness", "-s", "feeds.recent"]);
+    assert_eq!(ok.code, 0, "{}", ok.stdout);
+}
