@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod contract;
 pub mod duplicates;
 pub mod error;
+pub mod export;
 mod external;
 pub mod lake;
 pub mod lineage;

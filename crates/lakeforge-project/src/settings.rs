@@ -95,6 +95,18 @@ pub struct LakeforgeFile {
     /// Where OpenLineage run events go (a file of JSON lines and/or an HTTP endpoint).
     #[serde(default)]
     pub openlineage: Option<OpenLineageConfig>,
+    /// Databases named once (`app_db: {url: postgres://...}`), for exports; the file is
+    /// rendered with Jinja first, so a password can come from `{{ env_var('APP_DB_PASSWORD') }}`.
+    #[serde(default)]
+    pub connections: BTreeMap<String, ConnectionFile>,
+}
+
+/// A connection of `connections:`: a URL, or `{url: ...}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ConnectionFile {
+    Url(String),
+    Table { url: String },
 }
 
 /// `openlineage:` in lakeforge.yml: the transports of OpenLineage run events.
@@ -130,6 +142,8 @@ pub struct Target {
     pub schedules: Vec<Schedule>,
     /// `openlineage:` of lakeforge.yml, with `file` made absolute.
     pub openlineage: Option<OpenLineageConfig>,
+    /// `connections:` of lakeforge.yml: name → URL.
+    pub connections: BTreeMap<String, String>,
 }
 
 pub(crate) fn read_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
@@ -205,7 +219,10 @@ pub(crate) fn resolve_target(
 
     let lf_path = root.join("lakeforge.yml");
     let lf: LakeforgeFile = if lf_path.is_file() {
-        read_yaml(&lf_path)?
+        // Rendered like profiles.yml, so secrets can come from env_var().
+        let text = std::fs::read_to_string(&lf_path).map_err(|e| ProjectError::io(&lf_path, e))?;
+        let rendered = crate::jinja::render_standalone(&text, &lf_path.display().to_string())?;
+        serde_yaml::from_str(&rendered).map_err(|e| ProjectError::yaml(&lf_path, e))?
     } else {
         LakeforgeFile::default()
     };
@@ -233,8 +250,19 @@ pub(crate) fn resolve_target(
         }
         None => None,
     };
+    let connections = lf
+        .connections
+        .into_iter()
+        .map(|(k, v)| {
+            let url = match v {
+                ConnectionFile::Url(u) | ConnectionFile::Table { url: u } => u,
+            };
+            (k, url)
+        })
+        .collect();
     Ok(Target {
         openlineage,
+        connections,
         name: target_name.unwrap_or_else(|| "dev".into()),
         schema: output.schema.unwrap_or_else(|| "main".into()),
         threads: lf.threads.or(output.threads),

@@ -589,7 +589,41 @@ async fn execute_inner(
             result.message = outcome.action.to_string();
             result.rows_affected = outcome.rows;
             result.delta_version = outcome.version;
+            export_model(env, node, result).await?;
         }
+    }
+    Ok(())
+}
+
+/// After the Delta commit, write the table to each destination of the model's `export:`.
+async fn export_model(
+    env: &NodeEnv,
+    node: &Node,
+    result: &mut NodeResult,
+) -> std::result::Result<(), String> {
+    let Some(config) = node.config.raw.get("export") else {
+        return Ok(());
+    };
+    let project = env.compile.project();
+    let specs =
+        lakeforge_engine::export::parse_exports(config, &project.root, &project.target.connections)
+            .map_err(|e| format!("{}: `export:` {e}", node.path))?;
+    for spec in specs {
+        let rows = lakeforge_engine::export::export(&env.engine, &node.relation, &spec)
+            .await
+            .map_err(|e| {
+                format!(
+                    "{e}\n(the table {} itself was committed{})",
+                    node.relation,
+                    result
+                        .delta_version
+                        .map(|v| format!(", version {v}"))
+                        .unwrap_or_default()
+                )
+            })?;
+        result
+            .message
+            .push_str(&format!(", exported {rows} rows to {}", spec.destination()));
     }
     Ok(())
 }

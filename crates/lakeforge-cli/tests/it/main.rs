@@ -5,6 +5,7 @@ mod common;
 
 mod build;
 mod errors;
+mod exports;
 mod incremental;
 mod interop;
 mod lineage;
