@@ -90,7 +90,11 @@ impl Reporter for ConsoleReporter {
         let detail = match r.status {
             NodeStatus::Success => {
                 let mut d = match r.rows_affected {
-                    Some(n) => format!("{} {n} rows", r.message),
+                    // `CREATE TABLE 120 rows, exported ...`: the count belongs to the action.
+                    Some(n) => match r.message.split_once(", ") {
+                        Some((action, rest)) => format!("{action} {n} rows, {rest}"),
+                        None => format!("{} {n} rows", r.message),
+                    },
                     None => r.message.clone(),
                 };
                 if let Some(q) = r.quarantined {
