@@ -155,16 +155,35 @@ impl MetaStore {
             // node on this machine's disk (bench/dag_overhead.sh).
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30));
-        migrate::sqlite(&opts, &location).await?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
-            .await
-            .map_err(open_error)?;
-        Ok(MetaStore {
-            pool: Pool::Sqlite(pool),
-            location,
-        })
+        // Switching a new file to WAL takes an exclusive lock, and SQLite answers a second
+        // opener doing the same at that moment with "database is locked" at once, without
+        // waiting on busy_timeout: processes that open a fresh store together try again.
+        let mut attempt = 0u32;
+        loop {
+            let opened = async {
+                migrate::sqlite(&opts, &location).await?;
+                SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .connect_with(opts.clone())
+                    .await
+                    .map_err(open_error)
+            }
+            .await;
+            match opened {
+                Ok(pool) => {
+                    return Ok(MetaStore {
+                        pool: Pool::Sqlite(pool),
+                        location,
+                    });
+                }
+                Err(e) if attempt < 50 && e.to_string().contains("database is locked") => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt.min(10))))
+                        .await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Connect to the PostgreSQL database at `url` and bring its schema up to date.
