@@ -5,7 +5,8 @@
 //! Flow: [`FeaturePipeline`] (arrow → dense [`Dataset`]) → learner
 //! ([`gbdt`], [`linear`], [`kmeans`]) → [`Model`] (pipeline + estimator +
 //! metadata) → [`model_file`] (versioned, checksummed) → prediction on
-//! RecordBatches / [`metrics`]. [`split`] and [`tuning`] build on `fit`.
+//! RecordBatches / [`metrics`] → [`report`] (curves from [`curves`], one
+//! standalone HTML page). [`split`] and [`tuning`] build on `fit`.
 //!
 //! ```no_run
 //! # use lakeforge_ml::*;
@@ -21,6 +22,7 @@
 //! ```
 
 pub mod binning;
+pub mod curves;
 pub mod dataset;
 pub mod error;
 pub mod gbdt;
@@ -32,6 +34,7 @@ pub mod model_file;
 pub mod objective;
 pub mod params;
 pub mod pipeline;
+pub mod report;
 pub mod rng;
 pub mod split;
 pub mod target;
@@ -46,5 +49,6 @@ pub use params::{GbdtParams, Metric, Objective, ParamMap, parse_param_pairs};
 pub use pipeline::{
     CategoricalEncoding, FeaturePipeline, FeatureValue, PipelineMode, PipelineOptions,
 };
+pub use report::{Curve, ReportData, ReportOptions, ResidualData, render_html};
 pub use split::{SplitStrategy, cross_validate, split_batches};
 pub use tuning::{ParamRange, SearchSpace, Trial, TuneOptions, TuneResult, TuneStrategy, tune};
