@@ -34,6 +34,10 @@ enum Command {
     Test(RunArgs),
     /// Write the compiled SQL of every selected node under target/compiled.
     Compile(RunArgs),
+    /// Train the selected ML models (`ml_models:`), registering a version of each.
+    Train(RunArgs),
+    /// The model registry: list, show (with --report), compare, promote, history, reproduce.
+    Models(commands::models::ModelsArgs),
     /// Run again the nodes that errored, failed or were skipped in the last run, with the same
     /// command, selection, vars and flags.
     Retry(commands::retry::RetryArgs),
@@ -146,6 +150,8 @@ async fn main() -> ExitCode {
         Command::Seed(a) => commands::execute::run(lakeforge_runner::Command::Seed, a).await,
         Command::Test(a) => commands::execute::run(lakeforge_runner::Command::Test, a).await,
         Command::Compile(a) => commands::execute::run(lakeforge_runner::Command::Compile, a).await,
+        Command::Train(a) => commands::execute::run(lakeforge_runner::Command::Train, a).await,
+        Command::Models(a) => commands::models::run(a).await,
         Command::Retry(a) => commands::retry::run(a).await,
         Command::Ls(a) => commands::ls::run(a),
         Command::Show(a) => commands::show::run(a).await,

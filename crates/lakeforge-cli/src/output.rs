@@ -125,6 +125,7 @@ fn describe(node: &Node) -> String {
     match node.resource_type {
         ResourceType::Seed => format!("seed {}", node.relation),
         ResourceType::Test => format!("test {}", node.name),
+        ResourceType::MlModel => format!("ml model {}", node.name),
         ResourceType::UnitTest => format!(
             "unit_test {}::{}",
             node.fqn

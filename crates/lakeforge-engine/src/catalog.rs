@@ -1,7 +1,8 @@
 //! DataFusion's view of the lake: a catalog whose schemas are the lake's folders. Tables are
 //! opened lazily from their Delta log when a query names them, so a query pays only for the
 //! tables it reads and always sees their latest committed version; views are planned from
-//! their stored SQL; ephemeral models live only in the session's overrides.
+//! their stored SQL; ephemeral models live only in the session's overrides. Sources read in
+//! place (files, database tables) are opened the same lazy way.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
@@ -21,10 +22,37 @@ use crate::lake::{Lake, StoredKind};
 /// Tables registered for this session only, keyed by (schema, name).
 pub(crate) type Overrides = Arc<RwLock<HashMap<(String, String), Arc<dyn TableProvider>>>>;
 
-/// File sources by (schema, name): the name to report (`source('raw', 'events')`) and where
-/// the files are; each becomes a listing table when first named.
-pub(crate) type Externals =
-    Arc<RwLock<HashMap<(String, String), (String, lakeforge_project::external::ExternalLocation)>>>;
+/// Sources read in place by (schema, name): the name to report (`source('raw', 'events')`)
+/// and where the data is; each becomes a table provider when first named.
+pub(crate) type Externals = Arc<RwLock<HashMap<(String, String), (String, SourceLocation)>>>;
+
+/// Where a source that is not in the lake lives.
+#[derive(Debug, Clone)]
+pub(crate) enum SourceLocation {
+    /// Files (`external:`), read as a listing table.
+    Files(lakeforge_project::external::ExternalLocation),
+    /// A table of a database (`connection:`), read through its provider.
+    Database(crate::database::DatabaseRef),
+}
+
+/// Register the project's file and database sources in `externals`.
+pub(crate) fn register_sources(externals: &Externals, project: &lakeforge_project::Project) {
+    let mut externals = externals.write().unwrap();
+    for s in project.sources.values() {
+        if let Some(ext) = &s.external {
+            externals.insert(
+                (s.relation.schema.clone(), s.relation.identifier.clone()),
+                (
+                    format!("source('{}', '{}')", s.source_name, s.name),
+                    SourceLocation::Files(ext.clone()),
+                ),
+            );
+        }
+    }
+    for (key, db) in crate::database::database_refs(project) {
+        externals.insert(key, (db.label.clone(), SourceLocation::Database(db)));
+    }
+}
 
 #[derive(Debug)]
 pub struct LakeCatalog {
@@ -117,12 +145,17 @@ impl SchemaProvider for LakeSchema {
             return Ok(Some(t.clone()));
         }
         let external = self.externals.read().unwrap().get(&key).cloned();
-        if let Some((source, ext)) = external {
-            let state = self.state.upgrade().ok_or_else(|| {
-                DataFusionError::Internal("session dropped while planning a source".into())
-            })?;
-            let state = state.read().clone();
-            let table = crate::external::listing_table(&state, &source, &ext).await?;
+        if let Some((source, location)) = external {
+            let table = match location {
+                SourceLocation::Files(ext) => {
+                    let state = self.state.upgrade().ok_or_else(|| {
+                        DataFusionError::Internal("session dropped while planning a source".into())
+                    })?;
+                    let state = state.read().clone();
+                    crate::external::listing_table(&state, &source, &ext).await?
+                }
+                SourceLocation::Database(db) => db.open().await?,
+            };
             self.overrides.write().unwrap().insert(key, table.clone());
             return Ok(Some(table));
         }
@@ -170,4 +203,22 @@ pub(crate) async fn open_delta_provider(
         .await
         .map_err(|e| DataFusionError::External(Box::new(e)))?;
     table.table_provider().await
+}
+
+/// A Delta table's provider at `version` (None: its latest), with the version it opened.
+pub(crate) async fn open_delta_provider_at(
+    lake: &Lake,
+    relation: &Relation,
+    version: Option<i64>,
+) -> DfResult<(Arc<dyn TableProvider>, i64)> {
+    let url = lake
+        .table_url(relation)
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    let table = match version {
+        Some(v) => deltalake::open_table_with_version(url, v as _).await,
+        None => deltalake::open_table(url).await,
+    }
+    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    let opened = table.version().unwrap_or(0) as i64;
+    Ok((table.table_provider().await?, opened))
 }

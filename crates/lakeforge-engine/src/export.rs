@@ -1,8 +1,10 @@
 //! Exports, the L of ETL: after a model's Delta commit, its table is written to where an
-//! application reads it — a Parquet or CSV file, or a PostgreSQL table (modes `replace`,
-//! `append`, `upsert` on a key). Each export is all or nothing: files are written beside the
-//! destination and renamed over it; a database export loads a staging table with COPY and
-//! swaps or merges it inside one transaction, so a failure leaves the destination as it was.
+//! application reads it — a Parquet or CSV file, or a PostgreSQL or MySQL/MariaDB table (modes
+//! `replace`, `append`, `upsert` on a key). Each export is all or nothing: files are written
+//! beside the destination and renamed over it; a PostgreSQL export loads a staging table with
+//! COPY and swaps or merges it inside one transaction; a MySQL export (`export_mysql.rs`)
+//! loads a staging table and swaps it in with one RENAME or merges it with one INSERT ...
+//! SELECT, so a failure leaves the destination as it was.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,6 +35,15 @@ pub enum ExportSpec {
         mode: Mode,
         unique_key: Vec<String>,
     },
+    /// A MySQL or MariaDB table (`type: mysql`, or `mariadb`).
+    Mysql {
+        connection: String,
+        url: String,
+        /// `database.table` or `table` (in the URL's database).
+        table: String,
+        mode: Mode,
+        unique_key: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -54,6 +65,9 @@ impl ExportSpec {
         match self {
             ExportSpec::File { path, .. } => path.display().to_string(),
             ExportSpec::Postgres {
+                connection, table, ..
+            }
+            | ExportSpec::Mysql {
                 connection, table, ..
             } => format!("{table} on connection `{connection}`"),
         }
@@ -77,7 +91,7 @@ pub fn parse_exports(
         let get = |k: &str| item.get(k).and_then(|v| v.as_str());
         let kind = get("type")
             .or_else(|| get("format"))
-            .ok_or("each `export:` needs `type:` (parquet, csv or postgres)")?;
+            .ok_or("each `export:` needs `type:` (parquet, csv, postgres or mysql)")?;
         match kind {
             "parquet" | "csv" => {
                 let path = get("path").ok_or(format!("a {kind} export needs `path:`"))?;
@@ -94,10 +108,11 @@ pub fn parse_exports(
                 };
                 out.push(ExportSpec::File { path, format });
             }
-            "postgres" | "postgresql" => {
-                let connection = get("connection").ok_or(
-                    "a postgres export needs `connection:`, a name under `connections:` in lakeforge.yml",
-                )?;
+            "postgres" | "postgresql" | "mysql" | "mariadb" => {
+                let is_mysql = matches!(kind, "mysql" | "mariadb");
+                let connection = get("connection").ok_or(format!(
+                    "a {kind} export needs `connection:`, a name under `connections:` in lakeforge.yml"
+                ))?;
                 let url = connections.get(connection).ok_or_else(|| {
                     let known: Vec<&str> = connections.keys().map(String::as_str).collect();
                     format!(
@@ -105,7 +120,19 @@ pub fn parse_exports(
                         if known.is_empty() { "none".to_string() } else { known.join(", ") }
                     )
                 })?;
-                let table = get("table").ok_or("a postgres export needs `table:`")?;
+                // Only the scheme is named: the URL may hold a password.
+                let scheme_ok = match lakeforge_project::database::DatabaseKind::of_url(url) {
+                    Some(lakeforge_project::database::DatabaseKind::Mysql) => is_mysql,
+                    Some(lakeforge_project::database::DatabaseKind::Postgres) => !is_mysql,
+                    _ => false,
+                };
+                if !scheme_ok {
+                    let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or("?");
+                    return Err(format!(
+                        "a {kind} export cannot write to connection `{connection}`, a `{scheme}://` URL\nhint: `type: postgres` exports need a postgres:// connection, `type: mysql` ones a mysql:// (or mariadb://) connection"
+                    ));
+                }
+                let table = get("table").ok_or(format!("a {kind} export needs `table:`"))?;
                 let mode = match get("mode").unwrap_or("replace") {
                     "replace" => Mode::Replace,
                     "append" => Mode::Append,
@@ -127,17 +154,29 @@ pub fn parse_exports(
                 if mode == Mode::Upsert && unique_key.is_empty() {
                     return Err("an upsert export needs `unique_key:`".into());
                 }
-                out.push(ExportSpec::Postgres {
-                    connection: connection.to_string(),
-                    url: url.clone(),
-                    table: table.to_string(),
-                    mode,
-                    unique_key,
+                let (connection, url, table) =
+                    (connection.to_string(), url.clone(), table.to_string());
+                out.push(if is_mysql {
+                    ExportSpec::Mysql {
+                        connection,
+                        url,
+                        table,
+                        mode,
+                        unique_key,
+                    }
+                } else {
+                    ExportSpec::Postgres {
+                        connection,
+                        url,
+                        table,
+                        mode,
+                        unique_key,
+                    }
                 });
             }
             other => {
                 return Err(format!(
-                    "export type `{other}` is not supported\nhint: use parquet, csv or postgres"
+                    "export type `{other}` is not supported\nhint: use parquet, csv, postgres or mysql"
                 ));
             }
         }
@@ -199,6 +238,23 @@ pub async fn export(engine: &Engine, relation: &Relation, spec: &ExportSpec) -> 
                 .await
                 .map_err(|e| EngineError::sql(&context, e))?;
             to_postgres(&context, url, table, *mode, unique_key, &schema, &batches).await
+        }
+        ExportSpec::Mysql {
+            url,
+            table,
+            mode,
+            unique_key,
+            ..
+        } => {
+            let schema: SchemaRef = std::sync::Arc::new(df.schema().as_arrow().clone());
+            let batches = df
+                .collect()
+                .await
+                .map_err(|e| EngineError::sql(&context, e))?;
+            crate::export_mysql::to_mysql(
+                &context, url, table, *mode, unique_key, &schema, &batches,
+            )
+            .await
         }
     }
 }
@@ -347,7 +403,7 @@ async fn to_postgres(
         format!("DROP TABLE IF EXISTS {stage}"),
         format!("CREATE TABLE {stage} ({column_defs})"),
     ] {
-        sqlx::query(&sql)
+        sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
             .execute(&mut *tx)
             .await
             .map_err(|e| fail(&e))?;
@@ -404,7 +460,7 @@ async fn to_postgres(
         }
     }
     for sql in statements {
-        sqlx::query(&sql)
+        sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
             .execute(&mut *tx)
             .await
             .map_err(|e| fail(&e))?;

@@ -5,15 +5,19 @@
 
 pub mod catalog;
 pub mod contract;
+mod database;
 pub mod duplicates;
 pub mod error;
 pub mod export;
+mod export_mysql;
 mod external;
 pub mod lake;
 pub mod lineage;
 pub mod materialize;
 pub mod normalize;
+pub mod predict;
 pub mod quarantine;
+pub mod read;
 pub mod seed;
 pub mod session;
 pub mod test;
@@ -25,6 +29,8 @@ pub use lineage::{
     ColumnDependency, ColumnLineage, DependencyKind, QueryLineage, plan_lineage, query_lineage,
 };
 pub use materialize::{WriteOutcome, materialize};
+pub use predict::{LoadedModel, ScoringModels};
+pub use read::{RelationData, read_relation};
 pub use seed::load_seed;
 pub use session::Engine;
 pub use test::{TestOutcome, run_test};

@@ -85,7 +85,7 @@ pub async fn materialize(
             engine.lake().remove_view(relation)?;
             Ok(outcome)
         }
-        Materialization::Seed | Materialization::Test => Err(EngineError::Internal(format!(
+        Materialization::Seed | Materialization::Test | Materialization::MlModel => Err(EngineError::Internal(format!(
             "{} is not a model and cannot be materialized",
             node.unique_id
         ))),
@@ -302,6 +302,11 @@ async fn merge(
     merge_schema: bool,
 ) -> Result<WriteOutcome> {
     let relation = &node.relation;
+    // MERGE runs its source more than once; a database source is read once (see
+    // `database::read_once`), so the database is queried once for a consistent set of rows.
+    let source = crate::database::read_once(engine.context(), source)
+        .await
+        .map_err(|e| EngineError::sql(node.path.as_str(), e))?;
     let table = open_for_write(engine, relation).await?;
     let predicate = node
         .config

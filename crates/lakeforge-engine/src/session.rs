@@ -23,6 +23,7 @@ pub struct Engine {
     lake: Lake,
     overrides: Overrides,
     externals: Externals,
+    scoring: Arc<crate::predict::ScoringModels>,
 }
 
 impl Engine {
@@ -33,11 +34,12 @@ impl Engine {
             .with_create_default_catalog_and_schema(false)
             .with_information_schema(true)
             .with_target_partitions(threads.max(1));
-        // Delta's planner must be in the session: writes and MERGE plan custom nodes.
+        // Delta's planner must be in the session: writes and MERGE plan custom nodes. It is
+        // wrapped so watermark subqueries over database sources are pushed down as values.
         let state = SessionStateBuilder::new()
             .with_default_features()
             .with_config(config)
-            .with_query_planner(DeltaPlanner::new())
+            .with_query_planner(crate::database::SourcePlanner::new(DeltaPlanner::new()))
             .build();
         let ctx = SessionContext::new_with_state(state);
         let overrides: Overrides = Arc::new(RwLock::new(HashMap::new()));
@@ -51,12 +53,20 @@ impl Engine {
                 ctx.state_weak_ref(),
             )),
         );
+        let scoring = Arc::new(crate::predict::ScoringModels::default());
+        ctx.register_udf(crate::predict::PredictUdf::udf(scoring.clone()));
         Ok(Engine {
             ctx,
             lake,
             overrides,
             externals,
+            scoring,
         })
+    }
+
+    /// The models `predict(...)` can score with; callers load them before running SQL.
+    pub fn scoring_models(&self) -> &Arc<crate::predict::ScoringModels> {
+        &self.scoring
     }
 
     pub fn lake(&self) -> &Lake {
@@ -106,21 +116,10 @@ impl Engine {
         Ok(())
     }
 
-    /// Make the project's file sources (`external:`) queryable under their relations; each
-    /// is opened when a query first names it.
+    /// Make the project's file sources (`external:`) and database sources (`connection:`)
+    /// queryable under their relations; each is opened when a query first names it.
     pub fn register_sources(&self, project: &lakeforge_project::Project) {
-        let mut externals = self.externals.write().unwrap();
-        for s in project.sources.values() {
-            if let Some(ext) = &s.external {
-                externals.insert(
-                    (s.relation.schema.clone(), s.relation.identifier.clone()),
-                    (
-                        format!("source('{}', '{}')", s.source_name, s.name),
-                        ext.clone(),
-                    ),
-                );
-            }
-        }
+        crate::catalog::register_sources(&self.externals, project);
     }
 
     /// The latest committed Delta version of a table, if it is one.

@@ -342,7 +342,7 @@ impl MetaStore {
              ORDER BY r.started_at DESC, r.run_id DESC"
         );
         Ok(on_pool!(&self.pool, p => {
-            let mut q = sqlx::query(&sql).bind(limit);
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(limit);
             if let Some(a) = arg {
                 q = q.bind(a);
             }

@@ -11,7 +11,8 @@
 //!
 //! Modules: `location` (what a `metadata:` string names; URLs with their password hidden),
 //! `migrate` (the migrations), `history` (runs, node executions, lineage), `lock` (leases),
-//! `schedule` (claimed schedule ticks, exactly once), `testing` (throwaway PostgreSQL databases
+//! `schedule` (claimed schedule ticks, exactly once), `registry` (ML model versions, trials
+//! and aliases with their history), `testing` (throwaway PostgreSQL databases
 //! for tests).
 
 use std::time::Duration;
@@ -38,6 +39,7 @@ mod history;
 mod location;
 mod lock;
 mod migrate;
+mod registry;
 mod schedule;
 mod state;
 pub mod testing;
@@ -45,6 +47,9 @@ pub mod testing;
 pub use history::{LineageEdge, LineageRecord, NodeExecution, NodeRecord, RunRecord, RunStatus};
 pub use location::Location;
 pub use lock::LockInfo;
+pub use registry::{
+    AliasChange, ModelSummary, ModelVersion, NewModelVersion, TrialRecord, registry_time_text,
+};
 pub use schedule::{TickRecord, tick_text};
 pub use state::LatestExecution;
 

@@ -56,7 +56,7 @@ impl MetaStore {
                expires_at_ms = excluded.expires_at_ms \
              WHERE locks.owner = excluded.owner OR locks.expires_at_ms <= {now}"
         );
-        let done = on_pool!(&self.pool, p => sqlx::query(&sql)
+        let done = on_pool!(&self.pool, p => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(name)
             .bind(owner)
             .bind(millis(ttl))
@@ -73,7 +73,7 @@ impl MetaStore {
         let now = self.pool.now_ms();
         let sql =
             format!("UPDATE locks SET expires_at_ms = {now} + $3 WHERE name = $1 AND owner = $2");
-        let done = on_pool!(&self.pool, p => sqlx::query(&sql)
+        let done = on_pool!(&self.pool, p => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(name)
             .bind(owner)
             .bind(millis(ttl))
@@ -102,7 +102,7 @@ impl MetaStore {
             "SELECT name, owner, acquired_at_ms, expires_at_ms, {now} AS now_ms \
              FROM locks WHERE name = $1"
         );
-        Ok(on_pool!(&self.pool, p => sqlx::query(&sql)
+        Ok(on_pool!(&self.pool, p => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(name)
         .fetch_optional(p)
         .await?

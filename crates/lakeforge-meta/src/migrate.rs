@@ -22,6 +22,10 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/sqlite/0003_schedule_ticks.sql"),
     ),
+    (
+        4,
+        include_str!("../migrations/sqlite/0004_model_registry.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -33,6 +37,10 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     (
         3,
         include_str!("../migrations/postgres/0003_schedule_ticks.sql"),
+    ),
+    (
+        4,
+        include_str!("../migrations/postgres/0004_model_registry.sql"),
     ),
 ];
 
@@ -60,7 +68,7 @@ macro_rules! apply {
         for (version, sql) in $list.iter().filter(|m| m.0 > current) {
             // Through `Executor` rather than `RawSql::execute`, whose signature ties the
             // connection's lifetimes together and makes the future impossible to spawn.
-            sqlx::Executor::execute(&mut *$tx, sqlx::raw_sql(sql)).await?;
+            sqlx::Executor::execute(&mut *$tx, sqlx::raw_sql(sqlx::AssertSqlSafe(*sql))).await?;
             sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
                 .bind(version)
                 .execute(&mut *$tx)

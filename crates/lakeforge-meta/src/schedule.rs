@@ -144,7 +144,7 @@ impl MetaStore {
             "SELECT {COLUMNS} FROM schedule_ticks WHERE schedule = $1 \
              ORDER BY tick_at DESC LIMIT 1"
         );
-        Ok(on_pool!(&self.pool, p => sqlx::query(&sql)
+        Ok(on_pool!(&self.pool, p => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(schedule)
             .fetch_optional(p)
             .await?
@@ -163,7 +163,7 @@ impl MetaStore {
              ORDER BY tick_at DESC, schedule LIMIT $1"
         );
         Ok(on_pool!(&self.pool, p => {
-            let mut q = sqlx::query(&sql).bind(limit);
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(limit);
             if let Some(s) = schedule {
                 q = q.bind(s);
             }

@@ -56,7 +56,7 @@ impl MetaStore {
                     )
                 })
                 .collect();
-            let edges: Vec<(String, LineageEdge)> = sqlx::query(&lineage_sql)
+            let edges: Vec<(String, LineageEdge)> = sqlx::query(sqlx::AssertSqlSafe(lineage_sql.as_str()))
                 .fetch_all(p)
                 .await?
                 .into_iter()

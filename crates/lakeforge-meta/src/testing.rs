@@ -90,7 +90,7 @@ fn execute(url: &str, sql: String) -> Result<(), String> {
                     .await
                     .map_err(|_| "timed out connecting".to_string())?
                     .map_err(|e| crate::location::scrub(&url, &e.to_string()))?;
-            sqlx::raw_sql(&sql)
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.as_str()))
                 .execute(&mut conn)
                 .await
                 .map_err(|e| e.to_string())?;

@@ -544,6 +544,15 @@ impl Model {
         batches.par_iter().map(|b| self.predict(b)).collect()
     }
 
+    /// Encoded labels (class index or value) and row-major predictions on labelled batches:
+    /// what ROC/PR curves and residual plots are drawn from.
+    pub fn scored_labels(&self, batches: &[RecordBatch]) -> Result<(Vec<f64>, Vec<f64>)> {
+        let target = self.meta.target.clone().unwrap_or_default();
+        let pred = self.predict_values(batches)?;
+        let (y, _) = encode_target(batches, self.meta.task, &target, Some(&self.meta.classes))?;
+        Ok((y, pred))
+    }
+
     /// Computes task-appropriate metrics on labelled batches.
     pub fn evaluate(&self, batches: &[RecordBatch]) -> Result<EvalReport> {
         let target = self.meta.target.clone().unwrap_or_default();

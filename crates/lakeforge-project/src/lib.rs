@@ -5,12 +5,14 @@
 
 pub mod compile;
 pub mod config;
+pub mod database;
 pub mod error;
 pub mod external;
 mod generic_tests;
 pub mod graph;
 pub mod jinja;
 pub mod manifest;
+pub mod ml_model;
 pub mod node;
 pub mod project;
 pub mod properties;
@@ -30,6 +32,7 @@ pub use node::{
     ColumnInfo, Condition, IncrementalStrategy, Materialization, Node, NodeConfig, OnSchemaChange,
     Relation, ResourceType, Severity, SourceTable, TestConfig, TestKind, quote_ident,
 };
+pub use ml_model::{GateCondition, MlModelSpec, SplitSpec, TuningSpec};
 pub use project::{LoadOptions, Project};
 pub use selector::select;
 pub use settings::Target;

@@ -8,7 +8,7 @@ use std::fmt;
 use serde::Serialize;
 
 /// A table or view in the lake: a folder per schema, a Delta table per identifier.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 pub struct Relation {
     pub schema: String,
     pub identifier: String,
@@ -66,6 +66,8 @@ pub enum ResourceType {
     /// A dbt unit test: the model's SQL run on given rows.
     UnitTest,
     Source,
+    /// An ML model (`ml_models:` in properties YAML), trained from a relation of the lake.
+    MlModel,
 }
 
 impl ResourceType {
@@ -76,6 +78,7 @@ impl ResourceType {
             ResourceType::Test => "test",
             ResourceType::UnitTest => "unit_test",
             ResourceType::Source => "source",
+            ResourceType::MlModel => "ml_model",
         }
     }
 }
@@ -89,6 +92,8 @@ pub enum Materialization {
     Incremental,
     Seed,
     Test,
+    /// Trained into the model registry rather than written as a table.
+    MlModel,
 }
 
 impl Materialization {
@@ -100,6 +105,7 @@ impl Materialization {
             "incremental" => Materialization::Incremental,
             "seed" => Materialization::Seed,
             "test" => Materialization::Test,
+            "ml_model" => Materialization::MlModel,
             _ => return None,
         })
     }
@@ -112,6 +118,7 @@ impl Materialization {
             Materialization::Incremental => "incremental",
             Materialization::Seed => "seed",
             Materialization::Test => "test",
+            Materialization::MlModel => "ml_model",
         }
     }
 }
@@ -302,6 +309,9 @@ pub struct Node {
     pub test: Option<TestKind>,
     /// Hash of the raw file, for state comparison.
     pub checksum: String,
+    /// ML models: the checked declaration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ml_model: Option<Box<crate::ml_model::MlModelSpec>>,
 }
 
 /// A declared source table (`sources:` in properties YAML).
@@ -317,6 +327,8 @@ pub struct SourceTable {
     pub loaded_at_field: Option<String>,
     /// `external:`: the source is files read in place rather than a table of the lake.
     pub external: Option<crate::external::ExternalLocation>,
+    /// `connection:`: the source is a table or view of a database named in lakeforge.yml.
+    pub database: Option<crate::database::DatabaseSource>,
     /// Extra keys (`meta`, `freshness`, location settings) kept for later stages.
     pub raw: serde_json::Value,
 }

@@ -247,6 +247,60 @@ impl Project {
             nodes.insert(node.unique_id.clone(), node);
         }
 
+        // ML models: nodes after the relation they learn from; SQL models that score with
+        // predict('name', ...) wait for them.
+        let ml_scope = crate::ml_model::MlModelScope {
+            project: &file.name,
+            schema: &target.schema,
+            nodes: &nodes,
+            by_name: &by_name,
+            sources: &sources,
+        };
+        let mut ml_nodes: Vec<Node> = Vec::new();
+        for (path, props) in &props.ml_models {
+            let Some(node) = ml_scope.node(path, props)? else {
+                continue;
+            };
+            let clash = by_name
+                .get(&node.name)
+                .and_then(|id| nodes.get(id))
+                .map(|n| n.path.clone())
+                .or_else(|| {
+                    ml_nodes
+                        .iter()
+                        .find(|m| m.name == node.name)
+                        .map(|m| m.path.clone())
+                });
+            if let Some(first) = clash {
+                return Err(ProjectError::DuplicateNode {
+                    name: node.name.clone(),
+                    first,
+                    second: node.path.clone(),
+                });
+            }
+            ml_nodes.push(node);
+        }
+        let ml_ids: HashMap<String, String> = ml_nodes
+            .iter()
+            .map(|n| (n.name.clone(), n.unique_id.clone()))
+            .collect();
+        if !ml_ids.is_empty() {
+            for node in nodes.values_mut() {
+                if node.resource_type != ResourceType::Model {
+                    continue;
+                }
+                for name in crate::ml_model::predicted_models(&node.raw_code) {
+                    if let Some(id) = ml_ids.get(&name) {
+                        push_unique(&mut node.depends_on, id.clone());
+                    }
+                }
+            }
+        }
+        for node in ml_nodes {
+            by_name.insert(node.name.clone(), node.unique_id.clone());
+            nodes.insert(node.unique_id.clone(), node);
+        }
+
         let graph = Graph::build(&nodes, &sources)?;
         Ok(Project {
             root,
@@ -532,6 +586,7 @@ fn parse_sql_node(
         raw_code: text,
         depends_on: Vec::new(),
         test: (kind == ResourceType::Test).then_some(TestKind::Singular),
+        ml_model: None,
     };
     Ok(RawNode {
         node,
@@ -576,6 +631,7 @@ fn seed_node(
             raw_code: String::new(),
             depends_on: Vec::new(),
             test: None,
+            ml_model: None,
         },
         refs: Vec::new(),
         sources: Vec::new(),
@@ -596,17 +652,24 @@ fn build_sources(
             for (k, v) in source.rest.iter().chain(table.rest.iter()) {
                 raw.insert(k.clone(), yaml_to_json(v));
             }
-            let st = SourceTable {
-                unique_id: unique_id.clone(),
-                source_name: source.name.clone(),
-                name: table.name.clone(),
-                relation: Relation::new(
+            let database = crate::database::parse(source, table, &target.connections, path)?;
+            // A database table is queried in the lake's catalog under the source's own name
+            // (`shop_db.orders`): its `schema:` and `identifier:` name it in the database.
+            let relation = match &database {
+                Some(_) => Relation::new(source.name.clone(), table.name.clone()),
+                None => Relation::new(
                     source.schema.clone().unwrap_or_else(|| source.name.clone()),
                     table
                         .identifier
                         .clone()
                         .unwrap_or_else(|| table.name.clone()),
                 ),
+            };
+            let st = SourceTable {
+                unique_id: unique_id.clone(),
+                source_name: source.name.clone(),
+                name: table.name.clone(),
+                relation,
                 description: table
                     .description
                     .clone()
@@ -627,6 +690,7 @@ fn build_sources(
                     )?),
                     None => None,
                 },
+                database,
                 raw: serde_json::Value::Object(raw),
             };
             if out.insert(unique_id.clone(), st).is_some() {
@@ -640,7 +704,6 @@ fn build_sources(
             }
         }
     }
-    let _ = target;
     Ok(out)
 }
 
@@ -651,6 +714,7 @@ struct PropsIndex {
     seeds: HashMap<String, (String, ResourceProps)>,
     sources: Vec<(String, crate::properties::SourceProps)>,
     unit_tests: Vec<(String, crate::unit_test::UnitTestProps)>,
+    ml_models: Vec<(String, crate::ml_model::MlModelProps)>,
 }
 
 impl PropsIndex {
@@ -666,6 +730,9 @@ impl PropsIndex {
         }
         for u in file.unit_tests {
             self.unit_tests.push((path.to_string(), u));
+        }
+        for m in file.ml_models {
+            self.ml_models.push((path.to_string(), m));
         }
     }
 
@@ -815,6 +882,7 @@ fn generic_test_node(
             args,
         }),
         checksum: hash.to_string(),
+        ml_model: None,
     })
 }
 

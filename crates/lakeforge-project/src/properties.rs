@@ -21,6 +21,8 @@ pub struct PropertiesFile {
     pub snapshots: Vec<ResourceProps>,
     #[serde(default)]
     pub unit_tests: Vec<crate::unit_test::UnitTestProps>,
+    #[serde(default)]
+    pub ml_models: Vec<crate::ml_model::MlModelProps>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

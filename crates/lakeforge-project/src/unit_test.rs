@@ -252,6 +252,7 @@ impl UnitTestScope<'_> {
                 expect,
                 overrides,
             }))),
+            ml_model: None,
         }))
     }
 

@@ -91,6 +91,8 @@ pub async fn run_until(
             _ => None,
         },
         versions: Default::default(),
+        meta: meta.clone(),
+        run_id: run_id.clone(),
     });
     let total = plan.order.len();
     if let Some(m) = &meta {
@@ -177,7 +179,10 @@ pub async fn run_until(
             record(&meta, &run_id, i as u32 + 1, failed).await?;
         }
         record(&meta, &run_id, result.attempts, &result).await?;
-        if matches!(result.status, NodeStatus::Success | NodeStatus::Pass) {
+        // A model version its gate rejected (warn) was still trained from these inputs.
+        let trained = result.status == NodeStatus::Warn
+            && project.nodes[&id].resource_type == ResourceType::MlModel;
+        if matches!(result.status, NodeStatus::Success | NodeStatus::Pass) || trained {
             env.versions.set(&id, result.delta_version);
             if let (Some(m), false) = (&meta, result.upstream.is_empty()) {
                 m.record_lineage(&run_id, &id, result.attempts as i64, &result.upstream)
@@ -414,6 +419,9 @@ struct NodeEnv {
     /// `--changed`: each node's latest recorded execution, to skip what is up to date.
     changed: Option<HashMap<String, lakeforge_meta::LatestExecution>>,
     versions: crate::state::Versions,
+    /// The store the run records to; ML models are registered in it and loaded from it.
+    meta: Option<MetaStore>,
+    run_id: String,
 }
 
 async fn execute_node(env: &NodeEnv, node: &Node) -> NodeResult {
@@ -458,6 +466,9 @@ async fn execute_inner(
     }
     if node.resource_type == ResourceType::UnitTest {
         return run_unit_test(env, node, result).await;
+    }
+    if node.resource_type == ResourceType::MlModel {
+        return train_ml_model(env, node, result).await;
     }
     let incremental_run = node.config.materialized == Materialization::Incremental
         && engine.stored(&node.relation) == Some(StoredKind::Table)
@@ -572,6 +583,18 @@ async fn execute_inner(
         }
         _ => {
             let mut sql = compiled.sql.clone();
+            // Models this SQL scores with are resolved (aliases, now) and loaded first; the
+            // lineage edge to each records the version used.
+            let scored =
+                crate::train::load_scoring_models(&env.engine, env.meta.as_ref(), &sql)
+                    .await
+                    .map_err(|e| format!("{}: {e}", node.path))?;
+            for (_, name, version) in scored {
+                let id = format!("ml_model.{}.{}", env.compile.project().name, name);
+                if let Some(edge) = result.upstream.iter_mut().find(|e| e.upstream == id) {
+                    edge.upstream_version = Some(version);
+                }
+            }
             if node.config.materialized != Materialization::Ephemeral
                 && lakeforge_engine::quarantine::enabled(node)
             {
@@ -591,6 +614,39 @@ async fn execute_inner(
             result.delta_version = outcome.version;
             export_model(env, node, result).await?;
         }
+    }
+    Ok(())
+}
+
+/// Train an ML model (see `train.rs`): the node's version is the registry's version number.
+async fn train_ml_model(
+    env: &NodeEnv,
+    node: &Node,
+    result: &mut NodeResult,
+) -> std::result::Result<(), String> {
+    if env.command == Command::Compile {
+        result.message = "ml model".into();
+        return Ok(());
+    }
+    if let Some(version) = check_state(env, node, &node.raw_code, result).await {
+        result.delta_version = version;
+        return Ok(());
+    }
+    let outcome =
+        crate::train::train_node(&env.engine, env.meta.as_ref(), &env.run_id, node).await?;
+    result.message = outcome.message;
+    result.rows_affected = Some(outcome.train_rows as u64);
+    result.delta_version = Some(outcome.version);
+    if !outcome.passed {
+        result.status = NodeStatus::Warn;
+    }
+    if let Some(spec) = &node.ml_model
+        && let Some(edge) = result
+            .upstream
+            .iter_mut()
+            .find(|e| e.upstream == spec.training_id)
+    {
+        edge.upstream_version = outcome.training_version;
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ pub mod openlineage;
 mod plan;
 mod results;
 mod state;
+pub mod train;
 
 pub use execute::{Reporter, RunOptions, run, run_until};
 pub use plan::Command;

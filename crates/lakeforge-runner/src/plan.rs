@@ -15,6 +15,8 @@ pub enum Command {
     Test,
     Build,
     Compile,
+    /// Train the selected ML models only.
+    Train,
 }
 
 impl Command {
@@ -25,6 +27,7 @@ impl Command {
             Command::Test => "test",
             Command::Build => "build",
             Command::Compile => "compile",
+            Command::Train => "train",
         }
     }
 
@@ -34,6 +37,7 @@ impl Command {
             Command::Seed => t == ResourceType::Seed,
             Command::Test => matches!(t, ResourceType::Test | ResourceType::UnitTest),
             Command::Build | Command::Compile => t != ResourceType::Source,
+            Command::Train => t == ResourceType::MlModel,
         }
     }
 }

@@ -32,6 +32,9 @@ impl Versions {
         }
         let relation = match project.nodes.get(unique_id) {
             Some(n) if n.config.materialized == Materialization::Ephemeral => None,
+            // An ML model's version is the registry's; the run learns it when the model
+            // trains or a scoring node loads it.
+            Some(n) if n.resource_type == ResourceType::MlModel => None,
             Some(n) => Some(&n.relation),
             None => project.sources.get(unique_id).map(|s| &s.relation),
         };
@@ -74,7 +77,10 @@ pub(crate) async fn upstream_edges(
         let relation = project
             .nodes
             .get(dep)
-            .filter(|n| n.config.materialized != Materialization::Ephemeral)
+            .filter(|n| {
+                n.config.materialized != Materialization::Ephemeral
+                    && n.resource_type != ResourceType::MlModel
+            })
             .map(|n| n.relation.to_string())
             .or_else(|| project.sources.get(dep).map(|s| s.relation.to_string()));
         edges.push(LineageEdge {
@@ -113,6 +119,8 @@ pub(crate) async fn up_to_date(
     }
     match (node.resource_type, node.config.materialized) {
         (ResourceType::Test, _) => Some(None),
+        // A trained model's version stays in the registry; nothing in the lake to compare.
+        (ResourceType::MlModel, _) => Some(last.delta_version),
         (ResourceType::UnitTest, _) | (_, Materialization::Ephemeral) => None,
         (_, Materialization::View) => {
             (engine.stored(&node.relation) == Some(StoredKind::View)).then_some(None)

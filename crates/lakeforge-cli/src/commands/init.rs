@@ -36,6 +36,7 @@ const FILES: &[(&str, &str)] = &[
         include_str!("init/macros/cents_to_dollars.sql"),
     ),
     ("models/schema.yml", include_str!("init/models/schema.yml")),
+    ("models/ml.yml", include_str!("init/models/ml.yml")),
     (
         "models/staging/stg_customers.sql",
         include_str!("init/models/staging/stg_customers.sql"),
@@ -63,6 +64,10 @@ const FILES: &[(&str, &str)] = &[
     (
         "models/marts/daily_revenue.sql",
         include_str!("init/models/marts/daily_revenue.sql"),
+    ),
+    (
+        "models/marts/customer_value_scores.sql",
+        include_str!("init/models/marts/customer_value_scores.sql"),
     ),
     (
         "tests/assert_no_negative_payments.sql",

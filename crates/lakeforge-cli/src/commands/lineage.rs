@@ -74,18 +74,23 @@ pub async fn run(args: LineageArgs) -> anyhow::Result<ExitCode> {
     let up_tree = tables_up.then(|| tree(&project, &project.graph.parents, &root, args.depth));
     let down_tree = tables_down.then(|| tree(&project, &project.graph.children, &root, args.depth));
     let mut states = HashMap::new();
+    let store = super::runs::open_store(&args.project).await?;
     let ids = std::iter::once(root.as_str())
         .chain(up_tree.iter().flatten().map(|l| l.id.as_str()))
         .chain(down_tree.iter().flatten().map(|l| l.id.as_str()));
     for id in ids {
         if !states.contains_key(id) {
-            let state = table_state(&project, &engine, id).await;
+            let state = table_state(&project, &engine, store.as_ref(), id).await;
             states.insert(id.to_string(), state);
         }
     }
 
-    // Column level.
-    let columns = if args.tables {
+    // Column level. An ML model has no columns of its own: its lineage is its tables.
+    let is_ml = project
+        .nodes
+        .get(&root)
+        .is_some_and(|n| n.resource_type == ResourceType::MlModel);
+    let columns = if args.tables || is_ml {
         None
     } else {
         let mut tracer = Tracer::new(&project, &engine, &args.node);
@@ -134,7 +139,10 @@ pub async fn run(args: LineageArgs) -> anyhow::Result<ExitCode> {
 /// A model or seed by name, a source as `source_name.table_name`, or any of them by unique id.
 fn resolve_node(project: &Project, name: &str) -> anyhow::Result<String> {
     if let Some(node) = project.node_by_name(name)
-        && matches!(node.resource_type, ResourceType::Model | ResourceType::Seed)
+        && matches!(
+            node.resource_type,
+            ResourceType::Model | ResourceType::Seed | ResourceType::MlModel
+        )
     {
         return Ok(node.unique_id.clone());
     }
@@ -177,7 +185,11 @@ struct Entity<'a> {
 
 fn entity<'a>(project: &'a Project, id: &str) -> Option<Entity<'a>> {
     if let Some(n) = project.nodes.get(id) {
-        return matches!(n.resource_type, ResourceType::Model | ResourceType::Seed).then(|| {
+        return matches!(
+            n.resource_type,
+            ResourceType::Model | ResourceType::Seed | ResourceType::MlModel
+        )
+        .then(|| {
             Entity {
                 name: n.name.clone(),
                 resource_type: n.resource_type.as_str(),
@@ -221,12 +233,29 @@ struct TableState {
     version: Option<i64>,
 }
 
-async fn table_state(project: &Project, engine: &Engine, id: &str) -> TableState {
+async fn table_state(
+    project: &Project,
+    engine: &Engine,
+    store: Option<&lakeforge_meta::MetaStore>,
+    id: &str,
+) -> TableState {
     let Some(e) = entity(project, id) else {
         return TableState::default();
     };
     if e.materialized == Some(Materialization::Ephemeral) {
         return TableState::default();
+    }
+    if e.materialized == Some(Materialization::MlModel) {
+        // An ML model lives in the registry: its version is the one its alias names now.
+        let spec = project.nodes.get(id).and_then(|n| n.ml_model.as_deref());
+        let version = match (store, spec) {
+            (Some(s), Some(spec)) => s.resolve_alias(&e.name, &spec.promote_to).await.ok().flatten(),
+            _ => None,
+        };
+        return TableState {
+            stored: None,
+            version,
+        };
     }
     let stored = engine.stored(e.relation);
     let version = match stored {
@@ -589,8 +618,10 @@ impl<'a> Tracer<'a> {
             let Some(e) = entity(project, parent) else {
                 continue;
             };
-            if e.materialized == Some(Materialization::Ephemeral)
-                || self.engine.stored(e.relation).is_some()
+            if matches!(
+                e.materialized,
+                Some(Materialization::Ephemeral | Materialization::MlModel)
+            ) || self.engine.stored(e.relation).is_some()
             {
                 continue;
             }
@@ -680,6 +711,18 @@ impl View<'_> {
         let state = self.states.get(id).cloned().unwrap_or_default();
         let what = match (e.resource_type, e.materialized) {
             (_, Some(Materialization::Ephemeral)) => return "ephemeral model, not stored".into(),
+            (_, Some(Materialization::MlModel)) => {
+                let alias = self
+                    .project
+                    .nodes
+                    .get(id)
+                    .and_then(|n| n.ml_model.as_deref())
+                    .map_or("production", |s| s.promote_to.as_str());
+                return match state.version {
+                    Some(v) => format!("ml model, {alias} version {v}"),
+                    None => format!("ml model, no {alias} version yet"),
+                };
+            }
             ("model", Some(m)) => m.as_str(),
             (kind, _) => kind,
         };

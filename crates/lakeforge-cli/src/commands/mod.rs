@@ -7,6 +7,8 @@ pub mod init;
 pub mod lineage;
 pub mod ls;
 pub mod ml;
+pub mod model_report;
+pub mod models;
 pub mod retry;
 pub mod runs;
 pub mod scheduler;
@@ -57,4 +59,21 @@ pub fn open_engine(project: &Project, threads: usize) -> anyhow::Result<Arc<Engi
     let engine = Engine::new(lake, &project.target.schema, threads)?;
     engine.register_sources(project);
     Ok(Arc::new(engine))
+}
+
+/// Load the models an ad-hoc statement scores with (`predict('name', ...)`) from the
+/// registry; a statement without predict() does not open the store.
+pub async fn load_scoring_models(
+    project: &ProjectArgs,
+    engine: &Engine,
+    sql: &str,
+) -> anyhow::Result<()> {
+    if !sql.to_ascii_lowercase().contains("predict") {
+        return Ok(());
+    }
+    let store = runs::open_store(project).await?;
+    lakeforge_runner::train::load_scoring_models(engine, store.as_ref(), sql)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    Ok(())
 }

@@ -59,7 +59,7 @@ pub async fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
 /// The project's store, or None when it is a SQLite file that does not exist yet (nothing ran;
 /// listing history should not create it). Only the project's settings are read, so history
 /// can be looked at while a model does not compile.
-async fn open_store(project: &ProjectArgs) -> anyhow::Result<Option<MetaStore>> {
+pub(crate) async fn open_store(project: &ProjectArgs) -> anyhow::Result<Option<MetaStore>> {
     let target = read_target(&project.project_dir, project.target.as_deref())?;
     let location = &target.metadata;
     if let Location::Sqlite(path) = Location::parse(location)?
@@ -192,7 +192,7 @@ fn nodes_table(nodes: &[NodeExecution]) -> Table {
 }
 
 /// `2026-01-02T03:04:05.678Z` as `2026-01-02 03:04:05`.
-fn time(rfc3339: &str) -> String {
+pub(crate) fn time(rfc3339: &str) -> String {
     match rfc3339.get(..19) {
         Some(s) => s.replacen('T', " ", 1),
         None => rfc3339.to_string(),

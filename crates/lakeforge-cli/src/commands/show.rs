@@ -63,6 +63,7 @@ pub async fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
         (None, Some(inline)) => compile.compile_inline(inline)?,
         (None, None) => unreachable!("clap requires --select or --inline"),
     };
+    super::load_scoring_models(&args.project, &engine, &sql).await?;
     let (schema, batches) = engine
         .query(
             "show",

@@ -4,12 +4,14 @@
 mod common;
 
 mod build;
+mod db_sources;
 mod errors;
 mod exports;
 mod incremental;
 mod interop;
 mod lineage;
 mod ml;
+mod ml_pipeline;
 mod orchestration;
 mod quality;
 mod runs;

@@ -111,6 +111,11 @@ fn bad_files_are_errors_naming_the_source_and_nothing_is_written() {
         "{}",
         run.stdout
     );
+    assert!(
+        !p.path()
+            .join("lake/main/events_by_user/_delta_log")
+            .exists()
+    );
     // A corrupt Parquet file.
     std::fs::write(p.path().join("data/items.parquet"), b"not parquet at all").unwrap();
     let out = p.run(&["sql", "select * from files.items"]);
@@ -120,6 +125,19 @@ fn bad_files_are_errors_naming_the_source_and_nothing_is_written() {
         "{}",
         out.stderr
     );
+    // ... and a model reading it fails the same way, writing nothing.
+    p.write(
+        "models/items_copy.sql",
+        "select * from {{ source('files', 'items') }}\n",
+    );
+    let run = p.run(&["build", "-s", "items_copy"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("source('files', 'items') at "),
+        "{}",
+        run.stdout
+    );
+    assert!(!p.path().join("lake/main/items_copy/_delta_log").exists());
     // A mistake in the declaration is caught when the project loads.
     p.write(
         "models/files.yml",

@@ -1,0 +1,89 @@
+//! The HTML report of a registered model version (`lakeforge models show NAME VERSION
+//! --report out.html`): the held-out labels and predictions the training node kept beside the
+//! artifact (`evaluation.json`) drawn by lakeforge-ml's report module as ROC/PR curves or
+//! residual plots, with the registry's metrics, parameters, importance and provenance.
+
+use std::path::Path;
+
+use anyhow::Context;
+use lakeforge_meta::{ModelVersion, TrialRecord};
+use lakeforge_ml::Task;
+use lakeforge_ml::report::{ReportData, ReportOptions, render_html};
+use lakeforge_runner::train::Evaluation;
+
+pub fn render(v: &ModelVersion, trials: &[TrialRecord], artifact: &Path) -> anyhow::Result<String> {
+    let path = artifact.with_file_name("evaluation.json");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "reading {} (the held-out predictions of {} version {})",
+            path.display(),
+            v.name,
+            v.version
+        )
+    })?;
+    let eval: Evaluation = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not an evaluation Lakeforge wrote", path.display()))?;
+    let (task, _) = Task::parse(&eval.task)
+        .with_context(|| format!("{}: unknown task `{}`", path.display(), eval.task))?;
+    let mut report = if task == Task::Clustering {
+        ReportData {
+            task: eval.task.clone(),
+            ..ReportData::default()
+        }
+    } else {
+        ReportData::from_predictions(
+            task,
+            &eval.classes,
+            &eval.labels,
+            &eval.predictions,
+            &ReportOptions::default(),
+        )?
+    }
+    .named(&v.name, v.version.to_string());
+    // The registry's numbers are the ones `models show` prints; keep the report in step.
+    report.metrics = v.metrics.clone();
+    report.confusion = eval.confusion.clone().or(report.confusion);
+    report.feature_importance = eval.importance.clone();
+    let params: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&v.params_json).unwrap_or_default();
+    report.params = params.into_iter().collect();
+    report.training_info = vec![
+        format!(
+            "trained on {}{} ({} rows; {} held out for these metrics)",
+            v.training_relation,
+            v.training_version
+                .map(|x| format!(" at Delta version {x}"))
+                .unwrap_or_default(),
+            v.train_rows,
+            v.test_rows
+        ),
+        format!(
+            "trained {} by run {}",
+            v.created_at,
+            v.run_id.as_deref().unwrap_or("-")
+        ),
+        format!(
+            "quality gate: {}{}",
+            v.status,
+            v.gate_message
+                .as_ref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        ),
+        format!(
+            "aliases: {}",
+            if v.aliases.is_empty() {
+                "none".to_string()
+            } else {
+                v.aliases.join(", ")
+            }
+        ),
+        format!("artifact {} (sha256 {})", v.artifact_path, v.artifact_sha256),
+    ];
+    if !trials.is_empty() {
+        report
+            .training_info
+            .push(format!("tuned over {} trials", trials.len()));
+    }
+    Ok(render_html(&report))
+}

@@ -1,0 +1,454 @@
+//! The model registry: versions of ML models as training nodes record them, their tuning
+//! trials, and aliases (`production`, `staging`, ...) that point at versions. Aliases, not
+//! stages: a version may hold several, and every change of an alias is appended to a history,
+//! so [`MetaStore::alias_at`] can say which version an alias named at any past moment.
+//!
+//! Version numbers count up from 1 per model; the next one is taken inside the transaction
+//! that inserts it (`BEGIN IMMEDIATE` on SQLite, a per-model advisory lock on PostgreSQL), so
+//! two trainings of the same model never get the same number.
+
+use chrono::{SecondsFormat, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::{MetaStore, Result};
+
+/// Everything a training node records about a new version.
+#[derive(Debug, Clone, Default)]
+pub struct NewModelVersion {
+    pub name: String,
+    pub run_id: Option<String>,
+    /// Whether the version passed its quality gate.
+    pub passed: bool,
+    /// Why it did not (or the conditions it met).
+    pub gate_message: Option<String>,
+    pub task: String,
+    pub algorithm: String,
+    /// The training declaration as JSON (split, seed, features, tuning space, ...).
+    pub spec_json: String,
+    /// The parameters the model was trained with, after tuning, as JSON.
+    pub params_json: String,
+    pub metrics: Vec<(String, f64)>,
+    /// Input columns and their types, as JSON.
+    pub feature_schema_json: String,
+    /// Relative to the lake's root.
+    pub artifact_path: String,
+    pub artifact_sha256: String,
+    pub training_relation: String,
+    pub training_version: Option<i64>,
+    pub train_rows: i64,
+    pub test_rows: i64,
+    pub trials: Vec<TrialRecord>,
+}
+
+/// One tuning trial.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrialRecord {
+    pub trial: i64,
+    pub params_json: String,
+    pub score: f64,
+    pub iterations: i64,
+}
+
+/// A recorded version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelVersion {
+    pub name: String,
+    pub version: i64,
+    pub created_at: String,
+    pub run_id: Option<String>,
+    /// `passed` or `rejected` (by the quality gate).
+    pub status: String,
+    pub gate_message: Option<String>,
+    pub task: String,
+    pub algorithm: String,
+    pub spec_json: String,
+    pub params_json: String,
+    pub metrics: Vec<(String, f64)>,
+    pub feature_schema_json: String,
+    pub artifact_path: String,
+    pub artifact_sha256: String,
+    pub training_relation: String,
+    pub training_version: Option<i64>,
+    pub train_rows: i64,
+    pub test_rows: i64,
+    /// The aliases pointing at this version now.
+    pub aliases: Vec<String>,
+}
+
+impl ModelVersion {
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        self.metrics
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+    }
+}
+
+/// One change of an alias.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AliasChange {
+    pub alias: String,
+    /// The version it pointed at from then on; None when it was removed.
+    pub version: Option<i64>,
+    pub previous: Option<i64>,
+    pub set_at: String,
+    /// A run id, or `cli` for `lakeforge models promote`.
+    pub set_by: String,
+}
+
+/// A model with its versions counted, for `lakeforge models list`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelSummary {
+    pub name: String,
+    pub versions: i64,
+    pub latest: i64,
+    pub latest_created_at: String,
+    pub aliases: Vec<(String, i64)>,
+}
+
+/// Time as stored: RFC 3339 in UTC with microseconds, fixed width so text order is time order.
+pub fn registry_time_text(t: chrono::DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn now() -> String {
+    registry_time_text(Utc::now())
+}
+
+const VERSION_COLUMNS: &str = "name, version, created_at, run_id, status, gate_message, task, \
+    algorithm, spec, params, metrics, feature_schema, artifact_path, artifact_sha256, \
+    training_relation, training_version, train_rows, test_rows";
+
+macro_rules! version_row {
+    ($r:expr) => {{
+        let r = $r;
+        let metrics: String = r.get(10);
+        ModelVersion {
+            name: r.get(0),
+            version: r.get(1),
+            created_at: r.get(2),
+            run_id: r.get(3),
+            status: r.get(4),
+            gate_message: r.get(5),
+            task: r.get(6),
+            algorithm: r.get(7),
+            spec_json: r.get(8),
+            params_json: r.get(9),
+            metrics: serde_json::from_str(&metrics).unwrap_or_default(),
+            feature_schema_json: r.get(11),
+            artifact_path: r.get(12),
+            artifact_sha256: r.get(13),
+            training_relation: r.get(14),
+            training_version: r.get(15),
+            train_rows: r.get(16),
+            test_rows: r.get(17),
+            aliases: Vec::new(),
+        }
+    }};
+}
+
+impl MetaStore {
+    /// Record a new version of `v.name` with its trials; returns its number.
+    pub async fn register_model_version(&self, v: &NewModelVersion) -> Result<i64> {
+        let metrics = serde_json::to_string(&v.metrics).unwrap_or_else(|_| "[]".into());
+        let insert = format!(
+            "INSERT INTO ml_model_versions ({VERSION_COLUMNS}) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+        );
+        let trial_sql = "INSERT INTO ml_model_trials (name, version, trial, params, score, \
+                         iterations) VALUES ($1, $2, $3, $4, $5, $6)";
+        let next_sql =
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM ml_model_versions WHERE name = $1";
+        let status = if v.passed { "passed" } else { "rejected" };
+        macro_rules! insert_all {
+            ($tx:expr) => {{
+                let tx = $tx;
+                let version: i64 = sqlx::query_scalar(next_sql)
+                    .bind(&v.name)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                sqlx::query(sqlx::AssertSqlSafe(insert.as_str()))
+                    .bind(&v.name)
+                    .bind(version)
+                    .bind(now())
+                    .bind(&v.run_id)
+                    .bind(status)
+                    .bind(&v.gate_message)
+                    .bind(&v.task)
+                    .bind(&v.algorithm)
+                    .bind(&v.spec_json)
+                    .bind(&v.params_json)
+                    .bind(&metrics)
+                    .bind(&v.feature_schema_json)
+                    .bind(&v.artifact_path)
+                    .bind(&v.artifact_sha256)
+                    .bind(&v.training_relation)
+                    .bind(v.training_version)
+                    .bind(v.train_rows)
+                    .bind(v.test_rows)
+                    .execute(&mut *tx)
+                    .await?;
+                for t in &v.trials {
+                    sqlx::query(trial_sql)
+                        .bind(&v.name)
+                        .bind(version)
+                        .bind(t.trial)
+                        .bind(&t.params_json)
+                        .bind(if t.score.is_finite() { t.score } else { f64::MAX })
+                        .bind(t.iterations)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                version
+            }};
+        }
+        let version = match &self.pool {
+            crate::Pool::Sqlite(p) => {
+                let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
+                let version = insert_all!(&mut *tx);
+                tx.commit().await?;
+                version
+            }
+            crate::Pool::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext('lakeforge.model.' || $1))")
+                    .bind(&v.name)
+                    .execute(&mut *tx)
+                    .await?;
+                let version = insert_all!(&mut *tx);
+                tx.commit().await?;
+                version
+            }
+        };
+        Ok(version)
+    }
+
+    /// Every version of `name`, oldest first, with the aliases each holds now.
+    pub async fn model_versions(&self, name: &str) -> Result<Vec<ModelVersion>> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM ml_model_versions WHERE name = $1 ORDER BY version"
+        );
+        let mut versions: Vec<ModelVersion> = on_pool!(&self.pool, p => {
+            sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(name)
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(|r| version_row!(r))
+                .collect()
+        });
+        for (alias, version) in self.model_aliases(name).await? {
+            if let Some(v) = versions.iter_mut().find(|v| v.version == version) {
+                v.aliases.push(alias);
+            }
+        }
+        Ok(versions)
+    }
+
+    /// One version of `name`.
+    pub async fn model_version(&self, name: &str, version: i64) -> Result<Option<ModelVersion>> {
+        Ok(self
+            .model_versions(name)
+            .await?
+            .into_iter()
+            .find(|v| v.version == version))
+    }
+
+    /// Every model with at least one version, by name.
+    pub async fn model_summaries(&self) -> Result<Vec<ModelSummary>> {
+        let sql = "SELECT name, COUNT(*), MAX(version), MAX(created_at) FROM ml_model_versions \
+                   GROUP BY name ORDER BY name";
+        let aliases_sql = "SELECT name, alias, version FROM ml_model_aliases ORDER BY name, alias";
+        let (mut models, aliases): (Vec<ModelSummary>, Vec<(String, String, i64)>) =
+            on_pool!(&self.pool, p => {
+                let models = sqlx::query(sql)
+                    .fetch_all(p)
+                    .await?
+                    .iter()
+                    .map(|r| ModelSummary {
+                        name: r.get(0),
+                        versions: r.get(1),
+                        latest: r.get(2),
+                        latest_created_at: r.get(3),
+                        aliases: Vec::new(),
+                    })
+                    .collect();
+                let aliases = sqlx::query(aliases_sql)
+                    .fetch_all(p)
+                    .await?
+                    .iter()
+                    .map(|r| (r.get(0), r.get(1), r.get(2)))
+                    .collect();
+                (models, aliases)
+            });
+        for (name, alias, version) in aliases {
+            if let Some(m) = models.iter_mut().find(|m| m.name == name) {
+                m.aliases.push((alias, version));
+            }
+        }
+        Ok(models)
+    }
+
+    /// The aliases of `name` and the versions they point at now.
+    pub async fn model_aliases(&self, name: &str) -> Result<Vec<(String, i64)>> {
+        let sql = "SELECT alias, version FROM ml_model_aliases WHERE name = $1 ORDER BY alias";
+        Ok(on_pool!(&self.pool, p => sqlx::query(sql)
+            .bind(name)
+            .fetch_all(p)
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()))
+    }
+
+    /// The version `alias` of `name` points at now.
+    pub async fn resolve_alias(&self, name: &str, alias: &str) -> Result<Option<i64>> {
+        let sql = "SELECT version FROM ml_model_aliases WHERE name = $1 AND alias = $2";
+        Ok(on_pool!(&self.pool, p => sqlx::query_scalar(sql)
+            .bind(name)
+            .bind(alias)
+            .fetch_optional(p)
+            .await?))
+    }
+
+    /// Point `alias` of `name` at `version` (None removes the alias), appending the change
+    /// to the history; returns the version it pointed at before.
+    pub async fn set_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        version: Option<i64>,
+        set_by: &str,
+    ) -> Result<Option<i64>> {
+        let at = now();
+        let current_sql = "SELECT version FROM ml_model_aliases WHERE name = $1 AND alias = $2";
+        let seq_sql = "SELECT COALESCE(MAX(seq), 0) + 1 FROM ml_alias_history \
+                       WHERE name = $1 AND alias = $2";
+        let upsert = "INSERT INTO ml_model_aliases (name, alias, version, set_at) \
+                      VALUES ($1, $2, $3, $4) ON CONFLICT (name, alias) \
+                      DO UPDATE SET version = excluded.version, set_at = excluded.set_at";
+        let delete = "DELETE FROM ml_model_aliases WHERE name = $1 AND alias = $2";
+        let history = "INSERT INTO ml_alias_history (name, alias, seq, version, previous, \
+                       set_at, set_by) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        macro_rules! change {
+            ($tx:expr) => {{
+                let tx = $tx;
+                let previous: Option<i64> = sqlx::query_scalar(current_sql)
+                    .bind(name)
+                    .bind(alias)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let seq: i64 = sqlx::query_scalar(seq_sql)
+                    .bind(name)
+                    .bind(alias)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                match version {
+                    Some(v) => {
+                        sqlx::query(upsert)
+                            .bind(name)
+                            .bind(alias)
+                            .bind(v)
+                            .bind(&at)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    None => {
+                        sqlx::query(delete)
+                            .bind(name)
+                            .bind(alias)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                sqlx::query(history)
+                    .bind(name)
+                    .bind(alias)
+                    .bind(seq)
+                    .bind(version)
+                    .bind(previous)
+                    .bind(&at)
+                    .bind(set_by)
+                    .execute(&mut *tx)
+                    .await?;
+                previous
+            }};
+        }
+        let previous = match &self.pool {
+            crate::Pool::Sqlite(p) => {
+                let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
+                let previous = change!(&mut *tx);
+                tx.commit().await?;
+                previous
+            }
+            crate::Pool::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext('lakeforge.model.' || $1))")
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                let previous = change!(&mut *tx);
+                tx.commit().await?;
+                previous
+            }
+        };
+        Ok(previous)
+    }
+
+    /// Every change of every alias of `name`, oldest first.
+    pub async fn alias_history(&self, name: &str) -> Result<Vec<AliasChange>> {
+        let sql = "SELECT alias, version, previous, set_at, set_by FROM ml_alias_history \
+                   WHERE name = $1 ORDER BY set_at, alias, seq";
+        Ok(on_pool!(&self.pool, p => sqlx::query(sql)
+            .bind(name)
+            .fetch_all(p)
+            .await?
+            .iter()
+            .map(|r| AliasChange {
+                alias: r.get(0),
+                version: r.get(1),
+                previous: r.get(2),
+                set_at: r.get(3),
+                set_by: r.get(4),
+            })
+            .collect()))
+    }
+
+    /// The version `alias` of `name` pointed at at the moment `at` (RFC 3339, UTC).
+    pub async fn alias_at(
+        &self,
+        name: &str,
+        alias: &str,
+        at: chrono::DateTime<Utc>,
+    ) -> Result<Option<i64>> {
+        let sql = "SELECT version FROM ml_alias_history WHERE name = $1 AND alias = $2 \
+                   AND set_at <= $3 ORDER BY seq DESC LIMIT 1";
+        let found: Option<Option<i64>> = on_pool!(&self.pool, p => sqlx::query_scalar(sql)
+            .bind(name)
+            .bind(alias)
+            .bind(registry_time_text(at))
+            .fetch_optional(p)
+            .await?);
+        Ok(found.flatten())
+    }
+
+    /// The tuning trials of one version, in trial order.
+    pub async fn model_trials(&self, name: &str, version: i64) -> Result<Vec<TrialRecord>> {
+        let sql = "SELECT trial, params, score, iterations FROM ml_model_trials \
+                   WHERE name = $1 AND version = $2 ORDER BY trial";
+        Ok(on_pool!(&self.pool, p => sqlx::query(sql)
+            .bind(name)
+            .bind(version)
+            .fetch_all(p)
+            .await?
+            .iter()
+            .map(|r| TrialRecord {
+                trial: r.get(0),
+                params_json: r.get(1),
+                score: r.get(2),
+                iterations: r.get(3),
+            })
+            .collect()))
+    }
+}
