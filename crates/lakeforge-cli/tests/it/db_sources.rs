@@ -117,7 +117,9 @@ fn models_read_postgres_mariadb_and_sqlite_tables_in_place() {
     pg.sql(
         "create table orders (id int primary key, customer_id int, amount numeric(10,2), status text);
          insert into orders values (1, 10, 25.50, 'paid'), (2, 11, 100.00, 'paid'), (3, 10, 7.25, 'cancelled'), (4, 12, 40.00, 'paid');
-         create view paid_orders as select * from orders where status = 'paid';",
+         create view paid_orders as select * from orders where status = 'paid';
+         create table deliveries (id int, loaded_at timestamp);
+         insert into deliveries values (1, now() at time zone 'utc' - interval '3 hours');",
     );
     mysql(&format!(
         "create table {0}.customers (id int primary key, name varchar(50), country char(2));
@@ -147,6 +149,9 @@ sources:
       - name: orders
       - name: paid
         identifier: paid_orders
+      - name: deliveries
+        loaded_at_field: loaded_at
+        freshness: {warn_after: {count: 1, period: hour}, error_after: {count: 1, period: day}}
   - name: crm
     connection: crm
     tables:
@@ -203,6 +208,15 @@ group by c.name, c.country
     assert!(
         plan.contains("SqlExec sql=") && plan.contains("WHERE"),
         "{plan}"
+    );
+
+    // Source freshness reads the newest row from the database too.
+    let fresh = p.run(&["source", "freshness"]).ok().stdout;
+    assert!(
+        fresh
+            .lines()
+            .any(|l| l.starts_with("| shop.deliveries ") && l.contains("| warn ")),
+        "{fresh}"
     );
 }
 
