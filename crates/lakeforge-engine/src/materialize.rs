@@ -85,10 +85,12 @@ pub async fn materialize(
             engine.lake().remove_view(relation)?;
             Ok(outcome)
         }
-        Materialization::Seed | Materialization::Test | Materialization::MlModel => Err(EngineError::Internal(format!(
-            "{} is not a model and cannot be materialized",
-            node.unique_id
-        ))),
+        Materialization::Seed | Materialization::Test | Materialization::MlModel => {
+            Err(EngineError::Internal(format!(
+                "{} is not a model and cannot be materialized",
+                node.unique_id
+            )))
+        }
     }
 }
 

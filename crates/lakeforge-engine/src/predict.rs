@@ -126,8 +126,7 @@ impl ScalarUDFImpl for PredictUdf {
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
-        let Some(reference) = reference_of(args.scalar_arguments.first().copied().flatten())
-        else {
+        let Some(reference) = reference_of(args.scalar_arguments.first().copied().flatten()) else {
             return plan_err!(
                 "predict(): the first argument must be the model's name as a string literal, e.g. predict('churn', tenure, plan)"
             );
@@ -159,7 +158,10 @@ impl ScalarUDFImpl for PredictUdf {
         };
         let model = &loaded.model;
         let inputs = model.pipeline.input_columns();
-        let given: Vec<&str> = args.arg_fields[1..].iter().map(|f| f.name().as_str()).collect();
+        let given: Vec<&str> = args.arg_fields[1..]
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
         let columns: Vec<ArrayRef> = args.args[1..]
             .iter()
             .map(|a| a.clone().into_array(args.number_rows))
@@ -174,8 +176,10 @@ impl ScalarUDFImpl for PredictUdf {
             Some(o) => o,
             None if given.len() == inputs.len() => (0..inputs.len()).collect(),
             None => {
-                let missing: Vec<&String> =
-                    inputs.iter().filter(|c| !given.contains(&c.as_str())).collect();
+                let missing: Vec<&String> = inputs
+                    .iter()
+                    .filter(|c| !given.contains(&c.as_str()))
+                    .collect();
                 return exec_err!(
                     "predict('{reference}'): feature column{} {} not among the arguments (model {} version {} reads {} columns: {})\nhint: pass the columns by name, e.g. predict('{}', {})",
                     if missing.len() == 1 { "" } else { "s" },
@@ -211,19 +215,20 @@ impl ScalarUDFImpl for PredictUdf {
         let out: ArrayRef = match model.meta.task {
             Task::Multiclass => {
                 let k = model.num_outputs().max(1);
-                let labels: StringArray = values
-                    .chunks(k)
-                    .map(|row| {
-                        let best = row
-                            .iter()
-                            .enumerate()
-                            .fold((0, f64::NEG_INFINITY), |acc, (i, &p)| {
-                                if p > acc.1 { (i, p) } else { acc }
-                            })
-                            .0;
-                        model.meta.classes.get(best).map(String::as_str)
-                    })
-                    .collect();
+                let labels: StringArray =
+                    values
+                        .chunks(k)
+                        .map(|row| {
+                            let best =
+                                row.iter()
+                                    .enumerate()
+                                    .fold((0, f64::NEG_INFINITY), |acc, (i, &p)| {
+                                        if p > acc.1 { (i, p) } else { acc }
+                                    })
+                                    .0;
+                            model.meta.classes.get(best).map(String::as_str)
+                        })
+                        .collect();
                 Arc::new(labels)
             }
             Task::Clustering => Arc::new(Int64Array::from(

@@ -102,20 +102,22 @@ impl MetaStore {
             "SELECT name, owner, acquired_at_ms, expires_at_ms, {now} AS now_ms \
              FROM locks WHERE name = $1"
         );
-        Ok(on_pool!(&self.pool, p => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-        .bind(name)
-        .fetch_optional(p)
-        .await?
-        .map(|r| {
-            let expires_at_ms: i64 = r.get(3);
-            let now_ms: i64 = r.get(4);
-            LockInfo {
-                name: r.get(0),
-                owner: r.get(1),
-                acquired_at_ms: r.get(2),
-                expires_at_ms,
-                expired: expires_at_ms <= now_ms,
-            }
-        })))
+        Ok(
+            on_pool!(&self.pool, p => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(name)
+            .fetch_optional(p)
+            .await?
+            .map(|r| {
+                let expires_at_ms: i64 = r.get(3);
+                let now_ms: i64 = r.get(4);
+                LockInfo {
+                    name: r.get(0),
+                    owner: r.get(1),
+                    acquired_at_ms: r.get(2),
+                    expires_at_ms,
+                    expired: expires_at_ms <= now_ms,
+                }
+            })),
+        )
     }
 }

@@ -195,7 +195,11 @@ impl MetaStore {
                         .bind(version)
                         .bind(t.trial)
                         .bind(&t.params_json)
-                        .bind(if t.score.is_finite() { t.score } else { f64::MAX })
+                        .bind(if t.score.is_finite() {
+                            t.score
+                        } else {
+                            f64::MAX
+                        })
                         .bind(t.iterations)
                         .execute(&mut *tx)
                         .await?;
@@ -260,28 +264,27 @@ impl MetaStore {
         let sql = "SELECT name, COUNT(*), MAX(version), MAX(created_at) FROM ml_model_versions \
                    GROUP BY name ORDER BY name";
         let aliases_sql = "SELECT name, alias, version FROM ml_model_aliases ORDER BY name, alias";
-        let (mut models, aliases): (Vec<ModelSummary>, Vec<(String, String, i64)>) =
-            on_pool!(&self.pool, p => {
-                let models = sqlx::query(sql)
-                    .fetch_all(p)
-                    .await?
-                    .iter()
-                    .map(|r| ModelSummary {
-                        name: r.get(0),
-                        versions: r.get(1),
-                        latest: r.get(2),
-                        latest_created_at: r.get(3),
-                        aliases: Vec::new(),
-                    })
-                    .collect();
-                let aliases = sqlx::query(aliases_sql)
-                    .fetch_all(p)
-                    .await?
-                    .iter()
-                    .map(|r| (r.get(0), r.get(1), r.get(2)))
-                    .collect();
-                (models, aliases)
-            });
+        let (mut models, aliases): (Vec<ModelSummary>, Vec<(String, String, i64)>) = on_pool!(&self.pool, p => {
+            let models = sqlx::query(sql)
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(|r| ModelSummary {
+                    name: r.get(0),
+                    versions: r.get(1),
+                    latest: r.get(2),
+                    latest_created_at: r.get(3),
+                    aliases: Vec::new(),
+                })
+                .collect();
+            let aliases = sqlx::query(aliases_sql)
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect();
+            (models, aliases)
+        });
         for (name, alias, version) in aliases {
             if let Some(m) = models.iter_mut().find(|m| m.name == name) {
                 m.aliases.push((alias, version));

@@ -144,11 +144,13 @@ impl MetaStore {
             "SELECT {COLUMNS} FROM schedule_ticks WHERE schedule = $1 \
              ORDER BY tick_at DESC LIMIT 1"
         );
-        Ok(on_pool!(&self.pool, p => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+        Ok(
+            on_pool!(&self.pool, p => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(schedule)
             .fetch_optional(p)
             .await?
-            .map(|r| tick_row!(r))))
+            .map(|r| tick_row!(r))),
+        )
     }
 
     /// The latest `limit` ticks, of one schedule or of all, newest first.

@@ -28,11 +28,11 @@ pub use compile::{
 };
 pub use error::{ProjectError, Result};
 pub use graph::Graph;
+pub use ml_model::{GateCondition, MlModelSpec, SplitSpec, TuningSpec};
 pub use node::{
     ColumnInfo, Condition, IncrementalStrategy, Materialization, Node, NodeConfig, OnSchemaChange,
     Relation, ResourceType, Severity, SourceTable, TestConfig, TestKind, quote_ident,
 };
-pub use ml_model::{GateCondition, MlModelSpec, SplitSpec, TuningSpec};
 pub use project::{LoadOptions, Project};
 pub use selector::select;
 pub use settings::Target;

@@ -121,12 +121,18 @@ pub struct GateCondition {
 
 impl GateCondition {
     pub fn parse(text: &str) -> Option<GateCondition> {
-        let re = regex::Regex::new(r"^\s*([A-Za-z_][A-Za-z0-9_@]*)\s*(>=|<=|==|!=|>|<|=)\s*(-?[0-9.eE+-]+)\s*$")
-            .expect("valid regex");
+        let re = regex::Regex::new(
+            r"^\s*([A-Za-z_][A-Za-z0-9_@]*)\s*(>=|<=|==|!=|>|<|=)\s*(-?[0-9.eE+-]+)\s*$",
+        )
+        .expect("valid regex");
         let c = re.captures(text)?;
         Some(GateCondition {
             metric: c[1].to_string(),
-            op: if &c[2] == "==" { "=".into() } else { c[2].to_string() },
+            op: if &c[2] == "==" {
+                "=".into()
+            } else {
+                c[2].to_string()
+            },
             value: c[3].parse().ok()?,
         })
     }

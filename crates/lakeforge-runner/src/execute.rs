@@ -473,9 +473,23 @@ async fn execute_inner(
     let incremental_run = node.config.materialized == Materialization::Incremental
         && engine.stored(&node.relation) == Some(StoredKind::Table)
         && !(full_refresh && node.config.full_refresh != Some(false));
-    let compiled = compile
+    let mut compiled = compile
         .compile(node, incremental_run)
         .map_err(|e| e.to_string())?;
+    // `predict_alias` config: predict('name', ...) without an alias or version of its own
+    // scores with this alias of the model; the compiled SQL shows the pinned references.
+    if let Some(alias) = node.config.raw.get("predict_alias") {
+        let alias = alias
+            .as_str()
+            .filter(|a| !a.is_empty() && !a.contains('\''))
+            .ok_or_else(|| {
+                format!(
+                    "{}: config `predict_alias` must be an alias name or a version number, not {alias}",
+                    node.path
+                )
+            })?;
+        compiled.sql = crate::train::pin_predict_alias(&compiled.sql, alias);
+    }
     write_compiled(compile, node, &compiled.sql).map_err(|e| e.to_string())?;
     result.compiled_code = Some(compiled.sql.clone());
     if command == Command::Compile {
@@ -585,10 +599,9 @@ async fn execute_inner(
             let mut sql = compiled.sql.clone();
             // Models this SQL scores with are resolved (aliases, now) and loaded first; the
             // lineage edge to each records the version used.
-            let scored =
-                crate::train::load_scoring_models(&env.engine, env.meta.as_ref(), &sql)
-                    .await
-                    .map_err(|e| format!("{}: {e}", node.path))?;
+            let scored = crate::train::load_scoring_models(&env.engine, env.meta.as_ref(), &sql)
+                .await
+                .map_err(|e| format!("{}: {e}", node.path))?;
             for (_, name, version) in scored {
                 let id = format!("ml_model.{}.{}", env.compile.project().name, name);
                 if let Some(edge) = result.upstream.iter_mut().find(|e| e.upstream == id) {

@@ -104,7 +104,8 @@ fn check_columns(
 
 /// The `FitSpec` a declaration stands for (params as given, before tuning).
 fn fit_spec(spec: &MlModelSpec) -> Result<FitSpec, String> {
-    let (task, implied) = Task::parse(&spec.task).ok_or_else(|| format!("unknown task `{}`", spec.task))?;
+    let (task, implied) =
+        Task::parse(&spec.task).ok_or_else(|| format!("unknown task `{}`", spec.task))?;
     let algorithm = Algorithm::parse(&spec.algorithm)
         .ok_or_else(|| format!("unknown algorithm `{}`", spec.algorithm))?;
     let mut fit = FitSpec::new(task, spec.target.as_deref()).with_algorithm(algorithm);
@@ -166,9 +167,7 @@ pub fn fit_from_spec(
                 seed: spec.seed,
             },
             None => {
-                return Err(err(
-                    "`split: {strategy: stratified}` needs `target:`".into(),
-                ));
+                return Err(err("`split: {strategy: stratified}` needs `target:`".into()));
             }
         },
         SplitSpec::Time {
@@ -188,7 +187,9 @@ pub fn fit_from_spec(
         let space = SearchSpace::parse(&decls).map_err(|e| err(format!("tuning.space: {e}")))?;
         let metric = match &t.metric {
             Some(m) => Some(Metric::parse(m).ok_or_else(|| {
-                err(format!("`tuning.metric: {m}` is not a metric Lakeforge knows"))
+                err(format!(
+                    "`tuning.metric: {m}` is not a metric Lakeforge knows"
+                ))
             })?),
             None => None,
         };
@@ -199,9 +200,7 @@ pub fn fit_from_spec(
                     min_iterations: 10,
                     eta: 3,
                 },
-                _ => TuneStrategy::Random {
-                    n_trials: t.trials,
-                },
+                _ => TuneStrategy::Random { n_trials: t.trials },
             },
             folds: t.folds,
             holdout_fraction: 0.2,
@@ -224,8 +223,8 @@ pub fn fit_from_spec(
         fit.params = tuned.best_params;
     }
 
-    let model =
-        lakeforge_ml::fit(std::slice::from_ref(&train), None, &fit).map_err(|e| err(e.to_string()))?;
+    let model = lakeforge_ml::fit(std::slice::from_ref(&train), None, &fit)
+        .map_err(|e| err(e.to_string()))?;
     let report = model
         .evaluate(std::slice::from_ref(&test))
         .map_err(|e| err(format!("evaluating on the held-out rows: {e}")))?;
@@ -265,7 +264,11 @@ pub fn check_gate(spec: &MlModelSpec, metrics: &[(String, f64)]) -> Result<(bool
     let mut parts = Vec::new();
     let mut passed = true;
     for g in &spec.gate {
-        let Some(value) = metrics.iter().find(|(n, _)| *n == g.metric).map(|(_, v)| *v) else {
+        let Some(value) = metrics
+            .iter()
+            .find(|(n, _)| *n == g.metric)
+            .map(|(_, v)| *v)
+        else {
             return Err(format!(
                 "gate `{g}` names metric `{}`, which this model does not report (it reports: {})",
                 g.metric,
@@ -281,7 +284,11 @@ pub fn check_gate(spec: &MlModelSpec, metrics: &[(String, f64)]) -> Result<(bool
         parts.push(format!(
             "{} {value:.4} {} {}",
             g.metric,
-            if holds { g.op.clone() } else { format!("fails {}", g.op) },
+            if holds {
+                g.op.clone()
+            } else {
+                format!("fails {}", g.op)
+            },
             g.value
         ));
     }
@@ -330,7 +337,13 @@ pub(crate) async fn train_node(
     })?;
     let data = read_relation(engine, &spec.training, None)
         .await
-        .map_err(|e| at(&node.name, &node.path, format!("reading {}: {e}", spec.training)))?;
+        .map_err(|e| {
+            at(
+                &node.name,
+                &node.path,
+                format!("reading {}: {e}", spec.training),
+            )
+        })?;
     let (spec_owned, name, path) = (spec.clone(), node.name.clone(), node.path.clone());
     let schema = data.schema.clone();
     let batches = data.batches;
@@ -339,8 +352,8 @@ pub(crate) async fn train_node(
     })
     .await
     .map_err(|e| format!("training {}: {e}", node.name))??;
-    let (passed, verdict) = check_gate(spec, &trained.metrics)
-        .map_err(|m| at(&node.name, &node.path, m))?;
+    let (passed, verdict) =
+        check_gate(spec, &trained.metrics).map_err(|m| at(&node.name, &node.path, m))?;
 
     let versions = meta
         .model_versions(&node.name)
@@ -427,7 +440,11 @@ pub(crate) async fn train_node(
         format!(
             "version {version} → {} ({})",
             spec.promote_to,
-            if verdict.is_empty() { shown.join(", ") } else { verdict }
+            if verdict.is_empty() {
+                shown.join(", ")
+            } else {
+                verdict
+            }
         )
     } else {
         let current = meta
@@ -476,8 +493,9 @@ pub async fn reproduce(
         .ok_or_else(|| {
             format!("model `{name}` has no version {version}\nhint: `lakeforge models show {name}` lists its versions")
         })?;
-    let spec: MlModelSpec = serde_json::from_str(&v.spec_json)
-        .map_err(|e| format!("the recorded declaration of {name} version {version} cannot be read: {e}"))?;
+    let spec: MlModelSpec = serde_json::from_str(&v.spec_json).map_err(|e| {
+        format!("the recorded declaration of {name} version {version} cannot be read: {e}")
+    })?;
     let Some(at_version) = v.training_version else {
         return Err(format!(
             "{name} version {version} was trained on {}, which was not a Delta table, so its rows cannot be read again as they were",
@@ -509,10 +527,7 @@ pub async fn reproduce(
 }
 
 /// Resolve a model reference (`name`, `name@alias`, `name@3`) to a recorded version.
-pub async fn resolve_model(
-    meta: &MetaStore,
-    reference: &str,
-) -> Result<ModelVersion, String> {
+pub async fn resolve_model(meta: &MetaStore, reference: &str) -> Result<ModelVersion, String> {
     let (name, selector) = parse_model_ref(reference);
     let selector = selector.unwrap_or("production");
     let version = match selector.parse::<i64>() {
@@ -575,6 +590,16 @@ pub async fn load_scoring_models(
     Ok(loaded)
 }
 
+/// `predict('name', ...)` → `predict('name@alias', ...)` wherever the reference names no
+/// alias or version of its own.
+pub fn pin_predict_alias(sql: &str, alias: &str) -> String {
+    let re = regex::Regex::new(r#"(?i)(\bpredict\s*\(\s*')([^'@]+)'"#).expect("valid regex");
+    re.replace_all(sql, |c: &regex::Captures| {
+        format!("{}{}@{alias}'", &c[1], &c[2])
+    })
+    .into_owned()
+}
+
 /// The first arguments of `predict('...')` calls, as written.
 fn scoring_references(sql: &str) -> Vec<String> {
     let re = regex::Regex::new(r#"(?i)\bpredict\s*\(\s*'([^']+)'"#).expect("valid regex");
@@ -586,4 +611,23 @@ fn scoring_references(sql: &str) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_the_alias_of_unpinned_references_only() {
+        let sql =
+            "select predict('churn', a), PREDICT( 'churn@3', a), predict('value@prod', b) from t";
+        assert_eq!(
+            pin_predict_alias(sql, "staging"),
+            "select predict('churn@staging', a), PREDICT( 'churn@3', a), predict('value@prod', b) from t"
+        );
+        assert_eq!(
+            scoring_references(&pin_predict_alias(sql, "staging")),
+            vec!["churn@staging", "churn@3", "value@prod"]
+        );
+    }
 }

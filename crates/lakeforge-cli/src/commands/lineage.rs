@@ -189,13 +189,11 @@ fn entity<'a>(project: &'a Project, id: &str) -> Option<Entity<'a>> {
             n.resource_type,
             ResourceType::Model | ResourceType::Seed | ResourceType::MlModel
         )
-        .then(|| {
-            Entity {
-                name: n.name.clone(),
-                resource_type: n.resource_type.as_str(),
-                materialized: Some(n.config.materialized),
-                relation: &n.relation,
-            }
+        .then(|| Entity {
+            name: n.name.clone(),
+            resource_type: n.resource_type.as_str(),
+            materialized: Some(n.config.materialized),
+            relation: &n.relation,
         });
     }
     project.sources.get(id).map(|s| Entity {
@@ -249,7 +247,11 @@ async fn table_state(
         // An ML model lives in the registry: its version is the one its alias names now.
         let spec = project.nodes.get(id).and_then(|n| n.ml_model.as_deref());
         let version = match (store, spec) {
-            (Some(s), Some(spec)) => s.resolve_alias(&e.name, &spec.promote_to).await.ok().flatten(),
+            (Some(s), Some(spec)) => s
+                .resolve_alias(&e.name, &spec.promote_to)
+                .await
+                .ok()
+                .flatten(),
             _ => None,
         };
         return TableState {

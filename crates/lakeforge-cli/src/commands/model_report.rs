@@ -78,7 +78,10 @@ pub fn render(v: &ModelVersion, trials: &[TrialRecord], artifact: &Path) -> anyh
                 v.aliases.join(", ")
             }
         ),
-        format!("artifact {} (sha256 {})", v.artifact_path, v.artifact_sha256),
+        format!(
+            "artifact {} (sha256 {})",
+            v.artifact_path, v.artifact_sha256
+        ),
     ];
     if !trials.is_empty() {
         report

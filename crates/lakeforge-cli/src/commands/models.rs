@@ -150,7 +150,9 @@ async fn versions_of(store: &MetaStore, name: &str) -> anyhow::Result<Vec<ModelV
 fn pick<'a>(versions: &'a [ModelVersion], spec: &str) -> anyhow::Result<&'a ModelVersion> {
     let found = match spec.parse::<i64>() {
         Ok(n) => versions.iter().find(|v| v.version == n),
-        Err(_) => versions.iter().find(|v| v.aliases.iter().any(|a| a == spec)),
+        Err(_) => versions
+            .iter()
+            .find(|v| v.aliases.iter().any(|a| a == spec)),
     };
     found.with_context(|| {
         format!(
@@ -181,7 +183,13 @@ async fn list(project: &ProjectArgs, json: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut t = table();
-    t.set_header(vec!["model", "versions", "latest", "trained (UTC)", "aliases"]);
+    t.set_header(vec![
+        "model",
+        "versions",
+        "latest",
+        "trained (UTC)",
+        "aliases",
+    ]);
     for m in &models {
         let aliases: Vec<String> = m
             .aliases
@@ -220,7 +228,9 @@ async fn show(
     let versions = versions_of(&store, name).await?;
     let Some(spec) = version else {
         if report.is_some() {
-            bail!("--report needs a version\nhint: lakeforge models show {name} production --report {name}.html");
+            bail!(
+                "--report needs a version\nhint: lakeforge models show {name} production --report {name}.html"
+            );
         }
         if json {
             println!("{}", serde_json::to_string_pretty(&versions)?);
@@ -228,7 +238,13 @@ async fn show(
         }
         let mut t = table();
         t.set_header(vec![
-            "version", "trained (UTC)", "gate", "aliases", "trained on", "rows", "metrics",
+            "version",
+            "trained (UTC)",
+            "gate",
+            "aliases",
+            "trained on",
+            "rows",
+            "metrics",
         ]);
         for v in &versions {
             t.add_row(vec![
@@ -239,7 +255,9 @@ async fn show(
                 format!(
                     "{}{}",
                     v.training_relation,
-                    v.training_version.map(|x| format!(" @ v{x}")).unwrap_or_default()
+                    v.training_version
+                        .map(|x| format!(" @ v{x}"))
+                        .unwrap_or_default()
                 ),
                 v.train_rows.to_string(),
                 metric_text(v, 3),
@@ -260,25 +278,42 @@ async fn show(
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!("Model {} version {}", v.name, v.version);
-        println!("  trained    {} UTC (run {})", time(&v.created_at), v.run_id.as_deref().unwrap_or("-"));
+        println!(
+            "  trained    {} UTC (run {})",
+            time(&v.created_at),
+            v.run_id.as_deref().unwrap_or("-")
+        );
         println!("  task       {} ({})", v.task, v.algorithm);
         println!(
             "  gate       {}{}",
             v.status,
-            v.gate_message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
+            v.gate_message
+                .as_ref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
         );
         println!(
             "  aliases    {}",
-            if v.aliases.is_empty() { "-".to_string() } else { v.aliases.join(", ") }
+            if v.aliases.is_empty() {
+                "-".to_string()
+            } else {
+                v.aliases.join(", ")
+            }
         );
         println!(
             "  trained on {}{} ({} rows, {} held out)",
             v.training_relation,
-            v.training_version.map(|x| format!(" at Delta version {x}")).unwrap_or_default(),
+            v.training_version
+                .map(|x| format!(" at Delta version {x}"))
+                .unwrap_or_default(),
             v.train_rows,
             v.test_rows
         );
-        println!("  artifact   {} (sha256 {})", v.artifact_path, &v.artifact_sha256[..16]);
+        println!(
+            "  artifact   {} (sha256 {})",
+            v.artifact_path,
+            &v.artifact_sha256[..16]
+        );
         let mut t = table();
         t.set_header(vec!["metric (held-out rows)", "value"]);
         for (k, x) in &v.metrics {
@@ -317,8 +352,15 @@ async fn show(
                 t.add_row(vec![
                     tr.trial.to_string(),
                     format!("{:.6}", tr.score),
-                    if tr.iterations > 0 { tr.iterations.to_string() } else { "-".into() },
-                    p.iter().map(|(k, x)| format!("{k}={x}")).collect::<Vec<_>>().join(" "),
+                    if tr.iterations > 0 {
+                        tr.iterations.to_string()
+                    } else {
+                        "-".into()
+                    },
+                    p.iter()
+                        .map(|(k, x)| format!("{k}={x}"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
                 ]);
             }
             println!("{t}");
@@ -346,7 +388,10 @@ async fn compare(project: &ProjectArgs, name: &str, specs: &[String]) -> anyhow:
     let chosen: Vec<&ModelVersion> = if specs.is_empty() {
         versions.iter().collect()
     } else {
-        specs.iter().map(|s| pick(&versions, s)).collect::<anyhow::Result<_>>()?
+        specs
+            .iter()
+            .map(|s| pick(&versions, s))
+            .collect::<anyhow::Result<_>>()?
     };
     let mut t = table();
     let mut header = vec![String::new()];
@@ -368,7 +413,9 @@ async fn compare(project: &ProjectArgs, name: &str, specs: &[String]) -> anyhow:
         format!(
             "{}{}",
             v.training_relation,
-            v.training_version.map(|x| format!(" @ v{x}")).unwrap_or_default()
+            v.training_version
+                .map(|x| format!(" @ v{x}"))
+                .unwrap_or_default()
         )
     });
     row("train rows", &|v| v.train_rows.to_string());
@@ -381,7 +428,11 @@ async fn compare(project: &ProjectArgs, name: &str, specs: &[String]) -> anyhow:
         }
     }
     for m in &metric_names {
-        row(m, &|v| v.metric(m).map(|x| format!("{x:.6}")).unwrap_or_else(|| "-".into()));
+        row(m, &|v| {
+            v.metric(m)
+                .map(|x| format!("{x:.6}"))
+                .unwrap_or_else(|| "-".into())
+        });
     }
     let params: Vec<std::collections::BTreeMap<String, String>> = chosen
         .iter()
@@ -426,7 +477,9 @@ async fn promote(
         return Ok(ExitCode::SUCCESS);
     }
     let Some(version) = version else {
-        bail!("give the version to promote\nhint: lakeforge models promote {name} VERSION --alias {alias}");
+        bail!(
+            "give the version to promote\nhint: lakeforge models promote {name} VERSION --alias {alias}"
+        );
     };
     let v = pick(&versions, &version.to_string())?;
     if v.status != "passed" && !force {
@@ -447,7 +500,9 @@ async fn promote(
 /// `YYYY-MM-DD` (the end of that day, UTC) or RFC 3339.
 fn parse_moment(text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
     if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        let end = d.and_hms_micro_opt(23, 59, 59, 999_999).expect("valid time");
+        let end = d
+            .and_hms_micro_opt(23, 59, 59, 999_999)
+            .expect("valid time");
         return Ok(end.and_utc());
     }
     chrono::DateTime::parse_from_rfc3339(text)
@@ -455,7 +510,11 @@ fn parse_moment(text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
         .with_context(|| format!("`{text}` is not a date (YYYY-MM-DD) or an RFC 3339 time"))
 }
 
-async fn history(project: &ProjectArgs, name: &str, at: Option<String>) -> anyhow::Result<ExitCode> {
+async fn history(
+    project: &ProjectArgs,
+    name: &str,
+    at: Option<String>,
+) -> anyhow::Result<ExitCode> {
     let store = store(project).await?;
     versions_of(&store, name).await?;
     let changes = store.alias_history(name).await?;
