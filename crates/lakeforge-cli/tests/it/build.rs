@@ -185,6 +185,22 @@ fn init_demo_builds_out_of_the_box() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "n,orders\n50,474\n");
+    // The same build trained the ML model, promoted it past its gate and scored every customer.
+    assert!(
+        stdout.contains("ml model customer_value") && stdout.contains("version 1 → production"),
+        "{stdout}"
+    );
+    let out = crate::common::lakeforge()
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "select count(predicted_value) as n from customer_value_scores",
+        ])
+        .current_dir(&demo)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "n\n50\n");
     // The same seed gives the same data.
     let again = dir.path().join("again");
     crate::common::lakeforge()
