@@ -36,6 +36,8 @@ enum Command {
     Compile(RunArgs),
     /// Train the selected ML models (`ml_models:`), registering a version of each.
     Train(RunArgs),
+    /// Run the selected snapshots (type-2 history tables of `snapshot-paths` and `snapshots:`).
+    Snapshot(RunArgs),
     /// The model registry: list, show (with --report), compare, promote, history, reproduce.
     Models(commands::models::ModelsArgs),
     /// Run again the nodes that errored, failed or were skipped in the last run, with the same
@@ -151,6 +153,9 @@ async fn main() -> ExitCode {
         Command::Test(a) => commands::execute::run(lakeforge_runner::Command::Test, a).await,
         Command::Compile(a) => commands::execute::run(lakeforge_runner::Command::Compile, a).await,
         Command::Train(a) => commands::execute::run(lakeforge_runner::Command::Train, a).await,
+        Command::Snapshot(a) => {
+            commands::execute::run(lakeforge_runner::Command::Snapshot, a).await
+        }
         Command::Models(a) => commands::models::run(a).await,
         Command::Retry(a) => commands::retry::run(a).await,
         Command::Ls(a) => commands::ls::run(a),

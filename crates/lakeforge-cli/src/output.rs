@@ -126,6 +126,7 @@ fn describe(node: &Node) -> String {
         ResourceType::Seed => format!("seed {}", node.relation),
         ResourceType::Test => format!("test {}", node.name),
         ResourceType::MlModel => format!("ml model {}", node.name),
+        ResourceType::Snapshot => format!("snapshot {}", node.relation),
         ResourceType::UnitTest => format!(
             "unit_test {}::{}",
             node.fqn

@@ -85,6 +85,7 @@ pub async fn materialize(
             engine.lake().remove_view(relation)?;
             Ok(outcome)
         }
+        Materialization::Snapshot => crate::snapshot::snapshot(engine, node, sql).await,
         Materialization::Seed | Materialization::Test | Materialization::MlModel => {
             Err(EngineError::Internal(format!(
                 "{} is not a model and cannot be materialized",
@@ -283,7 +284,7 @@ async fn incremental(engine: &Engine, node: &Node, new: DataFrame) -> Result<Wri
 
 /// Project `df` onto `schema`: same columns in the same order, cast to the schema's types,
 /// NULL where `df` lacks a column.
-fn conform(df: DataFrame, schema: &Schema, context: &str) -> Result<DataFrame> {
+pub(crate) fn conform(df: DataFrame, schema: &Schema, context: &str) -> Result<DataFrame> {
     let have = df.schema().as_arrow().clone();
     let exprs: Vec<_> = schema
         .fields()

@@ -119,7 +119,12 @@ impl CompileContext {
         let refs = project
             .nodes
             .values()
-            .filter(|n| matches!(n.resource_type, ResourceType::Model | ResourceType::Seed))
+            .filter(|n| {
+                matches!(
+                    n.resource_type,
+                    ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+                )
+            })
             .map(|n| (n.name.clone(), n.relation.clone()))
             .collect();
         let sources = project

@@ -19,6 +19,7 @@ pub mod properties;
 pub mod schedule;
 pub mod selector;
 pub mod settings;
+pub mod snapshot;
 pub mod state;
 pub mod unit_test;
 
@@ -36,4 +37,5 @@ pub use node::{
 pub use project::{LoadOptions, Project};
 pub use selector::select;
 pub use settings::Target;
+pub use snapshot::{HardDeletes, SnapshotSpec, SnapshotStrategy};
 pub use unit_test::{Fixture, GivenInput, UnitInput, UnitOverrides, UnitTestDef};

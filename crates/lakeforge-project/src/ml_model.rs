@@ -432,6 +432,7 @@ impl MlModelScope<'_> {
             depends_on: vec![training_id],
             test: None,
             ml_model: Some(Box::new(spec)),
+            snapshot: None,
         }))
     }
 }

@@ -68,6 +68,8 @@ pub enum ResourceType {
     Source,
     /// An ML model (`ml_models:` in properties YAML), trained from a relation of the lake.
     MlModel,
+    /// A dbt snapshot: type-2 history of a query's rows (`snapshot-paths`, `snapshots:`).
+    Snapshot,
 }
 
 impl ResourceType {
@@ -79,6 +81,7 @@ impl ResourceType {
             ResourceType::UnitTest => "unit_test",
             ResourceType::Source => "source",
             ResourceType::MlModel => "ml_model",
+            ResourceType::Snapshot => "snapshot",
         }
     }
 }
@@ -94,6 +97,8 @@ pub enum Materialization {
     Test,
     /// Trained into the model registry rather than written as a table.
     MlModel,
+    /// A snapshot's history table (closed and current versions of each key).
+    Snapshot,
 }
 
 impl Materialization {
@@ -106,6 +111,7 @@ impl Materialization {
             "seed" => Materialization::Seed,
             "test" => Materialization::Test,
             "ml_model" => Materialization::MlModel,
+            "snapshot" => Materialization::Snapshot,
             _ => return None,
         })
     }
@@ -119,6 +125,7 @@ impl Materialization {
             Materialization::Seed => "seed",
             Materialization::Test => "test",
             Materialization::MlModel => "ml_model",
+            Materialization::Snapshot => "snapshot",
         }
     }
 }
@@ -312,6 +319,9 @@ pub struct Node {
     /// ML models: the checked declaration.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ml_model: Option<Box<crate::ml_model::MlModelSpec>>,
+    /// Snapshots: the checked strategy, unique key and hard-delete policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<Box<crate::snapshot::SnapshotSpec>>,
 }
 
 /// A declared source table (`sources:` in properties YAML).

@@ -135,6 +135,34 @@ impl Project {
             )?);
         }
 
+        for (path, text) in read_files(&root, &file.snapshot_paths, &["sql"])? {
+            let (name, body) = crate::snapshot::parse_block(&path, &text)?;
+            let yaml = props
+                .snapshots
+                .iter()
+                .find(|(_, p)| p.name == name && p.relation.is_none())
+                .map(|(_, p)| p);
+            raw.push(snapshot_node(
+                &jinja, &file, &target, path, name, body, &text, yaml,
+            )?);
+        }
+        for (path, p) in &props.snapshots {
+            let Some(relation) = &p.relation else {
+                continue;
+            };
+            let body = crate::snapshot::relation_sql(path, &p.name, relation)?;
+            raw.push(snapshot_node(
+                &jinja,
+                &file,
+                &target,
+                path.clone(),
+                p.name.clone(),
+                body,
+                relation,
+                Some(p),
+            )?);
+        }
+
         let sources = build_sources(&file.name, &root, &target, &props)?;
 
         // Names must be unique among models and seeds: ref() finds nodes by name.
@@ -587,6 +615,75 @@ fn parse_sql_node(
         depends_on: Vec::new(),
         test: (kind == ResourceType::Test).then_some(TestKind::Singular),
         ml_model: None,
+        snapshot: None,
+    };
+    Ok(RawNode {
+        node,
+        refs: captured.refs,
+        sources: captured.sources,
+    })
+}
+
+/// A snapshot node from its SQL (the block's body, or the SELECT of a YAML `relation:`). Its
+/// table is `target_schema` exactly when given (dbt's legacy config), else the schema dbt would
+/// derive from `schema`.
+#[allow(clippy::too_many_arguments)]
+fn snapshot_node(
+    jinja: &Jinja,
+    file: &DbtProjectFile,
+    target: &Target,
+    path: String,
+    name: String,
+    body: String,
+    checksum_of: &str,
+    yaml: Option<&ResourceProps>,
+) -> Result<RawNode> {
+    let (_, captured) = jinja.render(RenderRequest {
+        file: &path,
+        source: &body,
+        resolver: None,
+        this: None,
+        is_incremental: false,
+    })?;
+    let fqn = fqn_of(&file.name, &path, &file.snapshot_paths, &name);
+    let mut layer = hierarchy_layer(&file.snapshots, &fqn);
+    if let Some(p) = yaml {
+        merge(&mut layer, &config_layer(&p.config));
+    }
+    merge(&mut layer, &captured.config);
+    let mut config = build_config(layer, Materialization::Snapshot, &path)?;
+    if config.materialized != Materialization::Snapshot {
+        return Err(ProjectError::Config {
+            path: path.into(),
+            message: format!(
+                "snapshot `{name}` cannot be materialized as `{}`\nhint: remove `materialized` from the snapshot's config",
+                config.materialized.as_str()
+            ),
+        });
+    }
+    config.materialized = Materialization::Snapshot;
+    let spec = crate::snapshot::spec(&config, &path, &name)?;
+    let schema = match config.raw.get("target_schema").filter(|v| !v.is_null()) {
+        Some(s) => json_to_plain_string(s),
+        None => schema_for(target, config.schema.as_deref()),
+    };
+    let relation = Relation::new(schema, config.alias.clone().unwrap_or_else(|| name.clone()));
+    let node = Node {
+        unique_id: format!("snapshot.{}.{}", file.name, name),
+        name,
+        resource_type: ResourceType::Snapshot,
+        path,
+        fqn,
+        description: yaml.and_then(|p| p.description.clone()).unwrap_or_default(),
+        columns: columns_of(yaml),
+        checksum: checksum(checksum_of.as_bytes()),
+        config,
+        relation,
+        raw_code: body,
+        depends_on: Vec::new(),
+        test: None,
+        ml_model: None,
+        snapshot: Some(Box::new(spec)),
     };
     Ok(RawNode {
         node,
@@ -632,6 +729,7 @@ fn seed_node(
             depends_on: Vec::new(),
             test: None,
             ml_model: None,
+            snapshot: None,
         },
         refs: Vec::new(),
         sources: Vec::new(),
@@ -715,6 +813,9 @@ struct PropsIndex {
     sources: Vec<(String, crate::properties::SourceProps)>,
     unit_tests: Vec<(String, crate::unit_test::UnitTestProps)>,
     ml_models: Vec<(String, crate::ml_model::MlModelProps)>,
+    /// `snapshots:` entries: with `relation:` a snapshot of their own, else properties of the
+    /// SQL snapshot of that name.
+    snapshots: Vec<(String, ResourceProps)>,
 }
 
 impl PropsIndex {
@@ -733,6 +834,9 @@ impl PropsIndex {
         }
         for m in file.ml_models {
             self.ml_models.push((path.to_string(), m));
+        }
+        for s in file.snapshots {
+            self.snapshots.push((path.to_string(), s));
         }
     }
 
@@ -787,6 +891,7 @@ impl PropsIndex {
                     config: None,
                     columns: t.columns.clone(),
                     tests: t.tests.clone(),
+                    relation: None,
                 };
                 push_resource(path, &owner, &as_resource);
             }
@@ -883,6 +988,7 @@ fn generic_test_node(
         }),
         checksum: hash.to_string(),
         ml_model: None,
+        snapshot: None,
     })
 }
 

@@ -36,6 +36,9 @@ pub struct ResourceProps {
     pub columns: Vec<ColumnProps>,
     #[serde(default, alias = "data_tests")]
     pub tests: Vec<serde_yaml::Value>,
+    /// Snapshots declared in YAML (dbt 1.9): `source('s', 't')` or `ref('m')`.
+    #[serde(default)]
+    pub relation: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -38,6 +38,8 @@ pub struct DbtProjectFile {
     pub seeds: serde_yaml::Value,
     #[serde(default, alias = "tests")]
     pub data_tests: serde_yaml::Value,
+    #[serde(default)]
+    pub snapshots: serde_yaml::Value,
 }
 
 fn default_model_paths() -> Vec<String> {

@@ -253,6 +253,7 @@ impl UnitTestScope<'_> {
                 overrides,
             }))),
             ml_model: None,
+            snapshot: None,
         }))
     }
 

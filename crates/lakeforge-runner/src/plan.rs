@@ -17,6 +17,8 @@ pub enum Command {
     Compile,
     /// Train the selected ML models only.
     Train,
+    /// Run the selected snapshots only.
+    Snapshot,
 }
 
 impl Command {
@@ -28,6 +30,7 @@ impl Command {
             Command::Build => "build",
             Command::Compile => "compile",
             Command::Train => "train",
+            Command::Snapshot => "snapshot",
         }
     }
 
@@ -38,6 +41,7 @@ impl Command {
             Command::Test => matches!(t, ResourceType::Test | ResourceType::UnitTest),
             Command::Build | Command::Compile => t != ResourceType::Source,
             Command::Train => t == ResourceType::MlModel,
+            Command::Snapshot => t == ResourceType::Snapshot,
         }
     }
 }

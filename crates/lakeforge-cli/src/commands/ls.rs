@@ -31,6 +31,7 @@ pub enum Kind {
     Test,
     #[value(name = "unit_test")]
     UnitTest,
+    Snapshot,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq)]
@@ -52,6 +53,7 @@ pub fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
             lakeforge_project::ResourceType::Model => Kind::Model,
             lakeforge_project::ResourceType::Seed => Kind::Seed,
             lakeforge_project::ResourceType::UnitTest => Kind::UnitTest,
+            lakeforge_project::ResourceType::Snapshot => Kind::Snapshot,
             _ => Kind::Test,
         };
         if !args.resource_type.is_empty() && !args.resource_type.contains(&kind) {

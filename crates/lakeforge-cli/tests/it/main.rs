@@ -17,5 +17,6 @@ mod quality;
 mod runs;
 mod schedule;
 mod selection;
+mod snapshots;
 mod sources;
 mod unit;
