@@ -40,6 +40,10 @@ enum Command {
     Snapshot(RunArgs),
     /// The model registry: list, show (with --report), compare, promote, history, reproduce.
     Models(commands::models::ModelsArgs),
+    /// Serve predictions of the registered models over HTTP.
+    Serve(commands::serve::ServeArgs),
+    /// API tokens of `lakeforge serve`: create, list, revoke.
+    Tokens(commands::tokens::TokensArgs),
     /// Run again the nodes that errored, failed or were skipped in the last run, with the same
     /// command, selection, vars and flags.
     Retry(commands::retry::RetryArgs),
@@ -157,6 +161,8 @@ async fn main() -> ExitCode {
             commands::execute::run(lakeforge_runner::Command::Snapshot, a).await
         }
         Command::Models(a) => commands::models::run(a).await,
+        Command::Serve(a) => tokio::task::block_in_place(|| commands::serve::run(a)),
+        Command::Tokens(a) => commands::tokens::run(a).await,
         Command::Retry(a) => commands::retry::run(a).await,
         Command::Ls(a) => commands::ls::run(a),
         Command::Show(a) => commands::show::run(a).await,

@@ -42,6 +42,7 @@ mod migrate;
 mod registry;
 mod schedule;
 mod state;
+mod tokens;
 pub mod testing;
 
 pub use history::{LineageEdge, LineageRecord, NodeExecution, NodeRecord, RunRecord, RunStatus};
@@ -52,6 +53,7 @@ pub use registry::{
 };
 pub use schedule::{TickRecord, tick_text};
 pub use state::LatestExecution;
+pub use tokens::{SCOPES, TokenInfo, token_hash};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetaError {
@@ -85,6 +87,8 @@ pub enum MetaError {
         "No run `{spec}` in the metadata store at {location}\nhint: `lakeforge runs` lists the recorded runs; an id may be shortened to a unique prefix, or be `last`"
     )]
     RunNotFound { spec: String, location: String },
+    #[error("`{scope}` is not a token scope\nhint: give --scope predict or --scope admin")]
+    InvalidScope { scope: String },
     #[error("Run id `{spec}` is ambiguous: it starts {candidates}\nhint: type more of the id")]
     AmbiguousRun { spec: String, candidates: String },
 }

@@ -26,6 +26,7 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/sqlite/0004_model_registry.sql"),
     ),
+    (5, include_str!("../migrations/sqlite/0005_api_tokens.sql")),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -42,6 +43,7 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/postgres/0004_model_registry.sql"),
     ),
+    (5, include_str!("../migrations/postgres/0005_api_tokens.sql")),
 ];
 
 /// The advisory lock key under which PostgreSQL migrations run ("lakeforg" in ASCII).

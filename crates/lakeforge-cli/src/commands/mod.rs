@@ -12,9 +12,11 @@ pub mod models;
 pub mod retry;
 pub mod runs;
 pub mod scheduler;
+pub mod serve;
 pub mod show;
 pub mod source;
 pub mod sql;
+pub mod tokens;
 
 use std::sync::Arc;
 

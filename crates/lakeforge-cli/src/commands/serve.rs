@@ -1,0 +1,121 @@
+//! `lakeforge serve`: the prediction server (lakeforge-serve) over the project's model
+//! registry. Listening beyond loopback requires API tokens (`lakeforge tokens create`) unless
+//! told otherwise; SIGTERM or Ctrl-C stops accepting connections and lets requests in flight
+//! finish.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use lakeforge_serve::{ServeOptions, ServeState};
+
+use super::runs::open_store;
+use crate::ProjectArgs;
+
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Address to listen on; anything but loopback requires tokens.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Require an API token even on loopback.
+    #[arg(long)]
+    pub require_token: bool,
+    /// Serve beyond loopback without tokens (a trusted network only).
+    #[arg(long, conflicts_with = "require_token")]
+    pub no_token: bool,
+    /// Rows one request may hold.
+    #[arg(long, default_value_t = 100_000)]
+    pub max_rows: usize,
+    /// Largest request body, in MiB.
+    #[arg(long, default_value_t = 16)]
+    pub max_body_mb: usize,
+    /// Seconds one prediction request may take.
+    #[arg(long, default_value_t = 30.0)]
+    pub timeout: f64,
+    /// Seconds between reads of the registry (promotions are picked up then).
+    #[arg(long, default_value_t = 2.0)]
+    pub refresh: f64,
+    /// Worker threads of the server (default: the number of cores).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Print one JSON line per request (method, path, status, milliseconds).
+    #[arg(long)]
+    pub access_log: bool,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    // The server gets a runtime of its own so --workers sizes it.
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(w) = args.workers {
+        builder.worker_threads(w.max(1));
+    }
+    builder.enable_all().build()?.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let addr: SocketAddr = format!("{}:{}", args.host, args.port)
+        .parse()
+        .or_else(|_| format!("[{}]:{}", args.host, args.port).parse())
+        .with_context(|| format!("`{}` is not an IP address to listen on", args.host))?;
+    let require_tokens = args.require_token || (!addr.ip().is_loopback() && !args.no_token);
+    let store = open_store(&args.project).await?.context(
+        "nothing has run in this project yet, so there is no model to serve\nhint: declare `ml_models:` and run `lakeforge build`",
+    )?;
+    if require_tokens && store.tokens().await?.iter().all(|t| t.revoked_at.is_some()) {
+        bail!(
+            "serving on {addr} requires API tokens, and none exists\nhint: `lakeforge tokens create NAME --scope predict`, or listen on 127.0.0.1"
+        );
+    }
+    let project = super::load_project(&args.project)?;
+    let options = ServeOptions {
+        require_tokens,
+        max_body_bytes: args.max_body_mb << 20,
+        max_rows: args.max_rows,
+        request_timeout: Duration::from_secs_f64(args.timeout),
+        refresh_interval: Duration::from_secs_f64(args.refresh.max(0.1)),
+        access_log: args.access_log,
+    };
+    let state = ServeState::new(store, project.target.lake.clone().into(), options);
+    state
+        .refresh()
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the model registry: {e}"))?;
+    lakeforge_serve::spawn_refresh(state.clone());
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    let models = state.models.snapshot().versions.len();
+    eprintln!(
+        "Serving {models} model{} on http://{addr} ({}); Ctrl-C stops",
+        if models == 1 { "" } else { "s" },
+        if require_tokens {
+            "tokens required"
+        } else {
+            "no tokens"
+        }
+    );
+    lakeforge_serve::serve(listener, state, shutdown()).await?;
+    eprintln!("Stopped.");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

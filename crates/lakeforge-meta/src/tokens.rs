@@ -1,0 +1,112 @@
+//! API tokens for `lakeforge serve`: created with a name and scopes, shown once, stored only as
+//! a SHA-256 hash, revoked by id or name. The server checks a request's bearer token by its
+//! hash ([`MetaStore::token_scopes`]); 32 random bytes make the hash safe to store unsalted.
+
+use chrono::{SecondsFormat, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::{MetaError, MetaStore, Result};
+
+/// What a token may do.
+pub const SCOPES: &[&str] = &["predict", "admin"];
+
+/// A token as listed (never the token itself).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TokenInfo {
+    pub id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+/// The hash under which a token is stored.
+pub fn token_hash(token: &str) -> String {
+    format!("{:x}", Sha256::digest(token.as_bytes()))
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl MetaStore {
+    /// Create a token; returns its id and the token, which is not stored and cannot be shown
+    /// again.
+    pub async fn create_token(&self, name: &str, scopes: &[String]) -> Result<(String, String)> {
+        for s in scopes {
+            if !SCOPES.contains(&s.as_str()) {
+                return Err(MetaError::InvalidScope { scope: s.clone() });
+            }
+        }
+        let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+        // Two v4 UUIDs: 244 random bits from the OS generator.
+        let token = format!(
+            "lf_{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let sql = "INSERT INTO api_tokens (id, name, token_sha256, scopes, created_at) \
+                   VALUES ($1, $2, $3, $4, $5)";
+        on_pool!(&self.pool, p => {
+            sqlx::query(sql)
+                .bind(&id)
+                .bind(name)
+                .bind(token_hash(&token))
+                .bind(scopes.join(","))
+                .bind(now())
+                .execute(p)
+                .await?;
+        });
+        Ok((id, token))
+    }
+
+    /// Every token, newest first.
+    pub async fn tokens(&self) -> Result<Vec<TokenInfo>> {
+        let sql = "SELECT id, name, scopes, created_at, revoked_at FROM api_tokens \
+                   ORDER BY created_at DESC, id";
+        Ok(on_pool!(&self.pool, p => sqlx::query(sql)
+            .fetch_all(p)
+            .await?
+            .iter()
+            .map(|r| {
+                let scopes: String = r.get(2);
+                TokenInfo {
+                    id: r.get(0),
+                    name: r.get(1),
+                    scopes: scopes.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                    created_at: r.get(3),
+                    revoked_at: r.get(4),
+                }
+            })
+            .collect()))
+    }
+
+    /// Revoke the tokens whose id or name is `which`; returns how many were revoked.
+    pub async fn revoke_token(&self, which: &str) -> Result<u64> {
+        let sql = "UPDATE api_tokens SET revoked_at = $1 \
+                   WHERE (id = $2 OR name = $2) AND revoked_at IS NULL";
+        Ok(on_pool!(&self.pool, p => sqlx::query(sql)
+            .bind(now())
+            .bind(which)
+            .execute(p)
+            .await?
+            .rows_affected()))
+    }
+
+    /// The scopes of a live (not revoked) token, or None when it is unknown or revoked.
+    pub async fn token_scopes(&self, token: &str) -> Result<Option<Vec<String>>> {
+        let sql = "SELECT scopes FROM api_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL";
+        let found: Option<String> = on_pool!(&self.pool, p => sqlx::query_scalar(sql)
+            .bind(token_hash(token))
+            .fetch_optional(p)
+            .await?);
+        Ok(found.map(|s| {
+            s.split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        }))
+    }
+}

@@ -1,0 +1,96 @@
+//! Errors of the prediction server, each a JSON response whose status says whose fault it is:
+//! 4xx for the client's mistakes (naming the field at fault), 5xx only for the server's own.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    BadRequest {
+        message: String,
+        /// The JSON path of the field at fault (`rows[3].tenure`), when there is one.
+        field: Option<String>,
+    },
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error(
+        "missing or unknown API token; send `Authorization: Bearer <token>` (`lakeforge tokens create`)"
+    )]
+    Unauthorized,
+    #[error("this token lacks the `{scope}` scope")]
+    Forbidden { scope: &'static str },
+    #[error("the request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{rows} rows in one request; the limit is {limit} (--max-rows)")]
+    TooManyRows { rows: usize, limit: usize },
+    #[error("the request took longer than {secs}s")]
+    Timeout { secs: f64 },
+    #[error("the server is not ready: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad(message: impl Into<String>, field: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            message: message.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRows { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Timeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A short machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { .. } => "bad_request",
+            ApiError::NotFound { .. } => "not_found",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden { .. } => "forbidden",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::TooManyRows { .. } => "too_many_rows",
+            ApiError::Timeout { .. } => "timeout",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let field = match &self {
+            ApiError::BadRequest { field, .. } => field.clone(),
+            _ => None,
+        };
+        let mut body = json!({"error": {"code": self.code(), "message": self.to_string()}});
+        if let Some(f) = field {
+            body["error"]["field"] = json!(f);
+        }
+        let mut response = (self.status(), Json(body)).into_response();
+        if matches!(self, ApiError::Unauthorized) {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = std::result::Result<T, ApiError>;

@@ -1,0 +1,433 @@
+//! `lakeforge-serve`: the last stage of the flow, predictions over HTTP from the models the
+//! training nodes registered. An axum router over [`ServeState`]: the registry snapshot and
+//! loaded model files (`models`), request parsing (`input`), errors as JSON responses
+//! (`error`), Prometheus metrics (`metrics`) and the OpenAPI document (`openapi`).
+//!
+//! Routes: `GET /healthz`, `GET /readyz`, `GET /metrics`, `GET /openapi.json`, `GET /v1/models`,
+//! `GET /v1/models/{name}`, `POST /v1/models/{name}/predict` (production alias; `?version=` or
+//! `?alias=` for others) and `POST /v1/models/{name}/versions/{version}/predict`. With tokens
+//! required (the server listens beyond loopback, or `require_tokens`), every route but the two
+//! health checks needs `Authorization: Bearer <token>` of a token with the `predict` (or
+//! `admin`) scope.
+
+pub mod error;
+pub mod input;
+pub mod metrics;
+pub mod models;
+pub mod openapi;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use lakeforge_ml::Task;
+use parking_lot::Mutex;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub use error::{ApiError, ApiResult};
+use models::{LoadedVersion, Models};
+
+/// Limits and switches of one server.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Require a bearer token on every route but the health checks.
+    pub require_tokens: bool,
+    pub max_body_bytes: usize,
+    pub max_rows: usize,
+    pub request_timeout: Duration,
+    /// How often the registry is read again (promotions are picked up then).
+    pub refresh_interval: Duration,
+    /// Print one JSON line per request to stdout.
+    pub access_log: bool,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            require_tokens: false,
+            max_body_bytes: 16 << 20,
+            max_rows: 100_000,
+            request_timeout: Duration::from_secs(30),
+            refresh_interval: Duration::from_secs(2),
+            access_log: false,
+        }
+    }
+}
+
+pub struct ServeState {
+    pub models: Models,
+    pub metrics: metrics::Metrics,
+    pub options: ServeOptions,
+    ready: AtomicBool,
+    /// Tokens checked recently: hash lookups in the store are cached for a few seconds, so a
+    /// revoked token stops working within that time without a query per request.
+    token_cache: Mutex<HashMap<String, (Instant, Option<Vec<String>>)>>,
+}
+
+const TOKEN_CACHE: Duration = Duration::from_secs(5);
+
+impl ServeState {
+    pub fn new(
+        store: lakeforge_meta::MetaStore,
+        lake_root: std::path::PathBuf,
+        options: ServeOptions,
+    ) -> Arc<ServeState> {
+        Arc::new(ServeState {
+            models: Models::new(store, lake_root),
+            metrics: metrics::Metrics::default(),
+            options,
+            ready: AtomicBool::new(false),
+            token_cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Read the registry (and load aliased versions); the server is ready after the first
+    /// success.
+    pub async fn refresh(&self) -> Result<(), String> {
+        self.models.refresh().await?;
+        self.ready.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    async fn scopes(&self, token: &str) -> ApiResult<Option<Vec<String>>> {
+        if let Some((at, scopes)) = self.token_cache.lock().get(token)
+            && at.elapsed() < TOKEN_CACHE
+        {
+            return Ok(scopes.clone());
+        }
+        let scopes = self
+            .models
+            .store()
+            .token_scopes(token)
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("the metadata store: {e}")))?;
+        self.token_cache
+            .lock()
+            .insert(token.to_string(), (Instant::now(), scopes.clone()));
+        Ok(scopes)
+    }
+}
+
+/// Keep reading the registry every `refresh_interval`, for as long as the state lives.
+pub fn spawn_refresh(state: Arc<ServeState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(state.options.refresh_interval).await;
+            if let Err(e) = state.refresh().await {
+                tracing::warn!("refreshing the model registry failed: {e}");
+            }
+        }
+    })
+}
+
+pub fn router(state: Arc<ServeState>) -> Router {
+    let limit = state.options.max_body_bytes;
+    let protected = Router::new()
+        .route("/metrics", get(metrics_text))
+        .route("/openapi.json", get(openapi_json))
+        .route("/v1/models", get(list_models))
+        .route("/v1/models/{name}", get(get_model))
+        .route("/v1/models/{name}/predict", post(predict))
+        .route(
+            "/v1/models/{name}/versions/{version}/predict",
+            post(predict_version),
+        )
+        .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .merge(protected)
+        .fallback(|| async {
+            ApiError::NotFound {
+                what: "route".into(),
+            }
+        })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Metrics and the access log for every request.
+async fn observe(State(state): State<Arc<ServeState>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let response = next.run(request).await;
+    let secs = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    state.metrics.request(&route, status, secs);
+    if state.options.access_log {
+        println!(
+            "{}",
+            json!({"ts": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                   "method": method.as_str(), "path": path, "route": route, "status": status,
+                   "ms": (secs * 1e6).round() / 1e3})
+        );
+    }
+    response
+}
+
+async fn authorize(
+    State(state): State<Arc<ServeState>>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !state.options.require_tokens {
+        return next.run(request).await;
+    }
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return ApiError::Unauthorized.into_response();
+    };
+    match state.scopes(token).await {
+        Ok(Some(scopes)) if scopes.iter().any(|s| s == "predict" || s == "admin") => {
+            next.run(request).await
+        }
+        Ok(Some(_)) => ApiError::Forbidden { scope: "predict" }.into_response(),
+        Ok(None) => ApiError::Unauthorized.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn readyz(State(state): State<Arc<ServeState>>) -> Response {
+    if !state.ready.load(Ordering::Acquire) {
+        return ApiError::Unavailable("the model registry has not been read yet".into())
+            .into_response();
+    }
+    (StatusCode::OK, "ready").into_response()
+}
+
+async fn metrics_text(State(state): State<Arc<ServeState>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn openapi_json() -> Json<Value> {
+    Json(openapi::spec())
+}
+
+async fn list_models(State(state): State<Arc<ServeState>>) -> Json<Value> {
+    let snapshot = state.models.snapshot();
+    let mut names: Vec<&String> = snapshot.versions.keys().collect();
+    names.sort();
+    let models: Vec<Value> = names
+        .into_iter()
+        .map(|name| {
+            let versions = &snapshot.versions[name];
+            let aliases: BTreeMap<&str, i64> = versions
+                .iter()
+                .flat_map(|v| v.aliases.iter().map(move |a| (a.as_str(), v.version)))
+                .collect();
+            json!({"name": name, "versions": versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+                   "aliases": aliases})
+        })
+        .collect();
+    Json(json!({ "models": models }))
+}
+
+async fn get_model(
+    State(state): State<Arc<ServeState>>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let snapshot = state.models.snapshot();
+    let versions = snapshot
+        .versions
+        .get(&name)
+        .ok_or_else(|| ApiError::NotFound {
+            what: format!("model `{name}`"),
+        })?;
+    let aliases: BTreeMap<&str, i64> = versions
+        .iter()
+        .flat_map(|v| v.aliases.iter().map(move |a| (a.as_str(), v.version)))
+        .collect();
+    let versions: Vec<Value> = versions
+        .iter()
+        .map(|v| {
+            let metrics: BTreeMap<&str, f64> =
+                v.metrics.iter().map(|(k, x)| (k.as_str(), *x)).collect();
+            let inputs: Value =
+                serde_json::from_str(&v.feature_schema_json).unwrap_or_else(|_| json!([]));
+            json!({"version": v.version, "status": v.status, "task": v.task, "aliases": v.aliases,
+                   "metrics": metrics, "inputs": inputs, "created_at": v.created_at,
+                   "trained_on": format!("{}{}", v.training_relation,
+                       v.training_version.map(|x| format!("@{x}")).unwrap_or_default())})
+        })
+        .collect();
+    Ok(Json(
+        json!({"name": name, "aliases": aliases, "versions": versions}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct PredictQuery {
+    version: Option<String>,
+    alias: Option<String>,
+}
+
+async fn predict(
+    State(state): State<Arc<ServeState>>,
+    Path(name): Path<String>,
+    query: Result<Query<PredictQuery>, axum::extract::rejection::QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let Query(q) = query.map_err(|e| ApiError::BadRequest {
+        message: format!("query string: {}", e.body_text()),
+        field: None,
+    })?;
+    let version = match q.version.as_deref() {
+        None => None,
+        Some(v) => Some(v.parse::<i64>().ok().filter(|v| *v >= 1).ok_or_else(|| {
+            ApiError::bad(format!("version `{v}` is not a version number"), "version")
+        })?),
+    };
+    run_prediction(&state, &name, version, q.alias.as_deref(), body).await
+}
+
+async fn predict_version(
+    State(state): State<Arc<ServeState>>,
+    Path((name, version)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let version = version
+        .parse::<i64>()
+        .ok()
+        .filter(|v| *v >= 1)
+        .ok_or_else(|| {
+            ApiError::bad(
+                format!("version `{version}` is not a version number"),
+                "version",
+            )
+        })?;
+    run_prediction(&state, &name, Some(version), None, body).await
+}
+
+async fn run_prediction(
+    state: &Arc<ServeState>,
+    name: &str,
+    version: Option<i64>,
+    alias: Option<&str>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge {
+                limit: state.options.max_body_bytes,
+            }
+        } else {
+            ApiError::BadRequest {
+                message: format!("reading the body: {}", e.body_text()),
+                field: None,
+            }
+        }
+    })?;
+    let loaded = state.models.resolve(name, version, alias).await?;
+    let parsed: Value = serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest {
+        message: format!("the body is not valid JSON: {e}"),
+        field: None,
+    })?;
+    let rows = input::parse_rows(&parsed, &loaded.features, state.options.max_rows)?;
+    let n = rows.len();
+    let timeout = state.options.request_timeout;
+    // Small requests predict inline (microseconds); large ones on the blocking pool, so a
+    // big batch does not hold up the runtime's workers.
+    let work = {
+        let loaded = loaded.clone();
+        move || predict_rows(&loaded, &rows)
+    };
+    let outcome = if n <= 64 {
+        work()
+    } else {
+        match tokio::time::timeout(timeout, tokio::task::spawn_blocking(work)).await {
+            Ok(joined) => joined.map_err(|e| ApiError::Internal(e.to_string()))?,
+            Err(_) => {
+                return Err(ApiError::Timeout {
+                    secs: timeout.as_secs_f64(),
+                });
+            }
+        }
+    };
+    let predictions = outcome.inspect_err(|_| state.metrics.prediction_error(name))?;
+    state
+        .metrics
+        .predicted(name, loaded.record.version, predictions.len());
+    Ok(Json(json!({
+        "model": name,
+        "version": loaded.record.version,
+        "predictions": predictions,
+    })))
+}
+
+fn predict_rows(loaded: &LoadedVersion, rows: &[Vec<input::Cell>]) -> ApiResult<Vec<Value>> {
+    let model = &loaded.model;
+    let mut values = Vec::with_capacity(loaded.features.len());
+    rows.iter()
+        .enumerate()
+        .map(|(i, row)| {
+            values.clear();
+            values.extend(row.iter().map(input::Cell::as_feature));
+            let out = model
+                .predict_row(&values)
+                .map_err(|e| ApiError::BadRequest {
+                    message: format!("row {i}: {e}"),
+                    field: Some(format!("rows[{i}]")),
+                })?;
+            Ok(match model.meta.task {
+                Task::Multiclass => {
+                    let best = out
+                        .iter()
+                        .enumerate()
+                        .fold(
+                            (0, f64::NEG_INFINITY),
+                            |a, (j, &p)| if p > a.1 { (j, p) } else { a },
+                        )
+                        .0;
+                    let probabilities: BTreeMap<&str, f64> = model
+                        .meta
+                        .classes
+                        .iter()
+                        .map(String::as_str)
+                        .zip(out.iter().copied())
+                        .collect();
+                    json!({"label": model.meta.classes.get(best), "probabilities": probabilities})
+                }
+                Task::Clustering => json!(out.first().map(|v| *v as i64)),
+                _ => json!(out.first().copied().unwrap_or(f64::NAN)),
+            })
+        })
+        .collect()
+}
+
+/// Serve `router(state)` on `listener` until `shutdown` resolves; requests in flight then
+/// finish before this returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<ServeState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

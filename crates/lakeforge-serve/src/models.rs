@@ -1,0 +1,174 @@
+//! The models the server answers with: a snapshot of the registry (every model, its versions
+//! and aliases) refreshed in the background, and the model files loaded from the lake.
+//!
+//! A promotion is picked up without a restart and without failing a request: a refresh loads
+//! the newly aliased version's file *before* it swaps the snapshot, and a request holds an
+//! `Arc` of the version it resolved, so a swap in the middle of a request changes nothing for
+//! it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use lakeforge_meta::{MetaStore, ModelVersion};
+use lakeforge_ml::Model;
+use parking_lot::RwLock;
+
+use crate::error::{ApiError, ApiResult};
+
+/// One version, loaded and ready to predict.
+pub struct LoadedVersion {
+    pub record: ModelVersion,
+    pub model: Model,
+    /// Input columns with the Arrow type they had in the training table.
+    pub features: Vec<(String, String)>,
+}
+
+/// The registry as last read.
+#[derive(Default)]
+pub struct Snapshot {
+    /// Model name → its versions, oldest first (aliases as they were when read).
+    pub versions: HashMap<String, Vec<ModelVersion>>,
+}
+
+pub struct Models {
+    store: MetaStore,
+    lake_root: PathBuf,
+    snapshot: RwLock<Arc<Snapshot>>,
+    loaded: RwLock<HashMap<(String, i64), Arc<LoadedVersion>>>,
+}
+
+impl Models {
+    pub fn new(store: MetaStore, lake_root: PathBuf) -> Self {
+        Models {
+            store,
+            lake_root,
+            snapshot: RwLock::new(Arc::new(Snapshot::default())),
+            loaded: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn store(&self) -> &MetaStore {
+        &self.store
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.read().clone()
+    }
+
+    /// Read the registry again; load every version an alias points at, then swap.
+    pub async fn refresh(&self) -> Result<(), String> {
+        let mut next = Snapshot::default();
+        for m in self
+            .store
+            .model_summaries()
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            let versions = self
+                .store
+                .model_versions(&m.name)
+                .await
+                .map_err(|e| e.to_string())?;
+            next.versions.insert(m.name.clone(), versions);
+        }
+        for versions in next.versions.values() {
+            for v in versions.iter().filter(|v| !v.aliases.is_empty()) {
+                self.load(v).await?;
+            }
+        }
+        *self.snapshot.write() = Arc::new(next);
+        Ok(())
+    }
+
+    /// The loaded version `v` (reading its file the first time).
+    async fn load(&self, v: &ModelVersion) -> Result<Arc<LoadedVersion>, String> {
+        let key = (v.name.clone(), v.version);
+        if let Some(l) = self.loaded.read().get(&key) {
+            return Ok(l.clone());
+        }
+        let path = self.lake_root.join(&v.artifact_path);
+        let record = v.clone();
+        let loaded = tokio::task::spawn_blocking(move || -> Result<LoadedVersion, String> {
+            let model = Model::load(&path).map_err(|e| {
+                format!(
+                    "loading {} version {} from {}: {e}",
+                    record.name,
+                    record.version,
+                    path.display()
+                )
+            })?;
+            let schema: Vec<serde_json::Value> =
+                serde_json::from_str(&record.feature_schema_json).unwrap_or_default();
+            let mut features: Vec<(String, String)> = schema
+                .iter()
+                .map(|f| {
+                    (
+                        f["name"].as_str().unwrap_or_default().to_string(),
+                        f["type"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+            // The model's own order is the order predict_row takes values in.
+            let inputs = model.pipeline.input_columns();
+            features = inputs
+                .iter()
+                .map(|c| {
+                    let t = features
+                        .iter()
+                        .find(|(n, _)| n == c)
+                        .map(|(_, t)| t.clone())
+                        .unwrap_or_default();
+                    (c.clone(), t)
+                })
+                .collect();
+            Ok(LoadedVersion {
+                record,
+                model,
+                features,
+            })
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        let loaded = Arc::new(loaded);
+        self.loaded.write().insert(key, loaded.clone());
+        Ok(loaded)
+    }
+
+    /// The version of `name` a request asks for: a version number, an alias, or (neither
+    /// given) the `production` alias.
+    pub async fn resolve(
+        &self,
+        name: &str,
+        version: Option<i64>,
+        alias: Option<&str>,
+    ) -> ApiResult<Arc<LoadedVersion>> {
+        let snapshot = self.snapshot();
+        let versions = snapshot
+            .versions
+            .get(name)
+            .ok_or_else(|| ApiError::NotFound {
+                what: format!("model `{name}`"),
+            })?;
+        let record = match (version, alias) {
+            (Some(n), _) => {
+                versions
+                    .iter()
+                    .find(|v| v.version == n)
+                    .ok_or_else(|| ApiError::NotFound {
+                        what: format!("version {n} of model `{name}`"),
+                    })?
+            }
+            (None, a) => {
+                let a = a.unwrap_or("production");
+                versions
+                    .iter()
+                    .find(|v| v.aliases.iter().any(|x| x == a))
+                    .ok_or_else(|| ApiError::NotFound {
+                        what: format!("alias `{a}` of model `{name}`"),
+                    })?
+            }
+        };
+        self.load(record).await.map_err(ApiError::Internal)
+    }
+}
