@@ -29,14 +29,22 @@ pub(crate) type Externals = Arc<RwLock<HashMap<(String, String), (String, Source
 /// Where a source that is not in the lake lives.
 #[derive(Debug, Clone)]
 pub(crate) enum SourceLocation {
-    /// Files (`external:`), read as a listing table.
-    Files(lakeforge_project::external::ExternalLocation),
+    /// Files (`external:`), read as a listing table; in object storage, through the store of
+    /// the named connection (of these) or of the environment.
+    Files(
+        lakeforge_project::external::ExternalLocation,
+        crate::storage::Connections,
+    ),
     /// A table of a database (`connection:`), read through its provider.
     Database(crate::database::DatabaseRef),
 }
 
 /// Register the project's file and database sources in `externals`.
-pub(crate) fn register_sources(externals: &Externals, project: &lakeforge_project::Project) {
+pub(crate) fn register_sources(
+    externals: &Externals,
+    project: &lakeforge_project::Project,
+    storage: crate::storage::Connections,
+) {
     let mut externals = externals.write().unwrap();
     for s in project.sources.values() {
         if let Some(ext) = &s.external {
@@ -44,7 +52,7 @@ pub(crate) fn register_sources(externals: &Externals, project: &lakeforge_projec
                 (s.relation.schema.clone(), s.relation.identifier.clone()),
                 (
                     format!("source('{}', '{}')", s.source_name, s.name),
-                    SourceLocation::Files(ext.clone()),
+                    SourceLocation::Files(ext.clone(), storage.clone()),
                 ),
             );
         }
@@ -147,12 +155,12 @@ impl SchemaProvider for LakeSchema {
         let external = self.externals.read().unwrap().get(&key).cloned();
         if let Some((source, location)) = external {
             let table = match location {
-                SourceLocation::Files(ext) => {
+                SourceLocation::Files(ext, storage) => {
                     let state = self.state.upgrade().ok_or_else(|| {
                         DataFusionError::Internal("session dropped while planning a source".into())
                     })?;
                     let state = state.read().clone();
-                    crate::external::listing_table(&state, &source, &ext).await?
+                    crate::external::listing_table(&state, &source, &ext, &storage).await?
                 }
                 SourceLocation::Database(db) => db.open().await?,
             };

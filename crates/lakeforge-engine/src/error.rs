@@ -40,7 +40,8 @@ impl EngineError {
     pub(crate) fn sql(context: impl Into<String>, err: impl std::fmt::Display) -> Self {
         EngineError::Sql {
             context: context.into(),
-            message: clean_datafusion_message(&err.to_string()),
+            // Object-storage errors may quote a request; never its credentials.
+            message: crate::storage::redact(&clean_datafusion_message(&err.to_string())),
         }
     }
 
@@ -54,7 +55,7 @@ impl EngineError {
 
 /// DataFusion prefixes messages with the layer that raised them ("Error during planning: ...");
 /// users care about the message, so keep only the last layer's words.
-fn clean_datafusion_message(s: &str) -> String {
+pub(crate) fn clean_datafusion_message(s: &str) -> String {
     let mut s = s.trim();
     for prefix in [
         "External error: ",

@@ -1,7 +1,10 @@
 //! Exports, the L of ETL: after a model's Delta commit, its table is written to where an
 //! application reads it — a Parquet or CSV file, or a PostgreSQL or MySQL/MariaDB table (modes
 //! `replace`, `append`, `upsert` on a key). Each export is all or nothing: files are written
-//! beside the destination and renamed over it; a PostgreSQL export loads a staging table with
+//! beside the destination and renamed over it; a file in object storage (`s3://`, `az://`) is
+//! written to a temporary object beside it, copied over the destination in one server-side copy
+//! (atomic: readers see the old object or the new one) and the temporary object deleted; a
+//! PostgreSQL export loads a staging table with
 //! COPY and swaps or merges it inside one transaction; a MySQL export (`export_mysql.rs`)
 //! loads a staging table and swaps it in with one RENAME or merges it with one INSERT ...
 //! SELECT, so a failure leaves the destination as it was.
@@ -25,6 +28,13 @@ pub enum ExportSpec {
     File {
         path: PathBuf,
         format: FileKind,
+    },
+    /// A Parquet or CSV file in object storage (`s3://bucket/key`, `az://container/key`),
+    /// through the store of lakeforge.yml connection `connection` or of the environment.
+    Object {
+        url: String,
+        format: FileKind,
+        connection: Option<String>,
     },
     Postgres {
         /// The connection's name in lakeforge.yml (for messages) and its URL.
@@ -64,6 +74,7 @@ impl ExportSpec {
     pub fn destination(&self) -> String {
         match self {
             ExportSpec::File { path, .. } => path.display().to_string(),
+            ExportSpec::Object { url, .. } => url.clone(),
             ExportSpec::Postgres {
                 connection, table, ..
             }
@@ -95,16 +106,29 @@ pub fn parse_exports(
         match kind {
             "parquet" | "csv" => {
                 let path = get("path").ok_or(format!("a {kind} export needs `path:`"))?;
+                let format = if kind == "csv" {
+                    FileKind::Csv
+                } else {
+                    FileKind::Parquet
+                };
+                if lakeforge_project::storage::StorageKind::of_url(path).is_some() {
+                    if path.ends_with('/') {
+                        return Err(format!(
+                            "a {kind} export's path `{path}` must name a file, not a folder"
+                        ));
+                    }
+                    out.push(ExportSpec::Object {
+                        url: path.to_string(),
+                        format,
+                        connection: get("connection").map(String::from),
+                    });
+                    continue;
+                }
                 let path = Path::new(path);
                 let path = if path.is_absolute() {
                     path.to_path_buf()
                 } else {
                     root.join(path)
-                };
-                let format = if kind == "csv" {
-                    FileKind::Csv
-                } else {
-                    FileKind::Parquet
                 };
                 out.push(ExportSpec::File { path, format });
             }
@@ -225,6 +249,11 @@ pub async fn export(engine: &Engine, relation: &Relation, spec: &ExportSpec) -> 
             })?;
             Ok(count_of(&batches))
         }
+        ExportSpec::Object {
+            url,
+            format,
+            connection,
+        } => to_object(engine, &context, df, url, *format, connection.as_deref()).await,
         ExportSpec::Postgres {
             url,
             table,
@@ -257,6 +286,76 @@ pub async fn export(engine: &Engine, relation: &Relation, spec: &ExportSpec) -> 
             .await
         }
     }
+}
+
+/// Write `df` to the object `url`: to a temporary object beside it, then one server-side copy
+/// over the destination, then the temporary object deleted. A failure before the copy leaves
+/// the destination as it was.
+async fn to_object(
+    engine: &Engine,
+    context: &str,
+    df: datafusion::dataframe::DataFrame,
+    url: &str,
+    format: FileKind,
+    connection: Option<&str>,
+) -> Result<u64> {
+    use object_store::ObjectStoreExt;
+    let fail = |message: String| {
+        let message = crate::storage::redact(&message);
+        let hint = crate::storage::hint(&message, url, connection)
+            .map(|h| format!("\nhint: {h}"))
+            .unwrap_or_default();
+        EngineError::Sql {
+            context: context.to_string(),
+            message: format!("{message}; the destination was left as it was{hint}"),
+        }
+    };
+    let store = engine
+        .storage_connections()
+        .register(&engine.context().runtime_env(), url, connection)
+        .map_err(|m| fail(m))?;
+    let parsed = url::Url::parse(url).map_err(|e| fail(format!("`{url}` is not a URL: {e}")))?;
+    let key = object_store::path::Path::from_url_path(parsed.path())
+        .map_err(|e| fail(format!("`{url}` is not an object key: {e}")))?;
+    let name = key.filename().unwrap_or("export").to_string();
+    let tmp_name = format!(
+        ".{name}.lakeforge-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+    );
+    let mut tmp_url = parsed.clone();
+    tmp_url
+        .path_segments_mut()
+        .map_err(|_| fail(format!("`{url}` has no path")))?
+        .pop()
+        .push(&tmp_name);
+    let tmp_key = object_store::path::Path::from_url_path(tmp_url.path())
+        .map_err(|e| fail(format!("`{url}` is not an object key: {e}")))?;
+    // A refused credential or a missing bucket shows here with the store's own words (a
+    // failed write only says that it failed).
+    match store.head(&key).await {
+        Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+        Err(e) => return Err(fail(e.to_string())),
+    }
+    let options = DataFrameWriteOptions::new().with_single_file_output(true);
+    let written = match format {
+        FileKind::Parquet => df.write_parquet(tmp_url.as_str(), options, None).await,
+        FileKind::Csv => df.write_csv(tmp_url.as_str(), options, None).await,
+    };
+    let batches = match written {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = store.delete(&tmp_key).await;
+            return Err(fail(crate::error::clean_datafusion_message(&e.to_string())));
+        }
+    };
+    let copied = store.copy(&tmp_key, &key).await;
+    let _ = store.delete(&tmp_key).await;
+    copied.map_err(|e| fail(e.to_string()))?;
+    Ok(count_of(&batches))
 }
 
 fn count_of(batches: &[RecordBatch]) -> u64 {

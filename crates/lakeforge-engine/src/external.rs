@@ -1,7 +1,9 @@
 //! File sources read in place: a source with `external:` becomes a DataFusion listing table
 //! over its files (CSV/TSV, JSON lines, Parquet; a file, a glob or a folder; hive partitions;
-//! compressed text), built the first time a query names it. Errors name the source, so a
-//! missing or corrupt file says which declaration points at it.
+//! compressed text), built the first time a query names it. Files may be on local disk or in
+//! object storage (`s3://`, `az://`, `abfs[s]://`): the store is registered in the session's
+//! runtime env then (`storage.rs`). Errors name the source, so a missing or corrupt file says
+//! which declaration points at it; credentials never appear in them.
 
 use std::sync::Arc;
 
@@ -23,8 +25,27 @@ pub(crate) async fn listing_table(
     state: &SessionState,
     name: &str,
     ext: &ExternalLocation,
+    storage: &crate::storage::Connections,
 ) -> DfResult<Arc<dyn TableProvider>> {
-    let at = |e: DataFusionError| DataFusionError::Plan(format!("{name} at {}: {e}", ext.location));
+    let at = |e: DataFusionError| {
+        let text = crate::storage::redact(&e.to_string());
+        let hint = crate::storage::hint(&text, &ext.location, ext.connection.as_deref())
+            .map(|h| format!("\nhint: {h}"))
+            .unwrap_or_default();
+        DataFusionError::Plan(format!("{name} at {}: {text}{hint}", ext.location))
+    };
+    if lakeforge_project::storage::StorageKind::of_url(&ext.location).is_some() {
+        storage
+            .register(state.runtime_env(), &ext.location, ext.connection.as_deref())
+            .map_err(|m| {
+                let at = if m.starts_with("connection `") {
+                    String::new()
+                } else {
+                    format!(" at {}", ext.location)
+                };
+                DataFusionError::Plan(format!("{name}{at}: {m}"))
+            })?;
+    }
     let compression = match ext.compression.as_deref() {
         Some("gzip") => FileCompressionType::GZIP,
         Some("zstd") => FileCompressionType::ZSTD,
@@ -57,13 +78,18 @@ pub(crate) async fn listing_table(
         })?;
         partitions.push((col.clone(), dt));
     }
-    let url = ListingTableUrl::parse(&ext.location).map_err(at)?;
+    let url = listing_url(&ext.location).map_err(at)?;
     let options = ListingOptions::new(format)
         .with_file_extension(extension)
         .with_table_partition_cols(partitions);
     let schema = options.infer_schema(state, &url).await.map_err(|e| {
         let text = e.to_string();
-        if text.contains("No files found") || text.contains("not found") || text.contains("No such file") {
+        let missing_store = text.contains("NoSuchBucket") || text.contains("ContainerNotFound");
+        if !missing_store
+            && (text.contains("No files found")
+                || text.contains("not found")
+                || text.contains("No such file"))
+        {
             DataFusionError::Plan(format!(
                 "{name}: no files at {}\nhint: check `external.location` (a file, a glob such as data/*.csv, or a folder)",
                 ext.location
@@ -76,4 +102,21 @@ pub(crate) async fn listing_table(
         .with_listing_options(options)
         .with_schema(schema);
     Ok(Arc::new(ListingTable::try_new(config).map_err(at)?))
+}
+
+/// The listing URL of `location`. DataFusion splits a glob off local paths only; a URL's
+/// (`s3://bucket/events/*.parquet`) is split here: the folder before the first segment with a
+/// glob character is listed, and the rest filters what it holds.
+fn listing_url(location: &str) -> DfResult<ListingTableUrl> {
+    if !location.contains("://") || location.starts_with("file://") {
+        return ListingTableUrl::parse(location);
+    }
+    let Some(first) = location.find(['*', '?', '[']) else {
+        return ListingTableUrl::parse(location);
+    };
+    let cut = location[..first].rfind('/').map(|i| i + 1).unwrap_or(first);
+    let (prefix, pattern) = location.split_at(cut);
+    let url = url::Url::parse(prefix).map_err(|e| DataFusionError::External(Box::new(e)))?;
+    let glob = glob::Pattern::new(pattern).map_err(|e| DataFusionError::External(Box::new(e)))?;
+    ListingTableUrl::try_new(url, Some(glob))
 }

@@ -24,6 +24,8 @@ pub struct Engine {
     overrides: Overrides,
     externals: Externals,
     scoring: Arc<crate::predict::ScoringModels>,
+    /// lakeforge.yml's object-storage connections (set with the sources), for file exports.
+    storage: RwLock<crate::storage::Connections>,
 }
 
 impl Engine {
@@ -61,6 +63,7 @@ impl Engine {
             overrides,
             externals,
             scoring,
+            storage: RwLock::new(Arc::default()),
         })
     }
 
@@ -119,7 +122,14 @@ impl Engine {
     /// Make the project's file sources (`external:`) and database sources (`connection:`)
     /// queryable under their relations; each is opened when a query first names it.
     pub fn register_sources(&self, project: &lakeforge_project::Project) {
-        crate::catalog::register_sources(&self.externals, project);
+        let storage = Arc::new(crate::storage::Storage::new(project.target.storage.clone()));
+        crate::catalog::register_sources(&self.externals, project, storage.clone());
+        *self.storage.write().unwrap() = storage;
+    }
+
+    /// lakeforge.yml's object-storage connections, by name (empty before `register_sources`).
+    pub(crate) fn storage_connections(&self) -> crate::storage::Connections {
+        self.storage.read().unwrap().clone()
     }
 
     /// The latest committed Delta version of a table, if it is one.

@@ -35,6 +35,9 @@ pub struct ExternalLocation {
     /// Only files ending so are read; by default the format's extension (with the
     /// compression's) when `location` is a folder, anything the path or glob names otherwise.
     pub file_extension: Option<String>,
+    /// For `s3://` and `az://` locations: the object-storage connection of lakeforge.yml
+    /// whose settings are used (None: the store is configured from AWS_* / AZURE_* variables).
+    pub connection: Option<String>,
 }
 
 /// Read `external:` of a source table; `root` resolves relative locations.
@@ -54,10 +57,10 @@ pub fn parse(
     for k in obj.keys() {
         if !matches!(
             k.as_str(),
-            "location" | "file_format" | "options" | "partitions" | "file_extension"
+            "location" | "file_format" | "options" | "partitions" | "file_extension" | "connection"
         ) {
             return Err(bad(format!(
-                "has an unknown key `{k}`\nhint: use location, file_format, options (delimiter, header, compression), partitions, file_extension"
+                "has an unknown key `{k}`\nhint: use location, file_format, options (delimiter, header, compression), partitions, file_extension, connection"
             )));
         }
     }
@@ -147,6 +150,10 @@ pub fn parse(
         partitions,
         file_extension: obj
             .get("file_extension")
+            .and_then(|v| v.as_str())
+            .map(String::from),
+        connection: obj
+            .get("connection")
             .and_then(|v| v.as_str())
             .map(String::from),
     })

@@ -21,6 +21,7 @@ pub mod selector;
 pub mod settings;
 pub mod snapshot;
 pub mod state;
+pub mod storage;
 pub mod unit_test;
 
 pub use compile::{

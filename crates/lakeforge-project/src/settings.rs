@@ -103,12 +103,14 @@ pub struct LakeforgeFile {
     pub connections: BTreeMap<String, ConnectionFile>,
 }
 
-/// A connection of `connections:`: a URL, or `{url: ...}`.
+/// A connection of `connections:`: a URL, or `{url: ...}` (databases), or an object store's
+/// settings (`{type: s3, endpoint: ..., ...}`, see [`crate::storage`]).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum ConnectionFile {
     Url(String),
     Table { url: String },
+    Store(BTreeMap<String, serde_yaml::Value>),
 }
 
 /// `openlineage:` in lakeforge.yml: the transports of OpenLineage run events.
@@ -146,6 +148,8 @@ pub struct Target {
     pub openlineage: Option<OpenLineageConfig>,
     /// `connections:` of lakeforge.yml: name → URL.
     pub connections: BTreeMap<String, String>,
+    /// `connections:` of lakeforge.yml that are object stores (`type: s3` or `azure`).
+    pub storage: BTreeMap<String, crate::storage::StorageConnection>,
 }
 
 pub(crate) fn read_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
@@ -252,19 +256,37 @@ pub(crate) fn resolve_target(
         }
         None => None,
     };
-    let connections = lf
-        .connections
-        .into_iter()
-        .map(|(k, v)| {
-            let url = match v {
-                ConnectionFile::Url(u) | ConnectionFile::Table { url: u } => u,
-            };
-            (k, url)
-        })
-        .collect();
+    let mut connections = BTreeMap::new();
+    let mut storage = BTreeMap::new();
+    for (k, v) in lf.connections {
+        match v {
+            ConnectionFile::Url(u) | ConnectionFile::Table { url: u } => {
+                connections.insert(k, u);
+            }
+            ConnectionFile::Store(entry) => {
+                match crate::storage::parse_connection(&k, &entry).map_err(|message| {
+                    ProjectError::Config {
+                        path: lf_path.clone(),
+                        message: format!("{message}\nhint: e.g. `{k}: {{type: s3, endpoint: \"http://127.0.0.1:9000\", region: us-east-1}}`"),
+                    }
+                })? {
+                    Some(c) => {
+                        storage.insert(k, c);
+                    }
+                    None => {
+                        return Err(ProjectError::Config {
+                            path: lf_path.clone(),
+                            message: format!("connection `{k}` has a `type:` other than s3 or azure and no `url:`\nhint: databases are `{k}: {{url: \"postgres://...\"}}`, object stores `{k}: {{type: s3, ...}}` or `{{type: azure, ...}}`"),
+                        });
+                    }
+                }
+            }
+        }
+    }
     Ok(Target {
         openlineage,
         connections,
+        storage,
         name: target_name.unwrap_or_else(|| "dev".into()),
         schema: output.schema.unwrap_or_else(|| "main".into()),
         threads: lf.threads.or(output.threads),

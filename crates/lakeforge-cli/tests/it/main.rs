@@ -12,6 +12,7 @@ mod interop;
 mod lineage;
 mod ml;
 mod ml_pipeline;
+mod object_store;
 mod orchestration;
 mod quality;
 mod runs;
