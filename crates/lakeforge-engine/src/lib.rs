@@ -20,8 +20,8 @@ pub mod quarantine;
 pub mod read;
 pub mod seed;
 pub mod session;
-pub mod storage;
 pub mod snapshot;
+pub mod storage;
 pub mod test;
 pub mod unit_test;
 
