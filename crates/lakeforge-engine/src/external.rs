@@ -36,7 +36,11 @@ pub(crate) async fn listing_table(
     };
     if lakeforge_project::storage::StorageKind::of_url(&ext.location).is_some() {
         storage
-            .register(state.runtime_env(), &ext.location, ext.connection.as_deref())
+            .register(
+                state.runtime_env(),
+                &ext.location,
+                ext.connection.as_deref(),
+            )
             .map_err(|m| {
                 let at = if m.starts_with("connection `") {
                     String::new()

@@ -51,7 +51,11 @@ impl Storage {
             None => None,
         };
         let url = Url::parse(location).map_err(|e| format!("`{location}` is not a URL: {e}"))?;
-        let bucket = format!("{}://{}", url.scheme(), &url[url::Position::BeforeHost..url::Position::AfterPort]);
+        let bucket = format!(
+            "{}://{}",
+            url.scheme(),
+            &url[url::Position::BeforeHost..url::Position::AfterPort]
+        );
         let mut registered = self.registered.lock().unwrap();
         let name = |c: &Option<String>| match c {
             Some(c) => format!("connection `{c}`"),
@@ -149,7 +153,11 @@ pub(crate) fn build(
                 c.kind.as_str(),
                 kind.as_str(),
                 kind.as_str(),
-                if kind == StorageKind::S3 { "AWS_*" } else { "AZURE_*" }
+                if kind == StorageKind::S3 {
+                    "AWS_*"
+                } else {
+                    "AZURE_*"
+                }
             ));
         }
         for s in c.secrets() {
@@ -157,7 +165,12 @@ pub(crate) fn build(
         }
     }
     let options: Vec<(String, String)> = connection
-        .map(|c| c.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .map(|c| {
+            c.options
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
         .unwrap_or_default();
     let who = connection
         .map(|c| format!("connection `{}`", c.name))
@@ -184,8 +197,7 @@ fn s3(
     if b.get_config_value(&AmazonS3ConfigKey::Region).is_none() {
         b = b.with_region("us-east-1");
     }
-    if b
-        .get_config_value(&AmazonS3ConfigKey::Endpoint)
+    if b.get_config_value(&AmazonS3ConfigKey::Endpoint)
         .is_some_and(|e| e.starts_with("http://"))
     {
         b = b.with_allow_http(true);
@@ -219,16 +231,24 @@ fn connection_string(text: &str) -> Vec<(String, String)> {
             out.push((to.to_string(), v.clone()));
         }
     }
-    if parts.get("usedevelopmentstorage").is_some_and(|v| truthy(v)) {
+    if parts
+        .get("usedevelopmentstorage")
+        .is_some_and(|v| truthy(v))
+    {
         out.push(("use_emulator".into(), "true".into()));
     }
     if !parts.contains_key("blobendpoint") {
-        if let (Some(account), Some(suffix)) = (parts.get("accountname"), parts.get("endpointsuffix")) {
+        if let (Some(account), Some(suffix)) =
+            (parts.get("accountname"), parts.get("endpointsuffix"))
+        {
             let proto = parts
                 .get("defaultendpointsprotocol")
                 .map(String::as_str)
                 .unwrap_or("https");
-            out.push(("endpoint".into(), format!("{proto}://{account}.blob.{suffix}")));
+            out.push((
+                "endpoint".into(),
+                format!("{proto}://{account}.blob.{suffix}"),
+            ));
         }
     }
     for (k, v) in &out {
@@ -286,8 +306,7 @@ fn azure(
                 .with_account(account)
                 .with_endpoint(endpoint);
         }
-        if b
-            .get_config_value(&AzureConfigKey::Endpoint)
+        if b.get_config_value(&AzureConfigKey::Endpoint)
             .is_some_and(|e| e.starts_with("http://"))
         {
             b = b.with_allow_http(true);
@@ -308,14 +327,29 @@ pub(crate) fn hint(message: &str, location: &str, connection: Option<&str>) -> O
         _ => "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY".into(),
     };
     let m = message;
-    if m.contains("NoSuchBucket") || m.contains("ContainerNotFound") || m.contains("specified container does not exist") || m.contains("specified bucket does not exist") {
+    if m.contains("NoSuchBucket")
+        || m.contains("ContainerNotFound")
+        || m.contains("specified container does not exist")
+        || m.contains("specified bucket does not exist")
+    {
         Some("the bucket or container does not exist: create it, or fix the location".into())
-    } else if ["InvalidAccessKeyId", "SignatureDoesNotMatch", "AuthenticationFailed", "AuthorizationFailure", "AccessDenied", "Forbidden", "403"]
-        .iter()
-        .any(|s| m.contains(s))
+    } else if [
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "AuthenticationFailed",
+        "AuthorizationFailure",
+        "AccessDenied",
+        "Forbidden",
+        "403",
+    ]
+    .iter()
+    .any(|s| m.contains(s))
     {
         Some(format!("the store refused the credentials: check {creds}"))
-    } else if m.contains("error sending request") || m.contains("Connection refused") || m.contains("tcp connect") {
+    } else if m.contains("error sending request")
+        || m.contains("Connection refused")
+        || m.contains("tcp connect")
+    {
         Some("the store could not be reached: check the endpoint (AWS_ENDPOINT_URL, or `endpoint:` of the connection)".into())
     } else {
         None
@@ -352,7 +386,10 @@ mod tests {
         build("s3://bucket/x/*.parquet", Some(&c)).unwrap();
         c.options.insert("colour".into(), "blue".into());
         let e = build("s3://bucket/x", Some(&c)).err().unwrap();
-        assert!(e.starts_with("connection `minio`: `colour` is not an S3 setting\nhint: "), "{e}");
+        assert!(
+            e.starts_with("connection `minio`: `colour` is not an S3 setting\nhint: "),
+            "{e}"
+        );
         let e = build("az://c/x", Some(&c)).err().unwrap();
         assert!(e.contains("connection `minio` is of type s3"), "{e}");
         assert_eq!(redact("key very-secret-1 rejected"), "key **** rejected");

@@ -42,8 +42,8 @@ mod migrate;
 mod registry;
 mod schedule;
 mod state;
-mod tokens;
 pub mod testing;
+mod tokens;
 
 pub use history::{LineageEdge, LineageRecord, NodeExecution, NodeRecord, RunRecord, RunStatus};
 pub use location::Location;

@@ -43,7 +43,10 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/postgres/0004_model_registry.sql"),
     ),
-    (5, include_str!("../migrations/postgres/0005_api_tokens.sql")),
+    (
+        5,
+        include_str!("../migrations/postgres/0005_api_tokens.sql"),
+    ),
 ];
 
 /// The advisory lock key under which PostgreSQL migrations run ("lakeforg" in ASCII).

@@ -58,9 +58,16 @@ impl fmt::Debug for StorageConnection {
 /// Whether the value of option `key` is a credential (never shown).
 pub fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    ["secret", "key", "token", "password", "connection_string", "sas"]
-        .iter()
-        .any(|s| k.contains(s))
+    [
+        "secret",
+        "key",
+        "token",
+        "password",
+        "connection_string",
+        "sas",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
 }
 
 impl StorageConnection {
@@ -121,8 +128,14 @@ mod tests {
 
     #[test]
     fn kinds_of_urls_and_hidden_secrets() {
-        assert_eq!(StorageKind::of_url("s3://b/x/*.parquet"), Some(StorageKind::S3));
-        assert_eq!(StorageKind::of_url("abfss://c@a.dfs.core.windows.net/x"), Some(StorageKind::Azure));
+        assert_eq!(
+            StorageKind::of_url("s3://b/x/*.parquet"),
+            Some(StorageKind::S3)
+        );
+        assert_eq!(
+            StorageKind::of_url("abfss://c@a.dfs.core.windows.net/x"),
+            Some(StorageKind::Azure)
+        );
         assert_eq!(StorageKind::of_url("az://c/x"), Some(StorageKind::Azure));
         assert_eq!(StorageKind::of_url("/data/x.csv"), None);
         let entry: BTreeMap<String, serde_yaml::Value> = serde_yaml::from_str(
@@ -136,6 +149,10 @@ mod tests {
         assert!(!format!("{c:?}").contains("hunter22"));
         let entry: BTreeMap<String, serde_yaml::Value> =
             serde_yaml::from_str("{endpoint: x}").unwrap();
-        assert!(parse_connection("m", &entry).unwrap_err().contains("needs `url:`"));
+        assert!(
+            parse_connection("m", &entry)
+                .unwrap_err()
+                .contains("needs `url:`")
+        );
     }
 }

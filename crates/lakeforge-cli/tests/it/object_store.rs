@@ -108,7 +108,12 @@ impl Server {
         Server::start(
             "moto_server",
             venv().join("bin/moto_server"),
-            &["-H".into(), "127.0.0.1".into(), "-p".into(), port.to_string()],
+            &[
+                "-H".into(),
+                "127.0.0.1".into(),
+                "-p".into(),
+                port.to_string(),
+            ],
             &[("INITIAL_NO_AUTH_ACTION_COUNT", "3")],
         )
     }
@@ -146,7 +151,11 @@ impl Drop for Server {
 /// Run `script` with the venv's Python (argv[1..] = `args`); returns its stdout.
 fn python(script: &str, args: &[&str]) -> String {
     let py = venv().join("bin/python");
-    assert!(py.exists(), "no Python venv at {}\n{SETUP_HINT}", venv().display());
+    assert!(
+        py.exists(),
+        "no Python venv at {}\n{SETUP_HINT}",
+        venv().display()
+    );
     let out = Command::new(py)
         .arg("-c")
         .arg(script)
@@ -236,7 +245,10 @@ impl S3 {
         let server = Server::moto();
         let out = python(&format!("{FILES_PY}{S3_SETUP_PY}"), &[&server.endpoint()]);
         let mut it = out.split_whitespace();
-        let (key_id, secret) = (it.next().unwrap().to_string(), it.next().unwrap().to_string());
+        let (key_id, secret) = (
+            it.next().unwrap().to_string(),
+            it.next().unwrap().to_string(),
+        );
         S3 {
             server,
             key_id,
@@ -279,7 +291,8 @@ fn blank_project(lakeforge_yml: &str, sources_yml: &str) -> Project {
 
 const BY_KIND_SQL: &str = "select e.kind, k.label, count(*) as n, sum(e.amount) as total\nfrom {{ source('raw', 'events') }} e join {{ source('raw', 'kinds') }} k on e.kind = k.kind\ngroup by e.kind, k.label\n";
 
-const BY_KIND_ROWS: &str = "kind,label,n,total\na,Apples,2,5.0\nb,Bananas,2,12.0\nc,Cherries,1,0.5\n";
+const BY_KIND_ROWS: &str =
+    "kind,label,n,total\na,Apples,2,5.0\nb,Bananas,2,12.0\nc,Cherries,1,0.5\n";
 
 fn assert_output(run: &Run, needle: &str) {
     let all = format!("{}{}", run.stdout, run.stderr);
@@ -332,7 +345,10 @@ sources:
     );
     // Only the destinations are left: no temporary object.
     assert_eq!(s3.client(&["list", "lf-data", "out/"]), "out/by_kind.csv\n");
-    assert_eq!(s3.client(&["list", "lf-ref", "out/"]), "out/by_kind.parquet\n");
+    assert_eq!(
+        s3.client(&["list", "lf-ref", "out/"]),
+        "out/by_kind.parquet\n"
+    );
     let csv = s3.client(&["get", "lf-data", "out/by_kind.csv"]);
     assert!(csv.starts_with("kind,label,n,total\n"), "{csv}");
     assert_eq!(csv.lines().count(), 4, "{csv}");
@@ -349,14 +365,20 @@ sources:
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert_output(&run, "export of main.plain to s3://lf-data/out/plain.csv");
     assert_output(&run, "the destination was left as it was");
-    assert_output(&run, "hint: the store refused the credentials: check the credentials of connection `wrong_key`");
+    assert_output(
+        &run,
+        "hint: the store refused the credentials: check the credentials of connection `wrong_key`",
+    );
     assert!(
         !format!("{}{}", run.stdout, run.stderr).contains("wrong-secret-0123456789"),
         "the secret leaked:\n{}{}",
         run.stdout,
         run.stderr
     );
-    assert_eq!(s3.client(&["get", "lf-data", "out/plain.csv"]), "old,contents\n");
+    assert_eq!(
+        s3.client(&["get", "lf-data", "out/plain.csv"]),
+        "old,contents\n"
+    );
     assert_eq!(
         s3.client(&["list", "lf-data", "out/"]),
         "out/by_kind.csv\nout/plain.csv\n"
@@ -393,14 +415,32 @@ sources:
     }
     let run = s3.run(&p, &["build"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
-    assert_output(&run, "source('raw', 'no_bucket') at s3://lf-missing/events/*.parquet: ");
+    assert_output(
+        &run,
+        "source('raw', 'no_bucket') at s3://lf-missing/events/*.parquet: ",
+    );
     assert_output(&run, "hint: the bucket or container does not exist");
-    assert_output(&run, "source('raw', 'no_object'): no files at s3://lf-data/nothing/*.parquet");
-    assert_output(&run, "source('raw', 'refused') at s3://lf-ref/events/*.parquet: ");
-    assert_output(&run, "hint: the store refused the credentials: check the credentials of connection `wrong_key` in lakeforge.yml");
-    assert_output(&run, "source('raw', 'unknown_connection'): connection `nope` is not an object-storage connection of lakeforge.yml (it has: wrong_key)");
+    assert_output(
+        &run,
+        "source('raw', 'no_object'): no files at s3://lf-data/nothing/*.parquet",
+    );
+    assert_output(
+        &run,
+        "source('raw', 'refused') at s3://lf-ref/events/*.parquet: ",
+    );
+    assert_output(
+        &run,
+        "hint: the store refused the credentials: check the credentials of connection `wrong_key` in lakeforge.yml",
+    );
+    assert_output(
+        &run,
+        "source('raw', 'unknown_connection'): connection `nope` is not an object-storage connection of lakeforge.yml (it has: wrong_key)",
+    );
     let all = format!("{}{}", run.stdout, run.stderr);
-    assert!(!all.contains("wrong-secret-0123456789"), "the secret leaked:\n{all}");
+    assert!(
+        !all.contains("wrong-secret-0123456789"),
+        "the secret leaked:\n{all}"
+    );
     assert!(!all.contains(&s3.secret), "the secret leaked:\n{all}");
     for name in ["no_bucket", "no_object", "refused", "unknown_connection"] {
         assert!(
@@ -445,8 +485,14 @@ sources:
         "models/by_kind.yml",
         "version: 2\nmodels:\n  - name: by_kind\n    config:\n      export:\n        - {type: parquet, path: \"az://ref/out/by_kind.parquet\", connection: azurite}\n        - {type: csv, path: \"az://raw/out/by_kind.csv\"}\n",
     );
-    p.write("models/from_no_container.sql", "select * from {{ source('raw', 'no_container') }}\n");
-    p.write("models/from_refused.sql", "select * from {{ source('raw', 'refused') }}\n");
+    p.write(
+        "models/from_no_container.sql",
+        "select * from {{ source('raw', 'no_container') }}\n",
+    );
+    p.write(
+        "models/from_refused.sql",
+        "select * from {{ source('raw', 'refused') }}\n",
+    );
     // `events` and the CSV export use the environment's connection string.
     let bad_key = "d3Jvbmcta2V5LXRoYXQtaXMtbm90LXRoZS1hY2NvdW50cw==";
     let lf = |args: &[&str]| {
@@ -480,12 +526,24 @@ sources:
     // A missing container and a wrong key: errors naming the source; nothing written.
     let run = lf(&["build", "-s", "from_no_container", "from_refused"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
-    assert_output(&run, "source('raw', 'no_container') at az://missing/x/*.parquet: ");
+    assert_output(
+        &run,
+        "source('raw', 'no_container') at az://missing/x/*.parquet: ",
+    );
     assert_output(&run, "hint: the bucket or container does not exist");
-    assert_output(&run, "source('raw', 'refused') at az://raw/events/*.parquet: ");
-    assert_output(&run, "hint: the store refused the credentials: check the credentials of connection `wrong_key`");
+    assert_output(
+        &run,
+        "source('raw', 'refused') at az://raw/events/*.parquet: ",
+    );
+    assert_output(
+        &run,
+        "hint: the store refused the credentials: check the credentials of connection `wrong_key`",
+    );
     assert!(!format!("{}{}", run.stdout, run.stderr).contains(bad_key));
     for name in ["from_no_container", "from_refused"] {
-        assert!(!p.path().join(format!("lake/main/{name}")).exists(), "{name} was written");
+        assert!(
+            !p.path().join(format!("lake/main/{name}")).exists(),
+            "{name} was written"
+        );
     }
 }
