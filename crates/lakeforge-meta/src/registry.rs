@@ -77,6 +77,14 @@ pub struct ModelVersion {
 }
 
 impl ModelVersion {
+    /// The training relation and the Delta version read: `main.features @ v3`.
+    pub fn trained_on(&self) -> String {
+        match self.training_version {
+            Some(v) => format!("{} @ v{v}", self.training_relation),
+            None => self.training_relation.clone(),
+        }
+    }
+
     pub fn metric(&self, name: &str) -> Option<f64> {
         self.metrics
             .iter()

@@ -437,14 +437,30 @@ impl MlModelScope<'_> {
     }
 }
 
-/// The ML models a SQL text scores with: the first argument of each `predict('name', ...)`
-/// or `predict('name@alias', ...)` call.
-pub fn predicted_models(sql: &str) -> Vec<String> {
-    let re = regex::Regex::new(r#"(?i)\bpredict\s*\(\s*'([A-Za-z_][A-Za-z0-9_]*)(?:@[^']*)?'"#)
-        .expect("valid regex");
+/// `predict('ref'`: the one pattern both the dependency scan and the runner's model loading
+/// read, compiled once (it runs on every scoring node's SQL).
+static PREDICT_CALL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r#"(?i)\bpredict\s*\(\s*'([^']+)'"#).expect("valid regex")
+});
+
+/// The first arguments of `predict('...')` calls in a SQL text, as written (`churn`,
+/// `churn@staging`, `churn@3`), each once.
+pub fn predict_references(sql: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for c in re.captures_iter(sql) {
-        let name = c[1].to_string();
+    for c in PREDICT_CALL.captures_iter(sql) {
+        if !out.iter().any(|r| r == &c[1]) {
+            out.push(c[1].to_string());
+        }
+    }
+    out
+}
+
+/// The ML models a SQL text scores with: the names of its `predict('name[@...]', ...)`
+/// references.
+pub fn predicted_models(sql: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in predict_references(sql) {
+        let name = parse_model_ref(&r).0.to_string();
         if !out.contains(&name) {
             out.push(name);
         }

@@ -22,7 +22,7 @@ use lakeforge_ml::{
     Algorithm, FitSpec, ImportanceType, Metric, Model, SearchSpace, SplitStrategy, Task,
     TuneOptions, TuneStrategy,
 };
-use lakeforge_project::ml_model::parse_model_ref;
+use lakeforge_project::ml_model::{parse_model_ref, predict_references};
 use lakeforge_project::{MlModelSpec, Node, SplitSpec};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -557,7 +557,7 @@ pub async fn load_scoring_models(
     meta: Option<&MetaStore>,
     sql: &str,
 ) -> Result<Vec<(String, String, i64)>, String> {
-    let references = scoring_references(sql);
+    let references = predict_references(sql);
     if references.is_empty() {
         return Ok(Vec::new());
     }
@@ -593,24 +593,14 @@ pub async fn load_scoring_models(
 /// `predict('name', ...)` → `predict('name@alias', ...)` wherever the reference names no
 /// alias or version of its own.
 pub fn pin_predict_alias(sql: &str, alias: &str) -> String {
-    let re = regex::Regex::new(r#"(?i)(\bpredict\s*\(\s*')([^'@]+)'"#).expect("valid regex");
-    re.replace_all(sql, |c: &regex::Captures| {
-        format!("{}{}@{alias}'", &c[1], &c[2])
-    })
-    .into_owned()
-}
-
-/// The first arguments of `predict('...')` calls, as written.
-fn scoring_references(sql: &str) -> Vec<String> {
-    let re = regex::Regex::new(r#"(?i)\bpredict\s*\(\s*'([^']+)'"#).expect("valid regex");
-    let mut out: Vec<String> = Vec::new();
-    for c in re.captures_iter(sql) {
-        let r = c[1].to_string();
-        if !out.contains(&r) {
-            out.push(r);
-        }
-    }
-    out
+    static UNPINNED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"(?i)(\bpredict\s*\(\s*')([^'@]+)'"#).expect("valid regex")
+    });
+    UNPINNED
+        .replace_all(sql, |c: &regex::Captures| {
+            format!("{}{}@{alias}'", &c[1], &c[2])
+        })
+        .into_owned()
 }
 
 #[cfg(test)]
@@ -626,7 +616,7 @@ mod tests {
             "select predict('churn@staging', a), PREDICT( 'churn@3', a), predict('value@prod', b) from t"
         );
         assert_eq!(
-            scoring_references(&pin_predict_alias(sql, "staging")),
+            predict_references(&pin_predict_alias(sql, "staging")),
             vec!["churn@staging", "churn@3", "value@prod"]
         );
     }

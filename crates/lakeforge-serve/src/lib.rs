@@ -272,8 +272,7 @@ async fn get_model(
                 serde_json::from_str(&v.feature_schema_json).unwrap_or_else(|_| json!([]));
             json!({"version": v.version, "status": v.status, "task": v.task, "aliases": v.aliases,
                    "metrics": metrics, "inputs": inputs, "created_at": v.created_at,
-                   "trained_on": format!("{}{}", v.training_relation,
-                       v.training_version.map(|x| format!("@{x}")).unwrap_or_default())})
+                   "trained_on": v.trained_on()})
         })
         .collect();
     Ok(Json(

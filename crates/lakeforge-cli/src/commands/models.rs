@@ -252,13 +252,7 @@ async fn show(
                 time(&v.created_at),
                 v.status.clone(),
                 v.aliases.join(", "),
-                format!(
-                    "{}{}",
-                    v.training_relation,
-                    v.training_version
-                        .map(|x| format!(" @ v{x}"))
-                        .unwrap_or_default()
-                ),
+                v.trained_on(),
                 v.train_rows.to_string(),
                 metric_text(v, 3),
             ]);
@@ -409,15 +403,7 @@ async fn compare(project: &ProjectArgs, name: &str, specs: &[String]) -> anyhow:
         t.add_row(r);
     };
     row("gate", &|v| v.status.clone());
-    row("trained on", &|v| {
-        format!(
-            "{}{}",
-            v.training_relation,
-            v.training_version
-                .map(|x| format!(" @ v{x}"))
-                .unwrap_or_default()
-        )
-    });
+    row("trained on", &|v| v.trained_on());
     row("train rows", &|v| v.train_rows.to_string());
     let mut metric_names: Vec<String> = Vec::new();
     for v in &chosen {
