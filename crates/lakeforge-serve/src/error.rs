@@ -22,6 +22,9 @@ pub enum ApiError {
     Unauthorized,
     #[error("this token lacks the `{scope}` scope")]
     Forbidden { scope: &'static str },
+    /// The request is valid but the registry's state refuses it (a gate-rejected version).
+    #[error("{message}")]
+    Conflict { message: String },
     #[error("the request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("{rows} rows in one request; the limit is {limit} (--max-rows)")]
@@ -48,6 +51,7 @@ impl ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRows { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Timeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -63,6 +67,7 @@ impl ApiError {
             ApiError::NotFound { .. } => "not_found",
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden { .. } => "forbidden",
+            ApiError::Conflict { .. } => "conflict",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::TooManyRows { .. } => "too_many_rows",
             ApiError::Timeout { .. } => "timeout",
@@ -90,6 +95,17 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+/// A path segment axum cannot decode (`%FF` is not UTF-8): the client's mistake, answered in
+/// JSON like every other error rather than with axum's plain-text rejection.
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    fn from(e: axum::extract::rejection::PathRejection) -> Self {
+        ApiError::BadRequest {
+            message: format!("the URL path: {}", e.body_text()),
+            field: None,
+        }
     }
 }
 

@@ -3,18 +3,23 @@
 //! loaded model files (`models`), request parsing (`input`), errors as JSON responses
 //! (`error`), Prometheus metrics (`metrics`) and the OpenAPI document (`openapi`).
 //!
+//! HTTPS with a PEM certificate and key (`tls`, rustls) when given one.
+//!
 //! Routes: `GET /healthz`, `GET /readyz`, `GET /metrics`, `GET /openapi.json`, `GET /v1/models`,
 //! `GET /v1/models/{name}`, `POST /v1/models/{name}/predict` (production alias; `?version=` or
 //! `?alias=` for others) and `POST /v1/models/{name}/versions/{version}/predict`. With tokens
 //! required (the server listens beyond loopback, or `require_tokens`), every route but the two
 //! health checks needs `Authorization: Bearer <token>` of a token with the `predict` (or
-//! `admin`) scope.
+//! `admin`) scope. `PUT` and `DELETE /v1/models/{name}/aliases/{alias}` (`admin`) move and
+//! remove aliases.
 
+pub mod admin;
 pub mod error;
 pub mod input;
 pub mod metrics;
 pub mod models;
 pub mod openapi;
+pub mod tls;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -22,12 +27,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use lakeforge_ml::Task;
 use parking_lot::Mutex;
@@ -143,10 +148,20 @@ pub fn router(state: Arc<ServeState>) -> Router {
             post(predict_version),
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
+    let admin = Router::new()
+        .route(
+            "/v1/models/{name}/aliases/{alias}",
+            put(admin::set_alias).delete(admin::remove_alias),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            authorize_admin,
+        ));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .merge(protected)
+        .merge(admin)
         .fallback(|| async {
             ApiError::NotFound {
                 what: "route".into(),
@@ -182,30 +197,53 @@ async fn observe(State(state): State<Arc<ServeState>>, request: Request, next: N
     response
 }
 
+/// Routes that read (predictions included): the `predict` or the `admin` scope.
 async fn authorize(
     State(state): State<Arc<ServeState>>,
     headers: HeaderMap,
     request: Request,
     next: Next,
 ) -> Response {
+    match check_token(&state, &headers, "predict").await {
+        Ok(()) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Routes that change the registry: the `admin` scope only.
+async fn authorize_admin(
+    State(state): State<Arc<ServeState>>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
+    match check_token(&state, &headers, "admin").await {
+        Ok(()) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Whether the request's bearer token grants `scope` (`admin` grants every scope); always
+/// when tokens are not required.
+async fn check_token(
+    state: &ServeState,
+    headers: &HeaderMap,
+    scope: &'static str,
+) -> ApiResult<()> {
     if !state.options.require_tokens {
-        return next.run(request).await;
+        return Ok(());
     }
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let Some(token) = token.filter(|t| !t.is_empty()) else {
-        return ApiError::Unauthorized.into_response();
-    };
-    match state.scopes(token).await {
-        Ok(Some(scopes)) if scopes.iter().any(|s| s == "predict" || s == "admin") => {
-            next.run(request).await
-        }
-        Ok(Some(_)) => ApiError::Forbidden { scope: "predict" }.into_response(),
-        Ok(None) => ApiError::Unauthorized.into_response(),
-        Err(e) => e.into_response(),
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::Unauthorized)?;
+    match state.scopes(token).await? {
+        Some(scopes) if scopes.iter().any(|s| s == scope || s == "admin") => Ok(()),
+        Some(_) => Err(ApiError::Forbidden { scope }),
+        None => Err(ApiError::Unauthorized),
     }
 }
 
@@ -250,8 +288,9 @@ async fn list_models(State(state): State<Arc<ServeState>>) -> Json<Value> {
 
 async fn get_model(
     State(state): State<Arc<ServeState>>,
-    Path(name): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<Value>> {
+    let Path(name) = path?;
     let snapshot = state.models.snapshot();
     let versions = snapshot
         .versions
@@ -288,10 +327,11 @@ struct PredictQuery {
 
 async fn predict(
     State(state): State<Arc<ServeState>>,
-    Path(name): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     query: Result<Query<PredictQuery>, axum::extract::rejection::QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
+    let Path(name) = path?;
     let Query(q) = query.map_err(|e| ApiError::BadRequest {
         message: format!("query string: {}", e.body_text()),
         field: None,
@@ -307,9 +347,10 @@ async fn predict(
 
 async fn predict_version(
     State(state): State<Arc<ServeState>>,
-    Path((name, version)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
+    let Path((name, version)) = path?;
     let version = version
         .parse::<i64>()
         .ok()
@@ -426,7 +467,26 @@ pub async fn serve(
     state: Arc<ServeState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // Latency over throughput: a small response goes out at once, not after the client's
+    // delayed ACK of the previous one.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// [`serve`] over HTTPS: connections on `listener` are TLS with `tls`'s certificate; the
+/// same graceful shutdown.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    state: Arc<ServeState>,
+    tls: &tls::TlsConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(tls::TlsListener::new(listener, tls)?, router(state))
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -36,6 +36,10 @@ pub struct Models {
     lake_root: PathBuf,
     snapshot: RwLock<Arc<Snapshot>>,
     loaded: RwLock<HashMap<(String, i64), Arc<LoadedVersion>>>,
+    /// One refresh at a time: a slow background refresh that read the registry before an
+    /// alias moved must not swap in its older snapshot after the refresh that followed the
+    /// move (`PUT .../aliases/...` refreshes at once).
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl Models {
@@ -45,6 +49,7 @@ impl Models {
             lake_root,
             snapshot: RwLock::new(Arc::new(Snapshot::default())),
             loaded: RwLock::new(HashMap::new()),
+            refreshing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -58,6 +63,7 @@ impl Models {
 
     /// Read the registry again; load every version an alias points at, then swap.
     pub async fn refresh(&self) -> Result<(), String> {
+        let _one_at_a_time = self.refreshing.lock().await;
         let mut next = Snapshot::default();
         for m in self
             .store
@@ -82,7 +88,7 @@ impl Models {
     }
 
     /// The loaded version `v` (reading its file the first time).
-    async fn load(&self, v: &ModelVersion) -> Result<Arc<LoadedVersion>, String> {
+    pub async fn load(&self, v: &ModelVersion) -> Result<Arc<LoadedVersion>, String> {
         let key = (v.name.clone(), v.version);
         if let Some(l) = self.loaded.read().get(&key) {
             return Ok(l.clone());

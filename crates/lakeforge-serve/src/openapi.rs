@@ -24,6 +24,9 @@ pub fn spec() -> Value {
         "503": err("The request timed out."),
     });
     let secured = json!([{"bearer": []}]);
+    let alias = json!({"name": "alias", "in": "path", "required": true,
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}});
+    let admin_only = "The token lacks the admin scope (a predict token is not enough).";
     json!({
         "openapi": "3.0.3",
         "info": {"title": "Lakeforge model server", "version": env!("CARGO_PKG_VERSION"),
@@ -46,6 +49,7 @@ pub fn spec() -> Value {
             "/v1/models/{name}": {"get": {"summary": "A model: versions, aliases, input schema and metrics.", "operationId": "getModel",
                 "security": secured, "parameters": [name],
                 "responses": {"200": {"description": "the model", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Model"}}}},
+                              "400": err("The name in the path is not valid UTF-8."),
                               "401": err("Missing or unknown token."), "403": err("The token lacks the predict scope."),
                               "404": err("No such model.")}}},
             "/v1/models/{name}/predict": {"post": {"summary": "Predict with the production alias, or ?version= / ?alias=.",
@@ -57,7 +61,27 @@ pub fn spec() -> Value {
             "/v1/models/{name}/versions/{version}/predict": {"post": {"summary": "Predict with one version.",
                 "operationId": "predictVersion", "security": secured,
                 "parameters": [name, {"name": "version", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 1}}],
-                "requestBody": predict_body, "responses": predict_responses}}
+                "requestBody": predict_body, "responses": predict_responses}},
+            "/v1/models/{name}/aliases/{alias}": {
+                "put": {"summary": "Point an alias at a version (as `lakeforge models promote`); the next prediction uses it.",
+                    "operationId": "setAlias", "security": secured, "parameters": [name, alias],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SetAlias"}}}},
+                    "responses": {
+                        "200": {"description": "The alias moved.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AliasSet"}}}},
+                        "400": err("The body or the alias name is invalid (`field` names it)."),
+                        "401": err("Missing or unknown token."), "403": err(admin_only),
+                        "404": err("No such model or version."),
+                        "409": err("The version failed its quality gate; send `force: true` to promote it anyway."),
+                        "413": err("The body is over the limit."),
+                        "503": err("The metadata store did not answer.")}},
+                "delete": {"summary": "Remove an alias (as `lakeforge models promote --remove`).",
+                    "operationId": "removeAlias", "security": secured, "parameters": [name, alias],
+                    "responses": {
+                        "200": {"description": "The alias was removed.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AliasRemoved"}}}},
+                        "400": err("The alias name is invalid."),
+                        "401": err("Missing or unknown token."), "403": err(admin_only),
+                        "404": err("No such model, or it has no such alias."),
+                        "503": err("The metadata store did not answer.")}}}
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
@@ -73,6 +97,17 @@ pub fn spec() -> Value {
                 "PredictResponse": {"type": "object", "required": ["model", "version", "predictions"],
                     "properties": {"model": {"type": "string"}, "version": {"type": "integer"},
                         "predictions": {"type": "array", "items": {}}}},
+                "SetAlias": {"type": "object", "required": ["version"], "additionalProperties": false,
+                    "properties": {"version": {"type": "integer", "minimum": 1},
+                        "force": {"type": "boolean", "default": false,
+                                  "description": "Promote a version whose quality gate failed."}}},
+                "AliasSet": {"type": "object", "required": ["model", "alias", "version", "previous"],
+                    "properties": {"model": {"type": "string"}, "alias": {"type": "string"},
+                        "version": {"type": "integer"},
+                        "previous": {"type": "integer", "nullable": true, "description": "The version it pointed at before."}}},
+                "AliasRemoved": {"type": "object", "required": ["model", "alias", "previous"],
+                    "properties": {"model": {"type": "string"}, "alias": {"type": "string"},
+                        "previous": {"type": "integer"}}},
                 "ModelList": {"type": "object", "required": ["models"], "properties": {"models": {"type": "array",
                     "items": {"type": "object", "properties": {"name": {"type": "string"},
                         "versions": {"type": "array", "items": {"type": "integer"}},

@@ -1,9 +1,10 @@
 //! `lakeforge serve`: the prediction server (lakeforge-serve) over the project's model
 //! registry. Listening beyond loopback requires API tokens (`lakeforge tokens create`) unless
 //! told otherwise; SIGTERM or Ctrl-C stops accepting connections and lets requests in flight
-//! finish.
+//! finish. `--tls-cert`/`--tls-key` serve HTTPS.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -47,6 +48,12 @@ pub struct ServeArgs {
     /// Print one JSON line per request (method, path, status, milliseconds).
     #[arg(long)]
     pub access_log: bool,
+    /// Serve HTTPS with this certificate chain (PEM, the server's certificate first).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM, unencrypted).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -64,6 +71,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .or_else(|_| format!("[{}]:{}", args.host, args.port).parse())
         .with_context(|| format!("`{}` is not an IP address to listen on", args.host))?;
     let require_tokens = args.require_token || (!addr.ip().is_loopback() && !args.no_token);
+    // Read before anything else, so a wrong file fails at once.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(lakeforge_serve::tls::TlsConfig::from_pem_files(cert, key)?)
+        }
+        _ => None,
+    };
     let store = open_store(&args.project).await?.context(
         "nothing has run in this project yet, so there is no model to serve\nhint: declare `ml_models:` and run `lakeforge build`",
     )?;
@@ -92,15 +106,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("listening on {addr}"))?;
     let models = state.models.snapshot().versions.len();
     eprintln!(
-        "Serving {models} model{} on http://{addr} ({}); Ctrl-C stops",
+        "Serving {models} model{} on {}://{addr} ({}); Ctrl-C stops",
         if models == 1 { "" } else { "s" },
+        if tls.is_some() { "https" } else { "http" },
         if require_tokens {
             "tokens required"
         } else {
             "no tokens"
         }
     );
-    lakeforge_serve::serve(listener, state, shutdown()).await?;
+    match &tls {
+        Some(tls) => lakeforge_serve::serve_tls(listener, state, tls, shutdown()).await?,
+        None => lakeforge_serve::serve(listener, state, shutdown()).await?,
+    }
     eprintln!("Stopped.");
     Ok(ExitCode::SUCCESS)
 }

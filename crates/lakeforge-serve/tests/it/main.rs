@@ -1,5 +1,6 @@
 //! The server's routes through `Router::oneshot` (every route and error case) and one run over
-//! a real socket, against a SQLite registry holding models trained here.
+//! a real socket (and one over TLS, `tls.rs`), against a SQLite registry holding models trained
+//! here.
 
 use std::sync::Arc;
 
@@ -13,6 +14,9 @@ use lakeforge_ml::{FeatureValue, FitSpec, Model, Task};
 use lakeforge_serve::{ServeOptions, ServeState, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;
+
+mod admin;
+mod tls;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -466,6 +470,7 @@ async fn metrics_and_openapi_describe_the_server() {
         "/v1/models/{name}",
         "/v1/models/{name}/predict",
         "/v1/models/{name}/versions/{version}/predict",
+        "/v1/models/{name}/aliases/{alias}",
     ] {
         assert!(
             paths.iter().any(|x| x.as_str() == p),
