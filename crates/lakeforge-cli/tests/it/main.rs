@@ -18,6 +18,7 @@ mod quality;
 mod runs;
 mod schedule;
 mod selection;
+mod serve_openapi;
 mod snapshots;
 mod sources;
 mod unit;
