@@ -30,11 +30,13 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Why the certificate or the key cannot be used; each names the file at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("cannot read the TLS {what} {}: {source}\nhint: check the path given to --tls-{what}", path.display())]
+    // `error`, not `source`: the I/O error is part of the message, before the hint, and is
+    // not repeated after it by error-chain printers.
+    #[error("cannot read the TLS {what} {}: {error}\nhint: check the path given to --tls-{what}", path.display())]
     Read {
         what: &'static str,
         path: PathBuf,
-        source: io::Error,
+        error: io::Error,
     },
     #[error(
         "no certificate in {}: {detail}\nhint: --tls-cert takes a PEM file with `-----BEGIN CERTIFICATE-----` blocks (the server's certificate first, then its chain)",
@@ -74,10 +76,10 @@ impl TlsConfig {
     /// Read a PEM certificate chain and a PEM private key.
     pub fn from_pem_files(cert: &Path, key: &Path) -> Result<TlsConfig, TlsError> {
         let read = |what: &'static str, path: &Path| {
-            std::fs::read(path).map_err(|source| TlsError::Read {
+            std::fs::read(path).map_err(|error| TlsError::Read {
                 what,
                 path: path.to_path_buf(),
-                source,
+                error,
             })
         };
         let cert_pem = read("cert", cert)?;
