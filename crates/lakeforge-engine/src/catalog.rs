@@ -168,11 +168,20 @@ impl SchemaProvider for LakeSchema {
             return Ok(Some(table));
         }
         let relation = Relation::new(&self.schema, name);
-        match self.lake.stored(&relation) {
+        let stored = self
+            .lake
+            .stored_now(&relation)
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        match stored {
             None => Ok(None),
             Some(StoredKind::Table) => open_delta_provider(&self.lake, &relation).await.map(Some),
             Some(StoredKind::View) => {
-                let sql = std::fs::read_to_string(self.lake.view_file(&relation))?;
+                let sql = self
+                    .lake
+                    .read_view(&relation)
+                    .await
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
                 let state = self.state.upgrade().ok_or_else(|| {
                     DataFusionError::Internal("session dropped while planning a view".into())
                 })?;
@@ -204,10 +213,8 @@ pub(crate) async fn open_delta_provider(
     lake: &Lake,
     relation: &Relation,
 ) -> DfResult<Arc<dyn TableProvider>> {
-    let url = lake
-        .table_url(relation)
-        .map_err(|e| DataFusionError::External(Box::new(e)))?;
-    let table = deltalake::open_table(url)
+    let table = lake
+        .open_table(relation, None)
         .await
         .map_err(|e| DataFusionError::External(Box::new(e)))?;
     table.table_provider().await
@@ -219,14 +226,10 @@ pub(crate) async fn open_delta_provider_at(
     relation: &Relation,
     version: Option<i64>,
 ) -> DfResult<(Arc<dyn TableProvider>, i64)> {
-    let url = lake
-        .table_url(relation)
+    let table = lake
+        .open_table(relation, version)
+        .await
         .map_err(|e| DataFusionError::External(Box::new(e)))?;
-    let table = match version {
-        Some(v) => deltalake::open_table_with_version(url, v as _).await,
-        None => deltalake::open_table(url).await,
-    }
-    .map_err(|e| DataFusionError::External(Box::new(e)))?;
     let opened = table.version().unwrap_or(0) as i64;
     Ok((table.table_provider().await?, opened))
 }

@@ -343,6 +343,14 @@ impl DatabaseRef {
         })?;
         Ok(Arc::new(DatabaseTable {
             label: self.label.clone(),
+            context: format!(
+                "{}: reading table `{}` of connection `{}` ({})",
+                self.label,
+                self.location.remote_name(),
+                conn.name,
+                conn.describe()
+            ),
+            url: conn.url.clone(),
             inner,
         }))
     }
@@ -353,7 +361,20 @@ impl DatabaseRef {
 #[derive(Debug)]
 pub(crate) struct DatabaseTable {
     label: String,
+    /// What the scan reads, for errors raised while rows stream in.
+    context: String,
+    url: String,
     inner: Arc<dyn TableProvider>,
+}
+
+impl DatabaseTable {
+    fn named(&self, plan: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
+        Arc::new(crate::source_exec::SourceScanExec::new(
+            self.context.clone(),
+            self.url.clone(),
+            plan,
+        ))
+    }
 }
 
 #[async_trait]
@@ -400,13 +421,18 @@ impl TableProvider for DatabaseTable {
                 .map_err(at)?;
             let none: Vec<datafusion::physical_plan::projection::ProjectionExpr> = Vec::new();
             return Ok(Arc::new(
-                datafusion::physical_plan::projection::ProjectionExec::try_new(none, scan)?,
+                datafusion::physical_plan::projection::ProjectionExec::try_new(
+                    none,
+                    self.named(scan),
+                )?,
             ));
         }
-        self.inner
+        let scan = self
+            .inner
             .scan(state, projection, filters, limit)
             .await
-            .map_err(at)
+            .map_err(at)?;
+        Ok(self.named(scan))
     }
 }
 
@@ -756,6 +782,8 @@ mod tests {
             "remote",
             Arc::new(DatabaseTable {
                 label: "source s.remote".into(),
+                context: "source s.remote: reading table `remote`".into(),
+                url: String::new(),
                 inner: Arc::new(remote),
             }),
         )

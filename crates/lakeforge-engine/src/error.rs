@@ -29,6 +29,10 @@ pub enum EngineError {
         source: std::io::Error,
     },
 
+    /// The lake in object storage could not be read or written.
+    #[error("Failed to access the lake at {location}: {message}")]
+    LakeStore { location: String, message: String },
+
     #[error("Delta table {relation}: {message}")]
     Delta { relation: String, message: String },
 

@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod contract;
 mod database;
+pub mod drift;
 pub mod duplicates;
 pub mod error;
 pub mod export;
@@ -21,6 +22,7 @@ pub mod read;
 pub mod seed;
 pub mod session;
 pub mod snapshot;
+mod source_exec;
 pub mod storage;
 pub mod test;
 pub mod unit_test;

@@ -49,8 +49,8 @@ pub async fn materialize(
             // Plan first: a view that does not plan must not replace a working one.
             let df = engine.dataframe(context, sql).await?;
             contract::check(node, df.schema().as_arrow())?;
-            engine.lake().write_view(relation, sql)?;
-            engine.lake().remove_table(relation)?;
+            engine.lake().write_view(relation, sql).await?;
+            engine.lake().remove_table(relation).await?;
             Ok(WriteOutcome {
                 action: "CREATE VIEW",
                 rows: None,
@@ -82,7 +82,7 @@ pub async fn materialize(
                 "CREATE TABLE",
             )
             .await?;
-            engine.lake().remove_view(relation)?;
+            engine.lake().remove_view(relation).await?;
             Ok(outcome)
         }
         Materialization::Snapshot => crate::snapshot::snapshot(engine, node, sql).await,
@@ -96,14 +96,7 @@ pub async fn materialize(
 }
 
 async fn open_for_write(engine: &Engine, relation: &Relation) -> Result<DeltaTable> {
-    let url = engine.lake().table_url(relation)?;
-    std::fs::create_dir_all(engine.lake().table_dir(relation)).map_err(|e| EngineError::Lake {
-        path: engine.lake().table_dir(relation),
-        source: e,
-    })?;
-    DeltaTable::try_from_url(url)
-        .await
-        .map_err(|e| EngineError::delta(relation, e))
+    engine.lake().table_for_write(relation).await
 }
 
 /// Replace the table's contents and schema in one commit.
@@ -123,7 +116,7 @@ pub(crate) async fn overwrite(
         .with_schema_mode(SchemaMode::Overwrite)
         .await
         .map_err(|e| EngineError::delta(relation, e))?;
-    finish(relation, table, action).await
+    finish(engine, relation, table, action).await
 }
 
 async fn append(
@@ -142,7 +135,7 @@ async fn append(
         builder = builder.with_schema_mode(SchemaMode::Merge);
     }
     let table = builder.await.map_err(|e| EngineError::delta(relation, e))?;
-    finish(relation, table, "INSERT").await
+    finish(engine, relation, table, "INSERT").await
 }
 
 /// Append a query's rows to a table, creating it on first use and adding new columns.
@@ -155,10 +148,12 @@ pub(crate) async fn append_df(
 }
 
 async fn finish(
+    engine: &Engine,
     relation: &Relation,
     table: DeltaTable,
     action: &'static str,
 ) -> Result<WriteOutcome> {
+    engine.lake().note_table(relation);
     let version = table.version().map(|v| v as i64);
     let commits: Vec<_> = table
         .history(Some(1))
@@ -235,6 +230,19 @@ async fn incremental(engine: &Engine, node: &Node, new: DataFrame) -> Result<Wri
         });
     }
 
+    // A column whose type changed is cast only when no value is lost; else nothing is written.
+    let lossy =
+        crate::drift::lossy_changes(&target, &source, policy == OnSchemaChange::SyncAllColumns);
+    if !lossy.is_empty() {
+        return Err(EngineError::Schema {
+            relation: relation.to_string(),
+            message: format!(
+                "{context}: a column changed type in a way that would lose values, so nothing was written:\n  {}\nhint: cast the column in the model's SQL to the table's type, or run with --full-refresh to rebuild the table with the new types",
+                lossy.join("\n  ")
+            ),
+        });
+    }
+
     if changed && policy == OnSchemaChange::SyncAllColumns {
         // Dropping columns rewrites the table: the new rows plus the kept old rows, in the new
         // shape, in one overwrite commit.
@@ -273,7 +281,7 @@ async fn incremental(engine: &Engine, node: &Node, new: DataFrame) -> Result<Wri
 
     // `ignore` keeps the table's shape: new columns are dropped, missing ones written as NULL.
     let (new, merge_schema) = match policy {
-        OnSchemaChange::AppendNewColumns => (new, true),
+        OnSchemaChange::AppendNewColumns => (conform_common(new, &target, context)?, true),
         _ => (conform(new, &target, context)?, false),
     };
     match strategy {
@@ -293,6 +301,23 @@ pub(crate) fn conform(df: DataFrame, schema: &Schema, context: &str) -> Result<D
             Ok(h) if h.data_type() == f.data_type() => ident(f.name()),
             Ok(_) => cast(ident(f.name()), f.data_type().clone()).alias(f.name()),
             Err(_) => cast(lit(ScalarValue::Null), f.data_type().clone()).alias(f.name()),
+        })
+        .collect();
+    df.select(exprs).map_err(|e| EngineError::sql(context, e))
+}
+
+/// `df` with the columns it shares with `schema` cast to the schema's types; its other columns
+/// as they are (new columns a schema merge will add).
+fn conform_common(df: DataFrame, schema: &Schema, context: &str) -> Result<DataFrame> {
+    let have = df.schema().as_arrow().clone();
+    let exprs: Vec<_> = have
+        .fields()
+        .iter()
+        .map(|h| match schema.field_with_name(h.name()) {
+            Ok(f) if f.data_type() != h.data_type() => {
+                cast(ident(h.name()), f.data_type().clone()).alias(h.name())
+            }
+            _ => ident(h.name()),
         })
         .collect();
     df.select(exprs).map_err(|e| EngineError::sql(context, e))

@@ -31,11 +31,15 @@ pub struct Engine {
 impl Engine {
     /// Open a session over `lake`; unqualified table names resolve in `default_schema`.
     pub fn new(lake: Lake, default_schema: &str, threads: usize) -> Result<Engine> {
-        let config = SessionConfig::new()
+        let mut config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG, default_schema)
             .with_create_default_catalog_and_schema(false)
             .with_information_schema(true)
             .with_target_partitions(threads.max(1));
+        // Delta writes take their Parquet settings from the session. DataFusion's default
+        // codec is zstd(3), several times slower to write than Snappy, which is what Spark and
+        // delta-rs write by default; ingest is write-bound, so the lake uses Snappy.
+        config.options_mut().execution.parquet.compression = Some("snappy".into());
         // Delta's planner must be in the session: writes and MERGE plan custom nodes. It is
         // wrapped so watermark subqueries over database sources are pushed down as values.
         let state = SessionStateBuilder::new()
@@ -137,8 +141,8 @@ impl Engine {
         if self.lake.stored(relation) != Some(StoredKind::Table) {
             return None;
         }
-        let url = self.lake.table_url(relation).ok()?;
-        deltalake::open_table(url)
+        self.lake
+            .open_table(relation, None)
             .await
             .ok()?
             .version()

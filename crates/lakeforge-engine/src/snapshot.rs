@@ -81,7 +81,7 @@ pub async fn snapshot(engine: &Engine, node: &Node, sql: &str) -> Result<WriteOu
             "SNAPSHOT",
         )
         .await?;
-        engine.lake().remove_view(relation)?;
+        engine.lake().remove_view(relation).await?;
         return Ok(outcome);
     }
 

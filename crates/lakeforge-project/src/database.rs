@@ -106,7 +106,7 @@ pub fn parse(
     let Some(url) = connections.get(&connection) else {
         let known: Vec<&str> = connections.keys().map(String::as_str).collect();
         return Err(bad(format!(
-            "connection `{connection}` is not in lakeforge.yml's `connections:` (it has: {})\nhint: add `{connection}: {{url: \"postgres://user@host:5432/db\"}}` (or mysql://, sqlite://) under `connections:` in lakeforge.yml, or fix the name",
+            "connection `{connection}` is not in lakeforge.yml's `connections:` nor a database output of profiles.yml (known: {})\nhint: add `{connection}: {{url: \"postgres://user@host:5432/db\"}}` (or mysql://, sqlite://) under `connections:` in lakeforge.yml, or an output `{connection}: {{type: postgres, host: ..., dbname: ...}}` to the profile, or fix the name",
             if known.is_empty() {
                 "none".to_string()
             } else {
@@ -201,7 +201,7 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            e.starts_with("models/shop.yml: source `shop_db.orders`: connection `shop` is not in lakeforge.yml's `connections:` (it has: shop_pg)\nhint: "),
+            e.starts_with("models/shop.yml: source `shop_db.orders`: connection `shop` is not in lakeforge.yml's `connections:` nor a database output of profiles.yml (known: shop_pg)\nhint: "),
             "{e}"
         );
         let e = parse_yaml(

@@ -63,12 +63,74 @@ fn default_target_path() -> String {
 
 /// One output of a `profiles.yml` profile. Only what matters to an embedded lake is read; other
 /// keys (type, path, host...) are accepted so a dbt-duckdb profile opens unchanged.
+///
+/// An output of type `postgres`, `mysql`/`mariadb` or `sqlite` is also a database connection
+/// named after the output, which sources read (`connection: app_db`) and exports write, as
+/// one named under lakeforge.yml's `connections:`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ProfileOutput {
     #[serde(default)]
     pub schema: Option<String>,
     #[serde(default)]
     pub threads: Option<usize>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default, alias = "server")]
+    pub host: Option<String>,
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default, alias = "username")]
+    pub user: Option<String>,
+    #[serde(default, alias = "pass")]
+    pub password: Option<String>,
+    #[serde(default, alias = "database")]
+    pub dbname: Option<String>,
+    /// A SQLite database file (relative to the project folder).
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+impl ProfileOutput {
+    /// The URL of the database this output names, if it is one Lakeforge reads; an error
+    /// message when a required field is missing.
+    fn database_url(&self, root: &Path) -> Option<std::result::Result<String, String>> {
+        fn enc(s: &str) -> String {
+            url::form_urlencoded::byte_serialize(s.as_bytes())
+                .collect::<String>()
+                .replace('+', "%20")
+        }
+        let kind = self.kind.as_deref()?.to_ascii_lowercase();
+        let (scheme, default_port) = match kind.as_str() {
+            "postgres" | "postgresql" => ("postgres", 5432),
+            "mysql" | "mariadb" => ("mysql", 3306),
+            "sqlite" => {
+                let path = self.path.as_deref().or(self.dbname.as_deref());
+                return Some(match path {
+                    Some(p) => Ok(format!(
+                        "sqlite://{}",
+                        resolve_location(root, p).trim_start_matches("sqlite://")
+                    )),
+                    None => Err("a sqlite output needs `path:` (the database file)".into()),
+                });
+            }
+            _ => return None,
+        };
+        let Some(host) = &self.host else {
+            return Some(Err(format!("a {kind} output needs `host:`")));
+        };
+        let Some(db) = &self.dbname else {
+            return Some(Err(format!(
+                "a {kind} output needs `dbname:` (or `database:`)"
+            )));
+        };
+        let auth = match (&self.user, &self.password) {
+            (Some(u), Some(p)) => format!("{}:{}@", enc(u), enc(p)),
+            (Some(u), None) => format!("{}@", enc(u)),
+            _ => String::new(),
+        };
+        let port = self.port.unwrap_or(default_port);
+        Some(Ok(format!("{scheme}://{auth}{host}:{port}/{}", enc(db))))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -86,6 +148,10 @@ pub struct LakeforgeFile {
     /// Where the Delta tables live; relative paths are relative to the project folder.
     #[serde(default)]
     pub lake: Option<String>,
+    /// The `connections:` entry (`type: s3` / `type: azure`) a lake in object storage is
+    /// reached through; without one, the `AWS_*` / `AZURE_*` variables.
+    #[serde(default)]
+    pub lake_connection: Option<String>,
     /// Where run history lives: a SQLite file path or a `postgres://` URL.
     #[serde(default)]
     pub metadata: Option<String>,
@@ -139,6 +205,8 @@ pub struct Target {
     pub threads: Option<usize>,
     /// Absolute path (or URL) of the lake root.
     pub lake: String,
+    /// The object-storage connection of a lake at a URL (None: the environment's settings).
+    pub lake_connection: Option<String>,
     /// SQLite path or database URL of the metadata store.
     pub metadata: String,
     pub profile_name: String,
@@ -187,6 +255,7 @@ pub(crate) fn resolve_target(
         candidates.push(PathBuf::from(dir).join("profiles.yml"));
     }
     let mut output = ProfileOutput::default();
+    let mut profile_connections = BTreeMap::new();
     let mut target_name = target_override.map(str::to_string);
     if let Some(path) = candidates.into_iter().find(|p| p.is_file()) {
         let text = std::fs::read_to_string(&path).map_err(|e| ProjectError::io(&path, e))?;
@@ -201,6 +270,22 @@ pub(crate) fn resolve_target(
                 .clone()
                 .or(profile.target.clone())
                 .unwrap_or_else(|| "dev".into());
+            for (output_name, o) in &profile.outputs {
+                match o.database_url(root) {
+                    Some(Ok(url)) => {
+                        profile_connections.insert(output_name.clone(), url);
+                    }
+                    Some(Err(message)) => {
+                        return Err(ProjectError::Config {
+                            path: path.clone(),
+                            message: format!(
+                                "profile `{profile_name}`, output `{output_name}`: {message}\nhint: dbt's keys: host, port, user, password, dbname (postgres); server, port, username, password, database (mysql); path (sqlite)"
+                            ),
+                        });
+                    }
+                    None => {}
+                }
+            }
             match profile.outputs.get(&name) {
                 Some(o) => output = o.clone(),
                 None if target_override.is_some() => {
@@ -256,7 +341,8 @@ pub(crate) fn resolve_target(
         }
         None => None,
     };
-    let mut connections = BTreeMap::new();
+    // Database outputs of profiles.yml are connections too; lakeforge.yml's win on a clash.
+    let mut connections = profile_connections;
     let mut storage = BTreeMap::new();
     for (k, v) in lf.connections {
         match v {
@@ -283,7 +369,37 @@ pub(crate) fn resolve_target(
             }
         }
     }
+    if let Some(c) = &lf.lake_connection {
+        if !is_url(&lake) {
+            return Err(ProjectError::Config {
+                path: lf_path.clone(),
+                message: format!(
+                    "`lake_connection: {c}` is for a lake in object storage, and the lake is the folder {lake}\nhint: remove `lake_connection:`, or set `lake: s3://bucket/path`"
+                ),
+            });
+        }
+        if !storage.contains_key(c) {
+            return Err(ProjectError::Config {
+                path: lf_path.clone(),
+                message: format!(
+                    "`lake_connection: {c}` names no object-storage connection\nhint: add `{c}: {{type: s3, endpoint: ..., region: ...}}` under `connections:`"
+                ),
+            });
+        }
+    }
+    if is_url(&lake)
+        && crate::storage::StorageKind::of_url(&lake).is_none()
+        && !lake.starts_with("file://")
+    {
+        return Err(ProjectError::Config {
+            path: lf_path.clone(),
+            message: format!(
+                "`lake: {lake}` is a URL Lakeforge cannot store a lake at\nhint: use a folder, `s3://bucket/path` or `az://container/path`"
+            ),
+        });
+    }
     Ok(Target {
+        lake_connection: lf.lake_connection,
         openlineage,
         connections,
         storage,

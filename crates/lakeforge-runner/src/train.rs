@@ -11,7 +11,6 @@
 //! This module also loads the models a SQL statement scores with ([`load_scoring_models`]).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
@@ -296,15 +295,8 @@ pub fn check_gate(spec: &MlModelSpec, metrics: &[(String, f64)]) -> Result<(bool
 }
 
 /// The artifact folder of a model file with this hash, relative to the lake's root.
-pub fn artifact_dir(name: &str, sha256: &str) -> PathBuf {
-    Path::new("_models").join(name).join(&sha256[..16])
-}
-
-/// Write `bytes` to `path` so that a reader never sees half a file.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| format!("writing {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("writing {}: {e}", path.display()))
+pub fn artifact_dir(name: &str, sha256: &str) -> String {
+    format!("_models/{name}/{}", &sha256[..16])
 }
 
 /// What a training node did.
@@ -383,13 +375,16 @@ pub(crate) async fn train_node(
         });
     }
 
-    let lake_root = engine.lake().root().to_path_buf();
+    // Both files are whole when they appear (a rename on disk, one PUT in object storage).
     let dir = artifact_dir(&node.name, &trained.sha256);
-    let abs = lake_root.join(&dir);
-    std::fs::create_dir_all(&abs).map_err(|e| format!("creating {}: {e}", abs.display()))?;
-    write_atomic(&abs.join("model.lfm"), &trained.bytes)?;
+    let lake = engine.lake();
+    lake.put_file(&format!("{dir}/model.lfm"), trained.bytes.clone())
+        .await
+        .map_err(|e| e.to_string())?;
     let evaluation = serde_json::to_vec(&trained.evaluation).unwrap_or_default();
-    write_atomic(&abs.join("evaluation.json"), &evaluation)?;
+    lake.put_file(&format!("{dir}/evaluation.json"), evaluation)
+        .await
+        .map_err(|e| e.to_string())?;
 
     let feature_schema: Vec<serde_json::Value> = trained
         .model
@@ -417,7 +412,7 @@ pub(crate) async fn train_node(
             params_json: serde_json::to_string(&trained.params).unwrap_or_default(),
             metrics: trained.metrics.clone(),
             feature_schema_json: serde_json::to_string(&feature_schema).unwrap_or_default(),
-            artifact_path: dir.join("model.lfm").to_string_lossy().into_owned(),
+            artifact_path: format!("{dir}/model.lfm"),
             artifact_sha256: trained.sha256.clone(),
             training_relation: spec.training.to_string(),
             training_version: data.version,
@@ -511,9 +506,12 @@ pub async fn reproduce(
     })
     .await
     .map_err(|e| e.to_string())??;
-    let file = engine.lake().root().join(&v.artifact_path);
-    let file_sha256 = std::fs::read(&file)
+    let file_sha256 = engine
+        .lake()
+        .get_file(&v.artifact_path)
+        .await
         .ok()
+        .flatten()
         .map(|b| format!("{:x}", Sha256::digest(&b)));
     let identical = trained.sha256 == v.artifact_sha256
         && file_sha256.as_deref() == Some(v.artifact_sha256.as_str());
@@ -567,13 +565,22 @@ pub async fn load_scoring_models(
         let v = resolve_model(meta, &reference).await?;
         let cached = engine.scoring_models().get(&reference);
         if cached.as_ref().is_none_or(|c| c.version != v.version) {
-            let path = engine.lake().root().join(&v.artifact_path);
-            let model = Model::load(&path).map_err(|e| {
+            let location = engine.lake().file_location(&v.artifact_path);
+            let bytes = engine
+                .lake()
+                .get_file(&v.artifact_path)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| {
+                    format!(
+                        "model `{}` version {}: its file {location} is missing\nhint: retrain it with `lakeforge build -s {}`",
+                        v.name, v.version, v.name
+                    )
+                })?;
+            let model = Model::from_bytes(&bytes).map_err(|e| {
                 format!(
-                    "loading model `{}` version {} from {}: {e}",
-                    v.name,
-                    v.version,
-                    path.display()
+                    "loading model `{}` version {} from {location}: {e}",
+                    v.name, v.version
                 )
             })?;
             engine.scoring_models().insert(

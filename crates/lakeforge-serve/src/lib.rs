@@ -84,11 +84,11 @@ const TOKEN_CACHE: Duration = Duration::from_secs(5);
 impl ServeState {
     pub fn new(
         store: lakeforge_meta::MetaStore,
-        lake_root: std::path::PathBuf,
+        files: impl Into<models::ModelFiles>,
         options: ServeOptions,
     ) -> Arc<ServeState> {
         Arc::new(ServeState {
-            models: Models::new(store, lake_root),
+            models: Models::new(store, files),
             metrics: metrics::Metrics::default(),
             options,
             ready: AtomicBool::new(false),

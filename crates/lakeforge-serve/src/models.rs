@@ -7,7 +7,9 @@
 //! it.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use lakeforge_meta::{MetaStore, ModelVersion};
@@ -31,9 +33,46 @@ pub struct Snapshot {
     pub versions: HashMap<String, Vec<ModelVersion>>,
 }
 
+/// Reads a file of the lake (its path relative to the lake's root) into memory.
+pub type ReadFile = Arc<
+    dyn Fn(String) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, String>> + Send>> + Send + Sync,
+>;
+
+/// Where the model files are: the lake's folder on disk, or a reader (a lake in object
+/// storage, which this crate does not reach itself).
+#[derive(Clone)]
+pub enum ModelFiles {
+    Folder(PathBuf),
+    Reader { location: String, read: ReadFile },
+}
+
+impl From<PathBuf> for ModelFiles {
+    fn from(root: PathBuf) -> Self {
+        ModelFiles::Folder(root)
+    }
+}
+
+impl ModelFiles {
+    fn location(&self, path: &str) -> String {
+        match self {
+            ModelFiles::Folder(root) => root.join(path).display().to_string(),
+            ModelFiles::Reader { location, .. } => format!("{location}/{path}"),
+        }
+    }
+
+    async fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        match self {
+            ModelFiles::Folder(root) => tokio::fs::read(root.join(path))
+                .await
+                .map_err(|e| e.to_string()),
+            ModelFiles::Reader { read, .. } => read(path.to_string()).await,
+        }
+    }
+}
+
 pub struct Models {
     store: MetaStore,
-    lake_root: PathBuf,
+    files: ModelFiles,
     snapshot: RwLock<Arc<Snapshot>>,
     loaded: RwLock<HashMap<(String, i64), Arc<LoadedVersion>>>,
     /// One refresh at a time: a slow background refresh that read the registry before an
@@ -43,10 +82,10 @@ pub struct Models {
 }
 
 impl Models {
-    pub fn new(store: MetaStore, lake_root: PathBuf) -> Self {
+    pub fn new(store: MetaStore, files: impl Into<ModelFiles>) -> Self {
         Models {
             store,
-            lake_root,
+            files: files.into(),
             snapshot: RwLock::new(Arc::new(Snapshot::default())),
             loaded: RwLock::new(HashMap::new()),
             refreshing: tokio::sync::Mutex::new(()),
@@ -93,17 +132,17 @@ impl Models {
         if let Some(l) = self.loaded.read().get(&key) {
             return Ok(l.clone());
         }
-        let path = self.lake_root.join(&v.artifact_path);
+        let location = self.files.location(&v.artifact_path);
+        let fail = |e: String| {
+            format!(
+                "loading {} version {} from {location}: {e}",
+                v.name, v.version
+            )
+        };
+        let bytes = self.files.read(&v.artifact_path).await.map_err(fail)?;
         let record = v.clone();
         let loaded = tokio::task::spawn_blocking(move || -> Result<LoadedVersion, String> {
-            let model = Model::load(&path).map_err(|e| {
-                format!(
-                    "loading {} version {} from {}: {e}",
-                    record.name,
-                    record.version,
-                    path.display()
-                )
-            })?;
+            let model = Model::from_bytes(&bytes).map_err(|e| e.to_string())?;
             let schema: Vec<serde_json::Value> =
                 serde_json::from_str(&record.feature_schema_json).unwrap_or_default();
             let mut features: Vec<(String, String)> = schema
@@ -135,7 +174,8 @@ impl Models {
             })
         })
         .await
-        .map_err(|e| e.to_string())??;
+        .map_err(|e| e.to_string())?
+        .map_err(fail)?;
         let loaded = Arc::new(loaded);
         self.loaded.write().insert(key, loaded.clone());
         Ok(loaded)

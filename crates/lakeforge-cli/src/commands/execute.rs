@@ -62,7 +62,7 @@ pub async fn execute(
         .or(project.target.threads)
         .unwrap_or_else(default_threads)
         .max(1);
-    let engine = open_engine(&project, threads)?;
+    let engine = open_engine(&project, threads).await?;
     let meta = if command == Command::Compile {
         None
     } else {

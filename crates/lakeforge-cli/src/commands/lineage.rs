@@ -66,7 +66,7 @@ pub async fn run(args: LineageArgs) -> anyhow::Result<ExitCode> {
     }
     let project = load_project(&args.project)?;
     let root = resolve_node(&project, &args.node)?;
-    let engine = open_engine(&project, default_threads())?;
+    let engine = open_engine(&project, default_threads()).await?;
     let tables_up = !args.downstream;
     let tables_down = !args.upstream;
 
@@ -202,6 +202,23 @@ fn entity<'a>(project: &'a Project, id: &str) -> Option<Entity<'a>> {
         materialized: None,
         relation: &s.relation,
     })
+}
+
+/// Where a source that is not a table of the lake is read from: its database table or its
+/// files (None for any other node).
+fn read_in_place(project: &Project, id: &str) -> Option<String> {
+    let s = project.sources.get(id)?;
+    if let Some(db) = &s.database {
+        return Some(format!(
+            "{} table {} of connection `{}`",
+            db.kind.as_str(),
+            db.remote_name(),
+            db.connection
+        ));
+    }
+    s.external
+        .as_ref()
+        .map(|x| format!("files at {}", x.location))
 }
 
 fn is_ephemeral(project: &Project, id: &str) -> bool {
@@ -624,6 +641,7 @@ impl<'a> Tracer<'a> {
                 e.materialized,
                 Some(Materialization::Ephemeral | Materialization::MlModel)
             ) || self.engine.stored(e.relation).is_some()
+                || read_in_place(project, parent).is_some()
             {
                 continue;
             }
@@ -649,7 +667,7 @@ impl<'a> Tracer<'a> {
         let Some(e) = entity(self.project, id) else {
             bail!("`{id}` is not a model, seed or source");
         };
-        if self.engine.stored(e.relation).is_none() {
+        if self.engine.stored(e.relation).is_none() && read_in_place(self.project, id).is_none() {
             bail!(
                 "`{}` ({}) is not in the lake yet, so its columns are unknown\nhint: run `lakeforge build -s +{}` first, or pass --tables for table-level lineage only",
                 e.name,
@@ -731,7 +749,10 @@ impl View<'_> {
         let stored = match (state.stored, state.version) {
             (Some(_), Some(v)) => format!(", Delta version {v}"),
             (Some(_), None) => String::new(),
-            (None, _) if e.resource_type == "source" => ", not in the lake".into(),
+            (None, _) if e.resource_type == "source" => match read_in_place(self.project, id) {
+                Some(place) => format!(", read in place from {place}"),
+                None => ", not in the lake".into(),
+            },
             (None, _) => ", not built".into(),
         };
         format!("{what} {}{stored}", e.relation)

@@ -55,8 +55,9 @@ pub fn default_threads() -> usize {
         .unwrap_or(1)
 }
 
-pub fn open_engine(project: &Project, threads: usize) -> anyhow::Result<Arc<Engine>> {
-    let lake = Lake::open(&project.target.lake)
+pub async fn open_engine(project: &Project, threads: usize) -> anyhow::Result<Arc<Engine>> {
+    let lake = Lake::open_target(&project.target)
+        .await
         .with_context(|| format!("opening the lake of project `{}`", project.name))?;
     let engine = Engine::new(lake, &project.target.schema, threads)?;
     engine.register_sources(project);

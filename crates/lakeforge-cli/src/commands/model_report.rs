@@ -3,28 +3,24 @@
 //! artifact (`evaluation.json`) drawn by lakeforge-ml's report module as ROC/PR curves or
 //! residual plots, with the registry's metrics, parameters, importance and provenance.
 
-use std::path::Path;
-
 use anyhow::Context;
 use lakeforge_meta::{ModelVersion, TrialRecord};
 use lakeforge_ml::Task;
 use lakeforge_ml::report::{ReportData, ReportOptions, render_html};
 use lakeforge_runner::train::Evaluation;
 
-pub fn render(v: &ModelVersion, trials: &[TrialRecord], artifact: &Path) -> anyhow::Result<String> {
-    let path = artifact.with_file_name("evaluation.json");
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "reading {} (the held-out predictions of {} version {})",
-            path.display(),
-            v.name,
-            v.version
-        )
-    })?;
-    let eval: Evaluation = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not an evaluation Lakeforge wrote", path.display()))?;
-    let (task, _) = Task::parse(&eval.task)
-        .with_context(|| format!("{}: unknown task `{}`", path.display(), eval.task))?;
+/// `evaluation` is the text of the version's `evaluation.json`, read from `path` (for
+/// messages).
+pub fn render(
+    v: &ModelVersion,
+    trials: &[TrialRecord],
+    evaluation: &str,
+    path: &str,
+) -> anyhow::Result<String> {
+    let eval: Evaluation = serde_json::from_str(evaluation)
+        .with_context(|| format!("{path} is not an evaluation Lakeforge wrote"))?;
+    let (task, _) =
+        Task::parse(&eval.task).with_context(|| format!("{path}: unknown task `{}`", eval.task))?;
     let mut report = if task == Task::Clustering {
         ReportData {
             task: eval.task.clone(),

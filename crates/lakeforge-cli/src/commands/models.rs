@@ -362,12 +362,30 @@ async fn show(
     }
     if let Some(path) = report {
         let project = super::load_project(project)?;
-        let root = std::path::Path::new(&project.target.lake);
-        let html = super::model_report::render(v, &trials, &root.join(&v.artifact_path))?;
+        let lake = lakeforge_engine::Lake::open_target(&project.target).await?;
+        let file = evaluation_path(&v.artifact_path);
+        let location = lake.file_location(&file);
+        let text = lake.get_file(&file).await?.with_context(|| {
+            format!(
+                "{location} (the held-out predictions of {} version {}) is missing",
+                v.name, v.version
+            )
+        })?;
+        let text = String::from_utf8(text)
+            .with_context(|| format!("{location} is not an evaluation Lakeforge wrote"))?;
+        let html = super::model_report::render(v, &trials, &text, &location)?;
         std::fs::write(&path, html).with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `evaluation.json` beside a model file of the lake.
+fn evaluation_path(artifact: &str) -> String {
+    match artifact.rsplit_once('/') {
+        Some((dir, _)) => format!("{dir}/evaluation.json"),
+        None => "evaluation.json".into(),
+    }
 }
 
 fn right_align(t: &mut Table, col: usize) {
@@ -541,7 +559,7 @@ async fn reproduce(project_args: &ProjectArgs, name: &str, spec: &str) -> anyhow
     let versions = versions_of(&store, name).await?;
     let v = pick(&versions, spec)?;
     let project = super::load_project(project_args)?;
-    let engine = super::open_engine(&project, super::default_threads())?;
+    let engine = super::open_engine(&project, super::default_threads()).await?;
     eprintln!(
         "Training {name} version {} again from {} at Delta version {}...",
         v.version,

@@ -95,7 +95,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         refresh_interval: Duration::from_secs_f64(args.refresh.max(0.1)),
         access_log: args.access_log,
     };
-    let state = ServeState::new(store, project.target.lake.clone().into(), options);
+    let lake = lakeforge_engine::Lake::open_target(&project.target).await?;
+    let state = ServeState::new(store, model_files(lake), options);
     state
         .refresh()
         .await
@@ -136,4 +137,24 @@ async fn shutdown() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// The model files of `lake`: its folder, or reads from its object store.
+fn model_files(lake: lakeforge_engine::Lake) -> lakeforge_serve::models::ModelFiles {
+    use lakeforge_serve::models::ModelFiles;
+    if let Some(root) = lake.local_root() {
+        return ModelFiles::Folder(root.to_path_buf());
+    }
+    ModelFiles::Reader {
+        location: lake.location(),
+        read: std::sync::Arc::new(move |path: String| {
+            let lake = lake.clone();
+            Box::pin(async move {
+                lake.get_file(&path)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| "no such file".to_string())
+            })
+        }),
+    }
 }

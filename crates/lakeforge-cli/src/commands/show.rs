@@ -34,7 +34,7 @@ pub struct ShowArgs {
 
 pub async fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let project = load_project(&args.project)?;
-    let engine = open_engine(&project, default_threads())?;
+    let engine = open_engine(&project, default_threads()).await?;
     let compile = CompileContext::new(project.clone());
     let sql = match (&args.select, &args.inline) {
         (Some(name), _) => {

@@ -68,7 +68,8 @@ pub async fn run(args: SourceArgs) -> anyhow::Result<ExitCode> {
     let engine = open_engine(
         &project,
         project.target.threads.unwrap_or_else(default_threads),
-    )?;
+    )
+    .await?;
     let now = chrono::Utc::now();
     let mut results = Vec::new();
     let mut rows = Vec::new();

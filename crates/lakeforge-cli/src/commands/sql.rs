@@ -28,7 +28,7 @@ pub enum Format {
 
 pub async fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
     let project = load_project(&args.project)?;
-    let engine = open_engine(&project, default_threads())?;
+    let engine = open_engine(&project, default_threads()).await?;
     super::load_scoring_models(&args.project, &engine, &args.query).await?;
     let (schema, batches) = engine.query("query", &args.query).await?;
     print_batches(&schema, &batches, args.format)?;

@@ -312,6 +312,8 @@ fn written(p: &Project, model: &str) -> bool {
 fn unreachable_servers_wrong_passwords_and_missing_tables_name_the_source() {
     let pg = PgDb::new();
     pg.sql("create table orders (id int, amount int); insert into orders values (1, 5);");
+    // A view that fails only once rows are read: its error comes mid-query, not at open.
+    pg.sql("create view ratios as select id, 10 / (id - 1) as ratio from orders;");
     // A port with nothing listening.
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -349,7 +351,7 @@ sources:
   - name: shop
     connection: shop
     schema: public
-    tables: [{name: orders}, {name: refunds}]
+    tables: [{name: orders}, {name: refunds}, {name: ratios}]
   - name: lite
     connection: lite
     tables: [{name: rates}]
@@ -360,6 +362,7 @@ sources:
         ("from_crm", "crm.customers"),
         ("from_missing", "shop.refunds"),
         ("from_lite", "lite.rates"),
+        ("from_ratios", "shop.ratios"),
     ] {
         let (s, t) = source.split_once('.').unwrap();
         p.write(
@@ -430,6 +433,18 @@ sources:
     );
     assert!(!written(&p, "from_lite"));
 
+    let r = run("from_ratios");
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("source shop.ratios: reading table `public.ratios` of connection `shop` (postgres at 127.0.0.1:5432")
+            && r.stdout.contains("failed while reading rows")
+            && r.stdout.contains("division by zero")
+            && r.stdout.contains("hint: check that the database is up"),
+        "{}",
+        r.stdout
+    );
+    assert!(!written(&p, "from_ratios"));
+
     // The table that does exist still reads, beside the broken ones.
     p.write(
         "models/from_shop.sql",
@@ -450,7 +465,77 @@ sources:
     let r = p.run(&["ls"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
-        r.stderr.contains("models/sources.yml: source `legacy.orders`: connection `old_erp` is not in lakeforge.yml's `connections:` (it has: crm, down, lite, shop)\nhint: "),
+        r.stderr.contains("models/sources.yml: source `legacy.orders`: connection `old_erp` is not in lakeforge.yml's `connections:` nor a database output of profiles.yml (known: crm, down, lite, shop)\nhint: "),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Connections named in profiles.yml, as dbt users already have them: a postgres output and
+/// a mysql output (with dbt's key names and the password from env_var) are connections the
+/// sources name, beside the lake's own target output.
+#[test]
+fn database_outputs_of_profiles_yml_are_connections() {
+    let pg = PgDb::new();
+    let my = MyDb::new();
+    pg.sql("create table orders (id int, customer_id int); insert into orders values (1, 10), (2, 10), (3, 11);");
+    mysql(&format!(
+        "create table {0}.customers (id int, name varchar(50)); insert into {0}.customers values (10, 'Ada'), (11, 'Grace');",
+        my.0
+    ));
+    let p = project("");
+    p.write(
+        "profiles.yml",
+        &format!(
+            "dbsrc:\n  target: dev\n  outputs:\n    dev: {{type: duckdb, path: dev.duckdb, schema: main}}\n    app_pg:\n      type: postgres\n      host: 127.0.0.1\n      port: 5432\n      user: postgres\n      pass: \"{{{{ env_var('LF_TEST_PG_PASSWORD') }}}}\"\n      dbname: {}\n      schema: public\n    crm:\n      type: mysql\n      server: 127.0.0.1\n      username: root\n      database: {}\n",
+            pg.0, my.0
+        ),
+    );
+    p.write(
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: app\n    connection: app_pg\n    schema: public\n    tables: [{name: orders}]\n  - name: crm\n    connection: crm\n    tables: [{name: customers}]\n",
+    );
+    p.write(
+        "models/orders_by_name.sql",
+        "select c.name, count(*) as n from {{ source('app', 'orders') }} o join {{ source('crm', 'customers') }} c on c.id = o.customer_id group by c.name\n",
+    );
+    let run = |args: &[&str]| {
+        let out = p
+            .command(args)
+            .env("LF_TEST_PG_PASSWORD", "not-checked-by-trust-auth")
+            .output()
+            .unwrap();
+        crate::common::to_run(out).ok()
+    };
+    run(&["build"]);
+    assert_eq!(
+        run(&[
+            "sql",
+            "--format",
+            "csv",
+            "select name, n from orders_by_name order by name"
+        ])
+        .stdout,
+        "name,n\nAda,2\nGrace,1\n"
+    );
+    // Lineage says where each source is read from, and traces columns into it.
+    let lineage = run(&["lineage", "orders_by_name", "-c", "name"]).stdout;
+    assert!(
+        lineage.contains("read in place from mysql table customers of connection `crm`"),
+        "{lineage}"
+    );
+    assert!(lineage.contains("crm.customers.name"), "{lineage}");
+    // An incomplete output is an error naming it.
+    p.write(
+        "profiles.yml",
+        "dbsrc:\n  target: dev\n  outputs:\n    dev: {type: duckdb}\n    app_pg: {type: postgres, host: 127.0.0.1}\n",
+    );
+    let r = p.run(&["build"]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(
+        r.stderr.contains(
+            "profile `dbsrc`, output `app_pg`: a postgres output needs `dbname:` (or `database:`)"
+        ),
         "{}",
         r.stderr
     );

@@ -204,7 +204,7 @@ print(k["AccessKeyId"], k["SecretAccessKey"])
 /// argv: endpoint, key id, secret, then a command: `list BUCKET PREFIX` prints the keys under
 /// it, `get BUCKET KEY` prints an object, `put BUCKET KEY TEXT` writes one.
 const S3_CLIENT_PY: &str = r#"
-import sys, boto3
+import sys, boto3, json
 ep, kid, secret, cmd, bucket = sys.argv[1:6]
 s3 = boto3.client("s3", endpoint_url=ep, region_name="us-east-1", aws_access_key_id=kid, aws_secret_access_key=secret)
 if cmd == "list":
@@ -214,6 +214,13 @@ elif cmd == "get":
     print(s3.get_object(Bucket=bucket, Key=sys.argv[6])["Body"].read().decode(), end="")
 elif cmd == "put":
     s3.put_object(Bucket=bucket, Key=sys.argv[6], Body=sys.argv[7].encode())
+elif cmd == "delta":
+    # Another reader of the lake: the `deltalake` package, straight from the bucket.
+    from deltalake import DeltaTable
+    t = DeltaTable(f"s3://{bucket}/{sys.argv[6]}", storage_options={
+        "AWS_ENDPOINT_URL": ep, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": kid,
+        "AWS_SECRET_ACCESS_KEY": secret, "AWS_ALLOW_HTTP": "true"})
+    print(t.version(), t.to_pyarrow_table().num_rows)
 "#;
 
 /// argv: connection string, then `setup` (containers `raw` and `ref` with the files),
@@ -265,8 +272,13 @@ impl S3 {
 
     /// `lakeforge ARGS` in `p` with the S3 variables of the environment set.
     fn run(&self, p: &Project, args: &[&str]) -> Run {
-        let out = p
-            .command(args)
+        self.run_in(p.path(), args)
+    }
+
+    fn run_in(&self, dir: &std::path::Path, args: &[&str]) -> Run {
+        let out = crate::common::lakeforge()
+            .args(args)
+            .current_dir(dir)
             .env("AWS_ENDPOINT_URL", self.server.endpoint())
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", &self.key_id)
@@ -546,4 +558,117 @@ sources:
             "{name} was written"
         );
     }
+}
+
+/// The whole demo project with its lake in a bucket: seeds, views, tables, an incremental
+/// model, tests, the ML model's files and the scores are all objects in S3, the local `lake/`
+/// folder holds only the metadata store, and another reader (the `deltalake` package) reads
+/// the tables from the bucket.
+#[test]
+fn a_whole_project_lives_in_an_s3_bucket() {
+    let s3 = S3::start();
+    let ep = s3.server.endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let out = crate::common::lakeforge()
+        .args(["init", demo.to_str().unwrap(), "--orders", "500"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(
+        demo.join("lakeforge.yml"),
+        format!(
+            "lake: s3://lf-ref/lakes/shop\nlake_connection: minio\nconnections:\n  minio:\n    type: s3\n    endpoint: \"{ep}\"\n    region: us-east-1\n    access_key_id: \"{{{{ env_var('LF_TEST_S3_KEY_ID') }}}}\"\n    secret_access_key: \"{{{{ env_var('LF_TEST_S3_SECRET') }}}}\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        demo.join("models/marts/order_log.sql"),
+        "{{ config(materialized='incremental', unique_key='order_id') }}\nselect order_id, status from {{ ref('orders') }}\n{% if is_incremental() %}where order_id > (select max(order_id) - 10 from {{ this }}){% endif %}\n",
+    )
+    .unwrap();
+
+    let run = s3.run_in(&demo, &["build"]).ok();
+    assert!(run.stdout.contains("ERROR=0 SKIP=0"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("version 1 → production"),
+        "{}",
+        run.stdout
+    );
+    let sql = |q: &str| s3.run_in(&demo, &["sql", "--format", "csv", q]).ok().stdout;
+    assert_eq!(
+        sql("select count(*) as n, sum(number_of_orders) as orders from customers"),
+        "n,orders\n50,474\n"
+    );
+    assert_eq!(
+        sql("select count(predicted_value) as n from customer_value_scores"),
+        "n\n50\n"
+    );
+    // A view (stored SQL) and the incremental model's second run, which merges 10 rows.
+    assert_eq!(
+        sql("select count(*) as n from stg_payments"),
+        sql("select count(*) as n from raw_payments")
+    );
+    let run = s3.run_in(&demo, &["build", "-s", "order_log"]).ok();
+    assert!(run.stdout.contains("MERGE"), "{}", run.stdout);
+    assert_eq!(sql("select count(*) as n from order_log"), "n\n500\n");
+
+    // Everything is in the bucket; the local folder holds the metadata store only.
+    let objects = s3.client(&["list", "lf-ref", "lakes/shop/"]);
+    for key in [
+        "lakes/shop/main/customers/_delta_log/00000000000000000000.json",
+        "lakes/shop/main/order_log/_delta_log/00000000000000000001.json",
+        "lakes/shop/main/raw_orders/_delta_log/00000000000000000000.json",
+        "lakes/shop/main/stg_payments.view.sql",
+    ] {
+        assert!(objects.lines().any(|l| l == key), "no {key} in:\n{objects}");
+    }
+    assert!(
+        objects
+            .lines()
+            .any(|l| l.starts_with("lakes/shop/_models/customer_value/")
+                && l.ends_with("/model.lfm")),
+        "{objects}"
+    );
+    let local: Vec<String> = std::fs::read_dir(demo.join("lake"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("_lakeforge.db"))
+        .collect();
+    assert!(local.is_empty(), "local lake folder holds {local:?}");
+
+    // The model file is read back from the bucket, and the training table time-travels there.
+    let run = s3
+        .run_in(&demo, &["models", "reproduce", "customer_value", "1"])
+        .ok();
+    assert!(
+        run.stdout.contains("reproduced byte for byte"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+
+    // A view that becomes a table and back: the bucket ends with exactly one of them.
+    std::fs::write(
+        demo.join("models/staging/stg_payments.sql"),
+        format!(
+            "{{{{ config(materialized='table') }}}}\n{}",
+            std::fs::read_to_string(demo.join("models/staging/stg_payments.sql")).unwrap()
+        ),
+    )
+    .unwrap();
+    s3.run_in(&demo, &["build", "-s", "stg_payments"]).ok();
+    let objects = s3.client(&["list", "lf-ref", "lakes/shop/main/stg_payments"]);
+    assert!(!objects.contains("stg_payments.view.sql"), "{objects}");
+    assert!(objects.contains("stg_payments/_delta_log/"), "{objects}");
+
+    // Another reader finds the same table in the bucket.
+    assert_eq!(
+        s3.client(&["delta", "lf-ref", "lakes/shop/main/customers"]),
+        "0 50\n"
+    );
 }

@@ -230,3 +230,70 @@ sources:
     let ok = p.run(&["source", "freshness", "-s", "feeds.recent"]);
     assert_eq!(ok.code, 0, "{}", ok.stdout);
 }
+
+/// A source whose columns drift under an incremental model: a new column is added per
+/// `on_schema_change`, a type widened in the file is cast, and a type change that would lose
+/// values is an error naming the column that writes nothing.
+#[test]
+fn source_schema_drift_follows_on_schema_change_and_never_corrupts() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Project { dir };
+    p.write("dbt_project.yml", "name: drift\n");
+    p.write(
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: app\n    tables:\n      - name: payments\n        external: {location: data/payments.csv}\n",
+    );
+    p.write(
+        "models/payments_log.sql",
+        "{{ config(materialized='incremental', unique_key='id', on_schema_change='append_new_columns') }}\nselect * from {{ source('app', 'payments') }}\n",
+    );
+    p.write("data/payments.csv", "id,amount\n1,10\n2,20\n");
+    p.run(&["build"]).ok();
+
+    // A new column arrives: added to the table, NULL in the old rows.
+    p.write(
+        "data/payments.csv",
+        "id,amount,channel\n2,25,web\n3,30,shop\n",
+    );
+    p.run(&["build"]).ok();
+    assert_eq!(
+        p.sql("select id, amount, channel from payments_log order by id"),
+        "id,amount,channel\n1,10,\n2,25,web\n3,30,shop\n"
+    );
+
+    // The amount column becomes text: storing "n/a" as an integer would lose it.
+    p.write("data/payments.csv", "id,amount,channel\n4,n/a,web\n");
+    let run = p.run(&["build"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains("column `amount` is Int64 in the table and Utf8 in the model's query"),
+        "{all}"
+    );
+    assert!(all.contains("nothing was written"), "{all}");
+    assert!(all.contains("hint: cast the column"), "{all}");
+    assert_eq!(p.sql("select count(*) as n from payments_log"), "n\n3\n");
+
+    // A column dropped from the file is NULL in new rows under append_new_columns...
+    p.write("data/payments.csv", "id,amount\n5,50\n");
+    p.run(&["build"]).ok();
+    assert_eq!(
+        p.sql("select id, amount, channel from payments_log where id = 5"),
+        "id,amount,channel\n5,50,\n"
+    );
+    // ...and leaves the table under sync_all_columns.
+    p.write(
+        "models/payments_log.sql",
+        "{{ config(materialized='incremental', unique_key='id', on_schema_change='sync_all_columns') }}\nselect * from {{ source('app', 'payments') }}\n",
+    );
+    p.write("data/payments.csv", "id,amount\n6,60\n");
+    p.run(&["build"]).ok();
+    assert_eq!(
+        p.sql("select id, amount from payments_log order by id"),
+        "id,amount\n1,10\n2,25\n3,30\n5,50\n6,60\n"
+    );
+    assert_eq!(
+        p.sql("select count(*) as n from information_schema.columns where table_name = 'payments_log' and column_name = 'channel'"),
+        "n\n0\n"
+    );
+}
