@@ -558,6 +558,28 @@ sources:
             "{name} was written"
         );
     }
+
+    // The same project with its lake in a container: a view, a table and its second commit
+    // are blobs there.
+    let settings = std::fs::read_to_string(p.path().join("lakeforge.yml")).unwrap();
+    p.write(
+        "lakeforge.yml",
+        &format!("lake: az://ref/lake\nlake_connection: azurite\n{settings}"),
+    );
+    p.write(
+        "models/kinds.sql",
+        "{{ config(materialized='table') }}\nselect kind from {{ ref('by_kind') }}\n",
+    );
+    lf(&["build", "-s", "by_kind", "kinds"]).ok();
+    lf(&["build", "-s", "kinds"]).ok();
+    assert_eq!(sql("select count(*) as n from kinds"), "n\n3\n");
+    let blobs = azure(&["list", "ref", "lake/"]);
+    for key in [
+        "lake/main/kinds/_delta_log/00000000000000000001.json",
+        "lake/main/by_kind.view.sql",
+    ] {
+        assert!(blobs.lines().any(|l| l == key), "no {key} in:\n{blobs}");
+    }
 }
 
 /// The whole demo project with its lake in a bucket: seeds, views, tables, an incremental
