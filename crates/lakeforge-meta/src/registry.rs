@@ -101,7 +101,7 @@ pub struct AliasChange {
     pub version: Option<i64>,
     pub previous: Option<i64>,
     pub set_at: String,
-    /// A run id, or `cli` for `lakeforge models promote`.
+    /// A run id, `cli` for `lakeforge models promote`, or `api` for the server's admin route.
     pub set_by: String,
 }
 
