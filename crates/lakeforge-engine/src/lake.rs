@@ -220,9 +220,16 @@ impl Lake {
         }
     }
 
-    /// Record that a write committed `relation` as a table.
+    /// Record that a write committed `relation` as a table. A view of the same name still
+    /// wins until it is removed, as on disk.
     pub fn note_table(&self, relation: &Relation) {
-        self.note(relation, Some(StoredKind::Table));
+        if let Where::Remote(r) = &self.inner.where_ {
+            r.index
+                .write()
+                .unwrap()
+                .entry((relation.schema.clone(), relation.identifier.clone()))
+                .or_insert(StoredKind::Table);
+        }
     }
 
     fn note(&self, relation: &Relation, kind: Option<StoredKind>) {
@@ -433,6 +440,9 @@ impl Lake {
                 }
             }
             Where::Remote(r) => {
+                if self.stored(relation) != Some(StoredKind::View) {
+                    return Ok(());
+                }
                 let path = self.object(
                     r,
                     &[
@@ -444,7 +454,7 @@ impl Lake {
                     Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                     Err(e) => return Err(self.store_error(e)),
                 }
-                // A table may live under the same name (a view replacing it writes first).
+                // A switch from view to table commits the table before the view goes.
                 let log = self.object(r, &[&relation.schema, &relation.identifier, "_delta_log"]);
                 let table = r
                     .store
