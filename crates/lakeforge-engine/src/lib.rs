@@ -16,6 +16,7 @@ pub mod lake;
 pub mod lineage;
 pub mod materialize;
 pub mod normalize;
+mod passthrough;
 pub mod predict;
 pub mod quarantine;
 pub mod read;

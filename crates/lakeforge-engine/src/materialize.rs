@@ -75,13 +75,19 @@ pub async fn materialize(
         Materialization::Table | Materialization::Incremental => {
             let df = engine.dataframe(context, sql).await?;
             contract::check(node, df.schema().as_arrow())?;
-            let outcome = overwrite(
-                engine,
-                relation,
-                normalize::for_delta(df, context)?,
-                "CREATE TABLE",
-            )
-            .await?;
+            let outcome =
+                match crate::passthrough::copy_parquet_files(engine, relation, &df).await? {
+                    Some(copied) => copied,
+                    None => {
+                        overwrite(
+                            engine,
+                            relation,
+                            normalize::for_delta(df, context)?,
+                            "CREATE TABLE",
+                        )
+                        .await?
+                    }
+                };
             engine.lake().remove_view(relation).await?;
             Ok(outcome)
         }
