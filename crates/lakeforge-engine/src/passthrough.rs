@@ -78,9 +78,7 @@ pub(crate) async fn copy_parquet_files(
         Ok(t) => t,
         Err(e) => {
             // Nothing references the copies: remove them, the previous version stands.
-            for (add, _) in &copied {
-                let _ = std::fs::remove_file(table_dir.join(&add.path));
-            }
+            remove_copies(&copied, &table_dir);
             return Err(EngineError::delta(relation, e));
         }
     };
@@ -202,15 +200,13 @@ fn copy_files(
     files: &[(PathBuf, u64, u64)],
     table_dir: &std::path::Path,
 ) -> Result<Vec<(Add, u64)>> {
-    let run = uuid_like();
+    let run = uuid::Uuid::new_v4();
     let now = chrono::Utc::now().timestamp_millis();
     let mut copied: Vec<(Add, u64)> = Vec::with_capacity(files.len());
     for (i, (path, size, rows)) in files.iter().enumerate() {
         let name = format!("part-{i:05}-{run}-c000.parquet");
         if let Err(e) = std::fs::copy(path, table_dir.join(&name)) {
-            for (add, _) in &copied {
-                let _ = std::fs::remove_file(table_dir.join(&add.path));
-            }
+            remove_copies(&copied, table_dir);
             return Err(EngineError::Lake {
                 path: path.clone(),
                 source: e,
@@ -229,11 +225,8 @@ fn copy_files(
     Ok(copied)
 }
 
-/// A name part unique to this write (time and process), as delta-rs's UUIDs are.
-fn uuid_like() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("{nanos:032x}-{:08x}", std::process::id())
+fn remove_copies(copied: &[(Add, u64)], table_dir: &std::path::Path) {
+    for (add, _) in copied {
+        let _ = std::fs::remove_file(table_dir.join(&add.path));
+    }
 }
