@@ -25,7 +25,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
-target_dir="${CARGO_TARGET_DIR:-$HOME/.cache/lakeforge-target}"
+target_dir="$("$repo"/scripts/target-dir)"
 bin="${LAKEFORGE_BIN:-$target_dir/debug/lakeforge}"
 sizes="1000000,10000000"
 models=2000

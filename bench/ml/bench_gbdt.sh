@@ -18,14 +18,14 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   "$VENV/bin/pip" install --quiet lightgbm xgboost scikit-learn pyarrow pandas
 fi
 
-TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lakeforge-target}"
+TARGET_DIR="$("$(dirname "$0")"/../scripts/target-dir)"
 # PROFILE=dev reuses the test build (CI runs this at a tiny size that way); timings worth
 # reporting come from the default, release.
 PROFILE="${PROFILE:-release}"
 OUT_DIR="$TARGET_DIR/$([[ $PROFILE == dev ]] && echo debug || echo "$PROFILE")"
 LAKEFORGE_ARGS=()
-# One --workspace build: building single packages with -p would resolve other dependency
-# features and recompile Arrow and DataFusion.
+# The workspace-hack crate gives every build the same dependency features, so at PROFILE=dev
+# this reuses the test build.
 cargo build --profile "$PROFILE" --workspace --bins --examples
 LAKEFORGE_ARGS+=(--lakeforge-bin "${LAKEFORGE_BIN:-$OUT_DIR/lakeforge}")
 LAKEFORGE_ARGS+=(--lakeforge-example "$OUT_DIR/examples/bench_fit")

@@ -32,14 +32,12 @@ if ! "$VENV/bin/python" -c "import mlflow, lightgbm, pandas, pyarrow" 2>/dev/nul
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "mlflow>=2.9,<4" lightgbm pandas pyarrow
 fi
 
-TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lakeforge-target}"
+TARGET_DIR="$("$(dirname "$0")"/../scripts/target-dir)"
 PROFILE="${PROFILE:-release}"
 OUT_DIR="$TARGET_DIR/$([[ $PROFILE == dev ]] && echo debug || echo "$PROFILE")"
-# The binary as the other benchmarks build it (one --workspace build: -p lakeforge-cli would
-# resolve other dependency features and recompile Arrow and DataFusion). The echo example
-# alone: examples pull in dev-dependencies, which with --workspace would change features
-# across the whole tree; lakeforge-serve's own tree (as `cargo test -p lakeforge-serve`
-# builds it) has no DataFusion and builds in minutes.
+# The binary as the other benchmarks build it; the workspace-hack crate gives every build the
+# same dependency features, so this reuses the test build. The echo example is lakeforge-serve's
+# own (no DataFusion).
 # LAKEFORGE_BIN=/path/to/lakeforge measures that binary instead and skips the workspace build.
 if [[ -z ${LAKEFORGE_BIN:-} ]]; then
   cargo build --profile "$PROFILE" --workspace --bins
