@@ -43,6 +43,13 @@ impl Reporter for ConsoleReporter {
         } else {
             "Running"
         };
+        if total == 0 {
+            println!(
+                "Nothing to do: no selected node is one that `{}` runs\nhint: check --select/--exclude and the nodes' `enabled` configs; `lakeforge ls` lists what a selector picks",
+                self.command.as_str()
+            );
+            return;
+        }
         println!("{what} {total} node{}", if total == 1 { "" } else { "s" });
         if std::io::stderr().is_terminal() && total > 1 {
             let bar = ProgressBar::new(total as u64);

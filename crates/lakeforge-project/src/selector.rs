@@ -30,6 +30,19 @@ pub fn select(
     Ok(chosen)
 }
 
+/// The criteria of `--select` (each space-separated argument) that match no node, so a command
+/// can warn about them as dbt does instead of quietly running nothing.
+pub fn unmatched(project: &Project, select: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for arg in select.iter().flat_map(|a| a.split_whitespace()) {
+        let hits = union(project, std::slice::from_ref(&arg.to_string()))?;
+        if !hits.iter().any(|id| project.nodes.contains_key(id)) {
+            out.push(arg.to_string());
+        }
+    }
+    Ok(out)
+}
+
 fn union(project: &Project, args: &[String]) -> Result<BTreeSet<String>> {
     let mut out = BTreeSet::new();
     for arg in args.iter().flat_map(|a| a.split_whitespace()) {

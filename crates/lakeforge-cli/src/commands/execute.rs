@@ -49,7 +49,7 @@ pub async fn execute(
     launch: Launch,
 ) -> anyhow::Result<RunSummary> {
     let project = load_project_with_state(&args.project, args.state.as_deref())?;
-    let mut selected = lakeforge_project::select(&project, &args.select, &args.exclude)?;
+    let mut selected = super::select_nodes(&project, &args.select, &args.exclude)?;
     let (retry_of, only_ids) = match only {
         Some((ids, previous_run)) => {
             selected.retain(|id| ids.contains(id));

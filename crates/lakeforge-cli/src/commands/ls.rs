@@ -45,7 +45,7 @@ pub enum LsOutput {
 
 pub fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
     let project = super::load_project_with_state(&args.project, args.state.as_deref())?;
-    let selected = lakeforge_project::select(&project, &args.select, &args.exclude)?;
+    let selected = super::select_nodes(&project, &args.select, &args.exclude)?;
     let mut lines = Vec::new();
     for id in &selected {
         let node = &project.nodes[id];

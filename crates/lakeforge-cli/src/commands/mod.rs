@@ -49,6 +49,28 @@ pub fn load_project_with_state(
     Ok(Arc::new(project))
 }
 
+/// Resolve `--select`/`--exclude`, warning on stderr (as dbt does) about each selection
+/// criterion that matches no node, so a typo is not mistaken for "nothing to do".
+pub fn select_nodes(
+    project: &Project,
+    select: &[String],
+    exclude: &[String],
+) -> anyhow::Result<std::collections::BTreeSet<String>> {
+    for criterion in lakeforge_project::selector::unmatched(project, select)? {
+        eprintln!(
+            "warning: the selection criterion `{criterion}` does not match any enabled node{}",
+            match lakeforge_project::error::suggest(
+                &criterion,
+                project.nodes.values().map(|n| n.name.as_str())
+            ) {
+                Some(s) => format!("\nhint: did you mean `{s}`?"),
+                None => "\nhint: `lakeforge ls` lists the project's nodes".to_string(),
+            }
+        );
+    }
+    Ok(lakeforge_project::select(project, select, exclude)?)
+}
+
 pub fn default_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())

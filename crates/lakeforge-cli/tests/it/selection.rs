@@ -152,3 +152,31 @@ fn state_modified_compares_with_an_earlier_manifest() {
         err.stderr
     );
 }
+
+#[test]
+fn a_selector_that_matches_nothing_warns() {
+    let p = Project::fixture("proj");
+    // A typo: warned about with the closest name, and the run says it has nothing to do.
+    let run = p.run(&["build", "-s", "person_totls"]).ok();
+    assert!(
+        run.stderr.contains(
+            "warning: the selection criterion `person_totls` does not match any enabled node"
+        ) && run.stderr.contains("hint: did you mean `person_totals`?"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout
+            .starts_with("Nothing to do: no selected node is one that `build` runs"),
+        "{}",
+        run.stdout
+    );
+    // Only the criterion that matched nothing is named; the other one still runs.
+    let run = p.run(&["ls", "-s", "stg_people", "tag:nope"]).ok();
+    assert!(
+        run.stderr.contains("criterion `tag:nope`") && !run.stderr.contains("`stg_people`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("stg_people"), "{}", run.stdout);
+}
