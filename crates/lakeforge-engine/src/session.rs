@@ -86,10 +86,59 @@ impl Engine {
 
     /// Plan `sql`; `context` names what the SQL belongs to in error messages.
     pub async fn dataframe(&self, context: &str, sql: &str) -> Result<DataFrame> {
-        self.ctx
-            .sql(sql)
-            .await
-            .map_err(|e| EngineError::sql(context, e))
+        self.ctx.sql(sql).await.map_err(|e| {
+            let mut err = EngineError::sql(context, e);
+            if let EngineError::Sql { message, .. } = &mut err
+                && let Some(hint) = self.missing_table_hint(message)
+            {
+                message.push_str(&hint);
+            }
+            err
+        })
+    }
+
+    /// For DataFusion's "table '...' not found", the closest name the lake holds (`custmers` →
+    /// `customers`), as project errors suggest the closest ref.
+    fn missing_table_hint(&self, message: &str) -> Option<String> {
+        let start = message.find("table '")? + "table '".len();
+        let len = message[start..].find("' not found")?;
+        let wanted = &message[start..start + len];
+        let mut parts: Vec<&str> = wanted.split('.').collect();
+        let name = parts.pop()?;
+        let schema = parts.pop();
+        let default_schema = self
+            .ctx
+            .state()
+            .config()
+            .options()
+            .catalog
+            .default_schema
+            .clone();
+        let mut candidates = Vec::new();
+        for s in self.lake.schema_names() {
+            if schema.is_some_and(|wanted| wanted != s) && s != default_schema {
+                continue;
+            }
+            for t in self.lake.table_names(&s) {
+                candidates.push(if s == default_schema {
+                    t
+                } else {
+                    format!("{s}.{t}")
+                });
+            }
+        }
+        let closest = lakeforge_project::error::suggest(
+            &match schema {
+                Some(s) if s != default_schema => format!("{s}.{name}"),
+                _ => name.to_string(),
+            },
+            candidates.iter().map(String::as_str),
+        );
+        Some(match closest {
+            Some(c) => format!("\nhint: did you mean `{c}`?"),
+            None => "\nhint: tables are `schema.table`; unqualified names are in the target schema"
+                .to_string(),
+        })
     }
 
     /// Run a query and collect its result.

@@ -128,3 +128,22 @@ fn not_a_project() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_unknown_table_in_sql_suggests_the_closest_name() {
+    let p = Project::fixture("proj");
+    p.run(&["seed", "-s", "people"]).ok();
+    let run = p.run(&["sql", "select * from peple"]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("not found") && run.stderr.contains("hint: did you mean `people`?"),
+        "{}",
+        run.stderr
+    );
+    let run = p.run(&["sql", "select * from nothing_like_it_at_all"]);
+    assert!(
+        run.stderr.contains("hint: tables are `schema.table`"),
+        "{}",
+        run.stderr
+    );
+}
