@@ -27,7 +27,7 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   "$VENV/bin/pip" install --quiet --upgrade pip
   "$VENV/bin/pip" install --quiet duckdb pyarrow pandas psycopg2-binary
 fi
-TARGET_DIR="$("$(dirname "$0")"/../scripts/target-dir)"
+TARGET_DIR="$("$ROOT"/scripts/target-dir)"
 BIN="${LAKEFORGE_BIN:-$TARGET_DIR/debug/lakeforge}"
 if [[ -z "${LAKEFORGE_BIN:-}" ]]; then
   cargo build -p lakeforge-cli

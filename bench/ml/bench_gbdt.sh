@@ -18,7 +18,7 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   "$VENV/bin/pip" install --quiet lightgbm xgboost scikit-learn pyarrow pandas
 fi
 
-TARGET_DIR="$("$(dirname "$0")"/../scripts/target-dir)"
+TARGET_DIR="$("$ROOT"/scripts/target-dir)"
 # PROFILE=dev reuses the test build (CI runs this at a tiny size that way); timings worth
 # reporting come from the default, release.
 PROFILE="${PROFILE:-release}"

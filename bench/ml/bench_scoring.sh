@@ -20,7 +20,7 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   "$VENV/bin/pip" install --quiet lightgbm xgboost scikit-learn pyarrow pandas
 fi
 
-TARGET_DIR="$("$(dirname "$0")"/../scripts/target-dir)"
+TARGET_DIR="$("$ROOT"/scripts/target-dir)"
 PROFILE="${PROFILE:-release}"
 OUT_DIR="$TARGET_DIR/$([[ $PROFILE == dev ]] && echo debug || echo "$PROFILE")"
 # The workspace-hack crate gives every build the same dependency features, so at PROFILE=dev
