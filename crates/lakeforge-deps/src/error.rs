@@ -174,9 +174,13 @@ pub struct VersionNotFound {
     pub hint: String,
 }
 
-/// An error and its causes on one line (reqwest's own message stops at "error sending request").
+/// What went wrong in transit, on one line: reqwest's own message only repeats the URL
+/// ("error sending request for url (...)"), so its causes are shown instead when it has some.
 fn chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
+    let mut parts = Vec::new();
+    if e.source().is_none() {
+        parts.push(e.to_string());
+    }
     let mut cur = e.source();
     while let Some(s) = cur {
         let text = s.to_string();

@@ -65,9 +65,11 @@ pub enum Event {
     NoPackages {
         file: PathBuf,
     },
+    /// How this run proceeds; `file` is where the `declared` packages are declared.
     Plan {
         plan: Plan,
         declared: usize,
+        file: PathBuf,
     },
     /// One package is being fetched and installed.
     Installing {
@@ -116,6 +118,14 @@ pub async fn run(options: &DepsOptions, on_event: &mut dyn FnMut(Event)) -> Resu
     let declared = packages::declared(&root)?;
     let install_path = root.join(&project.packages_install_path);
     if declared.specs.is_empty() {
+        // As dbt, which empties the install folder when nothing is declared.
+        if !options.lock_only && install_path.is_dir() {
+            let work = tempfile::Builder::new()
+                .prefix(".lakeforge-deps-")
+                .tempdir_in(&install_path)
+                .map_err(|e| DepsError::io("create a work folder in", &install_path, e))?;
+            install::put_in_place(&install_path, work.path(), Vec::new())?;
+        }
         on_event(Event::NoPackages {
             file: declared.file.clone(),
         });
@@ -144,6 +154,7 @@ pub async fn run(options: &DepsOptions, on_event: &mut dyn FnMut(Event)) -> Resu
     on_event(Event::Plan {
         plan,
         declared: declared.specs.len(),
+        file: declared.file.clone(),
     });
 
     let hub = hub::Hub::new(&options.hub_url, fetch::client())?;
