@@ -8,7 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{DepsError, Result};
-use crate::resolve::{Pinned, PinnedSource, Sources};
+use crate::pinned::{Pinned, PinnedSource};
+use crate::sources::Sources;
 
 /// A package ready to be moved into place.
 pub(crate) enum Staged {

@@ -20,7 +20,9 @@ mod fetch;
 mod git;
 pub mod hub;
 mod install;
+mod pinned;
 mod resolve;
+mod sources;
 
 use std::path::{Path, PathBuf};
 
@@ -31,7 +33,8 @@ use lakeforge_project::settings::DbtProjectFile;
 pub use error::{DepsError, Result};
 pub use hub::{DBT_VERSION, DEFAULT_HUB_URL};
 
-use resolve::{Pinned, PinnedSource, Sources};
+use pinned::{Pinned, PinnedSource};
+use sources::Sources;
 
 /// What `lakeforge deps` was asked to do.
 #[derive(Debug, Clone)]

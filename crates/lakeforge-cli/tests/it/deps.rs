@@ -149,7 +149,11 @@ fn a_local_package_is_linked_and_locked() {
     // itself is untouched.
     p.write("packages.yml", "packages: []\n");
     let run = deps(&p, &[]).ok();
-    assert!(run.stdout.contains("No packages declared in packages.yml"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("No packages declared in packages.yml"),
+        "{}",
+        run.stdout
+    );
     assert!(std::fs::symlink_metadata(&installed).is_err());
     assert!(shared.path.join("macros/marker.sql").is_file());
 }
