@@ -24,6 +24,9 @@ struct Cli {
 enum Command {
     /// Create a new project: an example online shop with generated seed data, models and tests.
     Init(commands::init::InitArgs),
+    /// Install the dbt packages of packages.yml / dependencies.yml (hub, git, local, tarball)
+    /// into dbt_packages/, and write package-lock.yml.
+    Deps(commands::deps::DepsArgs),
     /// Load seeds, build models and run their tests, in dependency order.
     Build(RunArgs),
     /// Build models.
@@ -151,6 +154,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Init(a) => commands::init::run(a),
+        Command::Deps(a) => commands::deps::run(a).await,
         Command::Build(a) => commands::execute::run(lakeforge_runner::Command::Build, a).await,
         Command::Run(a) => commands::execute::run(lakeforge_runner::Command::Run, a).await,
         Command::Seed(a) => commands::execute::run(lakeforge_runner::Command::Seed, a).await,

@@ -74,6 +74,25 @@ pub enum ProjectError {
     #[error("Invalid selector `{selector}`: {message}")]
     Selector { selector: String, message: String },
 
+    #[error(
+        "{} declared in {} {} not installed in {}: {}\nhint: run `lakeforge deps`{}",
+        if missing.len() == 1 { "A package" } else { "Packages" },
+        file.display(),
+        if missing.len() == 1 { "is" } else { "are" },
+        install_path.display(),
+        missing.join(", "),
+        if *stale_lock { " (the declaration changed since package-lock.yml was written)" } else { "" }
+    )]
+    PackagesNotInstalled {
+        /// packages.yml or dependencies.yml.
+        file: PathBuf,
+        install_path: PathBuf,
+        /// Each package missing, in words: `dbt_utils (hub package dbt-labs/dbt_utils)`.
+        missing: Vec<String>,
+        /// package-lock.yml exists but was resolved from another declaration.
+        stale_lock: bool,
+    },
+
     #[error("Invalid --vars: {message}\nhint: pass YAML, e.g. --vars '{{start_date: 2024-01-01}}'")]
     Vars { message: String },
 }

@@ -14,6 +14,7 @@ pub mod jinja;
 pub mod manifest;
 pub mod ml_model;
 pub mod node;
+pub mod packages;
 pub mod project;
 pub mod properties;
 pub mod schedule;

@@ -30,6 +30,9 @@ pub struct DbtProjectFile {
     pub snapshot_paths: Vec<String>,
     #[serde(default = "default_target_path")]
     pub target_path: String,
+    /// Where `lakeforge deps` installs packages, one folder per package named after it.
+    #[serde(default = "default_packages_install_path", alias = "modules-path")]
+    pub packages_install_path: String,
     #[serde(default)]
     pub vars: BTreeMap<String, serde_yaml::Value>,
     #[serde(default)]
@@ -59,6 +62,9 @@ fn default_snapshot_paths() -> Vec<String> {
 }
 fn default_target_path() -> String {
     "target".into()
+}
+fn default_packages_install_path() -> String {
+    "dbt_packages".into()
 }
 
 /// One output of a `profiles.yml` profile. Only what matters to an embedded lake is read; other

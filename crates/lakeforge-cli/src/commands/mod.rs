@@ -2,6 +2,7 @@
 //! the engine and the metadata store.
 
 pub mod backfill;
+pub mod deps;
 pub mod execute;
 pub mod init;
 pub mod lineage;

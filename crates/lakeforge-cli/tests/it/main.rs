@@ -5,6 +5,7 @@ mod common;
 
 mod build;
 mod db_sources;
+mod deps;
 mod errors;
 mod exports;
 mod incremental;
