@@ -32,7 +32,7 @@ if ! "$VENV/bin/python" -c "import mlflow, lightgbm, pandas, pyarrow" 2>/dev/nul
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "mlflow>=2.9,<4" lightgbm pandas pyarrow
 fi
 
-TARGET_DIR="$("$(dirname "$0")"/../scripts/target-dir)"
+TARGET_DIR="$("$(dirname "$0")"/../../scripts/target-dir)"
 PROFILE="${PROFILE:-release}"
 OUT_DIR="$TARGET_DIR/$([[ $PROFILE == dev ]] && echo debug || echo "$PROFILE")"
 # The binary as the other benchmarks build it; the workspace-hack crate gives every build the

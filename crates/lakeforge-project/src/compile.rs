@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::adapter::Adapter;
 use crate::error::{ProjectError, Result, suggest};
 use crate::generic_tests;
 use crate::jinja::{ENV_OVERRIDES, RelationResolver, RenderRequest, VAR_OVERRIDES};
@@ -83,6 +84,8 @@ pub struct DuplicateKeyCheck {
 pub struct CompileContext {
     project: Arc<Project>,
     resolver: Arc<ProjectResolver>,
+    /// The database macros query while compiling; `None` renders as dbt does at parse time.
+    adapter: Option<Arc<dyn Adapter>>,
 }
 
 struct ProjectResolver {
@@ -135,7 +138,20 @@ impl CompileContext {
         CompileContext {
             project,
             resolver: Arc::new(ProjectResolver { refs, sources }),
+            adapter: None,
         }
+    }
+
+    /// Lets macros reach the database while nodes compile (`run_query`, `statement`,
+    /// `adapter.get_columns_in_relation`, ...), as dbt does when `execute` is true.
+    pub fn with_adapter(mut self, adapter: Arc<dyn Adapter>) -> Self {
+        self.adapter = Some(adapter);
+        self
+    }
+
+    /// The adapter given with [`CompileContext::with_adapter`], if any.
+    pub fn adapter(&self) -> Option<&Arc<dyn Adapter>> {
+        self.adapter.as_ref()
     }
 
     pub fn project(&self) -> &Arc<Project> {

@@ -3,6 +3,7 @@
 //! properties YAML, profiles.yml, lakeforge.yml, Jinja (via minijinja) and node selection; it
 //! knows nothing of DataFusion or Delta, which belong to `lakeforge-engine`.
 
+pub mod adapter;
 pub mod compile;
 pub mod config;
 pub mod database;
