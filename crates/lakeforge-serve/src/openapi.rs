@@ -90,7 +90,8 @@ pub fn spec() -> Value {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object",
                     "required": ["code", "message"],
                     "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}}}},
-                "PredictRequest": {"type": "object", "description": "Either `rows` or `columns`.",
+                "PredictRequest": {"type": "object", "additionalProperties": false,
+                    "description": "Either `rows` or `columns`; features the model does not read are ignored.",
                     "properties": {
                         "rows": {"type": "array", "items": {"type": "object", "additionalProperties": true}},
                         "columns": {"type": "object", "additionalProperties": {"type": "array", "items": {}}}}},
