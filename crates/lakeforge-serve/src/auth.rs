@@ -13,8 +13,10 @@
 //!   lookup takes a token from the bucket first (given back when the token resolves), so
 //!   neither a stream of random tokens nor many of them at once costs more than the bucket
 //!   allows; an empty bucket is answered 429 with `Retry-After` without hashing against the
-//!   store. A token that is still cached as valid works from any client. At most
-//!   [`AuthLimits::clients`] buckets; beyond that, the clients without one share one.
+//!   store. A token that resolved before (its entry kept, expired, until evicted) is looked up
+//!   again without that budget, so a client's own token is never refused 429 for another's
+//!   failures. At most [`AuthLimits::clients`] buckets; beyond that, the clients without one
+//!   share one.
 //!
 //! A full cache first drops what has expired, then the quarter that expires soonest: eviction
 //! costs an amortized constant per insert, and evicting a valid token only costs a lookup.
@@ -114,6 +116,18 @@ impl<K: Eq + Hash + Copy, V> TtlMap<K, V> {
             return None;
         }
         self.entries.get(key).map(|(_, v)| v)
+    }
+
+    /// The value of `key` and whether it is still live; an expired entry stays (until
+    /// removed or evicted) so the caller knows the key was good once.
+    pub(crate) fn peek(&self, key: &K, now: Instant) -> Option<(&V, bool)> {
+        self.entries
+            .get(key)
+            .map(|(expires, v)| (v, *expires > now))
+    }
+
+    pub(crate) fn remove(&mut self, key: &K) {
+        self.entries.remove(key);
     }
 
     pub(crate) fn insert(&mut self, key: K, value: V, expires: Instant, now: Instant) {
@@ -322,30 +336,40 @@ impl Auth {
         };
         let digest = token_digest(token);
         let now = Instant::now();
-        {
+        let was_valid = {
             let mut inner = self.inner.lock();
-            if let Some(scopes) = inner.valid.get(&digest, now) {
-                return grants(scopes, scope);
+            match inner.valid.peek(&digest, now) {
+                Some((scopes, true)) => return grants(scopes, scope),
+                // Resolved before: asked again (it may be revoked) without spending the
+                // client's failure budget, so a busy client's own token is never refused 429.
+                Some((_, false)) => true,
+                None => {
+                    inner
+                        .buckets
+                        .take(client, now)
+                        .map_err(|wait| self.limited(wait))?;
+                    if inner.invalid.get(&digest, now).is_some() {
+                        return Err(ApiError::Unauthorized);
+                    }
+                    false
+                }
             }
-            inner
-                .buckets
-                .take(client, now)
-                .map_err(|wait| self.limited(wait))?;
-            if inner.invalid.get(&digest, now).is_some() {
-                return Err(ApiError::Unauthorized);
-            }
-        }
+        };
         self.store_lookups.fetch_add(1, Ordering::Relaxed);
         let found = store.token_scopes_by_digest(&digest).await;
         let now = Instant::now();
         let mut inner = self.inner.lock();
         match found {
             Err(e) => {
-                inner.buckets.give_back(client, now);
+                if !was_valid {
+                    inner.buckets.give_back(client, now);
+                }
                 Err(ApiError::Unavailable(format!("the metadata store: {e}")))
             }
             Ok(Some(scopes)) => {
-                inner.buckets.give_back(client, now);
+                if !was_valid {
+                    inner.buckets.give_back(client, now);
+                }
                 let scopes: Arc<[String]> = scopes.into();
                 inner
                     .valid
@@ -353,6 +377,11 @@ impl Auth {
                 grants(&scopes, scope)
             }
             Ok(None) => {
+                if was_valid {
+                    // Revoked: from now on it is an unknown token like any other.
+                    inner.valid.remove(&digest);
+                    let _ = inner.buckets.take(client, now);
+                }
                 inner
                     .invalid
                     .insert(digest, (), now + self.limits.invalid_ttl, now);

@@ -175,8 +175,9 @@ async fn a_client_that_keeps_failing_gets_429_without_lookups() {
         &f,
         ServeLimits {
             auth: AuthLimits {
+                valid_ttl: Duration::from_millis(300),
                 failure_burst: 5,
-                failures_per_second: 1.0,
+                failures_per_second: 0.5,
                 ..Default::default()
             },
             ..Default::default()
@@ -226,14 +227,26 @@ async fn a_client_that_keeps_failing_gets_429_without_lookups() {
     let s = state.auth_stats();
     assert_eq!(s.store_lookups as usize, 1 + refused, "{s:?}");
     assert!(s.rate_limited >= 30, "{s:?}");
-    // A token that worked recently still works from this client...
+    // A token that resolved before still works from this client, from the cache and, once
+    // its entry expired, from the store without the spent budget...
     assert_eq!(get(addr, "/v1/models", &known).await.status, 200);
-    // ...one not seen yet waits for the budget, then works and costs nothing.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(get(addr, "/v1/models", &known).await.status, 200);
+    assert_eq!(state.auth_stats().store_lookups as usize, 2 + refused);
+    // ...one not seen yet waits for the budget, then works and gives the unit back.
     assert_eq!(get(addr, "/v1/models", &fresh).await.status, 429);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(get(addr, "/v1/models", &fresh).await.status, 200);
     assert_eq!(get(addr, "/v1/models", &fresh).await.status, 200);
     assert!(state.auth_stats().client_buckets <= 2);
+    // Revoked, a cached token is refused after its TTL and then costs the budget again.
+    assert_eq!(f.store.revoke_token("known").await.unwrap(), 1);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(get(addr, "/v1/models", &known).await.status, 401);
+    let before = state.auth_stats().store_lookups;
+    let again = get(addr, "/v1/models", &known).await.status;
+    assert!(again == 401 || again == 429, "{again}");
+    assert_eq!(state.auth_stats().store_lookups, before);
 
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
