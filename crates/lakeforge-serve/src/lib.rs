@@ -540,3 +540,23 @@ pub async fn serve_tls(
     .with_graceful_shutdown(shutdown)
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_while_polled_becomes_an_error() {
+        let fine = CatchUnwind(Box::pin(async { 7 })).await;
+        assert_eq!(fine, Ok(7));
+        let panicked = CatchUnwind(Box::pin(async {
+            tokio::task::yield_now().await;
+            if fine.is_ok() {
+                panic!("a bug in a handler");
+            }
+            7
+        }))
+        .await;
+        assert_eq!(panicked, Err(()));
+    }
+}

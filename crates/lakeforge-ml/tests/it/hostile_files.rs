@@ -89,6 +89,9 @@ fn estimator(v: &mut Value) -> &mut Value {
         .unwrap()
 }
 
+/// A change made to a good model's data.
+type Damage = Box<dyn Fn(&mut Value)>;
+
 fn tree0(v: &mut Value) -> &mut Value {
     &mut estimator(v)["trees"][0]
 }
@@ -147,7 +150,7 @@ fn changed_payload_bytes_never_panic() {
 fn inconsistent_trees_are_refused_naming_the_part() {
     let model = gbdt();
     let good = serde_json::to_value(&model).unwrap();
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let cases: Vec<(&str, Damage)> = vec![
         (
             "tree 0: node 0 is reached twice",
             Box::new(|v| tree0(v)["nodes"][0]["left"] = json!(0)),
