@@ -53,7 +53,7 @@ pub use registry::{
 };
 pub use schedule::{TickRecord, tick_text};
 pub use state::LatestExecution;
-pub use tokens::{SCOPES, TokenInfo, token_hash};
+pub use tokens::{SCOPES, TokenInfo, token_digest, token_hash};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetaError {

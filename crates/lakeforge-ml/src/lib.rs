@@ -30,6 +30,7 @@ pub mod kmeans;
 pub mod linear;
 pub mod metrics;
 pub mod model;
+mod model_check;
 pub mod model_file;
 pub mod objective;
 pub mod params;

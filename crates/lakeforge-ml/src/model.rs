@@ -641,8 +641,21 @@ impl Model {
         model_file::to_bytes(self)
     }
 
+    /// A model from the bytes of a model file (checked: see [`Model::from_file_bytes`]).
     pub fn from_bytes(bytes: &[u8]) -> Result<Model> {
-        model_file::from_bytes(bytes, "<memory>")
+        Self::from_file_bytes(bytes, "<memory>")
+    }
+
+    /// A model from the bytes of the model file at `path` (named in errors). Never panics,
+    /// whatever the bytes: a truncated, corrupt or inconsistent file is an error saying what
+    /// is wrong, and a model returned is safe to predict with.
+    pub fn from_file_bytes(bytes: &[u8], path: &str) -> Result<Model> {
+        let model: Model = model_file::from_bytes(bytes, path)?;
+        model.check().map_err(|reason| MlError::CorruptModel {
+            path: path.to_string(),
+            reason,
+        })?;
+        Ok(model)
     }
 
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
@@ -650,6 +663,7 @@ impl Model {
     }
 
     pub fn load(path: impl AsRef<Path>) -> Result<Model> {
-        model_file::load(path.as_ref())
+        let path = path.as_ref();
+        Self::from_file_bytes(&model_file::read(path)?, &path.display().to_string())
     }
 }

@@ -83,12 +83,12 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
     fn u64(&mut self) -> std::result::Result<u64, String> {
-        Ok(u64::from_le_bytes(
-            self.take(8)?.try_into().expect("8 bytes"),
-        ))
+        let mut le = [0u8; 8];
+        le.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(le))
     }
     fn len(&mut self) -> std::result::Result<usize, String> {
-        let n = self.u64()? as usize;
+        let n = usize::try_from(self.u64()?).unwrap_or(usize::MAX);
         // Every element takes at least one byte; refuse lengths that cannot
         // fit so a corrupt length cannot trigger a huge allocation.
         if n > self.buf.len() - self.pos {
@@ -121,7 +121,9 @@ impl<'a> Reader<'a> {
             T_STR => Value::String(self.string()?),
             T_ARR => {
                 let n = self.len()?;
-                let mut a = Vec::with_capacity(n);
+                // A decoded value is many times its encoded byte: reserve only a
+                // little up front, so a hostile length is paid for in real bytes.
+                let mut a = Vec::with_capacity(n.min(4096));
                 for _ in 0..n {
                     a.push(self.value(depth + 1)?);
                 }
@@ -155,13 +157,27 @@ pub fn to_bytes<T: Serialize + DeserializeOwned>(model: &T) -> Result<Vec<u8>> {
     })?;
     let mut payload = Vec::new();
     encode_value(&value, &mut payload);
+    Ok(frame(&payload))
+}
+
+/// A whole file around an encoded payload: magic, version, length, checksum. Besides
+/// [`to_bytes`], for tests and fuzzing that craft payloads the checksum would otherwise
+/// refuse before the decoder sees them.
+pub fn frame(payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.extend_from_slice(&Sha256::digest(&payload));
-    out.extend_from_slice(&payload);
-    Ok(out)
+    out.extend_from_slice(&Sha256::digest(payload));
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The `n` little-endian bytes at `at` of a buffer already checked to hold them.
+fn le<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+    let mut out = [0u8; N];
+    out.copy_from_slice(&bytes[at..at + N]);
+    out
 }
 
 /// Parses bytes produced by [`to_bytes`]; `path` is only used in errors.
@@ -182,7 +198,7 @@ pub fn from_bytes<T: DeserializeOwned>(bytes: &[u8], path: &str) -> Result<T> {
     if bytes.len() < HEADER_LEN {
         return Err(truncated(HEADER_LEN));
     }
-    let version = u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes"));
+    let version = u32::from_le_bytes(le(bytes, 4));
     if version != FORMAT_VERSION {
         return Err(MlError::UnsupportedVersion {
             path: path.to_string(),
@@ -190,13 +206,13 @@ pub fn from_bytes<T: DeserializeOwned>(bytes: &[u8], path: &str) -> Result<T> {
             expected: FORMAT_VERSION,
         });
     }
-    let len = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
     let corrupt = |reason: String| MlError::CorruptModel {
         path: path.to_string(),
         reason,
     };
-    let needed = HEADER_LEN
-        .checked_add(len)
+    let needed = usize::try_from(u64::from_le_bytes(le(bytes, 8)))
+        .ok()
+        .and_then(|len| HEADER_LEN.checked_add(len))
         .ok_or_else(|| corrupt("invalid payload length".into()))?;
     if bytes.len() < needed {
         return Err(truncated(needed));
@@ -237,12 +253,12 @@ pub fn save<T: Serialize + DeserializeOwned>(model: &T, path: &Path) -> Result<(
     std::fs::rename(&tmp, path).map_err(io)
 }
 
-pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T> {
-    let bytes = std::fs::read(path).map_err(|source| MlError::Io {
+/// The bytes of the file at `path`, for [`from_bytes`].
+pub fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| MlError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    from_bytes(&bytes, &path.display().to_string())
+    })
 }
 
 #[cfg(test)]

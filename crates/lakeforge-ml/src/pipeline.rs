@@ -712,7 +712,7 @@ fn classify(name: &str, dt: &DataType, forced_categorical: bool) -> Result<Kind>
     })
 }
 
-fn temporal_parts(with_hour: bool) -> &'static [&'static str] {
+pub(crate) fn temporal_parts(with_hour: bool) -> &'static [&'static str] {
     if with_hour {
         &TEMPORAL_PARTS
     } else {

@@ -22,6 +22,11 @@ pub enum ApiError {
     Unauthorized,
     #[error("this token lacks the `{scope}` scope")]
     Forbidden { scope: &'static str },
+    /// This client failed authentication too often; answered before any lookup.
+    #[error(
+        "too many failed authentications from this address; retry after {retry_after_secs} s\nhint: check the token (`lakeforge tokens list`); tokens that worked recently are not limited"
+    )]
+    TooManyFailures { retry_after_secs: u64 },
     /// The request is valid but the registry's state refuses it (a gate-rejected version).
     #[error("{message}")]
     Conflict { message: String },
@@ -51,6 +56,7 @@ impl ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRows { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -67,6 +73,7 @@ impl ApiError {
             ApiError::NotFound { .. } => "not_found",
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden { .. } => "forbidden",
+            ApiError::TooManyFailures { .. } => "too_many_requests",
             ApiError::Conflict { .. } => "conflict",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::TooManyRows { .. } => "too_many_rows",
@@ -88,11 +95,19 @@ impl IntoResponse for ApiError {
             body["error"]["field"] = json!(f);
         }
         let mut response = (self.status(), Json(body)).into_response();
-        if matches!(self, ApiError::Unauthorized) {
-            response.headers_mut().insert(
-                axum::http::header::WWW_AUTHENTICATE,
-                axum::http::HeaderValue::from_static("Bearer"),
-            );
+        match self {
+            ApiError::Unauthorized => {
+                response.headers_mut().insert(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    axum::http::HeaderValue::from_static("Bearer"),
+                );
+            }
+            ApiError::TooManyFailures { retry_after_secs } => {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
+            }
+            _ => {}
         }
         response
     }

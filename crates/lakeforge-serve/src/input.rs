@@ -3,6 +3,11 @@
 //! checked against the model's input columns and their training types. Every problem is a 400
 //! naming the field (`rows[2].tenure`); values become the [`FeatureValue`]s the model's
 //! pipeline takes, so a served prediction is the same as `predict()` in SQL.
+//!
+//! A key beside `rows`/`columns` is refused (naming it), while features a model does not read
+//! are ignored within a row or among the columns, as MLflow does: a client may send whole
+//! records, ids included. [`parse_body`] is the whole step from bytes, never panicking on any
+//! input (what a fuzz target calls).
 
 use lakeforge_ml::FeatureValue;
 use serde_json::Value;
@@ -127,7 +132,20 @@ fn cell(v: &Value, kind: Kind, field: &dyn Fn() -> String) -> ApiResult<Cell> {
     })
 }
 
-/// Rows of cells in the model's input order, from a request body.
+/// Rows of cells in the model's input order, from the bytes of a request body.
+pub fn parse_body(
+    body: &[u8],
+    features: &[(String, String)],
+    max_rows: usize,
+) -> ApiResult<Vec<Vec<Cell>>> {
+    let parsed: Value = serde_json::from_slice(body).map_err(|e| ApiError::BadRequest {
+        message: format!("the body is not valid JSON: {e}"),
+        field: None,
+    })?;
+    parse_rows(&parsed, features, max_rows)
+}
+
+/// Rows of cells in the model's input order, from a parsed request body.
 pub fn parse_rows(
     body: &Value,
     features: &[(String, String)],
@@ -142,6 +160,12 @@ pub fn parse_rows(
             field: None,
         });
     };
+    if let Some(unknown) = obj.keys().find(|k| *k != "rows" && *k != "columns") {
+        return Err(ApiError::bad(
+            format!("unknown field `{unknown}` (send `rows` or `columns`)"),
+            unknown.clone(),
+        ));
+    }
     let kinds: Vec<Kind> = features.iter().map(|(_, t)| kind_of(t)).collect();
     match (obj.get("rows"), obj.get("columns")) {
         (Some(_), Some(_)) => Err(ApiError::BadRequest {
@@ -226,6 +250,7 @@ pub fn parse_rows(
                         .iter()
                         .zip(&kinds)
                         .zip(&lists)
+                        // Every list holds `n` values (checked above).
                         .map(|(((name, _), kind), list)| {
                             cell(&list[i], *kind, &|| format!("columns.{name}[{i}]"))
                         })
@@ -296,6 +321,13 @@ mod tests {
         assert!(matches!(e, ApiError::TooManyRows { rows: 3, limit: 2 }));
         let e = parse_rows(&json!([1]), &f, 2).unwrap_err();
         assert!(e.to_string().contains("must be a JSON object"), "{e}");
+        let e = parse_rows(&json!({"rows": [], "row": []}), &f, 2).unwrap_err();
+        assert!(
+            matches!(&e, ApiError::BadRequest { field: Some(x), .. } if x == "row"),
+            "{e}"
+        );
+        let e = parse_body(b"{\"rows\": [", &f, 2).unwrap_err();
+        assert!(e.to_string().contains("not valid JSON"), "{e}");
         let e = parse_rows(
             &json!({"rows": [{"tenure": 1, "plan": "a", "signup": "soon"}]}),
             &f,

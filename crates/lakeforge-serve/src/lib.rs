@@ -3,7 +3,9 @@
 //! loaded model files (`models`), request parsing (`input`), errors as JSON responses
 //! (`error`), Prometheus metrics (`metrics`) and the OpenAPI document (`openapi`).
 //!
-//! HTTPS with a PEM certificate and key (`tls`, rustls) when given one.
+//! HTTPS with a PEM certificate and key (`tls`, rustls) when given one. Bearer tokens are
+//! checked by `auth`, whose caches (like the loaded model versions of `models`) are bounded:
+//! [`ServeLimits`].
 //!
 //! Routes: `GET /healthz`, `GET /readyz`, `GET /metrics`, `GET /openapi.json`, `GET /v1/models`,
 //! `GET /v1/models/{name}`, `POST /v1/models/{name}/predict` (production alias; `?version=` or
@@ -14,6 +16,7 @@
 //! remove aliases.
 
 pub mod admin;
+pub mod auth;
 pub mod error;
 pub mod input;
 pub mod metrics;
@@ -21,24 +24,28 @@ pub mod models;
 pub mod openapi;
 pub mod tls;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
+use axum::extract::ConnectInfo;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use lakeforge_ml::Task;
-use parking_lot::Mutex;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+pub use auth::{AuthLimits, AuthStats};
 pub use error::{ApiError, ApiResult};
 use models::{LoadedVersion, Models};
 
@@ -69,17 +76,32 @@ impl Default for ServeOptions {
     }
 }
 
+/// Bounds of what the server keeps in memory besides the registry snapshot.
+#[derive(Debug, Clone)]
+pub struct ServeLimits {
+    pub auth: AuthLimits,
+    /// Loaded versions kept besides those an alias points at (those are always kept): a
+    /// version asked for by number is loaded, used, and dropped again least recently used
+    /// first.
+    pub loaded_versions: usize,
+}
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        ServeLimits {
+            auth: AuthLimits::default(),
+            loaded_versions: 16,
+        }
+    }
+}
+
 pub struct ServeState {
     pub models: Models,
     pub metrics: metrics::Metrics,
     pub options: ServeOptions,
     ready: AtomicBool,
-    /// Tokens checked recently: hash lookups in the store are cached for a few seconds, so a
-    /// revoked token stops working within that time without a query per request.
-    token_cache: Mutex<HashMap<String, (Instant, Option<Vec<String>>)>>,
+    auth: auth::Auth,
 }
-
-const TOKEN_CACHE: Duration = Duration::from_secs(5);
 
 impl ServeState {
     pub fn new(
@@ -87,12 +109,21 @@ impl ServeState {
         files: impl Into<models::ModelFiles>,
         options: ServeOptions,
     ) -> Arc<ServeState> {
+        Self::with_limits(store, files, options, ServeLimits::default())
+    }
+
+    pub fn with_limits(
+        store: lakeforge_meta::MetaStore,
+        files: impl Into<models::ModelFiles>,
+        options: ServeOptions,
+        limits: ServeLimits,
+    ) -> Arc<ServeState> {
         Arc::new(ServeState {
-            models: Models::new(store, files),
+            models: Models::new(store, files, limits.loaded_versions),
             metrics: metrics::Metrics::default(),
             options,
             ready: AtomicBool::new(false),
-            token_cache: Mutex::new(HashMap::new()),
+            auth: auth::Auth::new(limits.auth),
         })
     }
 
@@ -104,22 +135,9 @@ impl ServeState {
         Ok(())
     }
 
-    async fn scopes(&self, token: &str) -> ApiResult<Option<Vec<String>>> {
-        if let Some((at, scopes)) = self.token_cache.lock().get(token)
-            && at.elapsed() < TOKEN_CACHE
-        {
-            return Ok(scopes.clone());
-        }
-        let scopes = self
-            .models
-            .store()
-            .token_scopes(token)
-            .await
-            .map_err(|e| ApiError::Unavailable(format!("the metadata store: {e}")))?;
-        self.token_cache
-            .lock()
-            .insert(token.to_string(), (Instant::now(), scopes.clone()));
-        Ok(scopes)
+    /// How full the authentication caches are (also in `/metrics`).
+    pub fn auth_stats(&self) -> AuthStats {
+        self.auth.stats()
     }
 }
 
@@ -168,6 +186,7 @@ pub fn router(state: Arc<ServeState>) -> Router {
             }
         })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn(catch_panic))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -198,13 +217,8 @@ async fn observe(State(state): State<Arc<ServeState>>, request: Request, next: N
 }
 
 /// Routes that read (predictions included): the `predict` or the `admin` scope.
-async fn authorize(
-    State(state): State<Arc<ServeState>>,
-    headers: HeaderMap,
-    request: Request,
-    next: Next,
-) -> Response {
-    match check_token(&state, &headers, "predict").await {
+async fn authorize(State(state): State<Arc<ServeState>>, request: Request, next: Next) -> Response {
+    match check_token(&state, &request, "predict").await {
         Ok(()) => next.run(request).await,
         Err(e) => e.into_response(),
     }
@@ -213,37 +227,71 @@ async fn authorize(
 /// Routes that change the registry: the `admin` scope only.
 async fn authorize_admin(
     State(state): State<Arc<ServeState>>,
-    headers: HeaderMap,
     request: Request,
     next: Next,
 ) -> Response {
-    match check_token(&state, &headers, "admin").await {
+    match check_token(&state, &request, "admin").await {
         Ok(()) => next.run(request).await,
         Err(e) => e.into_response(),
     }
 }
 
-/// Whether the request's bearer token grants `scope` (`admin` grants every scope); always
-/// when tokens are not required.
-async fn check_token(
-    state: &ServeState,
-    headers: &HeaderMap,
+/// Whether the request's bearer token grants `scope`; always when tokens are not required.
+/// Only the `Authorization` header is held across the lookup (a request's body is not `Sync`).
+fn check_token<'a>(
+    state: &'a ServeState,
+    request: &Request,
     scope: &'static str,
-) -> ApiResult<()> {
-    if !state.options.require_tokens {
-        return Ok(());
+) -> impl Future<Output = ApiResult<()>> + Send + 'a {
+    let required = state.options.require_tokens;
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let authorization = request.headers().get(header::AUTHORIZATION).cloned();
+    async move {
+        if !required {
+            return Ok(());
+        }
+        state
+            .auth
+            .check(state.models.store(), authorization.as_ref(), client, scope)
+            .await
     }
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or(ApiError::Unauthorized)?;
-    match state.scopes(token).await? {
-        Some(scopes) if scopes.iter().any(|s| s == scope || s == "admin") => Ok(()),
-        Some(_) => Err(ApiError::Forbidden { scope }),
-        None => Err(ApiError::Unauthorized),
+}
+
+/// The last line of defence: a handler that panics (a bug, never an input we meant to
+/// accept) answers 500 in JSON and leaves the connection and the server's state usable
+/// (parking_lot locks are not poisoned by a panic).
+async fn catch_panic(request: Request, next: Next) -> Response {
+    match CatchUnwind(Box::pin(next.run(request))).await {
+        Ok(response) => response,
+        Err(()) => ApiError::Internal(
+            "the request failed unexpectedly (see the server log); please report it".into(),
+        )
+        .into_response(),
+    }
+}
+
+/// A future whose panic while polled becomes `Err(())`.
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, ()>;
+
+    fn poll(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let inner = self.get_mut().0.as_mut();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Err(_) => {
+                tracing::error!("a request handler panicked");
+                std::task::Poll::Ready(Err(()))
+            }
+        }
     }
 }
 
@@ -256,11 +304,9 @@ async fn readyz(State(state): State<Arc<ServeState>>) -> Response {
 }
 
 async fn metrics_text(State(state): State<Arc<ServeState>>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
-        .into_response()
+    let mut text = state.metrics.render();
+    metrics::render_caches(&mut text, &state.auth_stats(), state.models.loaded_count());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 async fn openapi_json() -> Json<Value> {
@@ -269,12 +315,11 @@ async fn openapi_json() -> Json<Value> {
 
 async fn list_models(State(state): State<Arc<ServeState>>) -> Json<Value> {
     let snapshot = state.models.snapshot();
-    let mut names: Vec<&String> = snapshot.versions.keys().collect();
-    names.sort();
-    let models: Vec<Value> = names
+    let mut by_name: Vec<_> = snapshot.versions.iter().collect();
+    by_name.sort_by_key(|(name, _)| *name);
+    let models: Vec<Value> = by_name
         .into_iter()
-        .map(|name| {
-            let versions = &snapshot.versions[name];
+        .map(|(name, versions)| {
             let aliases: BTreeMap<&str, i64> = versions
                 .iter()
                 .flat_map(|v| v.aliases.iter().map(move |a| (a.as_str(), v.version)))
@@ -384,11 +429,7 @@ async fn run_prediction(
         }
     })?;
     let loaded = state.models.resolve(name, version, alias).await?;
-    let parsed: Value = serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest {
-        message: format!("the body is not valid JSON: {e}"),
-        field: None,
-    })?;
-    let rows = input::parse_rows(&parsed, &loaded.features, state.options.max_rows)?;
+    let rows = input::parse_body(&body, &loaded.features, state.options.max_rows)?;
     let n = rows.len();
     let timeout = state.options.request_timeout;
     // Small requests predict inline (microseconds); large ones on the blocking pool, so a
@@ -473,9 +514,12 @@ pub async fn serve(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// [`serve`] over HTTPS: connections on `listener` are TLS with `tls`'s certificate; the
@@ -486,7 +530,33 @@ pub async fn serve_tls(
     tls: &tls::TlsConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(tls::TlsListener::new(listener, tls)?, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    use axum::serve::ListenerExt;
+    // A tap that does nothing: through it axum gives handlers the client's address.
+    let listener = tls::TlsListener::new(listener, tls)?.tap_io(|_| {});
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_while_polled_becomes_an_error() {
+        let fine = CatchUnwind(Box::pin(async { 7 })).await;
+        assert_eq!(fine, Ok(7));
+        let panicked = CatchUnwind(Box::pin(async {
+            tokio::task::yield_now().await;
+            if fine.is_ok() {
+                panic!("a bug in a handler");
+            }
+            7
+        }))
+        .await;
+        assert_eq!(panicked, Err(()));
+    }
 }

@@ -1,5 +1,9 @@
 //! Prometheus metrics of the server (`GET /metrics`, text format 0.0.4): requests by route and
-//! status, request latency histograms by route, rows predicted and prediction errors by model.
+//! status, request latency histograms by route, rows predicted and prediction errors by model,
+//! and how full the server's bounded caches are.
+//!
+//! Every label set is bounded too: routes are the router's patterns (or `unmatched`), models
+//! and versions only those a request resolved in the registry.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -134,6 +138,38 @@ impl Metrics {
         }
         out
     }
+}
+
+/// Gauges and counters of the bounded caches (authentication, loaded model versions).
+pub fn render_caches(out: &mut String, auth: &crate::AuthStats, loaded_versions: usize) {
+    out.push_str("# HELP lakeforge_cache_entries Entries in the server's bounded caches.\n");
+    out.push_str("# TYPE lakeforge_cache_entries gauge\n");
+    for (cache, n) in [
+        ("valid_tokens", auth.valid_entries),
+        ("invalid_tokens", auth.invalid_entries),
+        ("client_failure_budgets", auth.client_buckets),
+        ("loaded_model_versions", loaded_versions),
+    ] {
+        let _ = writeln!(out, "lakeforge_cache_entries{{cache=\"{cache}\"}} {n}");
+    }
+    out.push_str(
+        "# HELP lakeforge_auth_store_lookups_total Bearer tokens looked up in the metadata store.\n",
+    );
+    out.push_str("# TYPE lakeforge_auth_store_lookups_total counter\n");
+    let _ = writeln!(
+        out,
+        "lakeforge_auth_store_lookups_total {}",
+        auth.store_lookups
+    );
+    out.push_str(
+        "# HELP lakeforge_auth_rate_limited_total Requests refused (429) after too many failed authentications.\n",
+    );
+    out.push_str("# TYPE lakeforge_auth_rate_limited_total counter\n");
+    let _ = writeln!(
+        out,
+        "lakeforge_auth_rate_limited_total {}",
+        auth.rate_limited
+    );
 }
 
 #[cfg(test)]

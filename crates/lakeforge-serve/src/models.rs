@@ -5,8 +5,12 @@
 //! the newly aliased version's file *before* it swaps the snapshot, and a request holds an
 //! `Arc` of the version it resolved, so a swap in the middle of a request changes nothing for
 //! it.
+//!
+//! Loaded versions are bounded: those an alias points at are kept (the registry bounds them),
+//! others (asked for by number) up to [`ServeLimits::loaded_versions`](crate::ServeLimits),
+//! the least recently used dropped first. Dropping one only costs reading its file again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -14,7 +18,7 @@ use std::sync::Arc;
 
 use lakeforge_meta::{MetaStore, ModelVersion};
 use lakeforge_ml::Model;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -70,11 +74,59 @@ impl ModelFiles {
     }
 }
 
+type Key = (String, i64);
+
+/// The loaded versions, with when each was last used.
+struct Loaded {
+    versions: HashMap<Key, (Arc<LoadedVersion>, u64)>,
+    /// Versions an alias points at: never dropped.
+    pinned: HashSet<Key>,
+    clock: u64,
+    /// Unpinned versions kept.
+    limit: usize,
+}
+
+impl Loaded {
+    fn get(&mut self, key: &Key) -> Option<Arc<LoadedVersion>> {
+        self.clock += 1;
+        let clock = self.clock;
+        self.versions.get_mut(key).map(|(v, used)| {
+            *used = clock;
+            v.clone()
+        })
+    }
+
+    fn insert(&mut self, key: Key, version: Arc<LoadedVersion>) {
+        self.clock += 1;
+        self.versions.insert(key, (version, self.clock));
+        self.evict();
+    }
+
+    fn evict(&mut self) {
+        loop {
+            let unpinned = self
+                .versions
+                .iter()
+                .filter(|(k, _)| !self.pinned.contains(*k));
+            if unpinned.clone().count() <= self.limit {
+                return;
+            }
+            let Some(oldest) = unpinned
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone())
+            else {
+                return;
+            };
+            self.versions.remove(&oldest);
+        }
+    }
+}
+
 pub struct Models {
     store: MetaStore,
     files: ModelFiles,
     snapshot: RwLock<Arc<Snapshot>>,
-    loaded: RwLock<HashMap<(String, i64), Arc<LoadedVersion>>>,
+    loaded: Mutex<Loaded>,
     /// One refresh at a time: a slow background refresh that read the registry before an
     /// alias moved must not swap in its older snapshot after the refresh that followed the
     /// move (`PUT .../aliases/...` refreshes at once).
@@ -82,12 +134,18 @@ pub struct Models {
 }
 
 impl Models {
-    pub fn new(store: MetaStore, files: impl Into<ModelFiles>) -> Self {
+    /// `loaded_versions`: versions kept loaded besides the aliased ones.
+    pub fn new(store: MetaStore, files: impl Into<ModelFiles>, loaded_versions: usize) -> Self {
         Models {
             store,
             files: files.into(),
             snapshot: RwLock::new(Arc::new(Snapshot::default())),
-            loaded: RwLock::new(HashMap::new()),
+            loaded: Mutex::new(Loaded {
+                versions: HashMap::new(),
+                pinned: HashSet::new(),
+                clock: 0,
+                limit: loaded_versions,
+            }),
             refreshing: tokio::sync::Mutex::new(()),
         }
     }
@@ -117,32 +175,50 @@ impl Models {
                 .map_err(|e| e.to_string())?;
             next.versions.insert(m.name.clone(), versions);
         }
-        for versions in next.versions.values() {
-            for v in versions.iter().filter(|v| !v.aliases.is_empty()) {
-                self.load(v).await?;
-            }
+        let aliased: Vec<&ModelVersion> = next
+            .versions
+            .values()
+            .flatten()
+            .filter(|v| !v.aliases.is_empty())
+            .collect();
+        let pinned: HashSet<Key> = aliased
+            .iter()
+            .map(|v| (v.name.clone(), v.version))
+            .collect();
+        // Until the swap, the versions the current snapshot aliases are still served too.
+        self.loaded.lock().pinned.extend(pinned.iter().cloned());
+        for v in aliased {
+            self.load(v).await?;
         }
         *self.snapshot.write() = Arc::new(next);
+        let mut loaded = self.loaded.lock();
+        loaded.pinned = pinned;
+        loaded.evict();
         Ok(())
+    }
+
+    /// How many versions are loaded (for `/metrics` and tests).
+    pub fn loaded_count(&self) -> usize {
+        self.loaded.lock().versions.len()
     }
 
     /// The loaded version `v` (reading its file the first time).
     pub async fn load(&self, v: &ModelVersion) -> Result<Arc<LoadedVersion>, String> {
         let key = (v.name.clone(), v.version);
-        if let Some(l) = self.loaded.read().get(&key) {
-            return Ok(l.clone());
+        if let Some(l) = self.loaded.lock().get(&key) {
+            return Ok(l);
         }
         let location = self.files.location(&v.artifact_path);
-        let fail = |e: String| {
+        let bytes = self.files.read(&v.artifact_path).await.map_err(|e| {
             format!(
                 "loading {} version {} from {location}: {e}",
                 v.name, v.version
             )
-        };
-        let bytes = self.files.read(&v.artifact_path).await.map_err(fail)?;
+        })?;
+        let fail = |e: String| format!("loading {} version {}: {e}", v.name, v.version);
         let record = v.clone();
         let loaded = tokio::task::spawn_blocking(move || -> Result<LoadedVersion, String> {
-            let model = Model::from_bytes(&bytes).map_err(|e| e.to_string())?;
+            let model = Model::from_file_bytes(&bytes, &location).map_err(|e| e.to_string())?;
             let schema: Vec<serde_json::Value> =
                 serde_json::from_str(&record.feature_schema_json).unwrap_or_default();
             let mut features: Vec<(String, String)> = schema
@@ -177,7 +253,7 @@ impl Models {
         .map_err(|e| e.to_string())?
         .map_err(fail)?;
         let loaded = Arc::new(loaded);
-        self.loaded.write().insert(key, loaded.clone());
+        self.loaded.lock().insert(key, loaded.clone());
         Ok(loaded)
     }
 

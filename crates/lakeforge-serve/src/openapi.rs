@@ -13,11 +13,14 @@ pub fn spec() -> Value {
         "required": true,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}}
     });
+    let limited = json!({"description": "Too many failed authentications from this address; retry after `Retry-After` seconds.",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+        "content": {"application/json": {"schema": error}}});
     let predict_responses = json!({
         "200": {"description": "One prediction per row, in order.",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictResponse"}}}},
         "400": err("The body is not valid JSON, or a feature is missing or of the wrong type (`field` names it)."),
-        "401": err("Missing or unknown token."),
+        "401": err("Missing or unknown token."), "429": limited.clone(),
         "403": err("The token lacks the predict scope."),
         "404": err("No such model, version or alias."),
         "413": err("The body or the number of rows is over the limit."),
@@ -39,18 +42,18 @@ pub fn spec() -> Value {
                               "503": err("Not ready yet.")}}},
             "/metrics": {"get": {"summary": "Prometheus metrics.", "operationId": "metrics", "security": secured,
                 "responses": {"200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}},
-                              "401": err("Missing or unknown token.")}}},
+                              "401": err("Missing or unknown token."), "429": limited.clone()}}},
             "/openapi.json": {"get": {"summary": "This document.", "operationId": "openapi", "security": secured,
                 "responses": {"200": {"description": "OpenAPI 3.0", "content": {"application/json": {"schema": {"type": "object"}}}},
-                              "401": err("Missing or unknown token.")}}},
+                              "401": err("Missing or unknown token."), "429": limited.clone()}}},
             "/v1/models": {"get": {"summary": "Every model with its versions and aliases.", "operationId": "listModels", "security": secured,
                 "responses": {"200": {"description": "models", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ModelList"}}}},
-                              "401": err("Missing or unknown token."), "403": err("The token lacks the predict scope.")}}},
+                              "401": err("Missing or unknown token."), "429": limited.clone(), "403": err("The token lacks the predict scope.")}}},
             "/v1/models/{name}": {"get": {"summary": "A model: versions, aliases, input schema and metrics.", "operationId": "getModel",
                 "security": secured, "parameters": [name],
                 "responses": {"200": {"description": "the model", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Model"}}}},
                               "400": err("The name in the path is not valid UTF-8."),
-                              "401": err("Missing or unknown token."), "403": err("The token lacks the predict scope."),
+                              "401": err("Missing or unknown token."), "429": limited.clone(), "403": err("The token lacks the predict scope."),
                               "404": err("No such model.")}}},
             "/v1/models/{name}/predict": {"post": {"summary": "Predict with the production alias, or ?version= / ?alias=.",
                 "operationId": "predict", "security": secured,
@@ -69,7 +72,7 @@ pub fn spec() -> Value {
                     "responses": {
                         "200": {"description": "The alias moved.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AliasSet"}}}},
                         "400": err("The body or the alias name is invalid (`field` names it)."),
-                        "401": err("Missing or unknown token."), "403": err(admin_only),
+                        "401": err("Missing or unknown token."), "429": limited.clone(), "403": err(admin_only),
                         "404": err("No such model or version."),
                         "409": err("The version failed its quality gate; send `force: true` to promote it anyway."),
                         "413": err("The body is over the limit."),
@@ -79,7 +82,7 @@ pub fn spec() -> Value {
                     "responses": {
                         "200": {"description": "The alias was removed.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AliasRemoved"}}}},
                         "400": err("The alias name is invalid."),
-                        "401": err("Missing or unknown token."), "403": err(admin_only),
+                        "401": err("Missing or unknown token."), "429": limited.clone(), "403": err(admin_only),
                         "404": err("No such model, or it has no such alias."),
                         "503": err("The metadata store did not answer.")}}}
         },
@@ -90,7 +93,8 @@ pub fn spec() -> Value {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object",
                     "required": ["code", "message"],
                     "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}}}},
-                "PredictRequest": {"type": "object", "description": "Either `rows` or `columns`.",
+                "PredictRequest": {"type": "object", "additionalProperties": false,
+                    "description": "Either `rows` or `columns`; features the model does not read are ignored.",
                     "properties": {
                         "rows": {"type": "array", "items": {"type": "object", "additionalProperties": true}},
                         "columns": {"type": "object", "additionalProperties": {"type": "array", "items": {}}}}},

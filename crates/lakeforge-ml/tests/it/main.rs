@@ -6,6 +6,7 @@
 
 mod categorical_encoding;
 mod common;
+mod hostile_files;
 mod lightgbm_parity;
 mod model_io;
 mod other_learners;

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 mod admin;
+mod auth;
 mod tls;
 
 struct Fixture {
@@ -246,6 +247,18 @@ async fn client_mistakes_are_4xx_naming_the_field() {
         (
             "/v1/models/m/predict",
             r#"{"rows": [{"x": "high", "plan": "pro"}]}"#.into(),
+            StatusCode::BAD_REQUEST,
+            Some("rows[0].x"),
+        ),
+        (
+            "/v1/models/m/predict",
+            r#"{"rows": [{"x": 1, "plan": "a"}], "model": "m"}"#.into(),
+            StatusCode::BAD_REQUEST,
+            Some("model"),
+        ),
+        (
+            "/v1/models/m/predict",
+            r#"{"rows": [{"x": [1], "plan": "a"}]}"#.into(),
             StatusCode::BAD_REQUEST,
             Some("rows[0].x"),
         ),
