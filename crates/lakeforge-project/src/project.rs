@@ -535,7 +535,7 @@ pub(crate) fn checksum(bytes: &[u8]) -> String {
 }
 
 /// fqn = project name, folders below the resource path, node name.
-fn fqn_of(project: &str, path: &str, roots: &[String], name: &str) -> Vec<String> {
+pub(crate) fn fqn_of(project: &str, path: &str, roots: &[String], name: &str) -> Vec<String> {
     let mut fqn = vec![project.to_string()];
     let rel = roots
         .iter()

@@ -58,7 +58,7 @@ fn a_modern_project_builds_with_saved_queries_as_no_ops() {
         .keys()
         .filter(|k| k.starts_with("test."))
         .collect();
-    assert_eq!(tests.len(), 8, "{tests:?}");
+    assert_eq!(tests.len(), 7, "{tests:?}");
     for id in tests {
         let status = p.run_result(id)["status"].clone();
         assert_eq!(status, "pass", "{id}");

@@ -257,19 +257,7 @@ fn origin(
     }
     let mut config: serde_json::Map<String, serde_json::Value> = config.into_iter().collect();
     config.insert("enabled".into(), serde_json::Value::Bool(true));
-    let mut fqn = vec![scope.project.to_string()];
-    let rel = scope
-        .model_paths
-        .iter()
-        .find_map(|r| path.strip_prefix(&format!("{}/", r.trim_end_matches('/'))))
-        .unwrap_or(path);
-    let folders: Vec<&str> = rel.split('/').collect();
-    fqn.extend(
-        folders[..folders.len().saturating_sub(1)]
-            .iter()
-            .map(|s| s.to_string()),
-    );
-    fqn.push(name.to_string());
+    let fqn = crate::project::fqn_of(scope.project, path, scope.model_paths, name);
     Ok(Some(Origin {
         unique_id: format!("{kind}.{}.{name}", scope.project),
         name: name.to_string(),
