@@ -662,10 +662,10 @@ pub(super) fn saved_query_nodes(
             }
             if let Some(m) = layer.metrics.get(&id) {
                 stack.extend(m.depends_on.iter().cloned());
-            } else if let Some(sm) = layer.semantic_models.get(&id) {
-                if nodes.contains_key(&sm.model_id) {
-                    push_unique(&mut models, sm.model_id.clone());
-                }
+            } else if let Some(sm) = layer.semantic_models.get(&id)
+                && nodes.contains_key(&sm.model_id)
+            {
+                push_unique(&mut models, sm.model_id.clone());
             }
         }
         models.sort();
