@@ -84,9 +84,40 @@ pub struct ProjectArgs {
     /// Target from profiles.yml.
     #[arg(long, short = 't')]
     pub target: Option<String>,
+    #[command(flatten)]
+    pub profiles: ProfileArgs,
     /// Variables as YAML, overriding dbt_project.yml: --vars '{start: 2024-01-01}'.
     #[arg(long)]
     pub vars: Option<String>,
+}
+
+impl ProjectArgs {
+    /// `--profiles-dir`, `--profile` and `--target`, for reading profiles.yml.
+    pub fn profile_flags(&self) -> lakeforge_project::ProfileFlags {
+        self.profiles.flags(self.target.as_deref())
+    }
+}
+
+/// Which profiles.yml and which profile, as dbt's flags say.
+#[derive(Args, Clone, Debug, Default)]
+pub struct ProfileArgs {
+    /// The folder holding profiles.yml (default: $DBT_PROFILES_DIR, else the project folder,
+    /// else ~/.dbt).
+    #[arg(long, value_name = "DIR")]
+    pub profiles_dir: Option<PathBuf>,
+    /// The profile of profiles.yml to use (default: `profile:` of dbt_project.yml).
+    #[arg(long)]
+    pub profile: Option<String>,
+}
+
+impl ProfileArgs {
+    pub fn flags(&self, target: Option<&str>) -> lakeforge_project::ProfileFlags {
+        lakeforge_project::ProfileFlags {
+            profiles_dir: self.profiles_dir.clone(),
+            profile: self.profile.clone(),
+            target: target.map(str::to_string),
+        }
+    }
 }
 
 /// Options of run, build, seed, test and compile.

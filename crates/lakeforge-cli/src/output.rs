@@ -134,6 +134,7 @@ fn describe(node: &Node) -> String {
         ResourceType::Test => format!("test {}", node.name),
         ResourceType::MlModel => format!("ml model {}", node.name),
         ResourceType::Snapshot => format!("snapshot {}", node.relation),
+        ResourceType::SavedQuery => format!("saved query {}", node.name),
         ResourceType::UnitTest => format!(
             "unit_test {}::{}",
             node.fqn

@@ -133,7 +133,7 @@ pub fn parse(
 }
 
 /// `connection:` or `config: {connection:}` among a source's or table's extra keys.
-fn connection_of(
+pub(crate) fn connection_of(
     rest: &BTreeMap<String, serde_yaml::Value>,
 ) -> std::result::Result<Option<String>, String> {
     let direct = rest.get("connection");

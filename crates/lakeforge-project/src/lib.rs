@@ -16,10 +16,12 @@ pub mod manifest;
 pub mod ml_model;
 pub mod node;
 pub mod packages;
+pub mod profiles;
 pub mod project;
 pub mod properties;
 pub mod schedule;
 pub mod selector;
+pub mod semantic;
 pub mod settings;
 pub mod snapshot;
 pub mod state;
@@ -37,6 +39,7 @@ pub use node::{
     ColumnInfo, Condition, IncrementalStrategy, Materialization, Node, NodeConfig, OnSchemaChange,
     Relation, ResourceType, Severity, SourceTable, TestConfig, TestKind, quote_ident,
 };
+pub use profiles::ProfileFlags;
 pub use project::{LoadOptions, Project};
 pub use selector::select;
 pub use settings::Target;

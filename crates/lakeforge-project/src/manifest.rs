@@ -57,6 +57,21 @@ pub fn manifest_json(
         if let Some(t) = &n.test {
             v["test_metadata"] = serde_json::to_value(t).unwrap_or(Value::Null);
         }
+        if let Some(spine) = crate::semantic::time_spine_json(&project.semantic, &n.unique_id) {
+            v["time_spine"] = spine;
+            for c in &n.columns {
+                let granularity = project
+                    .semantic
+                    .time_spines
+                    .get(&n.unique_id)
+                    .and_then(|s| s.granularities.get(&c.name));
+                v["columns"][&c.name]["granularity"] = json!(granularity);
+            }
+        }
+        // Saved queries are listed under `saved_queries`, from the semantic layer.
+        if n.resource_type == crate::node::ResourceType::SavedQuery {
+            continue;
+        }
         // dbt keeps unit tests beside the nodes, under a key of their own.
         if n.resource_type == crate::node::ResourceType::UnitTest {
             unit_tests.insert(n.unique_id.clone(), v);
@@ -96,6 +111,9 @@ pub fn manifest_json(
         "nodes": nodes,
         "sources": sources,
         "unit_tests": unit_tests,
+        "semantic_models": crate::semantic::semantic_models_json(&project.semantic, &project.name, &project.nodes),
+        "metrics": crate::semantic::metrics_json(&project.semantic, &project.name),
+        "saved_queries": crate::semantic::saved_queries_json(&project.semantic, &project.name),
         "macros": {},
         "parent_map": project.graph.parents,
         "child_map": project.graph.children,

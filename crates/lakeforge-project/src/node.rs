@@ -70,6 +70,8 @@ pub enum ResourceType {
     MlModel,
     /// A dbt snapshot: type-2 history of a query's rows (`snapshot-paths`, `snapshots:`).
     Snapshot,
+    /// A saved query of the semantic layer (`saved_queries:`): a no-op in `build`, as in dbt.
+    SavedQuery,
 }
 
 impl ResourceType {
@@ -82,6 +84,7 @@ impl ResourceType {
             ResourceType::Source => "source",
             ResourceType::MlModel => "ml_model",
             ResourceType::Snapshot => "snapshot",
+            ResourceType::SavedQuery => "saved_query",
         }
     }
 }

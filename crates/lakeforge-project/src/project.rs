@@ -26,6 +26,10 @@ pub struct LoadOptions {
     pub vars: Option<String>,
     /// `--target`.
     pub target: Option<String>,
+    /// `--profiles-dir`.
+    pub profiles_dir: Option<PathBuf>,
+    /// `--profile`.
+    pub profile: Option<String>,
 }
 
 /// A loaded project: every node with its resolved config, and the graph between them.
@@ -41,6 +45,8 @@ pub struct Project {
     pub vars: BTreeMap<String, serde_json::Value>,
     /// A manifest of an earlier run to compare with (`--state DIR`), for `state:` selection.
     pub state: Option<crate::state::StateManifest>,
+    /// Semantic models, metrics, saved queries and time spines (saved queries are nodes too).
+    pub semantic: crate::semantic::SemanticLayer,
     pub(crate) jinja: Arc<Jinja>,
     /// Model/seed name → unique id, for ref().
     pub(crate) by_name: HashMap<String, String>,
@@ -71,7 +77,12 @@ impl Project {
             return Err(ProjectError::NotAProject { dir: root });
         }
         let file: DbtProjectFile = read_yaml(&project_path)?;
-        let target = resolve_target(&root, &file, opts.target.as_deref())?;
+        let flags = crate::profiles::ProfileFlags {
+            profiles_dir: opts.profiles_dir.clone(),
+            profile: opts.profile.clone(),
+            target: opts.target.clone(),
+        };
+        let mut target = resolve_target(&root, &file, &flags)?;
         let vars = resolve_vars(&file, opts.vars.as_deref())?;
 
         // Generic tests may live in macro-paths or, as dbt allows, in <test-path>/generic/.
@@ -163,6 +174,12 @@ impl Project {
             )?);
         }
 
+        // Outputs of profiles.yml are rendered only when a source or export names them.
+        let named = crate::profiles::named_connections(
+            props.sources.iter().map(|(_, s)| s),
+            raw.iter().map(|r| &r.node),
+        );
+        target.connect_profile_outputs(&root, named)?;
         let sources = build_sources(&file.name, &root, &target, &props)?;
 
         // Names must be unique among models and seeds: ref() finds nodes by name.
@@ -329,8 +346,20 @@ impl Project {
             nodes.insert(node.unique_id.clone(), node);
         }
 
+        let semantic = crate::semantic::load(
+            &crate::semantic::Scope {
+                project: &file.name,
+                model_paths: &file.model_paths,
+                by_name: &by_name,
+            },
+            &props.semantic,
+            props.models.values().map(|(p, m)| (p.as_str(), m)),
+            &mut nodes,
+        )?;
+
         let graph = Graph::build(&nodes, &sources)?;
         Ok(Project {
+            semantic,
             root,
             name: file.name.clone(),
             file,
@@ -506,7 +535,7 @@ pub(crate) fn checksum(bytes: &[u8]) -> String {
 }
 
 /// fqn = project name, folders below the resource path, node name.
-fn fqn_of(project: &str, path: &str, roots: &[String], name: &str) -> Vec<String> {
+pub(crate) fn fqn_of(project: &str, path: &str, roots: &[String], name: &str) -> Vec<String> {
     let mut fqn = vec![project.to_string()];
     let rel = roots
         .iter()
@@ -816,10 +845,15 @@ struct PropsIndex {
     /// `snapshots:` entries: with `relation:` a snapshot of their own, else properties of the
     /// SQL snapshot of that name.
     snapshots: Vec<(String, ResourceProps)>,
+    semantic: Vec<(String, crate::semantic::SemanticProps)>,
 }
 
 impl PropsIndex {
-    fn add(&mut self, path: &str, file: PropertiesFile) {
+    fn add(&mut self, path: &str, mut file: PropertiesFile) {
+        let semantic = file.take_semantic();
+        if !semantic.is_empty() {
+            self.semantic.push((path.to_string(), semantic));
+        }
         for m in file.models {
             self.models.insert(m.name.clone(), (path.to_string(), m));
         }
@@ -891,7 +925,7 @@ impl PropsIndex {
                     config: None,
                     columns: t.columns.clone(),
                     tests: t.tests.clone(),
-                    relation: None,
+                    ..ResourceProps::default()
                 };
                 push_resource(path, &owner, &as_resource);
             }

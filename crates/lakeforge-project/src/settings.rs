@@ -1,14 +1,16 @@
 //! Project-level settings: `dbt_project.yml` (what dbt users already have), an optional
-//! `profiles.yml` (target schema and threads), and Lakeforge's own optional `lakeforge.yml`
+//! `profiles.yml` (target schema and threads; found and rendered in `profiles/`), and
+//! Lakeforge's own optional `lakeforge.yml`
 //! (where the lake and the metadata live, and the `schedules:` the scheduler runs). With none
 //! of the optional files, the lake is `./lake` and the metadata store is SQLite beside it.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 
 use crate::error::{ProjectError, Result};
+use crate::profiles::{ProfileFlags, SelectedProfile};
 use crate::schedule::{Schedule, ScheduleFile, check_schedules};
 
 /// The parts of `dbt_project.yml` Lakeforge reads. Unknown keys are accepted, as dbt accepts them.
@@ -65,86 +67,6 @@ fn default_target_path() -> String {
 }
 fn default_packages_install_path() -> String {
     "dbt_packages".into()
-}
-
-/// One output of a `profiles.yml` profile. Only what matters to an embedded lake is read; other
-/// keys (type, path, host...) are accepted so a dbt-duckdb profile opens unchanged.
-///
-/// An output of type `postgres`, `mysql`/`mariadb` or `sqlite` is also a database connection
-/// named after the output, which sources read (`connection: app_db`) and exports write, as
-/// one named under lakeforge.yml's `connections:`.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct ProfileOutput {
-    #[serde(default)]
-    pub schema: Option<String>,
-    #[serde(default)]
-    pub threads: Option<usize>,
-    #[serde(default, rename = "type")]
-    pub kind: Option<String>,
-    #[serde(default, alias = "server")]
-    pub host: Option<String>,
-    #[serde(default)]
-    pub port: Option<u16>,
-    #[serde(default, alias = "username")]
-    pub user: Option<String>,
-    #[serde(default, alias = "pass")]
-    pub password: Option<String>,
-    #[serde(default, alias = "database")]
-    pub dbname: Option<String>,
-    /// A SQLite database file (relative to the project folder).
-    #[serde(default)]
-    pub path: Option<String>,
-}
-
-impl ProfileOutput {
-    /// The URL of the database this output names, if it is one Lakeforge reads; an error
-    /// message when a required field is missing.
-    fn database_url(&self, root: &Path) -> Option<std::result::Result<String, String>> {
-        fn enc(s: &str) -> String {
-            url::form_urlencoded::byte_serialize(s.as_bytes())
-                .collect::<String>()
-                .replace('+', "%20")
-        }
-        let kind = self.kind.as_deref()?.to_ascii_lowercase();
-        let (scheme, default_port) = match kind.as_str() {
-            "postgres" | "postgresql" => ("postgres", 5432),
-            "mysql" | "mariadb" => ("mysql", 3306),
-            "sqlite" => {
-                let path = self.path.as_deref().or(self.dbname.as_deref());
-                return Some(match path {
-                    Some(p) => Ok(format!(
-                        "sqlite://{}",
-                        resolve_location(root, p).trim_start_matches("sqlite://")
-                    )),
-                    None => Err("a sqlite output needs `path:` (the database file)".into()),
-                });
-            }
-            _ => return None,
-        };
-        let Some(host) = &self.host else {
-            return Some(Err(format!("a {kind} output needs `host:`")));
-        };
-        let Some(db) = &self.dbname else {
-            return Some(Err(format!(
-                "a {kind} output needs `dbname:` (or `database:`)"
-            )));
-        };
-        let auth = match (&self.user, &self.password) {
-            (Some(u), Some(p)) => format!("{}:{}@", enc(u), enc(p)),
-            (Some(u), None) => format!("{}@", enc(u)),
-            _ => String::new(),
-        };
-        let port = self.port.unwrap_or(default_port);
-        Some(Ok(format!("{scheme}://{auth}{host}:{port}/{}", enc(db))))
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct Profile {
-    #[serde(default)]
-    target: Option<String>,
-    #[serde(default)]
-    outputs: BTreeMap<String, ProfileOutput>,
 }
 
 /// `lakeforge.yml`: settings that have no place in dbt's files.
@@ -224,6 +146,30 @@ pub struct Target {
     pub connections: BTreeMap<String, String>,
     /// `connections:` of lakeforge.yml that are object stores (`type: s3` or `azure`).
     pub storage: BTreeMap<String, crate::storage::StorageConnection>,
+    /// The `type:` of the selected output (`duckdb`, `postgres`...), as the profile says.
+    pub profile_type: Option<String>,
+    /// The profile's outputs, for those a source or export names as a connection.
+    pub(crate) profile: SelectedProfile,
+}
+
+impl Target {
+    /// Add the database outputs of the profile that `names` name (and lakeforge.yml does not)
+    /// to `connections`, rendering each now: an output nothing names is never rendered.
+    pub(crate) fn connect_profile_outputs(
+        &mut self,
+        root: &Path,
+        names: impl IntoIterator<Item = String>,
+    ) -> Result<()> {
+        for name in names {
+            if self.connections.contains_key(&name) {
+                continue;
+            }
+            if let Some(url) = self.profile.database_url(root, &name)? {
+                self.connections.insert(name, url);
+            }
+        }
+        Ok(())
+    }
 }
 
 pub(crate) fn read_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
@@ -234,85 +180,27 @@ pub(crate) fn read_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T
 /// The target of the project in `dir`, from its settings files alone (no models are read):
 /// for commands that only need to know where the lake and the metadata live, so that they
 /// work while a model is broken.
-pub fn read_target(dir: &Path, target_override: Option<&str>) -> Result<Target> {
+pub fn read_target(dir: &Path, flags: &ProfileFlags) -> Result<Target> {
     let root = dir.canonicalize().map_err(|e| ProjectError::io(dir, e))?;
     let project_path = root.join("dbt_project.yml");
     if !project_path.is_file() {
         return Err(ProjectError::NotAProject { dir: root });
     }
     let file: DbtProjectFile = read_yaml(&project_path)?;
-    resolve_target(&root, &file, target_override)
+    resolve_target(&root, &file, flags)
 }
 
-/// Resolve the target from `profiles.yml` (project folder first, then `$DBT_PROFILES_DIR`,
-/// then `~/.dbt`) and `lakeforge.yml`. A missing profile is not an error: Lakeforge needs no
-/// server, so defaults are complete.
+/// Resolve the target from `profiles.yml` (see [`crate::profiles`] for which file, profile and
+/// target) and `lakeforge.yml`. A missing profile is not an error: Lakeforge needs no server,
+/// so defaults are complete.
 pub(crate) fn resolve_target(
     root: &Path,
     project: &DbtProjectFile,
-    target_override: Option<&str>,
+    flags: &ProfileFlags,
 ) -> Result<Target> {
-    let profile_name = project
-        .profile
-        .clone()
-        .unwrap_or_else(|| project.name.clone());
-    let mut candidates = vec![root.join("profiles.yml")];
-    if let Ok(dir) = std::env::var("DBT_PROFILES_DIR") {
-        candidates.push(PathBuf::from(dir).join("profiles.yml"));
-    }
-    let mut output = ProfileOutput::default();
-    let mut profile_connections = BTreeMap::new();
-    let mut target_name = target_override.map(str::to_string);
-    if let Some(path) = candidates.into_iter().find(|p| p.is_file()) {
-        let text = std::fs::read_to_string(&path).map_err(|e| ProjectError::io(&path, e))?;
-        // profiles.yml commonly uses env_var(); render it with the same Jinja as models.
-        let rendered = crate::jinja::render_standalone(&text, &path.display().to_string())?;
-        let profiles: BTreeMap<String, serde_yaml::Value> =
-            serde_yaml::from_str(&rendered).map_err(|e| ProjectError::yaml(&path, e))?;
-        if let Some(value) = profiles.get(&profile_name) {
-            let profile: Profile =
-                serde_yaml::from_value(value.clone()).map_err(|e| ProjectError::yaml(&path, e))?;
-            let name = target_name
-                .clone()
-                .or(profile.target.clone())
-                .unwrap_or_else(|| "dev".into());
-            for (output_name, o) in &profile.outputs {
-                match o.database_url(root) {
-                    Some(Ok(url)) => {
-                        profile_connections.insert(output_name.clone(), url);
-                    }
-                    Some(Err(message)) => {
-                        return Err(ProjectError::Config {
-                            path: path.clone(),
-                            message: format!(
-                                "profile `{profile_name}`, output `{output_name}`: {message}\nhint: dbt's keys: host, port, user, password, dbname (postgres); server, port, username, password, database (mysql); path (sqlite)"
-                            ),
-                        });
-                    }
-                    None => {}
-                }
-            }
-            match profile.outputs.get(&name) {
-                Some(o) => output = o.clone(),
-                None if target_override.is_some() => {
-                    return Err(ProjectError::Config {
-                        path,
-                        message: format!(
-                            "profile `{profile_name}` has no target `{name}` (it has: {})\nhint: pick one of those with --target",
-                            profile
-                                .outputs
-                                .keys()
-                                .cloned()
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    });
-                }
-                None => {}
-            }
-            target_name = Some(name);
-        }
-    }
+    let default_profile = project.profile.as_deref().unwrap_or(&project.name);
+    let profile = crate::profiles::select(root, flags, default_profile)?;
+    let output = profile.output.clone();
 
     let lf_path = root.join("lakeforge.yml");
     let lf: LakeforgeFile = if lf_path.is_file() {
@@ -347,8 +235,8 @@ pub(crate) fn resolve_target(
         }
         None => None,
     };
-    // Database outputs of profiles.yml are connections too; lakeforge.yml's win on a clash.
-    let mut connections = profile_connections;
+    // Database outputs of profiles.yml join these when named (`connect_profile_outputs`).
+    let mut connections = BTreeMap::new();
     let mut storage = BTreeMap::new();
     for (k, v) in lf.connections {
         match v {
@@ -409,13 +297,15 @@ pub(crate) fn resolve_target(
         openlineage,
         connections,
         storage,
-        name: target_name.unwrap_or_else(|| "dev".into()),
+        name: profile.target.clone(),
         schema: output.schema.unwrap_or_else(|| "main".into()),
         threads: lf.threads.or(output.threads),
         lake,
         metadata,
-        profile_name,
+        profile_name: profile.name.clone(),
         schedules,
+        profile_type: output.kind,
+        profile,
     })
 }
 
@@ -425,7 +315,7 @@ fn is_url(s: &str) -> bool {
 
 /// A path relative to the project folder made absolute; URLs as they are, except that a
 /// relative `sqlite://PATH` is relative to the project folder too, like a bare path.
-fn resolve_location(root: &Path, s: &str) -> String {
+pub(crate) fn resolve_location(root: &Path, s: &str) -> String {
     if let Some(rest) = s.strip_prefix("sqlite:") {
         let rest = rest.strip_prefix("//").unwrap_or(rest);
         if !rest.starts_with('/') && !rest.starts_with(":memory:") {

@@ -393,7 +393,7 @@ fn blank_result(node: &Node, status: NodeStatus, message: String) -> NodeResult 
         upstream: Vec::new(),
         relation_name: (!matches!(
             node.resource_type,
-            ResourceType::Test | ResourceType::UnitTest
+            ResourceType::Test | ResourceType::UnitTest | ResourceType::SavedQuery
         ))
         .then(|| node.relation.to_string()),
     }
@@ -466,6 +466,11 @@ async fn execute_inner(
     }
     if node.resource_type == ResourceType::UnitTest {
         return run_unit_test(env, node, result).await;
+    }
+    // dbt runs saved queries as no-ops: they wait for their models, and do nothing.
+    if node.resource_type == ResourceType::SavedQuery {
+        result.message = "NO-OP".into();
+        return Ok(());
     }
     if node.resource_type == ResourceType::MlModel {
         return train_ml_model(env, node, result).await;

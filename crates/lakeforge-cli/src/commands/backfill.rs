@@ -149,6 +149,7 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
                 ProjectArgs {
                     project_dir: args.project.project_dir.clone(),
                     target: args.project.target.clone(),
+                    profiles: args.project.profiles.clone(),
                     vars: Some(serde_json::Value::Object(vars).to_string()),
                 },
                 args.select.clone(),
@@ -248,6 +249,15 @@ fn resume(args: &BackfillArgs, from: &str) -> String {
     }
     if let Some(t) = &args.project.target {
         parts.push(format!("--target {}", quote(t)));
+    }
+    if let Some(d) = &args.project.profiles.profiles_dir {
+        parts.push(format!(
+            "--profiles-dir {}",
+            quote(&d.display().to_string())
+        ));
+    }
+    if let Some(p) = &args.project.profiles.profile {
+        parts.push(format!("--profile {}", quote(p)));
     }
     if let Some(n) = args.threads {
         parts.push(format!("--threads {n}"));

@@ -32,6 +32,8 @@ pub enum Kind {
     #[value(name = "unit_test")]
     UnitTest,
     Snapshot,
+    #[value(name = "saved_query")]
+    SavedQuery,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq)]
@@ -54,12 +56,17 @@ pub fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
             lakeforge_project::ResourceType::Seed => Kind::Seed,
             lakeforge_project::ResourceType::UnitTest => Kind::UnitTest,
             lakeforge_project::ResourceType::Snapshot => Kind::Snapshot,
+            lakeforge_project::ResourceType::SavedQuery => Kind::SavedQuery,
             _ => Kind::Test,
         };
         if !args.resource_type.is_empty() && !args.resource_type.contains(&kind) {
             continue;
         }
         lines.push(match args.output {
+            // dbt names a saved query by type, package and name.
+            LsOutput::Selector if kind == Kind::SavedQuery => {
+                format!("saved_query:{}.{}", project.name, node.name)
+            }
             LsOutput::Selector => node.fqn.join("."),
             LsOutput::Name => node.name.clone(),
             LsOutput::Path => node.path.clone(),

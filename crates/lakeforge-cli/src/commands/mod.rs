@@ -42,6 +42,8 @@ pub fn load_project_with_state(
         &LoadOptions {
             vars: args.vars.clone(),
             target: args.target.clone(),
+            profiles_dir: args.profiles.profiles_dir.clone(),
+            profile: args.profiles.profile.clone(),
         },
     )?;
     if let Some(dir) = state {

@@ -25,13 +25,18 @@ pub struct RetryArgs {
     /// Target from profiles.yml.
     #[arg(long, short = 't')]
     pub target: Option<String>,
+    #[command(flatten)]
+    pub profiles: crate::ProfileArgs,
     /// Nodes run at once (default: what the last run used).
     #[arg(long)]
     pub threads: Option<usize>,
 }
 
 pub async fn run(args: RetryArgs) -> anyhow::Result<ExitCode> {
-    let target = read_target(&args.project_dir, args.target.as_deref())?;
+    let target = read_target(
+        &args.project_dir,
+        &args.profiles.flags(args.target.as_deref()),
+    )?;
     let store = MetaStore::open(&target.metadata).await?;
     let Some(last) = store.runs(1).await?.into_iter().next() else {
         bail!(
@@ -91,6 +96,7 @@ pub async fn run(args: RetryArgs) -> anyhow::Result<ExitCode> {
             ProjectArgs {
                 project_dir: args.project_dir,
                 target: args.target,
+                profiles: args.profiles,
                 vars: old["vars"].as_str().map(String::from),
             },
             strings(&old["select"]),

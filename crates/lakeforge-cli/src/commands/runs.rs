@@ -60,7 +60,7 @@ pub async fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
 /// listing history should not create it). Only the project's settings are read, so history
 /// can be looked at while a model does not compile.
 pub(crate) async fn open_store(project: &ProjectArgs) -> anyhow::Result<Option<MetaStore>> {
-    let target = read_target(&project.project_dir, project.target.as_deref())?;
+    let target = read_target(&project.project_dir, &project.profile_flags())?;
     let location = &target.metadata;
     if let Location::Sqlite(path) = Location::parse(location)?
         && !path.exists()

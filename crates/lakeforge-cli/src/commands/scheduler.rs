@@ -40,6 +40,8 @@ pub struct SchedulerArgs {
     /// Target from profiles.yml.
     #[arg(long, short = 't')]
     pub target: Option<String>,
+    #[command(flatten)]
+    pub profiles: crate::ProfileArgs,
     /// Run what is due now (missed ticks, per each schedule's catchup policy), then exit.
     #[arg(long)]
     pub once: bool,
@@ -72,7 +74,10 @@ pub enum StatusFormat {
 }
 
 pub async fn run(args: SchedulerArgs) -> anyhow::Result<ExitCode> {
-    let target = read_target(&args.project_dir, args.target.as_deref())?;
+    let target = read_target(
+        &args.project_dir,
+        &args.profiles.flags(args.target.as_deref()),
+    )?;
     if args.status {
         return status(&args, &target).await;
     }
@@ -347,6 +352,7 @@ impl Scheduler {
                 ProjectArgs {
                     project_dir: self.args.project_dir.clone(),
                     target: self.args.target.clone(),
+                    profiles: self.args.profiles.clone(),
                     vars: schedule.vars_text(),
                 },
                 schedule.select.clone(),

@@ -93,7 +93,7 @@ pub async fn run(args: TokensArgs) -> anyhow::Result<ExitCode> {
 
 async fn store(project: &ProjectArgs) -> anyhow::Result<lakeforge_meta::MetaStore> {
     let target =
-        lakeforge_project::settings::read_target(&project.project_dir, project.target.as_deref())?;
+        lakeforge_project::settings::read_target(&project.project_dir, &project.profile_flags())?;
     lakeforge_meta::MetaStore::open(&target.metadata)
         .await
         .with_context(|| "opening the metadata store".to_string())

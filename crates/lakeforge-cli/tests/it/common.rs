@@ -45,8 +45,13 @@ fn copy_dir(from: &Path, to: &Path) {
 
 impl Project {
     pub fn fixture(name: &str) -> Project {
+        Project::copy_of(&fixture_dir(name))
+    }
+
+    /// A copy of the project folder `from` (e.g. another crate's fixture).
+    pub fn copy_of(from: &Path) -> Project {
         let dir = tempfile::tempdir().unwrap();
-        copy_dir(&fixture_dir(name), dir.path());
+        copy_dir(from, dir.path());
         Project { dir }
     }
 
