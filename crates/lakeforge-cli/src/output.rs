@@ -2,8 +2,8 @@
 //! a progress bar when the output is a terminal, and a summary that names each failure with its
 //! message and, for tests, a few failing rows.
 
+use parking_lot::Mutex;
 use std::io::IsTerminal;
-use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use lakeforge_project::{Node, Project, ResourceType, TestKind};
@@ -23,13 +23,13 @@ impl ConsoleReporter {
     }
 
     fn finish(&self) {
-        if let Some(bar) = self.bar.lock().unwrap().take() {
+        if let Some(bar) = self.bar.lock().take() {
             bar.finish_and_clear();
         }
     }
 
     fn print(&self, line: String) {
-        match self.bar.lock().unwrap().as_ref() {
+        match self.bar.lock().as_ref() {
             Some(bar) => bar.println(line),
             None => println!("{line}"),
         }
@@ -57,15 +57,16 @@ impl Reporter for ConsoleReporter {
                 ProgressStyle::with_template(
                     "{spinner} [{bar:30}] {pos}/{len} {elapsed_precise} {msg}",
                 )
+                // Cannot fail: the template is a constant that parses.
                 .expect("valid template")
                 .progress_chars("=> "),
             );
-            *self.bar.lock().unwrap() = Some(bar);
+            *self.bar.lock() = Some(bar);
         }
     }
 
     fn node_started(&self, node: &Node, _index: usize, _total: usize) {
-        if let Some(bar) = self.bar.lock().unwrap().as_ref() {
+        if let Some(bar) = self.bar.lock().as_ref() {
             bar.set_message(node.name.clone());
         }
     }
@@ -122,7 +123,7 @@ impl Reporter for ConsoleReporter {
             ".".repeat(dots),
             r.execution_time
         ));
-        if let Some(bar) = self.bar.lock().unwrap().as_ref() {
+        if let Some(bar) = self.bar.lock().as_ref() {
             bar.set_position(index as u64);
         }
     }

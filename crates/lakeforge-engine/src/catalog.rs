@@ -4,8 +4,9 @@
 //! their stored SQL; ephemeral models live only in the session's overrides. Sources read in
 //! place (files, database tables) are opened the same lazy way.
 
+use parking_lot::RwLock;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, Weak};
 
 type StateRef = Weak<parking_lot::RwLock<SessionState>>;
 
@@ -45,7 +46,7 @@ pub(crate) fn register_sources(
     project: &lakeforge_project::Project,
     storage: crate::storage::Connections,
 ) {
-    let mut externals = externals.write().unwrap();
+    let mut externals = externals.write();
     for s in project.sources.values() {
         if let Some(ext) = &s.external {
             externals.insert(
@@ -89,13 +90,7 @@ impl LakeCatalog {
 impl CatalogProvider for LakeCatalog {
     fn schema_names(&self) -> Vec<String> {
         let mut names = self.lake.schema_names();
-        names.extend(
-            self.overrides
-                .read()
-                .unwrap()
-                .keys()
-                .map(|(s, _)| s.clone()),
-        );
+        names.extend(self.overrides.read().keys().map(|(s, _)| s.clone()));
         names.sort();
         names.dedup();
         names
@@ -129,7 +124,6 @@ impl SchemaProvider for LakeSchema {
         names.extend(
             self.overrides
                 .read()
-                .unwrap()
                 .keys()
                 .filter(|(s, _)| s == &self.schema)
                 .map(|(_, n)| n.clone()),
@@ -137,7 +131,6 @@ impl SchemaProvider for LakeSchema {
         names.extend(
             self.externals
                 .read()
-                .unwrap()
                 .keys()
                 .filter(|(s, _)| s == &self.schema)
                 .map(|(_, n)| n.clone()),
@@ -149,10 +142,10 @@ impl SchemaProvider for LakeSchema {
 
     async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
         let key = (self.schema.clone(), name.to_string());
-        if let Some(t) = self.overrides.read().unwrap().get(&key) {
+        if let Some(t) = self.overrides.read().get(&key) {
             return Ok(Some(t.clone()));
         }
-        let external = self.externals.read().unwrap().get(&key).cloned();
+        let external = self.externals.read().get(&key).cloned();
         if let Some((source, location)) = external {
             let table = match location {
                 SourceLocation::Files(ext, storage) => {
@@ -164,7 +157,7 @@ impl SchemaProvider for LakeSchema {
                 }
                 SourceLocation::Database(db) => db.open().await?,
             };
-            self.overrides.write().unwrap().insert(key, table.clone());
+            self.overrides.write().insert(key, table.clone());
             return Ok(Some(table));
         }
         let relation = Relation::new(&self.schema, name);
@@ -200,8 +193,8 @@ impl SchemaProvider for LakeSchema {
 
     fn table_exist(&self, name: &str) -> bool {
         let key = (self.schema.clone(), name.to_string());
-        self.overrides.read().unwrap().contains_key(&key)
-            || self.externals.read().unwrap().contains_key(&key)
+        self.overrides.read().contains_key(&key)
+            || self.externals.read().contains_key(&key)
             || self
                 .lake
                 .stored(&Relation::new(&self.schema, name))

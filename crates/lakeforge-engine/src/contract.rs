@@ -47,9 +47,14 @@ pub fn check(node: &Node, schema: &Schema) -> Result<()> {
             ));
             continue;
         };
-        let Some(want) = sql_type(t) else {
-            problems.push(format!("column `{}`: unknown data_type `{t}`", c.name));
-            continue;
+        let want = match sql_type(t) {
+            Ok(want) => want,
+            Err(why) => {
+                // The first line says what is wrong with the type; the hint is the seed's.
+                let why = why.lines().next().unwrap_or_default();
+                problems.push(format!("column `{}`: data_type {why}", c.name));
+                continue;
+            }
         };
         match schema.field_with_name(&c.name) {
             Err(_) => problems.push(format!(

@@ -52,20 +52,19 @@ pub fn lossless(from: &DataType, to: &DataType) -> bool {
             f.is_numeric() || matches!(f, Boolean | Date32 | Date64 | Timestamp(_, _))
         }
         (f, t) if int_bits(f).is_some() && int_bits(t).is_some() => {
-            let (fs, fb) = int_bits(f).unwrap();
-            let (ts, tb) = int_bits(t).unwrap();
-            // Signed to unsigned loses negatives; unsigned to signed needs one more bit.
-            match (fs, ts) {
-                (true, false) => false,
-                (false, true) => tb > fb,
-                _ => tb >= fb,
+            match (int_bits(f), int_bits(t)) {
+                // Signed to unsigned loses negatives; unsigned to signed needs one more bit.
+                (Some((true, _)), Some((false, _))) => false,
+                (Some((false, fb)), Some((true, tb))) => tb > fb,
+                (Some((_, fb)), Some((_, tb))) => tb >= fb,
+                _ => false,
             }
         }
         (f, Float64) if int_bits(f).is_some_and(|(_, b)| b <= 32) => true,
         (f, Float32) if int_bits(f).is_some_and(|(_, b)| b <= 16) => true,
         (Float16, Float32 | Float64) | (Float32, Float64) => true,
         (f, Decimal128(p, s) | Decimal256(p, s)) if int_bits(f).is_some() => {
-            let digits = match int_bits(f).unwrap().1 {
+            let digits = match int_bits(f).map_or(64, |(_, bits)| bits) {
                 8 => 3,
                 16 => 5,
                 32 => 10,

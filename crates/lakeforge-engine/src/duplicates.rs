@@ -70,11 +70,17 @@ pub async fn count_duplicates(
             };
             keys.push(k);
         }
-        let a = keys[0].as_any().downcast_ref::<Int64Array>().expect("cast");
+        // `cast` to Int64 above gives Int64Arrays; anything else takes the general path.
+        let as_int = |k: &ArrayRef| k.as_any().downcast_ref::<Int64Array>().cloned();
+        let Some(a) = keys.first().and_then(as_int) else {
+            return Ok(None);
+        };
         match keys.get(1) {
             None => one.extend_from_slice(a.values()),
             Some(b) => {
-                let b = b.as_any().downcast_ref::<Int64Array>().expect("cast");
+                let Some(b) = as_int(b) else {
+                    return Ok(None);
+                };
                 two.extend(a.values().iter().copied().zip(b.values().iter().copied()));
             }
         }

@@ -36,6 +36,19 @@ pub enum EngineError {
     #[error("Delta table {relation}: {message}")]
     Delta { relation: String, message: String },
 
+    /// Another run committed to the table while this one was writing it, and redoing the
+    /// write could lose what that run wrote (or a full overwrite lost every attempt).
+    #[error(
+        "{relation}: another run wrote this table while this one was writing it, so this write was not committed{}\nhint: re-run this command; do not run two builds of one project at the same time (a scheduler and a manual run included)",
+        if *attempts > 1 { format!(" (tried {attempts} times)") } else { String::new() }
+    )]
+    ConcurrentWrite {
+        relation: String,
+        attempts: u32,
+        #[source]
+        source: Box<deltalake::DeltaTableError>,
+    },
+
     #[error("internal error (a bug in Lakeforge, please report it): {0}")]
     Internal(String),
 }

@@ -75,10 +75,8 @@ pub(crate) async fn listing_table(
     };
     let mut partitions = Vec::new();
     for (col, sql_type) in &ext.partitions {
-        let dt = crate::seed::sql_type(sql_type).ok_or_else(|| {
-            DataFusionError::Plan(format!(
-                "{name}: partition `{col}` has an unknown data_type `{sql_type}`"
-            ))
+        let dt = crate::seed::sql_type(sql_type).map_err(|why| {
+            DataFusionError::Plan(format!("{name}: partition `{col}`: data_type {why}"))
         })?;
         partitions.push((col.clone(), dt));
     }

@@ -10,9 +10,10 @@
 //! writes; a name missing from the index is looked up in the store before a query says it
 //! does not exist, so tables written by another process are found too.
 
+use parking_lot::RwLock;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Once, RwLock};
+use std::sync::{Arc, Once};
 
 use deltalake::logstore::{LogStoreFactory, ObjectStoreRef, StorageConfig, default_logstore};
 use deltalake::{DeltaResult, DeltaTable, DeltaTableBuilder, DeltaTableError};
@@ -118,7 +119,7 @@ impl Lake {
         };
         let index = lake.list_remote().await?;
         if let Where::Remote(r) = &lake.inner.where_ {
-            *r.index.write().unwrap() = index;
+            *r.index.write() = index;
         }
         Ok(lake)
     }
@@ -226,7 +227,6 @@ impl Lake {
         if let Where::Remote(r) = &self.inner.where_ {
             r.index
                 .write()
-                .unwrap()
                 .entry((relation.schema.clone(), relation.identifier.clone()))
                 .or_insert(StoredKind::Table);
         }
@@ -235,7 +235,7 @@ impl Lake {
     fn note(&self, relation: &Relation, kind: Option<StoredKind>) {
         if let Where::Remote(r) = &self.inner.where_ {
             let key = (relation.schema.clone(), relation.identifier.clone());
-            let mut index = r.index.write().unwrap();
+            let mut index = r.index.write();
             match kind {
                 Some(k) => {
                     index.insert(key, k);
@@ -288,7 +288,6 @@ impl Lake {
             Where::Remote(r) => r
                 .index
                 .read()
-                .unwrap()
                 .get(&(relation.schema.clone(), relation.identifier.clone()))
                 .copied(),
         }
@@ -336,13 +335,8 @@ impl Lake {
                         .is_some_and(|n| n.to_string_lossy().starts_with('_'))
             }),
             Where::Remote(r) => {
-                let mut names: Vec<String> = r
-                    .index
-                    .read()
-                    .unwrap()
-                    .keys()
-                    .map(|(s, _)| s.clone())
-                    .collect();
+                let mut names: Vec<String> =
+                    r.index.read().keys().map(|(s, _)| s.clone()).collect();
                 names.dedup();
                 names
             }
@@ -366,7 +360,6 @@ impl Lake {
             Where::Remote(r) => r
                 .index
                 .read()
-                .unwrap()
                 .keys()
                 .filter(|(s, _)| s == schema)
                 .map(|(_, n)| n.clone())
@@ -684,6 +677,7 @@ fn register_log_stores() {
     ONCE.call_once(|| {
         let registry = deltalake::logstore::logstore_factories();
         for scheme in ["s3", "s3a", "az", "azure", "abfs", "abfss", "adl"] {
+            // Cannot fail: `scheme` comes from our fixed list of object-store schemes.
             let url = Url::parse(&format!("{scheme}://")).expect("a scheme is a URL");
             if !registry.contains_key(&url) {
                 registry.insert(url, Arc::new(ConditionalPutLogStores));

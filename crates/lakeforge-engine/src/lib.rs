@@ -4,6 +4,7 @@
 //! records what happened. `lineage` reads column-level lineage from the plans of its SQL.
 
 pub mod catalog;
+mod conflict;
 pub mod contract;
 mod database;
 pub mod drift;

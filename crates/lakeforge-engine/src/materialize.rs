@@ -10,6 +10,8 @@ use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{cast, ident, lit};
 use datafusion::prelude::DataFrame;
 use deltalake::DeltaTable;
+use deltalake::kernel::Transaction;
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 use futures::TryStreamExt;
@@ -17,6 +19,7 @@ use lakeforge_project::{
     IncrementalStrategy, Materialization, Node, OnSchemaChange, Relation, quote_ident,
 };
 
+use crate::conflict::{retry_on_conflict, write_error};
 use crate::contract;
 use crate::error::{EngineError, Result};
 use crate::lake::StoredKind;
@@ -68,26 +71,35 @@ pub async fn materialize(
         Materialization::Incremental
             if !full_refresh && engine.stored(relation) == Some(StoredKind::Table) =>
         {
+            // The version the model's SQL reads (`{{ this }}`), taken before planning: the
+            // write is based on it, so a commit another run made since then is a conflict.
+            let read = engine.table_version(relation).await;
             let df = engine.dataframe(context, sql).await?;
             contract::check(node, df.schema().as_arrow())?;
-            incremental(engine, node, normalize::for_delta(df, context)?).await
+            incremental(engine, node, normalize::for_delta(df, context)?, read).await
         }
         Materialization::Table | Materialization::Incremental => {
             let df = engine.dataframe(context, sql).await?;
             contract::check(node, df.schema().as_arrow())?;
-            let outcome =
-                match crate::passthrough::copy_parquet_files(engine, relation, &df).await? {
-                    Some(copied) => copied,
+            // A table model replaces the whole table from its own inputs: safe to redo when
+            // another run committed to it meanwhile (see `conflict`).
+            let df = &df;
+            let outcome = retry_on_conflict(|| async move {
+                match crate::passthrough::copy_parquet_files(engine, relation, df).await? {
+                    Some(copied) => Ok(copied),
                     None => {
                         overwrite(
                             engine,
                             relation,
-                            normalize::for_delta(df, context)?,
+                            normalize::for_delta(df.clone(), context)?,
                             "CREATE TABLE",
+                            None,
                         )
-                        .await?
+                        .await
                     }
-                };
+                }
+            })
+            .await?;
             engine.lake().remove_view(relation).await?;
             Ok(outcome)
         }
@@ -101,56 +113,104 @@ pub async fn materialize(
     }
 }
 
-async fn open_for_write(engine: &Engine, relation: &Relation) -> Result<DeltaTable> {
-    engine.lake().table_for_write(relation).await
+/// The table to commit to: at its latest version, or at `based_on`, the version the data being
+/// written was computed from (then delta-rs checks every commit since against this one).
+async fn open_for_write(
+    engine: &Engine,
+    relation: &Relation,
+    based_on: Option<i64>,
+) -> Result<DeltaTable> {
+    let mut table = engine.lake().table_for_write(relation).await?;
+    if let Some(v) = based_on {
+        let version = u64::try_from(v).map_err(|_| {
+            EngineError::Internal(format!("{relation}: negative Delta version {v}"))
+        })?;
+        if table.version() == Some(version) {
+            return Ok(table);
+        }
+        table
+            .load_version(version)
+            .await
+            .map_err(|e| EngineError::delta(relation, e))?;
+    }
+    Ok(table)
 }
 
-/// Replace the table's contents and schema in one commit.
-pub(crate) async fn overwrite(
+/// Replace the table's contents and schema in one commit, redoing it when another run committed
+/// first. Only for data that does not come from the table itself (a seed, a table model, an
+/// audit table): the redo does not look at what the other run wrote.
+pub(crate) async fn replace(
     engine: &Engine,
     relation: &Relation,
     df: DataFrame,
     action: &'static str,
 ) -> Result<WriteOutcome> {
-    let table = open_for_write(engine, relation).await?;
+    retry_on_conflict(|| overwrite(engine, relation, df.clone(), action, None)).await
+}
+
+/// Replace the table's contents and schema in one commit based on version `based_on` (None:
+/// the latest); a concurrent commit fails it with [`EngineError::ConcurrentWrite`].
+pub(crate) async fn overwrite(
+    engine: &Engine,
+    relation: &Relation,
+    df: DataFrame,
+    action: &'static str,
+    based_on: Option<i64>,
+) -> Result<WriteOutcome> {
+    let table = open_for_write(engine, relation, based_on).await?;
     let state = Arc::new(engine.context().state());
     let table = table
         .write(Vec::new())
         .with_input_plan(df.into_unoptimized_plan())
         .with_session_state(state)
+        .with_commit_properties(commit_properties())
         .with_save_mode(SaveMode::Overwrite)
         .with_schema_mode(SchemaMode::Overwrite)
         .await
-        .map_err(|e| EngineError::delta(relation, e))?;
+        .map_err(|e| write_error(relation, e))?;
     finish(engine, relation, table, action).await
 }
 
-async fn append(
+pub(crate) async fn append(
     engine: &Engine,
     relation: &Relation,
     df: DataFrame,
     merge_schema: bool,
+    based_on: Option<i64>,
 ) -> Result<WriteOutcome> {
-    let table = open_for_write(engine, relation).await?;
+    let table = open_for_write(engine, relation, based_on).await?;
     let mut builder = table
         .write(Vec::new())
         .with_input_plan(df.into_unoptimized_plan())
         .with_session_state(Arc::new(engine.context().state()))
+        .with_commit_properties(commit_properties())
         .with_save_mode(SaveMode::Append);
     if merge_schema {
         builder = builder.with_schema_mode(SchemaMode::Merge);
     }
-    let table = builder.await.map_err(|e| EngineError::delta(relation, e))?;
+    let table = builder.await.map_err(|e| write_error(relation, e))?;
     finish(engine, relation, table, "INSERT").await
 }
 
-/// Append a query's rows to a table, creating it on first use and adding new columns.
+/// Append a query's rows to a table, creating it on first use and adding new columns. The
+/// rows do not come from the table, so the append is redone if another run committed first.
 pub(crate) async fn append_df(
     engine: &Engine,
     relation: &Relation,
     df: DataFrame,
 ) -> Result<WriteOutcome> {
-    append(engine, relation, df, true).await
+    retry_on_conflict(|| append(engine, relation, df.clone(), true, None)).await
+}
+
+/// Every Lakeforge commit carries this application id (Delta's `txn` action). delta-rs lets
+/// a blind append commit over a concurrent one unchecked; with the same id in both, the later
+/// commit fails instead, so a write computed from the table (an incremental model's new rows
+/// after `{{ this }}`'s watermark) never lands on top of rows it did not see.
+const APP_ID: &str = "lakeforge";
+
+pub(crate) fn commit_properties() -> CommitProperties {
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    CommitProperties::default().with_application_transaction(Transaction::new(APP_ID, now_ms))
 }
 
 async fn finish(
@@ -178,7 +238,13 @@ async fn finish(
     })
 }
 
-async fn incremental(engine: &Engine, node: &Node, new: DataFrame) -> Result<WriteOutcome> {
+/// Write the new rows of an incremental model whose SQL read the table at version `read`.
+async fn incremental(
+    engine: &Engine,
+    node: &Node,
+    new: DataFrame,
+    read: Option<i64>,
+) -> Result<WriteOutcome> {
     let relation = &node.relation;
     let context = node.path.as_str();
     let target_df = engine
@@ -281,6 +347,7 @@ async fn incremental(engine: &Engine, node: &Node, new: DataFrame) -> Result<Wri
             } else {
                 "INSERT"
             },
+            read,
         )
         .await;
     }
@@ -291,8 +358,8 @@ async fn incremental(engine: &Engine, node: &Node, new: DataFrame) -> Result<Wri
         _ => (conform(new, &target, context)?, false),
     };
     match strategy {
-        IncrementalStrategy::Append => append(engine, relation, new, merge_schema).await,
-        IncrementalStrategy::Merge => merge(engine, node, new, merge_schema).await,
+        IncrementalStrategy::Append => append(engine, relation, new, merge_schema, read).await,
+        IncrementalStrategy::Merge => merge(engine, node, new, merge_schema, read).await,
     }
 }
 
@@ -334,6 +401,7 @@ async fn merge(
     node: &Node,
     source: DataFrame,
     merge_schema: bool,
+    based_on: Option<i64>,
 ) -> Result<WriteOutcome> {
     let relation = &node.relation;
     // MERGE runs its source more than once; a database source is read once (see
@@ -341,7 +409,7 @@ async fn merge(
     let source = crate::database::read_once(engine.context(), source)
         .await
         .map_err(|e| EngineError::sql(node.path.as_str(), e))?;
-    let table = open_for_write(engine, relation).await?;
+    let table = open_for_write(engine, relation, based_on).await?;
     let predicate = node
         .config
         .unique_key
@@ -362,6 +430,7 @@ async fn merge(
         .with_source_alias("source")
         .with_target_alias("target")
         .with_merge_schema(merge_schema)
+        .with_commit_properties(commit_properties())
         .with_session_state(Arc::new(engine.context().state()))
         .when_matched_update(|mut u| {
             for c in &update_cols {
@@ -378,9 +447,10 @@ async fn merge(
         })
         .map_err(|e| EngineError::delta(relation, e))?
         .await
-        .map_err(|e| EngineError::delta(relation, e))?;
+        .map_err(|e| write_error(relation, e))?;
     Ok(WriteOutcome {
         action: "MERGE",
+        // usize to u64: lossless on every platform Lakeforge builds for.
         rows: Some((metrics.num_target_rows_inserted + metrics.num_target_rows_updated) as u64),
         version: table.version().map(|v| v as i64),
     })

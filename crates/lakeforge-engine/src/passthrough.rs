@@ -72,6 +72,7 @@ pub(crate) async fn copy_parquet_files(
         .with_log_store(table.log_store())
         .with_columns(delta_schema.fields().cloned())
         .with_save_mode(SaveMode::Overwrite)
+        .with_commit_properties(crate::materialize::commit_properties())
         .with_actions(adds)
         .await;
     let table = match committed {
@@ -79,7 +80,7 @@ pub(crate) async fn copy_parquet_files(
         Err(e) => {
             // Nothing references the copies: remove them, the previous version stands.
             remove_copies(&copied, &table_dir);
-            return Err(EngineError::delta(relation, e));
+            return Err(crate::conflict::write_error(relation, e));
         }
     };
     engine.lake().note_table(relation);

@@ -16,9 +16,10 @@
 //! value (Float64); multiclass → the most likely class label (Utf8); clustering → the cluster
 //! (Int64).
 
+use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, FieldRef, Schema};
@@ -46,18 +47,11 @@ pub struct ScoringModels {
 
 impl ScoringModels {
     pub fn insert(&self, reference: &str, model: Arc<LoadedModel>) {
-        self.map
-            .write()
-            .expect("scoring models lock")
-            .insert(reference.to_string(), model);
+        self.map.write().insert(reference.to_string(), model);
     }
 
     pub fn get(&self, reference: &str) -> Option<Arc<LoadedModel>> {
-        self.map
-            .read()
-            .expect("scoring models lock")
-            .get(reference)
-            .cloned()
+        self.map.read().get(reference).cloned()
     }
 }
 

@@ -16,19 +16,14 @@ use chrono::{NaiveDate, NaiveDateTime};
 use lakeforge_project::Node;
 
 use crate::error::{EngineError, Result};
-use crate::materialize::{WriteOutcome, overwrite};
+use crate::materialize::{WriteOutcome, replace};
 use crate::session::Engine;
 
 const BATCH_ROWS: usize = 64 * 1024;
 
 /// Load the seed `node` from the CSV at `path` into the lake.
 pub async fn load_seed(engine: &Engine, node: &Node, path: &Path) -> Result<WriteOutcome> {
-    let delimiter = node
-        .config
-        .delimiter
-        .as_deref()
-        .and_then(|d| d.bytes().next())
-        .unwrap_or(b',');
+    let delimiter = delimiter(&node.path, node.config.delimiter.as_deref())?;
     let (schema, batches) = read_csv(path, &node.path, delimiter, &node.config.column_types)?;
     let df = engine
         .context()
@@ -38,7 +33,25 @@ pub async fn load_seed(engine: &Engine, node: &Node, path: &Path) -> Result<Writ
             batches
         })
         .map_err(|e| EngineError::sql(&node.path, e))?;
-    overwrite(engine, &node.relation, df, "INSERT").await
+    // A seed replaces its table from the file: redone if another run committed meanwhile.
+    replace(engine, &node.relation, df, "INSERT").await
+}
+
+/// The seed's `delimiter:` as the one byte the CSV reader splits on (`,` when unset).
+fn delimiter(path: &str, configured: Option<&str>) -> Result<u8> {
+    match configured {
+        None => Ok(b','),
+        Some(d) if d.len() == 1 && d.is_ascii() => Ok(d.as_bytes()[0]),
+        Some("\\t") => Ok(b'\t'),
+        Some(d) => Err(EngineError::Seed {
+            path: path.into(),
+            line: 0,
+            column: None,
+            message: format!(
+                "the seed's delimiter `{d}` is not one ASCII character\nhint: set `delimiter:` in the seed's config to e.g. \",\", \";\", \"|\" or \"\\t\""
+            ),
+        }),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -99,34 +112,38 @@ fn parse_timestamp(v: &str) -> Option<NaiveDateTime> {
     ]
     .iter()
     .find_map(|f| NaiveDateTime::parse_from_str(v, f).ok())
-    .or_else(|| parse_date(v).map(|d| d.and_hms_opt(0, 0, 0).expect("midnight")))
+    .or_else(|| parse_date(v).and_then(|d| d.and_hms_opt(0, 0, 0)))
 }
 
-/// Map a SQL type name from `column_types` to an Arrow type.
-pub fn sql_type(t: &str) -> Option<DataType> {
+/// The widest decimal a Delta table stores: Delta's `decimal(p, s)` allows 1 <= p <= 38.
+pub const MAX_DECIMAL_PRECISION: u8 = 38;
+
+const TYPE_HINT: &str =
+    "hint: use e.g. bigint, integer, double, decimal(10,2), varchar, boolean, date, timestamp";
+
+/// Map a SQL type name from `column_types` to an Arrow type. The error says what is wrong with
+/// the name (the caller adds the file and column).
+pub fn sql_type(t: &str) -> std::result::Result<DataType, String> {
     let lower = t.trim().to_ascii_lowercase();
-    let base = lower.split('(').next().unwrap_or("").trim();
-    Some(match base {
+    let (base, args) = match lower.split_once('(') {
+        Some((base, rest)) => {
+            let Some(args) = rest.trim_end().strip_suffix(')') else {
+                return Err(format!(
+                    "type `{t}` has no closing parenthesis\n{TYPE_HINT}"
+                ));
+            };
+            (base.trim(), Some(args))
+        }
+        None => (lower.as_str(), None),
+    };
+    Ok(match base {
         "boolean" | "bool" => DataType::Boolean,
         "smallint" | "int2" => DataType::Int16,
         "int" | "integer" | "int4" => DataType::Int32,
         "bigint" | "int8" | "long" => DataType::Int64,
         "real" | "float4" => DataType::Float32,
         "float" | "float8" | "double" | "double precision" => DataType::Float64,
-        "decimal" | "numeric" => {
-            let args: Vec<u8> = lower
-                .split_once('(')
-                .map(|(_, a)| {
-                    a.trim_end_matches(')')
-                        .split(',')
-                        .filter_map(|x| x.trim().parse().ok())
-                        .collect()
-                })
-                .unwrap_or_default();
-            let precision = *args.first().unwrap_or(&38);
-            let scale = *args.get(1).unwrap_or(&0) as i8;
-            DataType::Decimal128(precision, scale)
-        }
+        "decimal" | "numeric" => decimal_type(t, args)?,
         "varchar" | "text" | "string" | "char" | "character varying" => DataType::Utf8,
         "date" => DataType::Date32,
         "timestamp" | "datetime" | "timestamp_ntz" => {
@@ -135,8 +152,49 @@ pub fn sql_type(t: &str) -> Option<DataType> {
         "timestamptz" | "timestamp with time zone" => {
             DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
         }
-        _ => return None,
+        _ => return Err(format!("unknown type `{t}`\n{TYPE_HINT}")),
     })
+}
+
+/// `decimal`, `decimal(p)` or `decimal(p, s)`: precision 1..=38 (what Delta stores, so
+/// Decimal128; Decimal256 would not survive the write) and scale 0..=precision. Without
+/// arguments it is decimal(38, 0), as before.
+fn decimal_type(t: &str, args: Option<&str>) -> std::result::Result<DataType, String> {
+    let max = MAX_DECIMAL_PRECISION;
+    let range_hint = format!(
+        "hint: precision must be 1 to {max} (the widest decimal a Delta table stores) and scale 0 to the precision, e.g. decimal(18,2)"
+    );
+    let parts: Vec<&str> = match args {
+        None => return Ok(DataType::Decimal128(max, 0)),
+        Some(a) => a.split(',').map(str::trim).collect(),
+    };
+    if parts.len() > 2 {
+        return Err(format!(
+            "type `{t}` has {} arguments; a decimal takes precision and scale\n{range_hint}",
+            parts.len()
+        ));
+    }
+    let number = |what: &str, s: &str| -> std::result::Result<u64, String> {
+        s.parse::<u64>()
+            .map_err(|_| format!("the {what} of `{t}` is not a whole number (`{s}`)\n{range_hint}"))
+    };
+    let precision = number("precision", parts[0])?;
+    let scale = match parts.get(1) {
+        Some(s) => number("scale", s)?,
+        None => 0,
+    };
+    if precision == 0 || precision > u64::from(max) {
+        return Err(format!(
+            "the precision of `{t}` is {precision}, outside 1 to {max}\n{range_hint}"
+        ));
+    }
+    if scale > precision {
+        return Err(format!(
+            "the scale of `{t}` ({scale}) is larger than its precision ({precision})\n{range_hint}"
+        ));
+    }
+    // Both were checked to be at most 38 above, so neither conversion truncates.
+    Ok(DataType::Decimal128(precision as u8, scale as i8))
 }
 
 fn inferred_type(i: Inferred) -> DataType {
@@ -243,11 +301,11 @@ pub fn read_csv(
     let mut fields = Vec::with_capacity(headers.len());
     for (i, h) in headers.iter().enumerate() {
         let t = match column_types.get(h) {
-            Some(t) => sql_type(t).ok_or_else(|| EngineError::Seed {
+            Some(t) => sql_type(t).map_err(|message| EngineError::Seed {
                 path: rel.into(),
                 line: 1,
                 column: Some(h.clone()),
-                message: format!("unknown type `{t}` in column_types\nhint: use e.g. bigint, integer, double, decimal(10,2), varchar, boolean, date, timestamp"),
+                message,
             })?,
             None => inferred_type(inferred[i]),
         };
@@ -258,7 +316,7 @@ pub fn read_csv(
     let mut rdr = reader(path, rel, delimiter)?;
     rdr.headers().map_err(|e| csv_error(rel, e))?;
     let mut batches = Vec::new();
-    let mut builders = new_builders(&schema);
+    let mut builders = new_builders(&schema)?;
     while rdr
         .read_record(&mut record)
         .map_err(|e| csv_error(rel, e))?
@@ -284,12 +342,12 @@ pub fn read_csv(
     Ok((schema, batches))
 }
 
-fn new_builders(schema: &Schema) -> Vec<Box<dyn ArrayBuilder>> {
+fn new_builders(schema: &Schema) -> Result<Vec<Box<dyn ArrayBuilder>>> {
     schema
         .fields()
         .iter()
-        .map(|f| -> Box<dyn ArrayBuilder> {
-            match f.data_type() {
+        .map(|f| -> Result<Box<dyn ArrayBuilder>> {
+            Ok(match f.data_type() {
                 DataType::Boolean => Box::new(BooleanBuilder::new()),
                 DataType::Int16 => Box::new(Int16Builder::new()),
                 DataType::Int32 => Box::new(Int32Builder::new()),
@@ -300,13 +358,15 @@ fn new_builders(schema: &Schema) -> Vec<Box<dyn ArrayBuilder>> {
                 DataType::Decimal128(p, s) => Box::new(
                     Decimal128Builder::new()
                         .with_precision_and_scale(*p, *s)
-                        .expect("valid decimal"),
+                        .map_err(|e| {
+                            EngineError::Internal(format!("seed column {}: {e}", f.name()))
+                        })?,
                 ),
                 DataType::Timestamp(_, tz) => {
                     Box::new(TimestampMicrosecondBuilder::new().with_timezone_opt(tz.clone()))
                 }
                 _ => Box::new(StringBuilder::new()),
-            }
+            })
         })
         .collect()
 }
@@ -317,6 +377,8 @@ fn finish_batch(schema: &SchemaRef, builders: &mut [Box<dyn ArrayBuilder>]) -> R
 }
 
 fn downcast<T: 'static>(b: &mut dyn ArrayBuilder) -> &mut T {
+    // Cannot fail: `new_builders` made every builder from the same schema field whose type
+    // `append_value` matches on, so the concrete type is the one asked for.
     b.as_any_mut()
         .downcast_mut::<T>()
         .expect("builder matches its field type")
@@ -331,6 +393,17 @@ fn append_value(
         format!(
             "`{v}` is not a valid {what}\nhint: fix the value, or change the column's type in column_types"
         )
+    };
+    // An integer the type cannot hold parses as digits but fails `parse`: say it is too big.
+    let int = |what: &str, range: &str| {
+        let digits = v.trim().trim_start_matches(['-', '+']);
+        if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
+            format!(
+                "`{v}` is out of range for {what} ({range})\nhint: declare a wider type in column_types, e.g. bigint or decimal(38,0)"
+            )
+        } else {
+            bad(what)
+        }
     };
     let null = v.is_empty();
     match t {
@@ -349,17 +422,29 @@ fn append_value(
         DataType::Int16 => downcast::<Int16Builder>(b).append_option(if null {
             None
         } else {
-            Some(v.trim().parse().map_err(|_| bad("smallint"))?)
+            Some(
+                v.trim()
+                    .parse()
+                    .map_err(|_| int("smallint", "-32768 to 32767"))?,
+            )
         }),
         DataType::Int32 => downcast::<Int32Builder>(b).append_option(if null {
             None
         } else {
-            Some(v.trim().parse().map_err(|_| bad("integer"))?)
+            Some(
+                v.trim()
+                    .parse()
+                    .map_err(|_| int("integer", "-2147483648 to 2147483647"))?,
+            )
         }),
         DataType::Int64 => downcast::<Int64Builder>(b).append_option(if null {
             None
         } else {
-            Some(v.trim().parse().map_err(|_| bad("bigint"))?)
+            Some(
+                v.trim()
+                    .parse()
+                    .map_err(|_| int("bigint", "about ±9.2e18"))?,
+            )
         }),
         DataType::Float32 => downcast::<Float32Builder>(b).append_option(if null {
             None
@@ -376,7 +461,8 @@ fn append_value(
                 None
             } else {
                 let d = parse_date(v.trim()).ok_or_else(|| bad("date (YYYY-MM-DD)"))?;
-                Some((d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32)
+                // chrono dates span ±262,143 years, under 10^8 days: the count fits i32.
+                Some((d - NaiveDate::default()).num_days() as i32)
             };
             downcast::<Date32Builder>(b).append_option(x)
         }
@@ -393,11 +479,20 @@ fn append_value(
             };
             downcast::<TimestampMicrosecondBuilder>(b).append_option(x)
         }
-        DataType::Decimal128(_, s) => {
+        DataType::Decimal128(p, s) => {
             let x = if null {
                 None
             } else {
-                Some(parse_decimal(v.trim(), *s).ok_or_else(|| bad("decimal"))?)
+                Some(parse_decimal(v.trim(), *p, *s).map_err(|why| match why {
+                    DecimalMisfit::NotANumber => bad("decimal"),
+                    DecimalMisfit::TooManyDigits => format!(
+                        "`{v}` does not fit decimal({p},{s}): it allows {} digit(s) before the point\nhint: declare a wider decimal in column_types (precision up to {MAX_DECIMAL_PRECISION})",
+                        i16::from(*p) - i16::from(*s)
+                    ),
+                    DecimalMisfit::TooPrecise => format!(
+                        "`{v}` does not fit decimal({p},{s}): it has more than {s} digit(s) after the point\nhint: round the value, or declare a larger scale in column_types"
+                    ),
+                })?)
             };
             downcast::<Decimal128Builder>(b).append_option(x)
         }
@@ -406,7 +501,18 @@ fn append_value(
     Ok(())
 }
 
-fn parse_decimal(v: &str, scale: i8) -> Option<i128> {
+/// Why a CSV value is not a decimal of the column's type.
+#[derive(Debug, PartialEq, Eq)]
+enum DecimalMisfit {
+    NotANumber,
+    /// More digits before the point than precision - scale allows.
+    TooManyDigits,
+    /// Non-zero digits past the scale (we never round a seed value silently).
+    TooPrecise,
+}
+
+/// `v` as the unscaled integer of a decimal(precision, scale).
+fn parse_decimal(v: &str, precision: u8, scale: i8) -> std::result::Result<i128, DecimalMisfit> {
     let (neg, v) = match v.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, v.strip_prefix('+').unwrap_or(v)),
@@ -415,21 +521,22 @@ fn parse_decimal(v: &str, scale: i8) -> Option<i128> {
     if int.is_empty() && frac.is_empty()
         || !int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
     {
-        return None;
+        return Err(DecimalMisfit::NotANumber);
     }
-    let scale = scale.max(0) as usize;
-    if frac.len() > scale && frac[scale..].chars().any(|c| c != '0') {
-        return None;
+    let scale = usize::try_from(scale).unwrap_or(0);
+    // All ASCII digits (checked above), so byte offsets are character offsets.
+    if frac.len() > scale && frac.as_bytes()[scale..].iter().any(|&c| c != b'0') {
+        return Err(DecimalMisfit::TooPrecise);
+    }
+    let int = int.trim_start_matches('0');
+    if int.len() + scale > usize::from(precision) {
+        return Err(DecimalMisfit::TooManyDigits);
     }
     let mut digits = String::from(if int.is_empty() { "0" } else { int });
-    let f: String = frac
-        .chars()
-        .chain(std::iter::repeat('0'))
-        .take(scale)
-        .collect();
-    digits.push_str(&f);
-    let n: i128 = digits.parse().ok()?;
-    Some(if neg { -n } else { n })
+    digits.extend(frac.chars().chain(std::iter::repeat('0')).take(scale));
+    // At most 38 digits (precision is checked against MAX_DECIMAL_PRECISION), within i128.
+    let n: i128 = digits.parse().map_err(|_| DecimalMisfit::TooManyDigits)?;
+    Ok(if neg { -n } else { n })
 }
 
 #[cfg(test)]
@@ -495,7 +602,111 @@ mod tests {
         let types = [("b".to_string(), "decimal(10,2)".to_string())].into();
         let (schema, _) = read_csv(f.path(), "seeds/x.csv", b',', &types).unwrap();
         assert_eq!(schema.field(1).data_type(), &DataType::Decimal128(10, 2));
-        assert_eq!(parse_decimal("0.10", 2), Some(10));
-        assert_eq!(parse_decimal("-12.5", 2), Some(-1250));
+        assert_eq!(parse_decimal("0.10", 10, 2), Ok(10));
+        assert_eq!(parse_decimal("-12.5", 10, 2), Ok(-1250));
+    }
+    fn seed_error(content: &str, column: &str, t: &str) -> String {
+        let f = write(content);
+        let types = [(column.to_string(), t.to_string())].into();
+        read_csv(f.path(), "seeds/prices.csv", b',', &types)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn decimal_precision_and_scale_are_checked_naming_file_and_column() {
+        let e = seed_error("x\n1.50\n", "x", "decimal(50,2)");
+        assert!(
+            e.starts_with("seeds/prices.csv:1 (column `x`): the precision of `decimal(50,2)` is 50, outside 1 to 38"),
+            "{e}"
+        );
+        assert!(e.contains("hint: precision must be 1 to 38"), "{e}");
+        // 300 does not fit a byte: it used to become decimal(2,0) without a word.
+        let e = seed_error("x\n1.50\n", "x", "decimal(300,2)");
+        assert!(
+            e.contains("the precision of `decimal(300,2)` is 300"),
+            "{e}"
+        );
+        let e = seed_error("x\n1.50\n", "x", "numeric(0)");
+        assert!(e.contains("is 0, outside 1 to 38"), "{e}");
+        let e = seed_error("x\n1.50\n", "x", "decimal(5,7)");
+        assert!(
+            e.contains("the scale of `decimal(5,7)` (7) is larger than its precision (5)"),
+            "{e}"
+        );
+        let e = seed_error("x\n1.50\n", "x", "decimal(10,two)");
+        assert!(
+            e.contains("the scale of `decimal(10,two)` is not a whole number"),
+            "{e}"
+        );
+        let e = seed_error("x\n1.50\n", "x", "decimal(10,2,1)");
+        assert!(e.contains("has 3 arguments"), "{e}");
+        let e = seed_error("x\n1.50\n", "x", "decimal(10,2");
+        assert!(e.contains("no closing parenthesis"), "{e}");
+        let e = seed_error("x\n1.50\n", "x", "money");
+        assert!(
+            e.starts_with("seeds/prices.csv:1 (column `x`): unknown type `money`"),
+            "{e}"
+        );
+
+        assert_eq!(
+            sql_type("decimal(38, 38)"),
+            Ok(DataType::Decimal128(38, 38))
+        );
+        assert_eq!(sql_type("NUMERIC(9)"), Ok(DataType::Decimal128(9, 0)));
+        assert_eq!(sql_type("decimal"), Ok(DataType::Decimal128(38, 0)));
+    }
+
+    #[test]
+    fn a_value_that_does_not_fit_its_declared_type_names_file_line_and_column() {
+        let e = seed_error("id,x\n1,123.45\n2,1234.5\n", "x", "decimal(5,2)");
+        assert!(
+            e.starts_with("seeds/prices.csv:3 (column `x`): `1234.5` does not fit decimal(5,2): it allows 3 digit(s) before the point"),
+            "{e}"
+        );
+        let e = seed_error("id,x\n1,1.005\n", "x", "decimal(5,2)");
+        assert!(
+            e.starts_with("seeds/prices.csv:2 (column `x`): `1.005` does not fit decimal(5,2): it has more than 2 digit(s) after the point"),
+            "{e}"
+        );
+        let e = seed_error("id,x\n1,99999999999\n", "x", "integer");
+        assert!(
+            e.starts_with(
+                "seeds/prices.csv:2 (column `x`): `99999999999` is out of range for integer"
+            ),
+            "{e}"
+        );
+        let e = seed_error("id,x\n1,40000\n", "x", "smallint");
+        assert!(e.contains("out of range for smallint"), "{e}");
+
+        // The widest decimal takes 38 digits, leading zeros and trailing zeros past the scale
+        // included without complaint.
+        let f = write("x\n99999999999999999999999999999999999999\n-00012.3400\n");
+        let types = [("x".to_string(), "decimal(38,0)".to_string())].into();
+        assert!(read_csv(f.path(), "s.csv", b',', &types).is_err());
+        let types = [("x".to_string(), "decimal(38,2)".to_string())].into();
+        assert!(read_csv(f.path(), "s.csv", b',', &types).is_err());
+        assert_eq!(
+            parse_decimal("99999999999999999999999999999999999999", 38, 0),
+            Ok(99_999_999_999_999_999_999_999_999_999_999_999_999)
+        );
+        assert_eq!(parse_decimal("-00012.3400", 5, 2), Ok(-1234));
+        assert_eq!(parse_decimal("1e5", 10, 2), Err(DecimalMisfit::NotANumber));
+        assert_eq!(parse_decimal(".", 10, 2), Err(DecimalMisfit::NotANumber));
+    }
+
+    #[test]
+    fn the_delimiter_must_be_one_character() {
+        assert_eq!(delimiter("seeds/a.csv", None).unwrap(), b',');
+        assert_eq!(delimiter("seeds/a.csv", Some("|")).unwrap(), b'|');
+        assert_eq!(delimiter("seeds/a.csv", Some("\\t")).unwrap(), b'\t');
+        let e = delimiter("seeds/a.csv", Some(";;"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("seeds/a.csv") && e.contains("delimiter `;;` is not one ASCII character"),
+            "{e}"
+        );
+        assert!(delimiter("seeds/a.csv", Some("é")).is_err());
     }
 }

@@ -1,8 +1,9 @@
 //! The engine: one DataFusion session over the lake. Every SQL statement Lakeforge runs (models,
 //! tests, `lakeforge sql`) goes through it, so they all see the same catalog.
 
+use parking_lot::RwLock;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -165,7 +166,7 @@ impl Engine {
     ) -> Result<()> {
         let plan = self.dataframe(context, sql).await?.into_unoptimized_plan();
         let table = Arc::new(ViewTable::new(plan, Some(sql.to_string())));
-        self.overrides.write().unwrap().insert(
+        self.overrides.write().insert(
             (relation.schema.clone(), relation.identifier.clone()),
             table,
         );
@@ -177,12 +178,12 @@ impl Engine {
     pub fn register_sources(&self, project: &lakeforge_project::Project) {
         let storage = Arc::new(crate::storage::Storage::new(project.target.storage.clone()));
         crate::catalog::register_sources(&self.externals, project, storage.clone());
-        *self.storage.write().unwrap() = storage;
+        *self.storage.write() = storage;
     }
 
     /// lakeforge.yml's object-storage connections, by name (empty before `register_sources`).
     pub(crate) fn storage_connections(&self) -> crate::storage::Connections {
-        self.storage.read().unwrap().clone()
+        self.storage.read().clone()
     }
 
     /// The latest committed Delta version of a table, if it is one.

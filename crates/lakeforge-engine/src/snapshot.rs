@@ -25,6 +25,9 @@ pub async fn snapshot(engine: &Engine, node: &Node, sql: &str) -> Result<WriteOu
     let spec = node.snapshot.as_deref().ok_or_else(|| {
         EngineError::Internal(format!("{} has no snapshot declaration", node.unique_id))
     })?;
+    // The history version the next one is computed from, taken before anything reads it: a
+    // commit by another run after it makes this run's write a conflict, not a lost update.
+    let read = engine.table_version(relation).await;
     let body = sql.trim().trim_end_matches(';');
     let src = format!("(\n{body}\n)");
     let source = engine
@@ -79,6 +82,7 @@ pub async fn snapshot(engine: &Engine, node: &Node, sql: &str) -> Result<WriteOu
             relation,
             normalize::for_delta(df, context)?,
             "SNAPSHOT",
+            read,
         )
         .await?;
         engine.lake().remove_view(relation).await?;
@@ -110,6 +114,8 @@ pub async fn snapshot(engine: &Engine, node: &Node, sql: &str) -> Result<WriteOu
         .collect();
 
     // The next table: the old columns, the query's new ones, then the meta columns.
+    // The `expect`s below cannot fail: `tdata` lists the table's own fields, META_COLUMNS were
+    // checked present above (a missing one is an error), and IS_DELETED only when has_deleted.
     let mut fields: Vec<Field> = Vec::new();
     for c in &tdata {
         fields.push(tschema.field_with_name(c).expect("listed").clone());
@@ -291,6 +297,7 @@ pub async fn snapshot(engine: &Engine, node: &Node, sql: &str) -> Result<WriteOu
         relation,
         normalize::for_delta(all, context)?,
         "SNAPSHOT",
+        read,
     )
     .await?;
     outcome.rows = Some(closed + inserted);

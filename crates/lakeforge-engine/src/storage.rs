@@ -10,8 +10,9 @@
 //! Credentials never reach a message: every value that is a credential (from a connection or
 //! from the environment) is remembered, and [`redact`] blanks them out of any error text.
 
+use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, LazyLock, Mutex, RwLock};
+use std::sync::{Arc, LazyLock};
 
 use datafusion::execution::runtime_env::RuntimeEnv;
 use lakeforge_project::storage::{StorageConnection, StorageKind, is_secret_key};
@@ -56,7 +57,7 @@ impl Storage {
             url.scheme(),
             &url[url::Position::BeforeHost..url::Position::AfterPort]
         );
-        let mut registered = self.registered.lock().unwrap();
+        let mut registered = self.registered.lock();
         let name = |c: &Option<String>| match c {
             Some(c) => format!("connection `{c}`"),
             None => "the environment's settings (no `connection:`)".to_string(),
@@ -96,7 +97,7 @@ fn remember(secret: &str) {
     if secret.len() < 4 {
         return;
     }
-    let mut s = SECRETS.write().unwrap();
+    let mut s = SECRETS.write();
     if !s.iter().any(|x| x == secret) {
         s.push(secret.to_string());
         // Longest first, so a secret containing another is blanked whole.
@@ -116,7 +117,7 @@ pub fn redact(text: &str) -> String {
         }
     }
     let mut out = text.to_string();
-    for s in SECRETS.read().unwrap().iter() {
+    for s in SECRETS.read().iter() {
         if out.contains(s.as_str()) {
             out = out.replace(s.as_str(), "****");
         }

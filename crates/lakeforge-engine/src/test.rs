@@ -6,7 +6,7 @@ use arrow::array::{Array, Int64Array, RecordBatch};
 use lakeforge_project::{Relation, TestConfig};
 
 use crate::error::{EngineError, Result};
-use crate::materialize::overwrite;
+use crate::materialize::replace;
 use crate::normalize;
 use crate::session::Engine;
 
@@ -61,7 +61,7 @@ pub async fn run_test(
     };
     let stored_in = if config.store_failures {
         let df = normalize::for_delta(engine.dataframe(context, &failing).await?, context)?;
-        overwrite(engine, audit_relation, df, "CREATE TABLE").await?;
+        replace(engine, audit_relation, df, "CREATE TABLE").await?;
         Some(audit_relation.clone())
     } else {
         None

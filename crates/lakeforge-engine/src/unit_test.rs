@@ -112,6 +112,8 @@ pub async fn run_unit_test(
     // Only the columns the test expects are compared, as in dbt.
     let mut projected = Vec::new();
     for f in expected.schema().fields() {
+        // Cannot fail: every expected column was looked up in the actual schema above, and a
+        // missing one returned an error naming it.
         let (i, _) = find_column(&actual_schema, f.name()).expect("checked above");
         projected.push(actual.column(i).clone());
     }
@@ -179,7 +181,10 @@ fn offline_schema(input: &UnitTestInput) -> Result<Option<SchemaRef>> {
             let typed: Vec<Field> = columns
                 .iter()
                 .filter_map(|c| {
-                    let dt = c.data_type.as_deref().and_then(crate::seed::sql_type)?;
+                    let dt = c
+                        .data_type
+                        .as_deref()
+                        .and_then(|t| crate::seed::sql_type(t).ok())?;
                     Some(Field::new(&c.name, dt, true))
                 })
                 .collect();
@@ -255,6 +260,7 @@ fn register(
     relation: &Relation,
     batch: RecordBatch,
 ) -> datafusion::error::Result<()> {
+    // Cannot fail: the session was built here with CATALOG as its default catalog.
     let catalog = ctx
         .catalog(CATALOG)
         .expect("the isolated session creates its default catalog");

@@ -3,8 +3,8 @@
 //! placeholders, `ON CONFLICT` upserts); timestamps are RFC 3339 text in UTC, which sorts in
 //! time order.
 
+use crate::decode::RowExt;
 use serde::Serialize;
-use sqlx::Row;
 
 use crate::{MetaError, MetaStore, Result};
 
@@ -263,16 +263,16 @@ impl MetaStore {
             .fetch_all(p)
             .await?
             .into_iter()
-            .map(|r| LineageRecord {
-                unique_id: r.get(0),
-                attempt: r.get(1),
+            .map(|r| Ok(LineageRecord {
+                unique_id: r.col("lineage", 0)?,
+                attempt: r.col("lineage", 1)?,
                 edge: LineageEdge {
-                    upstream: r.get(2),
-                    upstream_relation: r.get(3),
-                    upstream_version: r.get(4),
+                    upstream: r.col("lineage", 2)?,
+                    upstream_relation: r.col("lineage", 3)?,
+                    upstream_version: r.col("lineage", 4)?,
                 },
-            })
-            .collect()))
+            }))
+            .collect::<Result<Vec<_>>>()?))
     }
 
     /// The most recent runs, newest first.
@@ -349,19 +349,19 @@ impl MetaStore {
             q.fetch_all(p)
                 .await?
                 .into_iter()
-                .map(|r| RunRecord {
-                    run_id: r.get(0),
-                    command: r.get(1),
-                    args: r.get(2),
-                    status: r.get(3),
-                    started_at: r.get(4),
-                    finished_at: r.get(5),
-                    elapsed_s: r.get(6),
-                    nodes_ok: r.get(7),
-                    nodes_failed: r.get(8),
-                    nodes_skipped: r.get(9),
-                })
-                .collect()
+                .map(|r| Ok(RunRecord {
+                    run_id: r.col("runs", 0)?,
+                    command: r.col("runs", 1)?,
+                    args: r.col("runs", 2)?,
+                    status: r.col("runs", 3)?,
+                    started_at: r.col("runs", 4)?,
+                    finished_at: r.col("runs", 5)?,
+                    elapsed_s: r.col("runs", 6)?,
+                    nodes_ok: r.col("runs", 7)?,
+                    nodes_failed: r.col("runs", 8)?,
+                    nodes_skipped: r.col("runs", 9)?,
+                }))
+                .collect::<Result<Vec<_>>>()?
         }))
     }
 
@@ -375,18 +375,18 @@ impl MetaStore {
             .fetch_all(p)
             .await?
             .into_iter()
-            .map(|r| NodeExecution {
-                unique_id: r.get(0),
-                attempt: r.get(1),
-                status: r.get(2),
-                started_at: r.get(3),
-                elapsed_s: r.get(4),
-                rows_affected: r.get(5),
-                delta_version: r.get(6),
-                sql_hash: r.get(7),
-                message: r.get(8),
-                error: r.get(9),
-            })
-            .collect()))
+            .map(|r| Ok(NodeExecution {
+                unique_id: r.col("node_executions", 0)?,
+                attempt: r.col("node_executions", 1)?,
+                status: r.col("node_executions", 2)?,
+                started_at: r.col("node_executions", 3)?,
+                elapsed_s: r.col("node_executions", 4)?,
+                rows_affected: r.col("node_executions", 5)?,
+                delta_version: r.col("node_executions", 6)?,
+                sql_hash: r.col("node_executions", 7)?,
+                message: r.col("node_executions", 8)?,
+                error: r.col("node_executions", 9)?,
+            }))
+            .collect::<Result<Vec<_>>>()?))
     }
 }

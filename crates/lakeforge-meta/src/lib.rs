@@ -35,6 +35,7 @@ macro_rules! on_pool {
     };
 }
 
+mod decode;
 mod history;
 mod location;
 mod lock;
@@ -91,6 +92,16 @@ pub enum MetaError {
     InvalidScope { scope: String },
     #[error("Run id `{spec}` is ambiguous: it starts {candidates}\nhint: type more of the id")]
     AmbiguousRun { spec: String, candidates: String },
+    /// A value in the store is not of the type or shape Lakeforge writes there.
+    #[error(
+        "The metadata store has an unexpected value in table `{table}`, column `{column}`: {source}\nhint: the store was changed by hand or by another program; restore it from a backup, or move it aside so that lakeforge starts a new one (its run history and model registry stay in the old file)"
+    )]
+    Corrupt {
+        table: &'static str,
+        column: String,
+        #[source]
+        source: decode::BoxError,
+    },
 }
 
 pub type Result<T, E = MetaError> = std::result::Result<T, E>;

@@ -8,8 +8,8 @@
 
 use std::time::Duration;
 
+use crate::decode::RowExt;
 use serde::Serialize;
-use sqlx::Row;
 
 use crate::{MetaStore, Pool, Result};
 
@@ -108,16 +108,17 @@ impl MetaStore {
             .fetch_optional(p)
             .await?
             .map(|r| {
-                let expires_at_ms: i64 = r.get(3);
-                let now_ms: i64 = r.get(4);
-                LockInfo {
-                    name: r.get(0),
-                    owner: r.get(1),
-                    acquired_at_ms: r.get(2),
+                let expires_at_ms: i64 = r.col("locks", 3)?;
+                let now_ms: i64 = r.col("locks", 4)?;
+                Ok::<_, crate::MetaError>(LockInfo {
+                    name: r.col("locks", 0)?,
+                    owner: r.col("locks", 1)?,
+                    acquired_at_ms: r.col("locks", 2)?,
                     expires_at_ms,
                     expired: expires_at_ms <= now_ms,
-                }
-            })),
+                })
+            })
+            .transpose()?),
         )
     }
 }

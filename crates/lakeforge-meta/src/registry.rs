@@ -7,9 +7,9 @@
 //! that inserts it (`BEGIN IMMEDIATE` on SQLite, a per-model advisory lock on PostgreSQL), so
 //! two trainings of the same model never get the same number.
 
+use crate::decode::RowExt;
 use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
-use sqlx::Row;
 
 use crate::{MetaStore, Result};
 
@@ -128,33 +128,44 @@ const VERSION_COLUMNS: &str = "name, version, created_at, run_id, status, gate_m
     algorithm, spec, params, metrics, feature_schema, artifact_path, artifact_sha256, \
     training_relation, training_version, train_rows, test_rows";
 
+/// A [`ModelVersion`] from a row of [`VERSION_COLUMNS`], whichever backend it came from.
 macro_rules! version_row {
     ($r:expr) => {{
         let r = $r;
-        let metrics: String = r.get(10);
-        ModelVersion {
-            name: r.get(0),
-            version: r.get(1),
-            created_at: r.get(2),
-            run_id: r.get(3),
-            status: r.get(4),
-            gate_message: r.get(5),
-            task: r.get(6),
-            algorithm: r.get(7),
-            spec_json: r.get(8),
-            params_json: r.get(9),
-            metrics: serde_json::from_str(&metrics).unwrap_or_default(),
-            feature_schema_json: r.get(11),
-            artifact_path: r.get(12),
-            artifact_sha256: r.get(13),
-            training_relation: r.get(14),
-            training_version: r.get(15),
-            train_rows: r.get(16),
-            test_rows: r.get(17),
+        let metrics: String = r.col(T, 10)?;
+        // JSON has no NaN: serde_json writes a NaN metric as null, so null reads back as NaN.
+        let metrics: Vec<(String, Option<f64>)> = serde_json::from_str(&metrics)
+            .map_err(|e| crate::decode::corrupt(T, "metrics", Box::new(e)))?;
+        let metrics = metrics
+            .into_iter()
+            .map(|(k, v)| (k, v.unwrap_or(f64::NAN)))
+            .collect();
+        Ok::<_, crate::MetaError>(ModelVersion {
+            name: r.col(T, 0)?,
+            version: r.col(T, 1)?,
+            created_at: r.col(T, 2)?,
+            run_id: r.col(T, 3)?,
+            status: r.col(T, 4)?,
+            gate_message: r.col(T, 5)?,
+            task: r.col(T, 6)?,
+            algorithm: r.col(T, 7)?,
+            spec_json: r.col(T, 8)?,
+            params_json: r.col(T, 9)?,
+            metrics,
+            feature_schema_json: r.col(T, 11)?,
+            artifact_path: r.col(T, 12)?,
+            artifact_sha256: r.col(T, 13)?,
+            training_relation: r.col(T, 14)?,
+            training_version: r.col(T, 15)?,
+            train_rows: r.col(T, 16)?,
+            test_rows: r.col(T, 17)?,
             aliases: Vec::new(),
-        }
+        })
     }};
 }
+
+/// The table [`version_row!`] reads.
+const T: &str = "ml_model_versions";
 
 impl MetaStore {
     /// Record a new version of `v.name` with its trials; returns its number.
@@ -248,7 +259,7 @@ impl MetaStore {
                 .await?
                 .iter()
                 .map(|r| version_row!(r))
-                .collect()
+                .collect::<Result<Vec<_>>>()?
         });
         for (alias, version) in self.model_aliases(name).await? {
             if let Some(v) = versions.iter_mut().find(|v| v.version == version) {
@@ -277,20 +288,23 @@ impl MetaStore {
                 .fetch_all(p)
                 .await?
                 .iter()
-                .map(|r| ModelSummary {
-                    name: r.get(0),
-                    versions: r.get(1),
-                    latest: r.get(2),
-                    latest_created_at: r.get(3),
+                .map(|r| Ok(ModelSummary {
+                    name: r.col("ml_model_versions", 0)?,
+                    versions: r.col("ml_model_versions", 1)?,
+                    latest: r.col("ml_model_versions", 2)?,
+                    latest_created_at: r.col("ml_model_versions", 3)?,
                     aliases: Vec::new(),
-                })
-                .collect();
+                }))
+                .collect::<Result<Vec<_>>>()?;
             let aliases = sqlx::query(aliases_sql)
                 .fetch_all(p)
                 .await?
                 .iter()
-                .map(|r| (r.get(0), r.get(1), r.get(2)))
-                .collect();
+                .map(|r| {
+                    let t = "ml_model_aliases";
+                    Ok((r.col(t, 0)?, r.col(t, 1)?, r.col(t, 2)?))
+                })
+                .collect::<Result<Vec<_>>>()?;
             (models, aliases)
         });
         for (name, alias, version) in aliases {
@@ -309,8 +323,8 @@ impl MetaStore {
             .fetch_all(p)
             .await?
             .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect()))
+            .map(|r| Ok((r.col("ml_model_aliases", 0)?, r.col("ml_model_aliases", 1)?)))
+            .collect::<Result<Vec<_>>>()?))
     }
 
     /// The version `alias` of `name` points at now.
@@ -416,14 +430,14 @@ impl MetaStore {
             .fetch_all(p)
             .await?
             .iter()
-            .map(|r| AliasChange {
-                alias: r.get(0),
-                version: r.get(1),
-                previous: r.get(2),
-                set_at: r.get(3),
-                set_by: r.get(4),
-            })
-            .collect()))
+            .map(|r| Ok(AliasChange {
+                alias: r.col("ml_alias_history", 0)?,
+                version: r.col("ml_alias_history", 1)?,
+                previous: r.col("ml_alias_history", 2)?,
+                set_at: r.col("ml_alias_history", 3)?,
+                set_by: r.col("ml_alias_history", 4)?,
+            }))
+            .collect::<Result<Vec<_>>>()?))
     }
 
     /// The version `alias` of `name` pointed at at the moment `at` (RFC 3339, UTC).
@@ -454,12 +468,12 @@ impl MetaStore {
             .fetch_all(p)
             .await?
             .iter()
-            .map(|r| TrialRecord {
-                trial: r.get(0),
-                params_json: r.get(1),
-                score: r.get(2),
-                iterations: r.get(3),
-            })
-            .collect()))
+            .map(|r| Ok(TrialRecord {
+                trial: r.col("ml_model_trials", 0)?,
+                params_json: r.col("ml_model_trials", 1)?,
+                score: r.col("ml_model_trials", 2)?,
+                iterations: r.col("ml_model_trials", 3)?,
+            }))
+            .collect::<Result<Vec<_>>>()?))
     }
 }

@@ -6,9 +6,9 @@
 //! the tick taken and does not run it again. Tick times are RFC 3339 text in UTC with
 //! milliseconds, which sorts in time order.
 
+use crate::decode::RowExt;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
-use sqlx::Row;
 
 use crate::{MetaStore, Result, RunStatus};
 
@@ -45,19 +45,21 @@ const COLUMNS: &str = "schedule, tick_at, owner, claimed_at, status, run_id, fin
 macro_rules! tick_row {
     ($r:expr) => {{
         let r = $r;
-        let at: String = r.get(1);
-        TickRecord {
-            schedule: r.get(0),
-            tick_at: DateTime::parse_from_rfc3339(&at)
-                .map(|t| t.with_timezone(&Utc))
-                .unwrap_or_default(),
-            owner: r.get(2),
-            claimed_at: r.get(3),
-            status: r.get(4),
-            run_id: r.get(5),
-            finished_at: r.get(6),
-            message: r.get(7),
-        }
+        let t = "schedule_ticks";
+        let at: String = r.col(t, 1)?;
+        let tick_at = DateTime::parse_from_rfc3339(&at)
+            .map_err(|e| crate::decode::corrupt(t, "tick_at", Box::new(e)))?
+            .with_timezone(&Utc);
+        Ok::<_, crate::MetaError>(TickRecord {
+            schedule: r.col(t, 0)?,
+            tick_at,
+            owner: r.col(t, 2)?,
+            claimed_at: r.col(t, 3)?,
+            status: r.col(t, 4)?,
+            run_id: r.col(t, 5)?,
+            finished_at: r.col(t, 6)?,
+            message: r.col(t, 7)?,
+        })
     }};
 }
 
@@ -149,7 +151,8 @@ impl MetaStore {
             .bind(schedule)
             .fetch_optional(p)
             .await?
-            .map(|r| tick_row!(r))),
+            .map(|r| tick_row!(r))
+            .transpose()?),
         )
     }
 
@@ -169,7 +172,11 @@ impl MetaStore {
             if let Some(s) = schedule {
                 q = q.bind(s);
             }
-            q.fetch_all(p).await?.into_iter().map(|r| tick_row!(r)).collect()
+            q.fetch_all(p)
+                .await?
+                .into_iter()
+                .map(|r| tick_row!(r))
+                .collect::<Result<Vec<_>>>()?
         }))
     }
 }

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::Row;
+use crate::decode::RowExt;
 
 use crate::history::LineageEdge;
 use crate::{MetaStore, Result};
@@ -43,34 +43,34 @@ impl MetaStore {
                 .await?
                 .into_iter()
                 .map(|r| {
-                    (
-                        r.get(0),
+                    Ok((
+                        r.col("node_executions", 0)?,
                         LatestExecution {
-                            run_id: r.get(1),
-                            attempt: r.get(2),
-                            status: r.get(3),
-                            sql_hash: r.get(4),
-                            delta_version: r.get(5),
+                            run_id: r.col("node_executions", 1)?,
+                            attempt: r.col("node_executions", 2)?,
+                            status: r.col("node_executions", 3)?,
+                            sql_hash: r.col("node_executions", 4)?,
+                            delta_version: r.col("node_executions", 5)?,
                             upstream: Vec::new(),
                         },
-                    )
+                    ))
                 })
-                .collect();
+                .collect::<Result<Vec<_>>>()?;
             let edges: Vec<(String, LineageEdge)> = sqlx::query(sqlx::AssertSqlSafe(lineage_sql.as_str()))
                 .fetch_all(p)
                 .await?
                 .into_iter()
                 .map(|r| {
-                    (
-                        r.get(0),
+                    Ok((
+                        r.col("lineage", 0)?,
                         LineageEdge {
-                            upstream: r.get(1),
-                            upstream_relation: r.get(2),
-                            upstream_version: r.get(3),
+                            upstream: r.col("lineage", 1)?,
+                            upstream_relation: r.col("lineage", 2)?,
+                            upstream_version: r.col("lineage", 3)?,
                         },
-                    )
+                    ))
                 })
-                .collect();
+                .collect::<Result<Vec<_>>>()?;
             (rows, edges)
         });
         let mut out: HashMap<String, LatestExecution> = rows.into_iter().collect();

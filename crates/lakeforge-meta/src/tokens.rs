@@ -2,10 +2,10 @@
 //! a SHA-256 hash, revoked by id or name. The server checks a request's bearer token by its
 //! hash ([`MetaStore::token_scopes`]); 32 random bytes make the hash safe to store unsalted.
 
+use crate::decode::RowExt;
 use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 use crate::{MetaError, MetaStore, Result};
 
@@ -80,16 +80,16 @@ impl MetaStore {
             .await?
             .iter()
             .map(|r| {
-                let scopes: String = r.get(2);
-                TokenInfo {
-                    id: r.get(0),
-                    name: r.get(1),
+                let scopes: String = r.col("api_tokens", 2)?;
+                Ok(TokenInfo {
+                    id: r.col("api_tokens", 0)?,
+                    name: r.col("api_tokens", 1)?,
                     scopes: scopes.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
-                    created_at: r.get(3),
-                    revoked_at: r.get(4),
-                }
+                    created_at: r.col("api_tokens", 3)?,
+                    revoked_at: r.col("api_tokens", 4)?,
+                })
             })
-            .collect()))
+            .collect::<Result<Vec<_>>>()?))
     }
 
     /// Revoke the tokens whose id or name is `which`; returns how many were revoked.

@@ -207,6 +207,7 @@ pub async fn run_until(
                     results.push(r);
                     frontier.push((child, true));
                 } else {
+                    // Cannot fail: the plan gave every chosen node a count of what it waits on.
                     let n = remaining.get_mut(&child).expect("planned");
                     *n -= 1;
                     if *n == 0 {
@@ -298,12 +299,20 @@ async fn attempt_with_retries(
         if !retry {
             return (result, failed);
         }
-        let delay = node.config.retry_delay * 2f64.powi(attempt as i32 - 1);
+        // `attempt` is at most `retries + 1`; capped so the exponent cannot wrap.
+        let exponent = i32::try_from(attempt.min(1024)).unwrap_or(1024) - 1;
+        let delay = node.config.retry_delay * 2f64.powi(exponent);
         reporter.node_retrying(&node, attempt, &result.message, delay);
         failed.push(result);
-        tokio::time::sleep(std::time::Duration::from_secs_f64(delay)).await;
+        tokio::time::sleep(seconds(delay)).await;
         attempt += 1;
     }
+}
+
+/// A duration of `secs` seconds from a project's config: values too large for a `Duration`
+/// (`timeout: 1e300`, a doubled retry delay) mean "practically never" instead of a panic.
+fn seconds(secs: f64) -> std::time::Duration {
+    std::time::Duration::try_from_secs_f64(secs).unwrap_or(std::time::Duration::MAX)
 }
 
 async fn attempt_once(env: &NodeEnv, node: &Node) -> NodeResult {
@@ -312,7 +321,7 @@ async fn attempt_once(env: &NodeEnv, node: &Node) -> NodeResult {
     let outcome = match node.config.timeout {
         Some(secs) => {
             let clock = Instant::now();
-            match tokio::time::timeout(std::time::Duration::from_secs_f64(secs), run).await {
+            match tokio::time::timeout(seconds(secs), run).await {
                 Ok(r) => r,
                 Err(_) => {
                     let mut r = blank_result(
@@ -770,7 +779,7 @@ fn write_compiled(compile: &CompileContext, node: &Node, sql: &str) -> Result<()
             source: e,
         })?;
     }
-    std::fs::write(&path, format!("{sql}\n")).map_err(|e| RunnerError::Io { path, source: e })
+    crate::files::write_atomic(&path, format!("{sql}\n"))
 }
 
 fn write_artifacts(
@@ -801,11 +810,9 @@ fn write_artifacts(
 }
 
 pub(crate) fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+    // Cannot fail: a serde_json::Value has string keys and no non-finite numbers.
     let text = serde_json::to_string_pretty(value).expect("JSON values serialize");
-    std::fs::write(path, text).map_err(|e| RunnerError::Io {
-        path: path.into(),
-        source: e,
-    })
+    crate::files::write_atomic(path, text)
 }
 
 /// Row-level tests of one table that are counted together in one scan.

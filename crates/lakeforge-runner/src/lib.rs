@@ -4,6 +4,7 @@
 //! metadata store). It is the stage that turns a typed graph into a built lake.
 
 mod execute;
+mod files;
 pub mod openlineage;
 mod plan;
 mod results;

@@ -4,9 +4,10 @@
 //! run for the whole `lakeforge` command. Events go to a file of JSON lines and/or are POSTed
 //! to an HTTP endpoint; a transport failure is reported once and never fails the run.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use lakeforge_project::settings::OpenLineageConfig;
 use lakeforge_project::{Materialization, Node, Project, ResourceType};
@@ -99,8 +100,8 @@ impl OpenLineageReporter {
     /// Wait until every event was POSTed (call after the run; at most 10 seconds).
     pub async fn close(&self) {
         // Dropping the sender ends the poster once it has sent what is queued.
-        drop(self.post.lock().unwrap().take());
-        let handle = self.poster.lock().unwrap().take();
+        drop(self.post.lock().take());
+        let handle = self.poster.lock().take();
         if let Some(h) = handle {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(10), h).await;
         }
@@ -108,12 +109,12 @@ impl OpenLineageReporter {
 
     fn emit(&self, event: Value) {
         if let Some(f) = &self.file {
-            let mut f = f.lock().unwrap();
+            let mut f = f.lock();
             if let Err(e) = writeln!(f, "{event}") {
                 eprintln!("warning: could not write an OpenLineage event: {e}");
             }
         }
-        if let Some(tx) = self.post.lock().unwrap().as_ref() {
+        if let Some(tx) = self.post.lock().as_ref() {
             let _ = tx.send(event);
         }
     }
@@ -202,7 +203,6 @@ impl Reporter for OpenLineageReporter {
         let run_id = uuid::Uuid::new_v4().to_string();
         self.node_runs
             .lock()
-            .unwrap()
             .insert(node.unique_id.clone(), run_id.clone());
         let inputs = node
             .depends_on
@@ -227,7 +227,7 @@ impl Reporter for OpenLineageReporter {
 
     fn node_finished(&self, node: &Node, r: &NodeResult, index: usize, total: usize) {
         // Skipped nodes never started: they have no run to end.
-        if let Some(run_id) = self.node_runs.lock().unwrap().remove(&node.unique_id) {
+        if let Some(run_id) = self.node_runs.lock().remove(&node.unique_id) {
             let (event_type, mut facets) = match r.status {
                 NodeStatus::Success | NodeStatus::Pass | NodeStatus::Warn => {
                     ("COMPLETE", self.parent_facets())

@@ -117,6 +117,8 @@ pub(crate) fn plan(project: &Project, selected: &BTreeSet<String>, command: Comm
         let Some(model) = node.depends_on.first() else {
             continue;
         };
+        // The `expect`s in this function cannot fail: `waits_on` has an entry for every chosen
+        // node, and `model` and `id` were chosen.
         let model_waits = waits_on.get(model).cloned();
         match model_waits {
             Some(w) => {

@@ -3,8 +3,8 @@
 //! and inputs are the same as at its last successful execution and its own table is still
 //! the one that execution wrote.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use lakeforge_engine::{Engine, StoredKind};
 use lakeforge_meta::{LatestExecution, LineageEdge};
@@ -18,16 +18,13 @@ pub(crate) struct Versions(Mutex<HashMap<String, Option<i64>>>);
 
 impl Versions {
     pub fn set(&self, unique_id: &str, version: Option<i64>) {
-        self.0
-            .lock()
-            .unwrap()
-            .insert(unique_id.to_string(), version);
+        self.0.lock().insert(unique_id.to_string(), version);
     }
 
     /// The current version of a node's or source's table; None for views, ephemeral models
     /// and tables that do not exist.
     async fn get(&self, engine: &Engine, project: &Project, unique_id: &str) -> Option<i64> {
-        if let Some(v) = self.0.lock().unwrap().get(unique_id) {
+        if let Some(v) = self.0.lock().get(unique_id) {
             return *v;
         }
         let relation = match project.nodes.get(unique_id) {

@@ -74,6 +74,17 @@ pub fn select_nodes(
     Ok(lakeforge_project::select(project, select, exclude)?)
 }
 
+/// The value of the flag `flag` as a duration: a positive number of seconds, no larger than a
+/// `Duration` holds (a huge or negative value would panic in `Duration::from_secs_f64`).
+pub fn seconds_arg(flag: &str, secs: f64) -> anyhow::Result<std::time::Duration> {
+    match std::time::Duration::try_from_secs_f64(secs) {
+        Ok(d) if secs > 0.0 => Ok(d),
+        _ => anyhow::bail!(
+            "{flag} {secs} is not a usable number of seconds\nhint: give a positive number, e.g. {flag} 30"
+        ),
+    }
+}
+
 pub fn default_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())

@@ -306,7 +306,8 @@ async fn show(
         println!(
             "  artifact   {} (sha256 {})",
             v.artifact_path,
-            &v.artifact_sha256[..16]
+            // A short hash (a store edited by hand) is shown whole, not sliced past its end.
+            v.artifact_sha256.get(..16).unwrap_or(&v.artifact_sha256)
         );
         let mut t = table();
         t.set_header(vec!["metric (held-out rows)", "value"]);
@@ -504,6 +505,7 @@ async fn promote(
 /// `YYYY-MM-DD` (the end of that day, UTC) or RFC 3339.
 fn parse_moment(text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
     if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        // Cannot fail: 23:59:59.999999 is a valid time of every day.
         let end = d
             .and_hms_micro_opt(23, 59, 59, 999_999)
             .expect("valid time");

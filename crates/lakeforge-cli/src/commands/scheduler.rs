@@ -87,10 +87,17 @@ pub async fn run(args: SchedulerArgs) -> anyhow::Result<ExitCode> {
             args.project_dir.join("lakeforge.yml").display()
         );
     }
-    if !(args.poll_interval > 0.0 && args.poll_interval.is_finite()) {
-        bail!("--poll-interval must be a positive number of seconds");
+    // Checked here once, so that `poll()` and `ttl()` below convert values known to fit, and
+    // clock arithmetic with them (now + ttl, in the store's milliseconds) cannot overflow.
+    for (flag, secs) in [
+        ("--poll-interval", args.poll_interval),
+        ("--lease-ttl", args.lease_ttl),
+    ] {
+        if super::seconds_arg(flag, secs)? > Duration::from_secs(86_400) {
+            bail!("{flag} {secs} is more than a day\nhint: give at most 86400 seconds");
+        }
     }
-    if !(args.lease_ttl >= 1.0 && args.lease_ttl.is_finite()) {
+    if args.lease_ttl < 1.0 {
         bail!("--lease-ttl must be a number of seconds, at least 1");
     }
     let now = match &args.now {

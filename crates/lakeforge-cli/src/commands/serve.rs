@@ -89,10 +89,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let project = super::load_project(&args.project)?;
     let options = ServeOptions {
         require_tokens,
-        max_body_bytes: args.max_body_mb << 20,
+        max_body_bytes: args.max_body_mb.saturating_mul(1 << 20),
         max_rows: args.max_rows,
-        request_timeout: Duration::from_secs_f64(args.timeout),
-        refresh_interval: Duration::from_secs_f64(args.refresh.max(0.1)),
+        request_timeout: super::seconds_arg("--timeout", args.timeout)?,
+        refresh_interval: super::seconds_arg("--refresh", args.refresh)?
+            .max(Duration::from_millis(100)),
         access_log: args.access_log,
     };
     let lake = lakeforge_engine::Lake::open_target(&project.target).await?;

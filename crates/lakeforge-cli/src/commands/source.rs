@@ -151,6 +151,7 @@ pub async fn run(args: SourceArgs) -> anyhow::Result<ExitCode> {
             "error": message,
         }));
         if let Some(m) = message {
+            // Cannot fail: a row was pushed for this source just above.
             rows.last_mut().expect("pushed").push(m);
         }
     }

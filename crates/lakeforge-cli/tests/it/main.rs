@@ -4,6 +4,7 @@
 mod common;
 
 mod build;
+mod concurrent;
 mod db_sources;
 mod deps;
 mod errors;

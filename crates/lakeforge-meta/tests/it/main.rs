@@ -6,6 +6,7 @@
 #[macro_use]
 mod common;
 
+mod corrupt;
 mod history;
 mod locks;
 mod open;
