@@ -6,7 +6,9 @@
 //! ([`gbdt`], [`linear`], [`kmeans`]) → [`Model`] (pipeline + estimator +
 //! metadata) → [`model_file`] (versioned, checksummed) → prediction on
 //! RecordBatches / [`metrics`] → [`report`] (curves from [`curves`], one
-//! standalone HTML page). [`split`] and [`tuning`] build on `fit`.
+//! standalone HTML page). [`split`] and [`tuning`] build on `fit`; [`split`]
+//! first puts the rows in [`canonical`] order, so training depends on the rows,
+//! not on the order they were stored in.
 //!
 //! ```no_run
 //! # use lakeforge_ml::*;
@@ -22,6 +24,7 @@
 //! ```
 
 pub mod binning;
+pub mod canonical;
 pub mod curves;
 pub mod dataset;
 pub mod error;

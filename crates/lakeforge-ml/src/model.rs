@@ -343,7 +343,10 @@ pub(crate) fn encode_target(
 }
 
 /// Trains a model on `train`, using `valid` (if given) for early stopping and
-/// the reported validation metric.
+/// the reported validation metric. Rows are used in the order given (the parts
+/// [`split_batches`](crate::split_batches) returns are in canonical order; for
+/// rows from elsewhere, [`canonical_order`](crate::canonical::canonical_order)
+/// makes the model independent of how they were stored).
 pub fn fit(train: &[RecordBatch], valid: Option<&[RecordBatch]>, spec: &FitSpec) -> Result<Model> {
     let target = spec.target_name()?;
     let n_rows: usize = train.iter().map(|b| b.num_rows()).sum();

@@ -3,7 +3,7 @@
 //! tuning; [`split_batches`] applies a split to arrow RecordBatches.
 
 use arrow::array::{Array, AsArray, UInt32Array};
-use arrow::compute::{cast, concat_batches, take_record_batch};
+use arrow::compute::{cast, take_record_batch};
 use arrow::datatypes::{DataType, Float64Type};
 use arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
@@ -90,7 +90,8 @@ pub fn stratified_split<K: Ord + Clone>(
     (train, test)
 }
 
-/// Time-ordered split: rows sorted by `keys` (ties keep input order); the
+/// Time-ordered split: rows sorted by `keys` (ties keep input order, which
+/// [`split_batches`] makes canonical); the
 /// last `test_fraction` are the test set. Rows with a NaN key go to train.
 pub fn time_split(keys: &[f64], test_fraction: f64) -> (Vec<usize>, Vec<usize>) {
     let mut idx: Vec<usize> = (0..keys.len()).collect();
@@ -184,7 +185,10 @@ fn take(batch: &RecordBatch, rows: &[usize]) -> Result<RecordBatch> {
     Ok(take_record_batch(batch, &idx)?)
 }
 
-/// Splits batches into (train, test) according to `strategy`.
+/// Splits batches into (train, test) according to `strategy`. The rows are put in
+/// [canonical order](crate::canonical) first, so the split, and everything trained on its
+/// parts (both in canonical order), depends on the rows and the seed, not on the order the
+/// rows were stored in.
 pub fn split_batches(
     batches: &[RecordBatch],
     strategy: &SplitStrategy,
@@ -193,7 +197,7 @@ pub fn split_batches(
         .first()
         .map(|b| b.schema())
         .ok_or_else(|| MlError::EmptyData("nothing to split".into()))?;
-    let all = concat_batches(&schema, batches)?;
+    let all = crate::canonical::canonical_order(&schema, batches)?;
     let n = all.num_rows();
     let (train, test) = match strategy {
         SplitStrategy::Random {

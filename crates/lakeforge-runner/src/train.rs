@@ -134,8 +134,8 @@ fn fit_spec(spec: &MlModelSpec) -> Result<FitSpec, String> {
     Ok(fit)
 }
 
-/// Split, tune (when asked), fit and evaluate: deterministic for the same rows, in the same
-/// order, and the same declaration.
+/// Split, tune (when asked), fit and evaluate: the same rows (in any order: the split puts
+/// them in canonical order first) and the same declaration give the same bytes.
 pub fn fit_from_spec(
     spec: &MlModelSpec,
     schema: &SchemaRef,

@@ -1,6 +1,7 @@
 //! `lakeforge init DIR`: writes a complete example project, an online shop. The seed CSVs
 //! (customers, orders, payments) are generated here from a fixed random seed, so any size can
 //! be made for benchmarks (`--orders 10000000`) and the same size always gives the same data.
+//! Money is whole cents in the CSVs and exact decimals in the models (`cents_to_dollars`).
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -141,6 +142,20 @@ const METHODS: &[&str] = &[
     "gift_card",
 ];
 
+/// The customer of an order, from one random draw: half the orders go to the regulars (the
+/// first quarter of the customers), the rest to anyone, so a regular places about five times
+/// as many orders as another customer, as in a real shop, and the demo's model has a real
+/// difference between customers to learn.
+fn pick_customer(draw: u64, customers: u64) -> u64 {
+    let regulars = (customers / 4).max(1);
+    let u = (draw >> 11) as f64 / (1u64 << 53) as f64;
+    if u < 0.5 {
+        1 + ((u * 2.0 * regulars as f64) as u64).min(regulars - 1)
+    } else {
+        1 + (((u - 0.5) * 2.0 * customers as f64) as u64).min(customers.max(1) - 1)
+    }
+}
+
 /// Days since 1970-01-01 → YYYY-MM-DD, without a date library in the hot loop.
 fn ymd(days: i64) -> String {
     // Howard Hinnant's civil-from-days algorithm.
@@ -194,7 +209,7 @@ fn generate_seeds(dir: &Path, customers: u64, orders: u64, seed: u64) -> anyhow:
     let mut dates: Vec<String> = (0..=span).map(|d| ymd(start + d)).collect();
     dates.shrink_to_fit();
     for id in 1..=orders {
-        let customer = 1 + rng.below(customers);
+        let customer = pick_customer(rng.next(), customers);
         let day = (id as i64 * span) / orders.max(1) as i64;
         let status = match rng.below(100) {
             0..=54 => "completed",

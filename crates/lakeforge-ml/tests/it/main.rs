@@ -2,7 +2,8 @@
 //! scikit-learn's bundled datasets (CSV fixtures exported by
 //! `bench/ml/export_fixtures.py`) compared with LightGBM's recorded metrics,
 //! plus model-file, pipeline, linear/k-means (with their categorical
-//! encodings) and tuning behaviour.
+//! encodings) and tuning behaviour; training that follows the rows, not
+//! their stored order (`row_order`).
 
 mod categorical_encoding;
 mod common;
@@ -12,4 +13,5 @@ mod model_io;
 mod other_learners;
 mod pipeline_e2e;
 mod predict_row;
+mod row_order;
 mod tuning_cv;

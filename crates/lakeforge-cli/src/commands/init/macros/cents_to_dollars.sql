@@ -1,4 +1,5 @@
-{# Payments are stored in cents; marts report dollars. #}
+{# Payments are stored in cents; marts report dollars as exact decimals, so sums of money are
+   exact in any order (doubles would print 3646.2800000000007 and vary in the last digits). #}
 {% macro cents_to_dollars(column_name, scale=2) -%}
-    round(cast({{ column_name }} as double) / 100, {{ scale }})
+    cast(cast({{ column_name }} as decimal(18, {{ scale }})) / 100 as decimal(18, {{ scale }}))
 {%- endmacro %}
