@@ -9,8 +9,8 @@ use crate::adapter::Adapter;
 use crate::error::{ProjectError, Result, suggest};
 use crate::generic_tests;
 use crate::jinja::{ENV_OVERRIDES, RelationResolver, RenderRequest, VAR_OVERRIDES};
+use crate::load::Project;
 use crate::node::{ColumnInfo, Node, Relation, ResourceType, TestKind};
-use crate::project::Project;
 use crate::unit_test::{Fixture, UnitInput, UnitTestDef};
 
 /// A row-level data test as a condition on one row (see [`CompileContext::row_checks`]).
@@ -83,63 +83,96 @@ pub struct DuplicateKeyCheck {
 #[derive(Clone)]
 pub struct CompileContext {
     project: Arc<Project>,
+    /// ref()/source() as the root project resolves them.
     resolver: Arc<ProjectResolver>,
+    /// The same for each installed package's nodes (dbt searches the caller's package second).
+    package_resolvers: HashMap<String, Arc<ProjectResolver>>,
     /// The database macros query while compiling; `None` renders as dbt does at parse time.
     adapter: Option<Arc<dyn Adapter>>,
 }
 
+/// ref() and source() of the nodes of one package (or of the root project), in dbt's search
+/// order: the root project, then that package, then the other packages.
 struct ProjectResolver {
-    refs: HashMap<String, Relation>,
-    sources: HashMap<(String, String), Relation>,
+    project: Arc<Project>,
+    package: String,
 }
 
 impl RelationResolver for ProjectResolver {
     fn resolve_ref(
         &self,
-        _package: Option<&str>,
+        package: Option<&str>,
         name: &str,
     ) -> std::result::Result<Relation, String> {
-        self.refs.get(name).cloned().ok_or_else(|| {
-            let hint = suggest(name, self.refs.keys().map(String::as_str))
-                .map(|s| format!("\nhint: did you mean `{s}`?"))
-                .unwrap_or_default();
-            format!("ref('{name}') is not a model, seed or snapshot of this project{hint}")
-        })
-    }
-
-    fn resolve_source(&self, source: &str, table: &str) -> std::result::Result<Relation, String> {
-        self.sources
-            .get(&(source.to_string(), table.to_string()))
-            .cloned()
-            .ok_or_else(|| {
-                format!("source('{source}', '{table}') is not declared in any properties YAML file")
-            })
-    }
-}
-
-impl CompileContext {
-    pub fn new(project: Arc<Project>) -> Self {
-        let refs = project
-            .nodes
-            .values()
-            .filter(|n| {
+        let refable = |id: &String| {
+            self.project.nodes.get(id).filter(|n| {
                 matches!(
                     n.resource_type,
                     ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
                 )
             })
-            .map(|n| (n.name.clone(), n.relation.clone()))
-            .collect();
-        let sources = project
-            .sources
-            .values()
-            .map(|s| ((s.source_name.clone(), s.name.clone()), s.relation.clone()))
+        };
+        if let Some(n) = self
+            .project
+            .refs
+            .find(&self.package, package, name)
+            .and_then(refable)
+        {
+            return Ok(n.relation.clone());
+        }
+        let shown = match package {
+            Some(p) => format!("ref('{p}', '{name}')"),
+            None => format!("ref('{name}')"),
+        };
+        let hint = suggest(name, self.project.by_name.keys().map(String::as_str))
+            .map(|s| format!("\nhint: did you mean `{s}`?"))
+            .unwrap_or_default();
+        Err(format!(
+            "{shown} is not a model, seed or snapshot of this project or its packages{hint}"
+        ))
+    }
+
+    fn resolve_source(&self, source: &str, table: &str) -> std::result::Result<Relation, String> {
+        crate::load::find_source(
+            &self.project.sources,
+            &self.project.refs,
+            &self.package,
+            source,
+            table,
+        )
+        .map(|s| s.relation.clone())
+        .ok_or_else(|| {
+            format!("source('{source}', '{table}') is not declared in any properties YAML file")
+        })
+    }
+}
+
+impl CompileContext {
+    pub fn new(project: Arc<Project>) -> Self {
+        let resolver = |package: &str| {
+            Arc::new(ProjectResolver {
+                project: project.clone(),
+                package: package.to_string(),
+            })
+        };
+        let package_resolvers = project
+            .packages()
+            .map(|p| (p.to_string(), resolver(p)))
             .collect();
         CompileContext {
+            resolver: resolver(&project.name),
+            package_resolvers,
             project,
-            resolver: Arc::new(ProjectResolver { refs, sources }),
             adapter: None,
         }
+    }
+
+    /// The resolver of ref()/source() calls written in `node`'s package.
+    fn resolver_for(&self, node: &Node) -> Arc<ProjectResolver> {
+        self.package_resolvers
+            .get(node.package())
+            .unwrap_or(&self.resolver)
+            .clone()
     }
 
     /// Lets macros reach the database while nodes compile (`run_query`, `statement`,
@@ -174,13 +207,16 @@ impl CompileContext {
             ) => self.generic_test_sql(node, name, column.as_deref(), attached_to, args)?,
             (ResourceType::UnitTest, Some(TestKind::Unit(def))) => self.unit_test_sql(node, def)?,
             _ => {
-                let (sql, _) = self.project.jinja.render(RenderRequest {
-                    file: &node.path,
-                    source: &node.raw_code,
-                    resolver: Some(self.resolver.clone()),
-                    this: Some(node.relation.clone()),
-                    is_incremental,
-                })?;
+                let (sql, _) = self.project.jinja.render_with(
+                    RenderRequest {
+                        file: &node.path,
+                        source: &node.raw_code,
+                        resolver: Some(self.resolver_for(node)),
+                        this: Some(node.relation.clone()),
+                        is_incremental,
+                    },
+                    self.project.scope_of(node).render_extra(),
+                )?;
                 sql
             }
         };
@@ -306,12 +342,14 @@ impl CompileContext {
 
     /// Where `lakeforge compile` writes a node's SQL: target/compiled/<project>/<path>.
     pub fn compiled_path(&self, node: &Node) -> PathBuf {
+        // A package's node goes under the package's name, at its path inside the package.
+        let scope = self.project.scope_of(node);
         let mut p = self
             .project
             .target_dir()
             .join("compiled")
-            .join(&self.project.name)
-            .join(&node.path);
+            .join(&scope.name)
+            .join(scope.own_path(&node.path));
         // Tests declared in YAML get a file of their own under the YAML file's path, as in dbt.
         if matches!(
             node.test,
@@ -418,21 +456,24 @@ impl CompileContext {
             column: column.map(str::to_string),
             args,
         };
-        let render_to = |to: &str| self.render_expression(&node.path, to);
+        let render_to = |to: &str| self.render_expression(node, to);
         generic_tests::builtin_sql(short, &input, &render_to).map_err(err)
     }
 
     /// Render a Jinja expression written in YAML (a relationships test's `to: ref('x')`).
-    fn render_expression(&self, file: &str, expr: &str) -> std::result::Result<String, String> {
+    fn render_expression(&self, node: &Node, expr: &str) -> std::result::Result<String, String> {
         self.project
             .jinja
-            .render(RenderRequest {
-                file,
-                source: &format!("{{{{ {expr} }}}}"),
-                resolver: Some(self.resolver.clone()),
-                this: None,
-                is_incremental: false,
-            })
+            .render_with(
+                RenderRequest {
+                    file: &node.path,
+                    source: &format!("{{{{ {expr} }}}}"),
+                    resolver: Some(self.resolver_for(node)),
+                    this: None,
+                    is_incremental: false,
+                },
+                self.project.scope_of(node).render_extra(),
+            )
             .map(|(s, _)| s)
             .map_err(|e| e.to_string())
     }
@@ -464,7 +505,7 @@ impl CompileContext {
                 column: column.clone(),
                 args,
             };
-            let render_to = |to: &str| self.render_expression(&test.path, to);
+            let render_to = |to: &str| self.render_expression(test, to);
             if let Some(pred) = generic_tests::row_failure_predicate(short, &input, &render_to) {
                 let pred = pred.map_err(|message| ProjectError::Config {
                     path: test.path.clone().into(),
@@ -501,7 +542,7 @@ impl CompileContext {
         column: Option<&str>,
         args: &std::collections::BTreeMap<String, serde_json::Value>,
     ) -> Result<String> {
-        let mut extra = std::collections::BTreeMap::new();
+        let mut extra = self.project.scope_of(node).render_extra();
         let model_value = if node.config.where_clause.is_some() {
             minijinja::Value::from(model.to_string())
         } else {
@@ -526,7 +567,7 @@ impl CompileContext {
             RenderRequest {
                 file: &node.path,
                 source: &call,
-                resolver: Some(self.resolver.clone()),
+                resolver: Some(self.resolver_for(node)),
                 this: None,
                 is_incremental: false,
             },
