@@ -15,6 +15,7 @@ mod ml;
 mod ml_pipeline;
 mod object_store;
 mod orchestration;
+mod packages;
 mod quality;
 mod runs;
 mod schedule;

@@ -24,12 +24,13 @@ pub(super) fn generic_test_node(
 ) -> Result<RawNode> {
     let decl = TestDecl::parse(&value, Path::new(decl_path))?;
     let owner_name = owner.rsplit('.').next().unwrap_or(owner).to_string();
-    let short_test = decl
-        .test_name
-        .rsplit('.')
-        .next()
-        .unwrap_or(&decl.test_name)
-        .to_string();
+    // dbt names a package's test with its namespace (`dbt_utils.at_least` →
+    // `dbt_utils_at_least_...`); a namespace that is no installed package is a built-in
+    // stand-in of Lakeforge's, named without it as before packages were loaded.
+    let short_test = match decl.test_name.split_once('.') {
+        Some((ns, test)) if !ctx.packages.iter().any(|p| p == ns) => test.to_string(),
+        _ => decl.test_name.replace('.', "_"),
+    };
     let depends_on = vec![owner.to_string()];
     let mut refs = Vec::new();
     let mut sources = Vec::new();

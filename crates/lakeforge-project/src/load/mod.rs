@@ -94,6 +94,7 @@ impl Project {
         let vars = scopes[0].vars.clone();
         let jinja = Arc::new(build_jinja(&root, &scopes, &target)?);
 
+        let names: Vec<String> = scopes.iter().map(|s| s.name.clone()).collect();
         let mut props = Vec::with_capacity(scopes.len());
         let mut raw: Vec<RawNode> = Vec::new();
         let mut sources = BTreeMap::new();
@@ -105,6 +106,7 @@ impl Project {
                 target: &target,
                 jinja: &jinja,
                 props: &index,
+                packages: &names,
             };
             raw.extend(scope_nodes(&ctx, &root)?);
             sources.extend(build_sources(&scope.name, &root, &target, &index)?);
@@ -113,7 +115,7 @@ impl Project {
 
         // Names are unique among a package's enabled models, seeds and snapshots: ref() finds
         // nodes by (package, name).
-        let mut refs = RefIndex::new(scopes.iter().map(|s| s.name.clone()).collect());
+        let mut refs = RefIndex::new(names.clone());
         for r in &raw {
             let n = &r.node;
             if n.resource_type == ResourceType::Test {
@@ -158,6 +160,7 @@ impl Project {
                 target: &target,
                 jinja: &jinja,
                 props: index,
+                packages: &names,
             };
             let own = refs.in_package(&scope.name);
             for (decl_path, owner, column, decl) in index.test_decls(&own, &scope.name) {

@@ -22,6 +22,8 @@ pub(super) struct Ctx<'a> {
     pub target: &'a Target,
     pub jinja: &'a Jinja,
     pub props: &'a PropsIndex,
+    /// Every scope's name, the root project first.
+    pub packages: &'a [String],
 }
 
 impl Ctx<'_> {

@@ -154,7 +154,7 @@ fn a_packages_nodes_load_with_its_configs_under_the_root_projects() {
     assert!(
         tests
             .iter()
-            .any(|t| t.starts_with("test.shop.is_even_orders_id.")),
+            .any(|t| t.starts_with("test.shop.shop_utils_is_even_orders_id.")),
         "{tests:?}"
     );
     assert!(
@@ -205,7 +205,10 @@ fn package_nodes_compile_with_the_packages_macros_and_vars() {
     let even = project
         .nodes
         .values()
-        .find(|n| n.unique_id.starts_with("test.shop.is_even_orders_id."))
+        .find(|n| {
+            n.unique_id
+                .starts_with("test.shop.shop_utils_is_even_orders_id.")
+        })
         .unwrap();
     let sql = ctx.compile(even, false).unwrap().sql;
     assert!(
