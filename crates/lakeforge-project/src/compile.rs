@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::adapter::Adapter;
 use crate::error::{ProjectError, Result, suggest};
 use crate::generic_tests;
-use crate::jinja::{ENV_OVERRIDES, RelationResolver, RenderRequest, VAR_OVERRIDES};
+use crate::jinja::{ENV_OVERRIDES, MacroCall, RelationResolver, RenderRequest, VAR_OVERRIDES};
 use crate::load::Project;
 use crate::node::{ColumnInfo, Node, Relation, ResourceType, TestKind};
 use crate::unit_test::{Fixture, UnitInput, UnitTestDef};
@@ -167,6 +167,25 @@ impl CompileContext {
         }
     }
 
+    /// The package whose macros a node's Jinja sees first: `None` for the root project's.
+    fn package_of<'a>(&self, node: &'a Node) -> Option<&'a str> {
+        Some(node.package()).filter(|p| *p != self.project.name)
+    }
+
+    /// What a render of `node` adds to the context: a package's vars for a package's node, and
+    /// (`with_model`) dbt's `model` variable.
+    fn node_extra(
+        &self,
+        node: &Node,
+        with_model: bool,
+    ) -> std::collections::BTreeMap<String, minijinja::Value> {
+        let mut extra = self.project.scope_of(node).render_extra();
+        if with_model {
+            extra.insert("model".to_string(), model_value(node));
+        }
+        extra
+    }
+
     /// The resolver of ref()/source() calls written in `node`'s package.
     fn resolver_for(&self, node: &Node) -> Arc<ProjectResolver> {
         self.package_resolvers
@@ -214,8 +233,10 @@ impl CompileContext {
                         resolver: Some(self.resolver_for(node)),
                         this: Some(node.relation.clone()),
                         is_incremental,
+                        adapter: self.adapter.clone(),
+                        package: self.package_of(node),
                     },
-                    self.project.scope_of(node).render_extra(),
+                    self.node_extra(node, true),
                 )?;
                 sql
             }
@@ -322,6 +343,8 @@ impl CompileContext {
                 resolver: Some(self.resolver.clone()),
                 this: Some(model.relation.clone()),
                 is_incremental: def.overrides.is_incremental.unwrap_or(false),
+                adapter: self.adapter.clone(),
+                package: None,
             },
             extra,
         )?;
@@ -334,8 +357,8 @@ impl CompileContext {
             file: "<inline>",
             source: sql,
             resolver: Some(self.resolver.clone()),
-            this: None,
-            is_incremental: false,
+            adapter: self.adapter.clone(),
+            ..Default::default()
         })?;
         Ok(sql.trim().trim_end_matches(';').trim().to_string())
     }
@@ -387,7 +410,7 @@ impl CompileContext {
             return None;
         };
         let short = name.rsplit('.').next().unwrap_or(name);
-        if self.project.jinja.has_macro(&format!("test_{short}")) {
+        if self.test_macro(node, name).is_some() {
             return None;
         }
         let input = generic_tests::TestInput {
@@ -440,10 +463,18 @@ impl CompileContext {
             None => relation.to_string(),
         };
         let short = name.rsplit('.').next().unwrap_or(name);
-        // A project's own `{% test %}` wins over a built-in of the same name, as in dbt.
-        let macro_name = format!("test_{short}");
-        if self.project.jinja.has_macro(&macro_name) {
-            return self.custom_test_sql(node, &macro_name, &relation, &model, column, args);
+        // A `{% test %}` of the project or a package wins over a built-in of the same name, as
+        // in dbt.
+        if let Some((package, macro_name)) = self.test_macro(node, name) {
+            return self.custom_test_sql(
+                node,
+                &package,
+                &macro_name,
+                &relation,
+                &model,
+                column,
+                args,
+            );
         }
         if !generic_tests::is_builtin(short) {
             return Err(err(format!(
@@ -469,10 +500,11 @@ impl CompileContext {
                     file: &node.path,
                     source: &format!("{{{{ {expr} }}}}"),
                     resolver: Some(self.resolver_for(node)),
-                    this: None,
-                    is_incremental: false,
+                    adapter: self.adapter.clone(),
+                    package: self.package_of(node),
+                    ..Default::default()
                 },
-                self.project.scope_of(node).render_extra(),
+                self.node_extra(node, false),
             )
             .map(|(s, _)| s)
             .map_err(|e| e.to_string())
@@ -497,7 +529,7 @@ impl CompileContext {
                 continue;
             }
             let short = name.rsplit('.').next().unwrap_or(name);
-            if self.project.jinja.has_macro(&format!("test_{short}")) {
+            if self.test_macro(test, name).is_some() {
                 continue;
             }
             let input = generic_tests::TestInput {
@@ -531,48 +563,88 @@ impl CompileContext {
         Ok(out)
     }
 
-    /// Render a project-defined generic test: `model` is the relation (filtered by `where`),
-    /// `column_name` the column, the other arguments by name.
+    /// The `{% test %}` macro a generic test of `node` names, as (package, macro): with a
+    /// namespace (`dbt_utils.x`) that package's `test_x`; without, as dbt finds test macros,
+    /// the root project's, then the node's own package's, then any package's. `None` leaves
+    /// the test to Lakeforge's built-ins.
+    fn test_macro(&self, node: &Node, name: &str) -> Option<(String, String)> {
+        let jinja = &self.project.jinja;
+        if let Some((ns, short)) = name.split_once('.') {
+            let macro_name = format!("test_{short}");
+            return jinja
+                .has_macro(Some(ns), &macro_name)
+                .then(|| (ns.to_string(), macro_name));
+        }
+        let macro_name = format!("test_{name}");
+        let own = node.package();
+        std::iter::once(self.project.name.as_str())
+            .chain(std::iter::once(own))
+            .chain(self.project.packages())
+            .find(|p| jinja.has_macro(Some(p), &macro_name))
+            .map(|p| (p.to_string(), macro_name))
+    }
+
+    /// Render a generic test defined with `{% test %}`: `model` is the relation (filtered by
+    /// `where`), `column_name` the column, the other arguments by name.
+    #[allow(clippy::too_many_arguments)]
     fn custom_test_sql(
         &self,
         node: &Node,
+        package: &str,
         macro_name: &str,
         relation: &Relation,
         model: &str,
         column: Option<&str>,
         args: &std::collections::BTreeMap<String, serde_json::Value>,
     ) -> Result<String> {
-        let mut extra = self.project.scope_of(node).render_extra();
         let model_value = if node.config.where_clause.is_some() {
             minijinja::Value::from(model.to_string())
         } else {
             crate::jinja::relation_value(relation)
         };
-        extra.insert("__lf_model".to_string(), model_value);
-        let mut call = format!("{{{{ {macro_name}(model=__lf_model");
+        let mut kwargs = vec![("model".to_string(), model_value)];
         if let Some(c) = column {
-            extra.insert(
-                "__lf_column".to_string(),
+            kwargs.push((
+                "column_name".to_string(),
                 minijinja::Value::from(c.to_string()),
-            );
-            call.push_str(", column_name=__lf_column");
+            ));
         }
-        for (i, (k, v)) in args.iter().filter(|(k, _)| *k != "column_name").enumerate() {
-            let var = format!("__lf_arg{i}");
-            extra.insert(var.clone(), minijinja::Value::from_serialize(v));
-            call.push_str(&format!(", {k}={var}"));
+        for (k, v) in args.iter().filter(|(k, _)| *k != "column_name") {
+            kwargs.push((k.clone(), minijinja::Value::from_serialize(v)));
         }
-        call.push_str(") }}");
-        let (sql, _) = self.project.jinja.render_with(
-            RenderRequest {
+        let value = self.project.jinja.call_macro(
+            Some(package),
+            macro_name,
+            &[],
+            kwargs,
+            MacroCall {
                 file: &node.path,
-                source: &call,
-                resolver: Some(self.resolver_for(node)),
+                adapter: self.adapter.clone(),
                 this: None,
-                is_incremental: false,
+                resolver: Some(self.resolver_for(node)),
+                extra: self.node_extra(node, false),
             },
-            extra,
         )?;
-        Ok(sql)
+        Ok(value.to_string())
     }
+}
+
+/// dbt's `model` variable for a node: what macros read from it (name, package, ids, config).
+fn model_value(node: &Node) -> minijinja::Value {
+    minijinja::Value::from_serialize(serde_json::json!({
+        "unique_id": node.unique_id,
+        "name": node.name,
+        "resource_type": node.resource_type.as_str(),
+        "package_name": node.fqn.first().cloned().unwrap_or_default(),
+        "path": node.path,
+        "original_file_path": node.path,
+        "fqn": node.fqn,
+        "alias": node.relation.identifier,
+        "schema": node.relation.schema,
+        "database": "lake",
+        "description": node.description,
+        "config": node.config,
+        "raw_code": node.raw_code,
+        "depends_on": {"nodes": node.depends_on},
+    }))
 }

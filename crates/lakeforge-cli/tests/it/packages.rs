@@ -55,7 +55,7 @@ fn project_with_package() -> (Project, tempfile::TempDir) {
     );
     p.write(
         "models/totals.sql",
-        "select sum(n) as total, sum({{ scaled('n') }}) as root_scaled from {{ ref('pkg_tools', 'pkg_scaled') }}\n",
+        "select sum(n) as total, sum({{ pkg_tools.scaled('n') }}) as root_scaled from {{ ref('pkg_tools', 'pkg_scaled') }}\n",
     );
     p.write(
         "models/schema.yml",

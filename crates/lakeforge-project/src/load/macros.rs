@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::error::Result;
-use crate::jinja::{Jinja, JinjaGlobals};
+use crate::jinja::{DispatchConfig, Jinja, JinjaGlobals, MacroPackage};
 use crate::settings::Target;
 
 use super::files::read_files;
@@ -22,21 +22,22 @@ pub(super) fn generic_dirs(scope: &Scope) -> Vec<String> {
         .collect()
 }
 
-/// (package name, macro files) of every scope, the root project first.
-pub(super) fn macro_files(
-    root: &Path,
-    scopes: &[Scope],
-) -> Result<Vec<(String, Vec<(String, String)>)>> {
+/// The macro files of every scope, the root project first.
+pub(super) fn macro_packages(root: &Path, scopes: &[Scope]) -> Result<Vec<MacroPackage>> {
     let mut out = Vec::with_capacity(scopes.len());
     for scope in scopes {
         let mut files = read_files(root, &scope.file.macro_paths, &["sql"])?;
         files.extend(read_files(root, &generic_dirs(scope), &["sql"])?);
-        out.push((scope.name.clone(), files));
+        out.push(MacroPackage {
+            name: scope.name.clone(),
+            files,
+        });
     }
     Ok(out)
 }
 
-/// The Jinja environment of the load.
+/// The Jinja environment of the load: every scope's macros in a namespace of its own, and the
+/// root project's `dispatch:`.
 pub(super) fn build_jinja(root: &Path, scopes: &[Scope], target: &Target) -> Result<Jinja> {
     let globals = JinjaGlobals {
         vars: scopes[0].vars.clone(),
@@ -44,13 +45,15 @@ pub(super) fn build_jinja(root: &Path, scopes: &[Scope], target: &Target) -> Res
         target_schema: target.schema.clone(),
         threads: target.threads.unwrap_or(1),
         project_name: scopes[0].name.clone(),
+        dispatch: scopes[0]
+            .file
+            .dispatch
+            .iter()
+            .map(|d| DispatchConfig {
+                macro_namespace: d.macro_namespace.clone(),
+                search_order: d.search_order.clone(),
+            })
+            .collect(),
     };
-    // Until the runtime keeps one namespace per package, every macro is visible by name; the
-    // root project's come last so that its definitions win.
-    let mut flat = Vec::new();
-    let packages = macro_files(root, scopes)?;
-    for (_, files) in packages.iter().skip(1).chain(packages.first()) {
-        flat.extend(files.iter().cloned());
-    }
-    Jinja::new(&globals, &flat)
+    Jinja::new(&globals, &macro_packages(root, scopes)?)
 }

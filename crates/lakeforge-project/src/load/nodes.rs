@@ -33,9 +33,8 @@ impl Ctx<'_> {
             RenderRequest {
                 file,
                 source,
-                resolver: None,
-                this: None,
-                is_incremental: false,
+                package: Some(self.scope.name.as_str()).filter(|_| !self.scope.is_root),
+                ..Default::default()
             },
             self.scope.render_extra(),
         )?;

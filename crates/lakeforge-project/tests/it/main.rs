@@ -1,4 +1,5 @@
-//! Integration tests of `lakeforge-project`: whole projects written to temporary folders (with
-//! packages of our own installed beside them) loaded and compiled through the public API.
+//! Integration tests of `lakeforge-project` through its public API: whole projects written to
+//! temporary folders (with packages of our own installed beside them), loaded and compiled.
 
+mod jinja_runtime;
 mod packages;

@@ -76,7 +76,7 @@ fn shop(dir: &Path, install: bool) -> std::path::PathBuf {
     write(
         &root,
         "models/orders.sql",
-        "select {{ cents_to_dollars('amount') }} as dollars, n.id\nfrom {{ ref('shop_utils', 'util_numbers') }} n join {{ ref('util_codes') }} c using (id)\n",
+        "select {{ shop_utils.cents_to_dollars('amount') }} as dollars, n.id\nfrom {{ ref('shop_utils', 'util_numbers') }} n join {{ ref('util_codes') }} c using (id)\n",
     );
     write(
         &root,
