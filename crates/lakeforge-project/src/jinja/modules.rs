@@ -37,16 +37,8 @@ pub(crate) fn add_globals(env: &mut Environment<'static>) {
             "groups": {}, "semantic_models": {}, "saved_queries": {},
         })),
     );
-    env.add_function(
-        "tojson",
-        |v: Value, kwargs: Kwargs| -> Result<Value, Error> {
-            let sort: Option<bool> = kwargs.get("sort_keys")?;
-            let json = serde_json::to_value(&v).map_err(|e| err(format!("tojson: {e}")))?;
-            // serde_json's maps are sorted already; `sort_keys` changes nothing then.
-            let _ = sort;
-            Ok(Value::from(json.to_string()))
-        },
-    );
+    env.add_function("tojson", tojson);
+    env.add_filter("tojson", tojson);
     env.add_function(
         "fromjson",
         |s: String, default: Option<Value>| -> Result<Value, Error> {
@@ -106,6 +98,14 @@ pub(crate) fn add_globals(env: &mut Environment<'static>) {
             })
         },
     );
+}
+
+/// `tojson(value)`: serde_json's maps are sorted, so `sort_keys` changes nothing.
+fn tojson(v: Value, kwargs: Kwargs) -> Result<Value, Error> {
+    let _: Option<bool> = kwargs.get("sort_keys")?;
+    let _: Option<Value> = kwargs.get("indent")?;
+    let json = serde_json::to_value(&v).map_err(|e| err(format!("tojson: {e}")))?;
+    Ok(Value::from(json.to_string()))
 }
 
 fn err(message: impl Into<String>) -> Error {
