@@ -370,6 +370,10 @@ impl Object for TimedeltaClass {
 struct Timedelta(chrono::Duration);
 
 impl Object for Timedelta {
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         match key.as_str()? {
             "days" => Some(Value::from(self.0.num_days())),
@@ -398,6 +402,10 @@ impl Object for Timedelta {
 pub(crate) struct DateTime(NaiveDateTime);
 
 impl Object for DateTime {
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let d = self.0;
         Some(Value::from(match key.as_str()? {
@@ -506,6 +514,10 @@ impl Object for DateTime {
 struct Date(NaiveDate);
 
 impl Object for Date {
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         Some(Value::from(match key.as_str()? {
             "year" => self.0.year() as i64,
