@@ -33,23 +33,31 @@ const UNSUPPORTED: &[&str] = &[
 
 /// Turn a minijinja error into one naming the file, line, macro chain and what to do.
 pub(crate) fn jinja_error(
+    env: &minijinja::Environment<'_>,
     file: &str,
     source: &str,
     data: &RenderData,
     err: minijinja::Error,
 ) -> ProjectError {
     let (at_file, line) = location(file, &err);
-    let in_macro = at_file != file || data.error_chain.lock().unwrap().is_some();
+    // The text the error points into: the node's, or the failing macro's template.
+    let template_source = match err.name() {
+        Some(name) if name != file => env.get_template(name).ok().map(|t| t.source().to_string()),
+        _ => Some(source.to_string()),
+    };
     let mut message = match err.detail() {
         Some(d) => d.to_string(),
         None => err.kind().to_string(),
     };
+    let ours = message.contains("\nhint:") || message.starts_with("Compilation Error");
     let snippet = err
         .range()
-        .filter(|_| !in_macro)
-        .and_then(|r| source.get(r))
+        .and_then(|r| template_source.as_deref()?.get(r).map(str::to_string))
         .map(|s| s.trim().to_string());
-    if message == RETURN_MARKER {
+    let not_callable = message.contains("undefined is not callable");
+    if ours {
+        // Already says what is wrong and what to do.
+    } else if message == RETURN_MARKER {
         message = "return() used outside a macro\nhint: return() ends a macro call; in a model, write the value instead".into();
     } else if err.kind() == ErrorKind::UndefinedError {
         message = match &snippet {
@@ -58,7 +66,7 @@ pub(crate) fn jinja_error(
                 "{message}\nhint: check the spelling; variables come from var(), macros from macro-paths or an installed package"
             ),
         };
-    } else if err.kind() == ErrorKind::UnknownFunction {
+    } else if err.kind() == ErrorKind::UnknownFunction || not_callable {
         let name = snippet
             .as_deref()
             .map(|s| s.split('(').next().unwrap_or(s).trim().to_string());

@@ -259,6 +259,10 @@ impl fmt::Debug for MacroFn {
 }
 
 impl Object for MacroFn {
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         match key.as_str()? {
             "name" => Some(Value::from(self.def.name.clone())),
@@ -284,6 +288,10 @@ pub(crate) struct Namespace {
 }
 
 impl Object for Namespace {
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let def = self.data.index.get(&self.package, key.as_str()?)?;
         Some(MacroFn::value(&self.data, def))

@@ -182,7 +182,7 @@ impl Jinja {
         let out = self
             .env
             .render_named_str(req.file, &source, Value::from_object(ctx))
-            .map_err(|e| errors::jinja_error(req.file, &source, &data, e))?;
+            .map_err(|e| errors::jinja_error(&self.env, req.file, &source, &data, e))?;
         let captured = data.capture.state.lock().unwrap().clone();
         Ok((out, captured))
     }
@@ -218,7 +218,7 @@ impl Jinja {
             all.push(Value::from(minijinja::value::Kwargs::from_iter(kwargs)));
         }
         macros::invoke(&self.env, &data, def, &all, None)
-            .map_err(|e| errors::jinja_error(ctx.file, "", &data, e))
+            .map_err(|e| errors::jinja_error(&self.env, ctx.file, "", &data, e))
     }
 
     fn render_data(

@@ -37,16 +37,8 @@ pub(crate) fn add_globals(env: &mut Environment<'static>) {
             "groups": {}, "semantic_models": {}, "saved_queries": {},
         })),
     );
-    env.add_function(
-        "tojson",
-        |v: Value, kwargs: Kwargs| -> Result<Value, Error> {
-            let sort: Option<bool> = kwargs.get("sort_keys")?;
-            let json = serde_json::to_value(&v).map_err(|e| err(format!("tojson: {e}")))?;
-            // serde_json's maps are sorted already; `sort_keys` changes nothing then.
-            let _ = sort;
-            Ok(Value::from(json.to_string()))
-        },
-    );
+    env.add_function("tojson", tojson);
+    env.add_filter("tojson", tojson);
     env.add_function(
         "fromjson",
         |s: String, default: Option<Value>| -> Result<Value, Error> {
@@ -106,6 +98,14 @@ pub(crate) fn add_globals(env: &mut Environment<'static>) {
             })
         },
     );
+}
+
+/// `tojson(value)`: serde_json's maps are sorted, so `sort_keys` changes nothing.
+fn tojson(v: Value, kwargs: Kwargs) -> Result<Value, Error> {
+    let _: Option<bool> = kwargs.get("sort_keys")?;
+    let _: Option<Value> = kwargs.get("indent")?;
+    let json = serde_json::to_value(&v).map_err(|e| err(format!("tojson: {e}")))?;
+    Ok(Value::from(json.to_string()))
 }
 
 fn err(message: impl Into<String>) -> Error {
@@ -370,6 +370,10 @@ impl Object for TimedeltaClass {
 struct Timedelta(chrono::Duration);
 
 impl Object for Timedelta {
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         match key.as_str()? {
             "days" => Some(Value::from(self.0.num_days())),
@@ -398,6 +402,10 @@ impl Object for Timedelta {
 pub(crate) struct DateTime(NaiveDateTime);
 
 impl Object for DateTime {
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let d = self.0;
         Some(Value::from(match key.as_str()? {
@@ -506,6 +514,10 @@ impl Object for DateTime {
 struct Date(NaiveDate);
 
 impl Object for Date {
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         Some(Value::from(match key.as_str()? {
             "year" => self.0.year() as i64,

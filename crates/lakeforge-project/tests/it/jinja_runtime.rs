@@ -274,7 +274,7 @@ fn return_ends_one_call_with_a_value() {
         "A,B 2"
     );
     assert_eq!(render(&j, "{{ outer() }}"), "before 5 after");
-    assert_eq!(render(&j, "{{ pick([1]) is none }}"), "true");
+    assert_eq!(render(&j, "{{ pick([1]) is none }}"), "True");
     assert_eq!(
         render(&j, "{{ conf().b }} {{ conf() | tojson }}"),
         "2 {\"a\":1,\"b\":2}"
@@ -332,7 +332,7 @@ fn without_an_adapter_execute_is_false_and_queries_are_empty() {
             &j,
             "{{ execute }}|{% set t = run_query('select 1') %}{% for r in t %}x{% endfor %}|{{ adapter.get_columns_in_relation(this) | length }}|{{ adapter.get_relation(database=none, schema='main', identifier='orders') is none }}"
         ),
-        "false|||0|true"
+        "False||0|True"
     );
 }
 
@@ -349,10 +349,10 @@ fn columns_and_relations_have_dbt_attributes() {
     );
     assert_eq!(
         out,
-        "id \"id\" bigint true false true false false;\
-         status \"status\" varchar false true false false false;\
-         amount \"amount\" decimal(10,2) true false false true false;\
-         ordered_at \"ordered_at\" timestamp false false false false false;"
+        "id \"id\" bigint True False True False False;\
+         status \"status\" varchar False True False False False;\
+         amount \"amount\" decimal(10,2) True False False True False;\
+         ordered_at \"ordered_at\" timestamp False False False False False;"
     );
     let out = render_with(
         &j,
@@ -365,7 +365,7 @@ fn columns_and_relations_have_dbt_attributes() {
     );
     assert_eq!(
         out,
-        "main.\"Orders\"|main|Orders|lake|\"Orders\"|\"main\".\"Orders\"|view true false|true|status,amount,ordered_at|\"x\"|m"
+        "main.\"Orders\"|main|Orders|lake|\"Orders\"|\"main\".\"Orders\"|view True False|True|status,amount,ordered_at|\"x\"|m"
     );
 }
 
@@ -390,7 +390,7 @@ fn python_helpers_and_modules() {
             &j,
             "{{ 'a,b'.split(',') | length }} {{ ' x '.strip() }} {{ 'ab'.startswith('a') }} {{ '{}-{}'.format(1, 2) }} {{ {'k': 1}.items() | list | length }}"
         ),
-        "2 x true 1-2 1"
+        "2 x True 1-2 1"
     );
     assert_eq!(
         render(

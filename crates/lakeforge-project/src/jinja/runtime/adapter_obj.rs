@@ -77,6 +77,10 @@ pub(crate) fn execute(state: &State, sql: &str, fetch: bool) -> Result<Value, Er
 }
 
 impl Object for AdapterObj {
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn call_method(
         self: &Arc<Self>,
         state: &State<'_, '_>,

@@ -116,6 +116,10 @@ pub(super) fn column_value(c: &Column) -> Value {
 }
 
 impl Object for ColumnObj {
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let opt = |v: Option<i64>| v.map(Value::from).unwrap_or(Value::from(()));
         Some(match key.as_str()? {

@@ -96,9 +96,22 @@ fn opt_str(v: &Option<String>) -> Value {
     }
 }
 
+/// The keys a relation shows as a mapping (dbt's relations are mappings; dbt_utils checks
+/// `obj is mapping and obj.get('metadata').get('type').endswith('Relation')`).
+const REL_KEYS: &[&str] = &["database", "schema", "identifier", "type", "metadata"];
+
 impl Object for Rel {
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Str(REL_KEYS)
+    }
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         Some(match key.as_str()? {
+            "metadata" => Value::from_iter([("type", Value::from("LakeforgeRelation"))]),
             "database" => opt_str(&self.database),
             "schema" => opt_str(&self.schema),
             "identifier" | "name" | "table" => opt_str(&self.identifier),
@@ -129,6 +142,12 @@ impl Object for Rel {
         let flag = |k: &str| -> Result<Option<bool>, Error> { kwargs.get::<Option<bool>>(k) };
         let mut r = (**self).clone();
         match method {
+            "get" => {
+                let (key, default): (Value, Option<Value>) = from_args(args)?;
+                return Ok(self
+                    .get_value(&key)
+                    .unwrap_or_else(|| default.unwrap_or(Value::from(()))));
+            }
             "include" => {
                 if let Some(d) = flag("database")? {
                     r.include_database = d;

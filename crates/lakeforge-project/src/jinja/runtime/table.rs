@@ -80,6 +80,10 @@ impl Table {
 }
 
 impl Object for Table {
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Iterable
     }
