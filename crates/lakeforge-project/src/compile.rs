@@ -630,7 +630,7 @@ impl CompileContext {
 }
 
 /// dbt's `model` variable for a node: what macros read from it (name, package, ids, config).
-fn model_value(node: &Node) -> minijinja::Value {
+pub(crate) fn model_value(node: &Node) -> minijinja::Value {
     minijinja::Value::from_serialize(serde_json::json!({
         "unique_id": node.unique_id,
         "name": node.name,

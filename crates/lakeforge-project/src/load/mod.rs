@@ -16,6 +16,7 @@ use crate::settings::{DbtProjectFile, Target, read_yaml, resolve_target};
 mod files;
 mod generic;
 mod macros;
+mod naming;
 mod nodes;
 mod props;
 mod resolve;
@@ -151,6 +152,8 @@ impl Project {
             }
             nodes.insert(node.unique_id.clone(), node);
         }
+
+        naming::apply(&jinja, &scopes, &mut nodes)?;
 
         // Generic tests declared in properties YAML become test nodes of their own.
         for (scope, index) in scopes.iter().zip(&props) {

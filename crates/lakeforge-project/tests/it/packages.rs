@@ -262,3 +262,37 @@ fn a_disabled_package_model_is_gone_and_its_tests_with_it() {
     assert!(!project.nodes.contains_key("model.shop_utils.util_stage"));
     assert!(project.nodes.contains_key("model.shop_utils.util_numbers"));
 }
+
+#[test]
+fn naming_overrides_of_the_root_and_of_a_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = shop(dir.path(), true);
+    write(
+        &root,
+        "macros/naming.sql",
+        "{% macro generate_schema_name(custom_schema_name, node) -%}\n{%- if custom_schema_name is none -%}{{ target.schema }}{%- else -%}{{ custom_schema_name | trim }}{%- endif -%}\n{%- endmacro %}\n",
+    );
+    write(
+        &dir.path().join("shop_utils"),
+        "macros/alias.sql",
+        "{% macro generate_alias_name(custom_alias_name, node) %}{{ return('u_' ~ node.name) }}{% endmacro %}\n",
+    );
+    let project = load(&root).unwrap();
+    let schema = &project.target.schema;
+    // The root's generate_schema_name names the package's nodes too (it has none of its own).
+    let stage = &project.nodes["model.shop_utils.util_stage"].relation;
+    assert_eq!(
+        (stage.schema.as_str(), stage.identifier.as_str()),
+        ("util", "u_util_stage")
+    );
+    let codes = &project.nodes["seed.shop_utils.util_codes"].relation;
+    assert_eq!(
+        (codes.schema.as_str(), codes.identifier.as_str()),
+        (schema.as_str(), "u_util_codes")
+    );
+    // The package's generate_alias_name is for its own nodes only.
+    assert_eq!(
+        project.nodes["model.shop.orders"].relation.identifier,
+        "orders"
+    );
+}
