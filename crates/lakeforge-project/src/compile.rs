@@ -8,9 +8,9 @@ use std::sync::Arc;
 use crate::adapter::Adapter;
 use crate::error::{ProjectError, Result, suggest};
 use crate::generic_tests;
-use crate::jinja::{ENV_OVERRIDES, RelationResolver, RenderRequest, VAR_OVERRIDES};
+use crate::jinja::{ENV_OVERRIDES, MacroCall, RelationResolver, RenderRequest, VAR_OVERRIDES};
+use crate::load::Project;
 use crate::node::{ColumnInfo, Node, Relation, ResourceType, TestKind};
-use crate::project::Project;
 use crate::unit_test::{Fixture, UnitInput, UnitTestDef};
 
 /// A row-level data test as a condition on one row (see [`CompileContext::row_checks`]).
@@ -83,63 +83,115 @@ pub struct DuplicateKeyCheck {
 #[derive(Clone)]
 pub struct CompileContext {
     project: Arc<Project>,
+    /// ref()/source() as the root project resolves them.
     resolver: Arc<ProjectResolver>,
+    /// The same for each installed package's nodes (dbt searches the caller's package second).
+    package_resolvers: HashMap<String, Arc<ProjectResolver>>,
     /// The database macros query while compiling; `None` renders as dbt does at parse time.
     adapter: Option<Arc<dyn Adapter>>,
 }
 
+/// ref() and source() of the nodes of one package (or of the root project), in dbt's search
+/// order: the root project, then that package, then the other packages.
 struct ProjectResolver {
-    refs: HashMap<String, Relation>,
-    sources: HashMap<(String, String), Relation>,
+    project: Arc<Project>,
+    package: String,
 }
 
 impl RelationResolver for ProjectResolver {
     fn resolve_ref(
         &self,
-        _package: Option<&str>,
+        package: Option<&str>,
         name: &str,
     ) -> std::result::Result<Relation, String> {
-        self.refs.get(name).cloned().ok_or_else(|| {
-            let hint = suggest(name, self.refs.keys().map(String::as_str))
-                .map(|s| format!("\nhint: did you mean `{s}`?"))
-                .unwrap_or_default();
-            format!("ref('{name}') is not a model, seed or snapshot of this project{hint}")
-        })
-    }
-
-    fn resolve_source(&self, source: &str, table: &str) -> std::result::Result<Relation, String> {
-        self.sources
-            .get(&(source.to_string(), table.to_string()))
-            .cloned()
-            .ok_or_else(|| {
-                format!("source('{source}', '{table}') is not declared in any properties YAML file")
-            })
-    }
-}
-
-impl CompileContext {
-    pub fn new(project: Arc<Project>) -> Self {
-        let refs = project
-            .nodes
-            .values()
-            .filter(|n| {
+        let refable = |id: &String| {
+            self.project.nodes.get(id).filter(|n| {
                 matches!(
                     n.resource_type,
                     ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
                 )
             })
-            .map(|n| (n.name.clone(), n.relation.clone()))
-            .collect();
-        let sources = project
-            .sources
-            .values()
-            .map(|s| ((s.source_name.clone(), s.name.clone()), s.relation.clone()))
+        };
+        if let Some(n) = self
+            .project
+            .refs
+            .find(&self.package, package, name)
+            .and_then(refable)
+        {
+            return Ok(n.relation.clone());
+        }
+        let shown = match package {
+            Some(p) => format!("ref('{p}', '{name}')"),
+            None => format!("ref('{name}')"),
+        };
+        let hint = suggest(name, self.project.by_name.keys().map(String::as_str))
+            .map(|s| format!("\nhint: did you mean `{s}`?"))
+            .unwrap_or_default();
+        Err(format!(
+            "{shown} is not a model, seed or snapshot of this project or its packages{hint}"
+        ))
+    }
+
+    fn resolve_source(&self, source: &str, table: &str) -> std::result::Result<Relation, String> {
+        crate::load::find_source(
+            &self.project.sources,
+            &self.project.refs,
+            &self.package,
+            source,
+            table,
+        )
+        .map(|s| s.relation.clone())
+        .ok_or_else(|| {
+            format!("source('{source}', '{table}') is not declared in any properties YAML file")
+        })
+    }
+}
+
+impl CompileContext {
+    pub fn new(project: Arc<Project>) -> Self {
+        let resolver = |package: &str| {
+            Arc::new(ProjectResolver {
+                project: project.clone(),
+                package: package.to_string(),
+            })
+        };
+        let package_resolvers = project
+            .packages()
+            .map(|p| (p.to_string(), resolver(p)))
             .collect();
         CompileContext {
+            resolver: resolver(&project.name),
+            package_resolvers,
             project,
-            resolver: Arc::new(ProjectResolver { refs, sources }),
             adapter: None,
         }
+    }
+
+    /// The package whose macros a node's Jinja sees first: `None` for the root project's.
+    fn package_of<'a>(&self, node: &'a Node) -> Option<&'a str> {
+        Some(node.package()).filter(|p| *p != self.project.name)
+    }
+
+    /// What a render of `node` adds to the context: a package's vars for a package's node, and
+    /// (`with_model`) dbt's `model` variable.
+    fn node_extra(
+        &self,
+        node: &Node,
+        with_model: bool,
+    ) -> std::collections::BTreeMap<String, minijinja::Value> {
+        let mut extra = self.project.scope_of(node).render_extra();
+        if with_model {
+            extra.insert("model".to_string(), model_value(node));
+        }
+        extra
+    }
+
+    /// The resolver of ref()/source() calls written in `node`'s package.
+    fn resolver_for(&self, node: &Node) -> Arc<ProjectResolver> {
+        self.package_resolvers
+            .get(node.package())
+            .unwrap_or(&self.resolver)
+            .clone()
     }
 
     /// Lets macros reach the database while nodes compile (`run_query`, `statement`,
@@ -174,13 +226,18 @@ impl CompileContext {
             ) => self.generic_test_sql(node, name, column.as_deref(), attached_to, args)?,
             (ResourceType::UnitTest, Some(TestKind::Unit(def))) => self.unit_test_sql(node, def)?,
             _ => {
-                let (sql, _) = self.project.jinja.render(RenderRequest {
-                    file: &node.path,
-                    source: &node.raw_code,
-                    resolver: Some(self.resolver.clone()),
-                    this: Some(node.relation.clone()),
-                    is_incremental,
-                })?;
+                let (sql, _) = self.project.jinja.render_with(
+                    RenderRequest {
+                        file: &node.path,
+                        source: &node.raw_code,
+                        resolver: Some(self.resolver_for(node)),
+                        this: Some(node.relation.clone()),
+                        is_incremental,
+                        adapter: self.adapter.clone(),
+                        package: self.package_of(node),
+                    },
+                    self.node_extra(node, true),
+                )?;
                 sql
             }
         };
@@ -286,6 +343,8 @@ impl CompileContext {
                 resolver: Some(self.resolver.clone()),
                 this: Some(model.relation.clone()),
                 is_incremental: def.overrides.is_incremental.unwrap_or(false),
+                adapter: self.adapter.clone(),
+                package: None,
             },
             extra,
         )?;
@@ -298,20 +357,22 @@ impl CompileContext {
             file: "<inline>",
             source: sql,
             resolver: Some(self.resolver.clone()),
-            this: None,
-            is_incremental: false,
+            adapter: self.adapter.clone(),
+            ..Default::default()
         })?;
         Ok(sql.trim().trim_end_matches(';').trim().to_string())
     }
 
     /// Where `lakeforge compile` writes a node's SQL: target/compiled/<project>/<path>.
     pub fn compiled_path(&self, node: &Node) -> PathBuf {
+        // A package's node goes under the package's name, at its path inside the package.
+        let scope = self.project.scope_of(node);
         let mut p = self
             .project
             .target_dir()
             .join("compiled")
-            .join(&self.project.name)
-            .join(&node.path);
+            .join(&scope.name)
+            .join(scope.own_path(&node.path));
         // Tests declared in YAML get a file of their own under the YAML file's path, as in dbt.
         if matches!(
             node.test,
@@ -349,7 +410,7 @@ impl CompileContext {
             return None;
         };
         let short = name.rsplit('.').next().unwrap_or(name);
-        if self.project.jinja.has_macro(&format!("test_{short}")) {
+        if self.test_macro(node, name).is_some() {
             return None;
         }
         let input = generic_tests::TestInput {
@@ -402,10 +463,18 @@ impl CompileContext {
             None => relation.to_string(),
         };
         let short = name.rsplit('.').next().unwrap_or(name);
-        // A project's own `{% test %}` wins over a built-in of the same name, as in dbt.
-        let macro_name = format!("test_{short}");
-        if self.project.jinja.has_macro(&macro_name) {
-            return self.custom_test_sql(node, &macro_name, &relation, &model, column, args);
+        // A `{% test %}` of the project or a package wins over a built-in of the same name, as
+        // in dbt.
+        if let Some((package, macro_name)) = self.test_macro(node, name) {
+            return self.custom_test_sql(
+                node,
+                &package,
+                &macro_name,
+                &relation,
+                &model,
+                column,
+                args,
+            );
         }
         if !generic_tests::is_builtin(short) {
             return Err(err(format!(
@@ -418,21 +487,25 @@ impl CompileContext {
             column: column.map(str::to_string),
             args,
         };
-        let render_to = |to: &str| self.render_expression(&node.path, to);
+        let render_to = |to: &str| self.render_expression(node, to);
         generic_tests::builtin_sql(short, &input, &render_to).map_err(err)
     }
 
     /// Render a Jinja expression written in YAML (a relationships test's `to: ref('x')`).
-    fn render_expression(&self, file: &str, expr: &str) -> std::result::Result<String, String> {
+    fn render_expression(&self, node: &Node, expr: &str) -> std::result::Result<String, String> {
         self.project
             .jinja
-            .render(RenderRequest {
-                file,
-                source: &format!("{{{{ {expr} }}}}"),
-                resolver: Some(self.resolver.clone()),
-                this: None,
-                is_incremental: false,
-            })
+            .render_with(
+                RenderRequest {
+                    file: &node.path,
+                    source: &format!("{{{{ {expr} }}}}"),
+                    resolver: Some(self.resolver_for(node)),
+                    adapter: self.adapter.clone(),
+                    package: self.package_of(node),
+                    ..Default::default()
+                },
+                self.node_extra(node, false),
+            )
             .map(|(s, _)| s)
             .map_err(|e| e.to_string())
     }
@@ -456,7 +529,7 @@ impl CompileContext {
                 continue;
             }
             let short = name.rsplit('.').next().unwrap_or(name);
-            if self.project.jinja.has_macro(&format!("test_{short}")) {
+            if self.test_macro(test, name).is_some() {
                 continue;
             }
             let input = generic_tests::TestInput {
@@ -464,7 +537,7 @@ impl CompileContext {
                 column: column.clone(),
                 args,
             };
-            let render_to = |to: &str| self.render_expression(&test.path, to);
+            let render_to = |to: &str| self.render_expression(test, to);
             if let Some(pred) = generic_tests::row_failure_predicate(short, &input, &render_to) {
                 let pred = pred.map_err(|message| ProjectError::Config {
                     path: test.path.clone().into(),
@@ -490,48 +563,88 @@ impl CompileContext {
         Ok(out)
     }
 
-    /// Render a project-defined generic test: `model` is the relation (filtered by `where`),
-    /// `column_name` the column, the other arguments by name.
+    /// The `{% test %}` macro a generic test of `node` names, as (package, macro): with a
+    /// namespace (`dbt_utils.x`) that package's `test_x`; without, as dbt finds test macros,
+    /// the root project's, then the node's own package's, then any package's. `None` leaves
+    /// the test to Lakeforge's built-ins.
+    fn test_macro(&self, node: &Node, name: &str) -> Option<(String, String)> {
+        let jinja = &self.project.jinja;
+        if let Some((ns, short)) = name.split_once('.') {
+            let macro_name = format!("test_{short}");
+            return jinja
+                .has_macro(Some(ns), &macro_name)
+                .then(|| (ns.to_string(), macro_name));
+        }
+        let macro_name = format!("test_{name}");
+        let own = node.package();
+        std::iter::once(self.project.name.as_str())
+            .chain(std::iter::once(own))
+            .chain(self.project.packages())
+            .find(|p| jinja.has_macro(Some(p), &macro_name))
+            .map(|p| (p.to_string(), macro_name))
+    }
+
+    /// Render a generic test defined with `{% test %}`: `model` is the relation (filtered by
+    /// `where`), `column_name` the column, the other arguments by name.
+    #[allow(clippy::too_many_arguments)]
     fn custom_test_sql(
         &self,
         node: &Node,
+        package: &str,
         macro_name: &str,
         relation: &Relation,
         model: &str,
         column: Option<&str>,
         args: &std::collections::BTreeMap<String, serde_json::Value>,
     ) -> Result<String> {
-        let mut extra = std::collections::BTreeMap::new();
         let model_value = if node.config.where_clause.is_some() {
             minijinja::Value::from(model.to_string())
         } else {
             crate::jinja::relation_value(relation)
         };
-        extra.insert("__lf_model".to_string(), model_value);
-        let mut call = format!("{{{{ {macro_name}(model=__lf_model");
+        let mut kwargs = vec![("model".to_string(), model_value)];
         if let Some(c) = column {
-            extra.insert(
-                "__lf_column".to_string(),
+            kwargs.push((
+                "column_name".to_string(),
                 minijinja::Value::from(c.to_string()),
-            );
-            call.push_str(", column_name=__lf_column");
+            ));
         }
-        for (i, (k, v)) in args.iter().filter(|(k, _)| *k != "column_name").enumerate() {
-            let var = format!("__lf_arg{i}");
-            extra.insert(var.clone(), minijinja::Value::from_serialize(v));
-            call.push_str(&format!(", {k}={var}"));
+        for (k, v) in args.iter().filter(|(k, _)| *k != "column_name") {
+            kwargs.push((k.clone(), minijinja::Value::from_serialize(v)));
         }
-        call.push_str(") }}");
-        let (sql, _) = self.project.jinja.render_with(
-            RenderRequest {
+        let value = self.project.jinja.call_macro(
+            Some(package),
+            macro_name,
+            &[],
+            kwargs,
+            MacroCall {
                 file: &node.path,
-                source: &call,
-                resolver: Some(self.resolver.clone()),
+                adapter: self.adapter.clone(),
                 this: None,
-                is_incremental: false,
+                resolver: Some(self.resolver_for(node)),
+                extra: self.node_extra(node, false),
             },
-            extra,
         )?;
-        Ok(sql)
+        Ok(value.to_string())
     }
+}
+
+/// dbt's `model` variable for a node: what macros read from it (name, package, ids, config).
+pub(crate) fn model_value(node: &Node) -> minijinja::Value {
+    minijinja::Value::from_serialize(serde_json::json!({
+        "unique_id": node.unique_id,
+        "name": node.name,
+        "resource_type": node.resource_type.as_str(),
+        "package_name": node.fqn.first().cloned().unwrap_or_default(),
+        "path": node.path,
+        "original_file_path": node.path,
+        "fqn": node.fqn,
+        "alias": node.relation.identifier,
+        "schema": node.relation.schema,
+        "database": "lake",
+        "description": node.description,
+        "config": node.config,
+        "raw_code": node.raw_code,
+        "depends_on": {"nodes": node.depends_on},
+    }))
 }

@@ -12,12 +12,12 @@ pub mod external;
 mod generic_tests;
 pub mod graph;
 pub mod jinja;
+pub mod load;
 pub mod manifest;
 pub mod ml_model;
 pub mod node;
 pub mod packages;
 pub mod profiles;
-pub mod project;
 pub mod properties;
 pub mod schedule;
 pub mod selector;
@@ -34,13 +34,13 @@ pub use compile::{
 };
 pub use error::{ProjectError, Result};
 pub use graph::Graph;
+pub use load::{LoadOptions, Project};
 pub use ml_model::{GateCondition, MlModelSpec, SplitSpec, TuningSpec};
 pub use node::{
     ColumnInfo, Condition, IncrementalStrategy, Materialization, Node, NodeConfig, OnSchemaChange,
     Relation, ResourceType, Severity, SourceTable, TestConfig, TestKind, quote_ident,
 };
 pub use profiles::ProfileFlags;
-pub use project::{LoadOptions, Project};
 pub use selector::select;
 pub use settings::Target;
 pub use snapshot::{HardDeletes, SnapshotSpec, SnapshotStrategy};

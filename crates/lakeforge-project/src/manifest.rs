@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::project::Project;
+use crate::load::Project;
 
 /// A node's config as the manifest shows it (and as `state:modified` compares it).
 pub(crate) fn config_json(n: &crate::node::Node) -> Value {
@@ -31,13 +31,14 @@ pub fn manifest_json(
     let mut nodes = Map::new();
     let mut unit_tests = Map::new();
     for n in project.nodes.values() {
+        let scope = project.scope_of(n);
         let mut v = json!({
             "unique_id": n.unique_id,
             "name": n.name,
             "resource_type": n.resource_type.as_str(),
-            "package_name": project.name,
+            "package_name": scope.name,
             "path": n.path,
-            "original_file_path": n.path,
+            "original_file_path": scope.own_path(&n.path),
             "fqn": n.fqn,
             "schema": n.relation.schema,
             "alias": n.relation.identifier,

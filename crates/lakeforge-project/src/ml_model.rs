@@ -427,7 +427,7 @@ impl MlModelScope<'_> {
             columns: Vec::new(),
             config,
             relation: Relation::new(self.schema, &props.name),
-            checksum: crate::project::checksum(yaml.as_bytes()),
+            checksum: crate::load::checksum(yaml.as_bytes()),
             raw_code: yaml,
             depends_on: vec![training_id],
             test: None,

@@ -302,7 +302,8 @@ pub struct Node {
     pub unique_id: String,
     pub name: String,
     pub resource_type: ResourceType,
-    /// Path relative to the project root (`models/staging/stg_orders.sql`).
+    /// Path relative to the project root (`models/staging/stg_orders.sql`); a package's nodes
+    /// are under its install folder (`dbt_packages/<pkg>/models/...`).
     pub path: String,
     /// Fully qualified name: project, folders, node name.
     pub fqn: Vec<String>,
@@ -325,6 +326,18 @@ pub struct Node {
     /// Snapshots: the checked strategy, unique key and hard-delete policy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<Box<crate::snapshot::SnapshotSpec>>,
+}
+
+impl Node {
+    /// The package the node belongs to: the project's name, or an installed package's (the
+    /// first part of its fqn, as in dbt).
+    pub fn package(&self) -> &str {
+        self.fqn
+            .first()
+            .map(String::as_str)
+            .or_else(|| self.unique_id.split('.').nth(1))
+            .unwrap_or_default()
+    }
 }
 
 /// A declared source table (`sources:` in properties YAML).

@@ -7,8 +7,8 @@
 use std::collections::BTreeSet;
 
 use crate::error::{ProjectError, Result};
+use crate::load::Project;
 use crate::node::{ResourceType, TestKind};
-use crate::project::Project;
 
 /// Resolve `--select` and `--exclude` to unique ids of nodes (sources are never returned).
 pub fn select(
@@ -233,9 +233,13 @@ fn matches(project: &Project, a: &Atom<'_>, raw: &str) -> Result<BTreeSet<String
             }
         }
         Some("package") => {
-            if v == project.name {
-                out.extend(project.nodes.keys().cloned());
-            }
+            out.extend(
+                project
+                    .nodes
+                    .values()
+                    .filter(|n| glob_match(v, n.package()))
+                    .map(|n| n.unique_id.clone()),
+            );
         }
         Some("source") => {
             let (src, table) = v.split_once('.').unwrap_or((v, "*"));

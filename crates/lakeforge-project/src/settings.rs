@@ -45,6 +45,17 @@ pub struct DbtProjectFile {
     pub data_tests: serde_yaml::Value,
     #[serde(default)]
     pub snapshots: serde_yaml::Value,
+    /// `dispatch:`: per macro namespace, the packages `adapter.dispatch` searches, in order
+    /// (the root project's shims a package this way).
+    #[serde(default)]
+    pub dispatch: Vec<DispatchFile>,
+}
+
+/// One entry of dbt_project.yml's `dispatch:`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DispatchFile {
+    pub macro_namespace: String,
+    pub search_order: Vec<String>,
 }
 
 fn default_model_paths() -> Vec<String> {

@@ -243,7 +243,7 @@ impl UnitTestScope<'_> {
             columns: Vec::new(),
             config,
             relation: model.relation.clone(),
-            checksum: crate::project::checksum(yaml.as_bytes()),
+            checksum: crate::load::checksum(yaml.as_bytes()),
             raw_code: yaml,
             depends_on: vec![model.unique_id.clone()],
             test: Some(TestKind::Unit(Box::new(UnitTestDef {

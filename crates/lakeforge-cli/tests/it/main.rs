@@ -18,6 +18,7 @@ mod modern;
 mod object_store;
 mod orchestration;
 mod profiles;
+mod packages;
 mod quality;
 mod runs;
 mod schedule;

@@ -257,7 +257,7 @@ fn origin(
     }
     let mut config: serde_json::Map<String, serde_json::Value> = config.into_iter().collect();
     config.insert("enabled".into(), serde_json::Value::Bool(true));
-    let fqn = crate::project::fqn_of(scope.project, path, scope.model_paths, name);
+    let fqn = crate::load::fqn_of(scope.project, path, scope.model_paths, name);
     Ok(Some(Origin {
         unique_id: format!("{kind}.{}.{name}", scope.project),
         name: name.to_string(),
@@ -677,7 +677,7 @@ pub(super) fn saved_query_nodes(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let config = build_config(layer_config, Materialization::Ephemeral, &q.origin.path)?;
-        let checksum = crate::project::checksum(
+        let checksum = crate::load::checksum(
             format!(
                 "{:?}|{:?}",
                 q.props.query_params,

@@ -1,4 +1,6 @@
-//! Integration tests of project loading: real fixture folders read through `Project::load`,
-//! as the CLI reads them (no engine: nothing is built here).
+//! Integration tests of `lakeforge-project` through its public API: whole projects written to
+//! temporary folders (with packages of our own installed beside them), loaded and compiled.
 
+mod jinja_runtime;
 mod modern;
+mod packages;
