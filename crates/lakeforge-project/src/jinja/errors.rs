@@ -189,7 +189,7 @@ pub(crate) fn unknown_in_namespace(
             if package == super::BUILTIN_PACKAGE {
                 "this dbt macro is not supported by Lakeforge yet; define it in your project's macros to provide it".to_string()
             } else {
-                format!("check the package's documentation, or its version in packages.yml")
+                "check the package's documentation, or its version in packages.yml".to_string()
             }
         });
     minijinja::Error::new(

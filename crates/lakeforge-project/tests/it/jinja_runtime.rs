@@ -14,9 +14,12 @@ use minijinja::Value;
 
 /// An adapter over tables held in memory: a query reading `from schema.table` returns that
 /// table's rows; every statement is logged so tests can see what ran.
+/// A table held in memory: its columns, rows and kind.
+type MemoryTable = (Vec<Column>, Vec<Vec<Cell>>, RelationKind);
+
 #[derive(Default)]
 struct MemoryAdapter {
-    tables: BTreeMap<(String, String), (Vec<Column>, Vec<Vec<Cell>>, RelationKind)>,
+    tables: BTreeMap<(String, String), MemoryTable>,
     log: Mutex<Vec<String>>,
 }
 

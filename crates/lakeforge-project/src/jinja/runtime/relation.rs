@@ -164,7 +164,7 @@ impl Object for Rel {
                     .iter()
                     .map(|k| flag(k))
                     .collect::<Result<Vec<_>, _>>()?;
-                r.force_quote = any.iter().any(|f| *f == Some(true));
+                r.force_quote = any.contains(&Some(true));
             }
             "render" => return Ok(Value::from(self.render_text())),
             "without_identifier" => r.include_identifier = false,
