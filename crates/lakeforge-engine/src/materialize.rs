@@ -144,6 +144,15 @@ async fn append(
     finish(engine, relation, table, "INSERT").await
 }
 
+/// Append rows already in the table's shape (an `INSERT` a hook or macro runs).
+pub(crate) async fn append_rows(
+    engine: &Engine,
+    relation: &Relation,
+    df: DataFrame,
+) -> Result<WriteOutcome> {
+    append(engine, relation, df, false).await
+}
+
 /// Append a query's rows to a table, creating it on first use and adding new columns.
 pub(crate) async fn append_df(
     engine: &Engine,

@@ -43,6 +43,13 @@ pub struct DbtProjectFile {
     pub data_tests: serde_yaml::Value,
     #[serde(default)]
     pub snapshots: serde_yaml::Value,
+    /// SQL run before the first node of `run`/`build`/`seed`/... (a string or a list of them;
+    /// Jinja, rendered when it runs). See `hooks.rs`.
+    #[serde(default, alias = "on_run_start")]
+    pub on_run_start: serde_yaml::Value,
+    /// SQL run after the last node, also when nodes failed.
+    #[serde(default, alias = "on_run_end")]
+    pub on_run_end: serde_yaml::Value,
 }
 
 fn default_model_paths() -> Vec<String> {

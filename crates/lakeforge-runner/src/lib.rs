@@ -4,6 +4,7 @@
 //! metadata store). It is the stage that turns a typed graph into a built lake.
 
 mod execute;
+pub mod hooks;
 pub mod openlineage;
 mod plan;
 mod results;
@@ -11,6 +12,7 @@ mod state;
 pub mod train;
 
 pub use execute::{Reporter, RunOptions, run, run_until};
+pub use hooks::HookResult;
 pub use plan::Command;
 pub use results::{NodeResult, NodeStatus, RunSummary};
 
