@@ -61,8 +61,7 @@ pub trait Adapter: Send + Sync {
     fn get_columns_in_relation(&self, relation: &Relation) -> Result<Vec<Column>, String>;
 
     /// Whether `schema.identifier` exists, and as what. `None` when it does not.
-    fn get_relation(&self, schema: &str, identifier: &str)
-        -> Result<Option<RelationKind>, String>;
+    fn get_relation(&self, schema: &str, identifier: &str) -> Result<Option<RelationKind>, String>;
 
     /// Every relation of a schema (for `get_relations_by_pattern` and friends).
     fn list_relations(&self, schema: &str) -> Result<Vec<(String, RelationKind)>, String>;

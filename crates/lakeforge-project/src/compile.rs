@@ -174,13 +174,18 @@ impl CompileContext {
             ) => self.generic_test_sql(node, name, column.as_deref(), attached_to, args)?,
             (ResourceType::UnitTest, Some(TestKind::Unit(def))) => self.unit_test_sql(node, def)?,
             _ => {
-                let (sql, _) = self.project.jinja.render(RenderRequest {
-                    file: &node.path,
-                    source: &node.raw_code,
-                    resolver: Some(self.resolver.clone()),
-                    this: Some(node.relation.clone()),
-                    is_incremental,
-                })?;
+                let (sql, _) = self.project.jinja.render_with(
+                    RenderRequest {
+                        file: &node.path,
+                        source: &node.raw_code,
+                        resolver: Some(self.resolver.clone()),
+                        this: Some(node.relation.clone()),
+                        is_incremental,
+                        adapter: self.adapter.clone(),
+                        package: None,
+                    },
+                    [("model".to_string(), model_value(node))].into(),
+                )?;
                 sql
             }
         };
@@ -356,6 +361,8 @@ impl CompileContext {
                 resolver: Some(self.resolver.clone()),
                 this: Some(model.relation.clone()),
                 is_incremental: def.overrides.is_incremental.unwrap_or(false),
+                adapter: self.adapter.clone(),
+                package: None,
             },
             extra,
         )?;
@@ -368,8 +375,8 @@ impl CompileContext {
             file: "<inline>",
             source: sql,
             resolver: Some(self.resolver.clone()),
-            this: None,
-            is_incremental: false,
+            adapter: self.adapter.clone(),
+            ..Default::default()
         })?;
         Ok(sql.trim().trim_end_matches(';').trim().to_string())
     }
@@ -419,7 +426,7 @@ impl CompileContext {
             return None;
         };
         let short = name.rsplit('.').next().unwrap_or(name);
-        if self.project.jinja.has_macro(&format!("test_{short}")) {
+        if self.project.jinja.has_macro(None, &format!("test_{short}")) {
             return None;
         }
         let input = generic_tests::TestInput {
@@ -474,7 +481,7 @@ impl CompileContext {
         let short = name.rsplit('.').next().unwrap_or(name);
         // A project's own `{% test %}` wins over a built-in of the same name, as in dbt.
         let macro_name = format!("test_{short}");
-        if self.project.jinja.has_macro(&macro_name) {
+        if self.project.jinja.has_macro(None, &macro_name) {
             return self.custom_test_sql(node, &macro_name, &relation, &model, column, args);
         }
         if !generic_tests::is_builtin(short) {
@@ -500,8 +507,8 @@ impl CompileContext {
                 file,
                 source: &format!("{{{{ {expr} }}}}"),
                 resolver: Some(self.resolver.clone()),
-                this: None,
-                is_incremental: false,
+                adapter: self.adapter.clone(),
+                ..Default::default()
             })
             .map(|(s, _)| s)
             .map_err(|e| e.to_string())
@@ -526,7 +533,7 @@ impl CompileContext {
                 continue;
             }
             let short = name.rsplit('.').next().unwrap_or(name);
-            if self.project.jinja.has_macro(&format!("test_{short}")) {
+            if self.project.jinja.has_macro(None, &format!("test_{short}")) {
                 continue;
             }
             let input = generic_tests::TestInput {
@@ -597,11 +604,31 @@ impl CompileContext {
                 file: &node.path,
                 source: &call,
                 resolver: Some(self.resolver.clone()),
-                this: None,
-                is_incremental: false,
+                adapter: self.adapter.clone(),
+                ..Default::default()
             },
             extra,
         )?;
         Ok(sql)
     }
+}
+
+/// dbt's `model` variable for a node: what macros read from it (name, package, ids, config).
+fn model_value(node: &Node) -> minijinja::Value {
+    minijinja::Value::from_serialize(serde_json::json!({
+        "unique_id": node.unique_id,
+        "name": node.name,
+        "resource_type": node.resource_type.as_str(),
+        "package_name": node.fqn.first().cloned().unwrap_or_default(),
+        "path": node.path,
+        "original_file_path": node.path,
+        "fqn": node.fqn,
+        "alias": node.relation.identifier,
+        "schema": node.relation.schema,
+        "database": "lake",
+        "description": node.description,
+        "config": node.config,
+        "raw_code": node.raw_code,
+        "depends_on": {"nodes": node.depends_on},
+    }))
 }

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::config::{build_config, hierarchy_layer, json_to_plain_string, merge, yaml_to_json};
 use crate::error::{ProjectError, Result, suggest};
 use crate::graph::Graph;
-use crate::jinja::{Jinja, JinjaGlobals, RenderRequest};
+use crate::jinja::{Jinja, JinjaGlobals, MacroPackage, RenderRequest};
 use crate::node::{
     ColumnInfo, Materialization, Node, Relation, ResourceType, SourceTable, TestKind,
 };
@@ -88,8 +88,13 @@ impl Project {
             target_schema: target.schema.clone(),
             threads: target.threads.unwrap_or(1),
             project_name: file.name.clone(),
+            dispatch: Vec::new(),
         };
-        let jinja = Arc::new(Jinja::new(&globals, &macro_files)?);
+        let root_macros = MacroPackage {
+            name: file.name.clone(),
+            files: macro_files,
+        };
+        let jinja = Arc::new(Jinja::new(&globals, &[root_macros])?);
 
         let mut props = PropsIndex::default();
         for dirs in [&file.model_paths, &file.seed_paths, &file.snapshot_paths] {
@@ -564,9 +569,7 @@ fn parse_sql_node(
     let (_, captured) = jinja.render(RenderRequest {
         file: &path,
         source: &text,
-        resolver: None,
-        this: None,
-        is_incremental: false,
+        ..Default::default()
     })?;
     let (roots, tree, default_mat, prefix) = match kind {
         ResourceType::Test => (
@@ -641,9 +644,7 @@ fn snapshot_node(
     let (_, captured) = jinja.render(RenderRequest {
         file: &path,
         source: &body,
-        resolver: None,
-        this: None,
-        is_incremental: false,
+        ..Default::default()
     })?;
     let fqn = fqn_of(&file.name, &path, &file.snapshot_paths, &name);
     let mut layer = hierarchy_layer(&file.snapshots, &fqn);
@@ -927,9 +928,7 @@ fn generic_test_node(
             let (_, captured) = jinja.render(RenderRequest {
                 file: decl_path,
                 source: &format!("{{{{ {s} }}}}"),
-                resolver: None,
-                this: None,
-                is_incremental: false,
+                ..Default::default()
             })?;
             for (_, name) in captured.refs {
                 depends_on.push(format!("ref:{name}"));

@@ -1,0 +1,202 @@
+//! dbt's context functions that need no database: ref/source/config (recorded while parsing,
+//! resolved while compiling), var/env_var, is_incremental, log/print, return, and the filters
+//! dbt adds. `base_environment` is also what profiles.yml and packages.yml render with.
+
+use std::sync::Arc;
+
+use minijinja::value::{Kwargs, Value};
+use minijinja::{Environment, ErrorKind, State, UndefinedBehavior};
+
+use crate::node::Relation;
+
+use super::context::RenderData;
+use super::{ADAPTER_TYPE, ENV_OVERRIDES, JinjaGlobals, VAR_OVERRIDES, macros, runtime};
+
+/// An environment with dbt's functions that need no project (used for profiles.yml too).
+pub(crate) fn base_environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(true);
+    env.set_recursion_limit(1000);
+    env.add_function("env_var", |state: &State, name: String, default: Option<Value>| {
+        if let Some(v) = state
+            .lookup(ENV_OVERRIDES)
+            .and_then(|o| o.get_attr(&name).ok())
+            .filter(|v| !v.is_undefined())
+        {
+            return Ok(v.to_string());
+        }
+        match std::env::var(&name) {
+            Ok(v) => Ok(v),
+            Err(_) => default.map(|d| d.to_string()).ok_or_else(|| {
+                minijinja::Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("environment variable `{name}` is not set\nhint: export it, or give env_var() a default"),
+                )
+            }),
+        }
+    });
+    env.add_function("ref", ref_fn);
+    env.add_function("source", source_fn);
+    env.add_function("config", config_fn);
+    env.add_function("is_incremental", |state: &State| -> bool {
+        state
+            .lookup("__lakeforge_incremental")
+            .is_some_and(|v| v.is_true())
+    });
+    env.add_function("log", log_fn);
+    env.add_function("print", |msg: Value| {
+        eprintln!("{msg}");
+        String::new()
+    });
+    env.add_function("return", macros::return_fn);
+    env.add_filter("as_bool", |v: Value| -> bool {
+        match v.as_str() {
+            Some(s) => matches!(s.trim().to_ascii_lowercase().as_str(), "true" | "yes" | "1"),
+            None => v.is_true(),
+        }
+    });
+    env.add_filter(
+        "as_number",
+        |v: Value| -> std::result::Result<Value, minijinja::Error> {
+            if v.is_number() {
+                return Ok(v);
+            }
+            let s = v.to_string();
+            s.trim()
+                .parse::<i64>()
+                .map(Value::from)
+                .or_else(|_| s.trim().parse::<f64>().map(Value::from))
+                .map_err(|_| {
+                    minijinja::Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("`{s}` is not a number"),
+                    )
+                })
+        },
+    );
+    env.add_filter("as_text", |v: Value| v.to_string());
+    env.add_filter("as_native", |v: Value| v);
+    env
+}
+
+/// Globals that depend on the project: var(), target, project_name.
+pub(crate) fn add_project_globals(env: &mut Environment<'static>, globals: &JinjaGlobals) {
+    let vars = Arc::new(globals.vars.clone());
+    env.add_function("var", move |state: &State, name: String, default: Option<Value>| {
+        // A unit test's `overrides: vars:` win over the project's vars.
+        if let Some(v) = state
+            .lookup(VAR_OVERRIDES)
+            .and_then(|o| o.get_attr(&name).ok())
+            .filter(|v| !v.is_undefined())
+        {
+            return Ok(v);
+        }
+        match vars.get(&name) {
+            Some(v) => Ok(Value::from_serialize(v)),
+            None => default.ok_or_else(|| {
+                minijinja::Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!(
+                        "required var `{name}` is not set\nhint: add it under `vars:` in dbt_project.yml, pass --vars '{{{name}: ...}}', or give var() a default"
+                    ),
+                )
+            }),
+        }
+    });
+    env.add_global(
+        "target",
+        Value::from_serialize(serde_json::json!({
+            "name": globals.target_name,
+            "schema": globals.target_schema,
+            "type": ADAPTER_TYPE,
+            "database": "lake",
+            "threads": globals.threads,
+            "profile_name": globals.project_name,
+        })),
+    );
+    env.add_global("project_name", Value::from(globals.project_name.clone()));
+}
+
+fn log_fn(msg: Value, info: Option<bool>, kwargs: Kwargs) -> Result<String, minijinja::Error> {
+    let info = match info {
+        Some(i) => Some(i),
+        None => kwargs.get("info")?,
+    };
+    kwargs.assert_all_used()?;
+    if info.unwrap_or(false) {
+        eprintln!("{msg}");
+    }
+    Ok(String::new())
+}
+
+fn ref_fn(
+    state: &State,
+    a: String,
+    b: Option<String>,
+    kwargs: Kwargs,
+) -> std::result::Result<Value, minijinja::Error> {
+    // ref('model', version=2): versions are accepted and ignored.
+    let _: Option<Value> = kwargs.get("version")?;
+    let _: Option<Value> = kwargs.get("v")?;
+    let (package, name) = match b {
+        Some(b) => (Some(a), b),
+        None => (None, a),
+    };
+    let data = render_data(state, "ref")?;
+    data.capture
+        .state
+        .lock()
+        .unwrap()
+        .refs
+        .push((package.clone(), name.clone()));
+    let relation = match &data.capture.resolver {
+        Some(r) => r
+            .resolve_ref(package.as_deref(), &name)
+            .map_err(|m| minijinja::Error::new(ErrorKind::InvalidOperation, m))?,
+        None => Relation::new("__ref__", name),
+    };
+    Ok(runtime::relation_value(&relation))
+}
+
+fn source_fn(
+    state: &State,
+    source: String,
+    table: String,
+) -> std::result::Result<Value, minijinja::Error> {
+    let data = render_data(state, "source")?;
+    data.capture
+        .state
+        .lock()
+        .unwrap()
+        .sources
+        .push((source.clone(), table.clone()));
+    let relation = match &data.capture.resolver {
+        Some(r) => r
+            .resolve_source(&source, &table)
+            .map_err(|m| minijinja::Error::new(ErrorKind::InvalidOperation, m))?,
+        None => Relation::new(format!("__source__{source}"), table),
+    };
+    Ok(runtime::relation_value(&relation))
+}
+
+fn config_fn(state: &State, kwargs: Kwargs) -> std::result::Result<String, minijinja::Error> {
+    if let Some(data) = RenderData::of(state) {
+        let mut captured = data.capture.state.lock().unwrap();
+        for key in kwargs.args() {
+            let value: Value = kwargs.get(key)?;
+            let json = serde_json::to_value(&value).unwrap_or(serde_json::Value::Null);
+            captured.config.insert(key.replace('-', "_"), json);
+        }
+    }
+    Ok(String::new())
+}
+
+pub(crate) fn render_data(state: &State, what: &str) -> Result<Arc<RenderData>, minijinja::Error> {
+    RenderData::of(state).ok_or_else(|| {
+        minijinja::Error::new(
+            ErrorKind::InvalidOperation,
+            format!("{what}() is not available here"),
+        )
+    })
+}
