@@ -205,64 +205,54 @@ impl CompileContext {
         is_incremental: bool,
     ) -> Result<String> {
         let file = format!("{} ({} #{})", hook.origin, hook.kind, hook.index);
-        let (sql, _) = self.project.jinja.render(RenderRequest {
-            file: &file,
-            source: &hook.sql,
-            resolver: Some(self.resolver.clone()),
-            this: node.map(|n| n.relation.clone()),
-            is_incremental,
-        })?;
+        let extra = match node {
+            Some(n) => [("model".to_string(), model_value(n))].into(),
+            None => std::collections::BTreeMap::new(),
+        };
+        let (sql, _) = self.project.jinja.render_with(
+            RenderRequest {
+                file: &file,
+                source: &hook.sql,
+                resolver: Some(self.resolver.clone()),
+                this: node.map(|n| n.relation.clone()),
+                is_incremental,
+                adapter: self.adapter.clone(),
+                package: None,
+            },
+            extra,
+        )?;
         Ok(sql.trim().to_string())
     }
 
     /// Call a macro as `lakeforge run-operation` does: `name` is `macro` or `package.macro`,
-    /// `args` its keyword arguments (dbt's `--args`). Returns what the macro rendered.
+    /// `args` its keyword arguments (dbt's `--args`). Returns the macro's `return()` value, or
+    /// what it rendered.
     pub fn run_operation(
         &self,
         name: &str,
         args: &std::collections::BTreeMap<String, serde_json::Value>,
-    ) -> Result<String> {
-        let err = |message: String| ProjectError::Config {
-            path: "run-operation".into(),
-            message,
+    ) -> Result<minijinja::Value> {
+        let (package, macro_name) = match name.split_once('.') {
+            Some((p, m)) => (Some(p), m),
+            None => (None, name),
         };
-        let macro_name = name.rsplit('.').next().unwrap_or(name);
-        if !self.project.jinja.has_macro(macro_name) {
-            return Err(err(format!(
-                "no macro named `{name}` in the project's macro-paths\nhint: define it with `{{% macro {macro_name}(...) %}}` in a file under macros/"
-            )));
-        }
-        let mut call = Vec::new();
-        for key in args.keys() {
-            let ok = key
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !ok {
-                return Err(err(format!(
-                    "`--args` key `{key}` is not an argument name\nhint: keys are the macro's argument names, e.g. --args '{{days: 7}}'"
-                )));
-            }
-            call.push(format!("{key}=__lakeforge_operation_args[\"{key}\"]"));
-        }
-        let source = format!("{{{{ {macro_name}({}) }}}}", call.join(", "));
-        let mut extra = std::collections::BTreeMap::new();
-        extra.insert(
-            "__lakeforge_operation_args".to_string(),
-            minijinja::Value::from_serialize(args),
-        );
-        let (out, _) = self.project.jinja.render_with(
-            RenderRequest {
+        let kwargs = args
+            .iter()
+            .map(|(k, v)| (k.clone(), minijinja::Value::from_serialize(v)))
+            .collect();
+        self.project.jinja.call_macro(
+            package,
+            macro_name,
+            &[],
+            kwargs,
+            crate::jinja::MacroCall {
                 file: "run-operation",
-                source: &source,
-                resolver: Some(self.resolver.clone()),
+                adapter: self.adapter.clone(),
                 this: None,
-                is_incremental: false,
+                resolver: Some(self.resolver.clone()),
+                extra: std::collections::BTreeMap::new(),
             },
-            extra,
-        )?;
-        Ok(out)
+        )
     }
 
     /// A unit test's plan: the tested model's SQL rendered with the test's overrides, and the
