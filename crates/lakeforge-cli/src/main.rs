@@ -58,6 +58,9 @@ enum Command {
     Source(commands::source::SourceArgs),
     /// Run a SQL query against the lake.
     Sql(commands::sql::SqlArgs),
+    /// Call a macro (`name` or `package.name`) with --args, its queries running against the
+    /// lake, as dbt's run-operation.
+    RunOperation(commands::run_operation::RunOperationArgs),
     /// Where a table's data comes from and what reads it: upstream and downstream tables, and
     /// column-level lineage derived from the models' query plans.
     Lineage(commands::lineage::LineageArgs),
@@ -203,6 +206,7 @@ async fn main() -> ExitCode {
         Command::Show(a) => commands::show::run(a).await,
         Command::Source(a) => commands::source::run(a).await,
         Command::Sql(a) => commands::sql::run(a).await,
+        Command::RunOperation(a) => commands::run_operation::run(a).await,
         Command::Lineage(a) => commands::lineage::run(a).await,
         Command::Runs(a) => commands::runs::run(a).await,
         Command::Scheduler(a) => commands::scheduler::run(a).await,

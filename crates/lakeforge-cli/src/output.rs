@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use lakeforge_project::{Node, Project, ResourceType, TestKind};
-use lakeforge_runner::{Command, NodeResult, NodeStatus, Reporter, RunSummary};
+use lakeforge_runner::{Command, HookResult, NodeResult, NodeStatus, Reporter, RunSummary};
 
 pub struct ConsoleReporter {
     bar: Mutex<Option<ProgressBar>>,
@@ -81,6 +81,27 @@ impl Reporter for ConsoleReporter {
             describe(node),
             node.config.retries + 1,
             error.lines().next().unwrap_or("")
+        ));
+    }
+
+    fn hook_finished(&self, h: &HookResult) {
+        let status = match h.status {
+            NodeStatus::Error => "ERROR",
+            NodeStatus::Skipped => "SKIP",
+            _ => "OK",
+        };
+        let detail = match (h.status, h.rows_affected) {
+            (NodeStatus::Error, _) => "error".to_string(),
+            (NodeStatus::Skipped, _) => "skipped".to_string(),
+            (_, Some(n)) => format!("{n} rows"),
+            (_, None) => "OK".to_string(),
+        };
+        let dots = 56usize.saturating_sub(h.name.len() + 5).max(3);
+        self.print(format!(
+            "{status:<5} hook {} {} [{detail} in {:.2}s]",
+            h.name,
+            ".".repeat(dots),
+            h.execution_time
         ));
     }
 
@@ -174,6 +195,17 @@ pub fn print_summary(project: &Project, summary: &RunSummary, command: Command) 
             )
         })
         .collect();
+    for h in summary
+        .hooks
+        .iter()
+        .filter(|h| h.status == NodeStatus::Error)
+    {
+        println!("Error in hook {}", h.name);
+        for line in h.message.lines() {
+            println!("  {line}");
+        }
+        println!();
+    }
     for r in &problems {
         let node = &project.nodes[&r.unique_id];
         let kind = match r.status {
@@ -220,7 +252,13 @@ pub fn print_summary(project: &Project, summary: &RunSummary, command: Command) 
         summary.elapsed,
         ok,
         summary.count(NodeStatus::Warn),
-        summary.count(NodeStatus::Error) + summary.count(NodeStatus::Fail),
+        summary.count(NodeStatus::Error)
+            + summary.count(NodeStatus::Fail)
+            + summary
+                .hooks
+                .iter()
+                .filter(|h| h.status == NodeStatus::Error)
+                .count(),
         summary.count(NodeStatus::Skipped),
         summary.results.len()
     );
@@ -257,6 +295,18 @@ impl Reporter for JsonReporter {
             "attempt": attempt,
             "error": error,
             "delay_s": delay_s,
+        }));
+    }
+
+    fn hook_finished(&self, h: &HookResult) {
+        emit(serde_json::json!({
+            "event": "hook_finished",
+            "unique_id": h.unique_id,
+            "name": h.name,
+            "status": h.status.as_str(),
+            "message": h.message,
+            "execution_time": h.execution_time,
+            "rows_affected": h.rows_affected,
         }));
     }
 

@@ -1,7 +1,8 @@
 //! `lakeforge-engine` runs SQL against the lake: a DataFusion session whose catalog is the lake
 //! of Delta tables, the materializations that write models into it, seeds, and data tests. It
 //! is the stage after `lakeforge-project` has compiled a node, and before `lakeforge-runner`
-//! records what happened. `lineage` reads column-level lineage from the plans of its SQL.
+//! records what happened. `lineage` reads column-level lineage from the plans of its SQL;
+//! `jinja_adapter` is dbt's adapter (queries, DDL/DML, relation metadata) for macros and hooks.
 
 pub mod catalog;
 mod conflict;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod export;
 mod export_mysql;
 mod external;
+pub mod jinja_adapter;
 pub mod lake;
 pub mod lineage;
 pub mod materialize;
@@ -30,6 +32,7 @@ pub mod test;
 pub mod unit_test;
 
 pub use error::{EngineError, Result};
+pub use jinja_adapter::EngineAdapter;
 pub use lake::{Lake, StoredKind};
 pub use lineage::{
     ColumnDependency, ColumnLineage, DependencyKind, QueryLineage, plan_lineage, query_lineage,

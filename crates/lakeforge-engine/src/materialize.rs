@@ -192,6 +192,17 @@ pub(crate) async fn append(
     finish(engine, relation, table, "INSERT").await
 }
 
+/// Append rows already in the table's shape (an `INSERT` a hook or macro runs). Not redone on
+/// a conflict: the rows may have been computed from the table, so a concurrent commit fails
+/// it with [`EngineError::ConcurrentWrite`].
+pub(crate) async fn append_rows(
+    engine: &Engine,
+    relation: &Relation,
+    df: DataFrame,
+) -> Result<WriteOutcome> {
+    append(engine, relation, df, false, None).await
+}
+
 /// Append a query's rows to a table, creating it on first use and adding new columns. The
 /// rows do not come from the table, so the append is redone if another run committed first.
 pub(crate) async fn append_df(

@@ -181,6 +181,23 @@ impl Engine {
         *self.storage.write() = storage;
     }
 
+    /// Whether `relation` is a source read in place (files or a database table).
+    pub(crate) fn is_source(&self, relation: &Relation) -> bool {
+        self.externals
+            .read()
+            .contains_key(&(relation.schema.clone(), relation.identifier.clone()))
+    }
+
+    /// The sources read in place of `schema`, by name.
+    pub(crate) fn source_names(&self, schema: &str) -> Vec<String> {
+        self.externals
+            .read()
+            .keys()
+            .filter(|(s, _)| s == schema)
+            .map(|(_, n)| n.clone())
+            .collect()
+    }
+
     /// lakeforge.yml's object-storage connections, by name (empty before `register_sources`).
     pub(crate) fn storage_connections(&self) -> crate::storage::Connections {
         self.storage.read().clone()

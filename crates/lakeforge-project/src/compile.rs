@@ -247,6 +247,66 @@ impl CompileContext {
         })
     }
 
+    /// Render a hook's SQL as the model it belongs to renders (`this`, `ref`, `source`, macros,
+    /// `is_incremental()`); `node` is `None` for `on-run-start`/`on-run-end`, which have no
+    /// `this`.
+    pub fn render_hook(
+        &self,
+        hook: &crate::hooks::Hook,
+        node: Option<&Node>,
+        is_incremental: bool,
+    ) -> Result<String> {
+        let file = format!("{} ({} #{})", hook.origin, hook.kind, hook.index);
+        let extra = match node {
+            Some(n) => [("model".to_string(), model_value(n))].into(),
+            None => std::collections::BTreeMap::new(),
+        };
+        let (sql, _) = self.project.jinja.render_with(
+            RenderRequest {
+                file: &file,
+                source: &hook.sql,
+                resolver: Some(self.resolver.clone()),
+                this: node.map(|n| n.relation.clone()),
+                is_incremental,
+                adapter: self.adapter.clone(),
+                package: None,
+            },
+            extra,
+        )?;
+        Ok(sql.trim().to_string())
+    }
+
+    /// Call a macro as `lakeforge run-operation` does: `name` is `macro` or `package.macro`,
+    /// `args` its keyword arguments (dbt's `--args`). Returns the macro's `return()` value, or
+    /// what it rendered.
+    pub fn run_operation(
+        &self,
+        name: &str,
+        args: &std::collections::BTreeMap<String, serde_json::Value>,
+    ) -> Result<minijinja::Value> {
+        let (package, macro_name) = match name.split_once('.') {
+            Some((p, m)) => (Some(p), m),
+            None => (None, name),
+        };
+        let kwargs = args
+            .iter()
+            .map(|(k, v)| (k.clone(), minijinja::Value::from_serialize(v)))
+            .collect();
+        self.project.jinja.call_macro(
+            package,
+            macro_name,
+            &[],
+            kwargs,
+            crate::jinja::MacroCall {
+                file: "run-operation",
+                adapter: self.adapter.clone(),
+                this: None,
+                resolver: Some(self.resolver.clone()),
+                extra: std::collections::BTreeMap::new(),
+            },
+        )
+    }
+
     /// A unit test's plan: the tested model's SQL rendered with the test's overrides, and the
     /// relation each given input stands in for.
     pub fn compile_unit_test(&self, node: &Node) -> Result<UnitTestPlan> {

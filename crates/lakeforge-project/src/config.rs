@@ -74,6 +74,20 @@ fn merge_key(base: &mut ConfigLayer, key: &str, value: serde_json::Value) {
         let mut seen = std::collections::BTreeSet::new();
         tags.retain(|t| seen.insert(t.to_string()));
         base.insert(key, serde_json::Value::Array(tags));
+    } else if key == "pre_hook" || key == "post_hook" {
+        // Hooks accumulate as in dbt: the project's, then the properties file's, then the
+        // model's own config() run in that order.
+        let mut hooks = match base.remove(&key) {
+            Some(serde_json::Value::Array(a)) => a,
+            Some(serde_json::Value::Null) | None => vec![],
+            Some(v) => vec![v],
+        };
+        match value {
+            serde_json::Value::Array(a) => hooks.extend(a),
+            serde_json::Value::Null => {}
+            v => hooks.push(v),
+        }
+        base.insert(key, serde_json::Value::Array(hooks));
     } else {
         base.insert(key, value);
     }
@@ -320,6 +334,19 @@ mod tests {
 
     fn yaml(s: &str) -> serde_yaml::Value {
         serde_yaml::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn hooks_accumulate_across_layers() {
+        let tree = yaml("{+post-hook: 'select 1', p: {staging: {+post_hook: ['select 2']}}}");
+        let mut layer = hierarchy_layer(&tree, &["p".into(), "staging".into()]);
+        let mut own = ConfigLayer::new();
+        own.insert("post-hook".into(), serde_json::json!("select 3"));
+        merge(&mut layer, &own);
+        assert_eq!(
+            layer["post_hook"],
+            serde_json::json!(["select 1", "select 2", "select 3"])
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod error;
 pub mod external;
 mod generic_tests;
 pub mod graph;
+pub mod hooks;
 pub mod jinja;
 pub mod load;
 pub mod manifest;

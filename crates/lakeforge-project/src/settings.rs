@@ -49,6 +49,13 @@ pub struct DbtProjectFile {
     /// (the root project's shims a package this way).
     #[serde(default)]
     pub dispatch: Vec<DispatchFile>,
+    /// SQL run before the first node of `run`/`build`/`seed`/... (a string or a list of them;
+    /// Jinja, rendered when it runs). See `hooks.rs`.
+    #[serde(default, alias = "on_run_start")]
+    pub on_run_start: serde_yaml::Value,
+    /// SQL run after the last node, also when nodes failed.
+    #[serde(default, alias = "on_run_end")]
+    pub on_run_end: serde_yaml::Value,
 }
 
 /// One entry of dbt_project.yml's `dispatch:`.

@@ -10,8 +10,9 @@ use std::time::Instant;
 
 use futures::FutureExt;
 use lakeforge_engine::test::count_row_failures;
-use lakeforge_engine::{Engine, StoredKind, load_seed, materialize, run_test};
+use lakeforge_engine::{Engine, EngineAdapter, StoredKind, load_seed, materialize, run_test};
 use lakeforge_meta::{MetaStore, NodeRecord};
+use lakeforge_project::hooks::HookKind;
 use lakeforge_project::{
     CompileContext, Materialization, Node, Project, ResourceType, RowCheck, Severity, TestKind,
 };
@@ -28,6 +29,8 @@ pub trait Reporter: Send + Sync {
     fn node_finished(&self, node: &Node, result: &NodeResult, index: usize, total: usize);
     /// Attempt `attempt` of `node` errored; it runs again after `delay_s` seconds.
     fn node_retrying(&self, _node: &Node, _attempt: u32, _error: &str, _delay_s: f64) {}
+    /// An `on-run-start`/`on-run-end` hook finished.
+    fn hook_finished(&self, _hook: &crate::hooks::HookResult) {}
     /// Every node is done and the run recorded.
     fn run_finished(&self, _summary: &RunSummary) {}
 }
@@ -72,7 +75,10 @@ pub async fn run_until(
         chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"),
         std::process::id()
     );
-    let compile = CompileContext::new(project.clone());
+    // Macros query the lake while nodes compile (dbt's `execute` is true in a run, compile too).
+    let adapter = EngineAdapter::new(engine.clone());
+    let compile =
+        CompileContext::new(project.clone()).with_adapter(std::sync::Arc::new(adapter.clone()));
     let plan = plan(&project, &opts.selected, opts.command);
     let batches = if opts.command == Command::Compile {
         HashMap::new()
@@ -81,6 +87,7 @@ pub async fn run_until(
     };
     let env = Arc::new(NodeEnv {
         engine: engine.clone(),
+        adapter: adapter.clone(),
         compile: compile.clone(),
         root: project.root.clone(),
         command: opts.command,
@@ -105,6 +112,13 @@ pub async fn run_until(
         .await?;
     }
     reporter.run_started(total);
+    let hooks_run = opts.command != Command::Compile;
+    let mut hooks = Vec::new();
+    if hooks_run {
+        hooks = crate::hooks::run_project_hooks(&adapter, &compile, HookKind::OnRunStart).await;
+        hooks.iter().for_each(|h| reporter.hook_finished(h));
+    }
+    let start_failed = hooks.iter().any(|h| h.status == NodeStatus::Error);
 
     let mut remaining: HashMap<String, usize> = plan
         .waits_on
@@ -139,6 +153,21 @@ pub async fn run_until(
     let mut cancelled = false;
     let interrupted = cancel;
     tokio::pin!(interrupted);
+    if start_failed {
+        // As in dbt: no node runs after a failed on-run-start.
+        for id in &plan.order {
+            let node = &project.nodes[id];
+            let r = blank_result(
+                node,
+                NodeStatus::Skipped,
+                "skipped: an on-run-start hook failed".into(),
+            );
+            done += 1;
+            reporter.node_finished(node, &r, done, total);
+            record(&meta, &run_id, 1, &r).await?;
+            results.push(r);
+        }
+    }
 
     while done < total && !(cancelled && tasks.is_empty()) {
         while !cancelled && tasks.len() < threads {
@@ -243,9 +272,15 @@ pub async fn run_until(
             results.push(r);
         }
     }
+    if hooks_run && !cancelled {
+        let end = crate::hooks::run_project_hooks(&adapter, &compile, HookKind::OnRunEnd).await;
+        end.iter().for_each(|h| reporter.hook_finished(h));
+        hooks.extend(end);
+    }
     let summary = RunSummary {
         run_id: run_id.clone(),
         results,
+        hooks,
         elapsed: started.elapsed().as_secs_f64(),
         cancelled,
     };
@@ -420,6 +455,8 @@ fn skipped_result(node: &Node, because: &str) -> NodeResult {
 /// What every node of one run executes with.
 struct NodeEnv {
     engine: Arc<Engine>,
+    /// The engine as dbt's adapter: hooks run through it.
+    adapter: EngineAdapter,
     compile: CompileContext,
     root: std::path::PathBuf,
     command: Command,
@@ -465,12 +502,19 @@ async fn execute_inner(
             result.delta_version = version;
             return Ok(());
         }
+        let pre =
+            crate::hooks::run_node_hooks(&env.adapter, compile, node, HookKind::PreHook, false)
+                .await?;
         let outcome = load_seed(engine, node, &root.join(&node.path))
             .await
             .map_err(|e| e.to_string())?;
         result.message = outcome.action.to_string();
         result.rows_affected = outcome.rows;
         result.delta_version = outcome.version;
+        let post =
+            crate::hooks::run_node_hooks(&env.adapter, compile, node, HookKind::PostHook, false)
+                .await?;
+        note_hooks(result, pre + post);
         return Ok(());
     }
     if node.resource_type == ResourceType::UnitTest {
@@ -610,6 +654,18 @@ async fn execute_inner(
             }
         }
         _ => {
+            let hooked = node.config.materialized != Materialization::Ephemeral;
+            let mut hooks = 0;
+            if hooked {
+                hooks += crate::hooks::run_node_hooks(
+                    &env.adapter,
+                    compile,
+                    node,
+                    HookKind::PreHook,
+                    incremental_run,
+                )
+                .await?;
+            }
             let mut sql = compiled.sql.clone();
             // Models this SQL scores with are resolved (aliases, now) and loaded first; the
             // lineage edge to each records the version used.
@@ -639,10 +695,29 @@ async fn execute_inner(
             result.message = outcome.action.to_string();
             result.rows_affected = outcome.rows;
             result.delta_version = outcome.version;
+            if hooked {
+                hooks += crate::hooks::run_node_hooks(
+                    &env.adapter,
+                    compile,
+                    node,
+                    HookKind::PostHook,
+                    incremental_run,
+                )
+                .await?;
+            }
+            note_hooks(result, hooks);
             export_model(env, node, result).await?;
         }
     }
     Ok(())
+}
+
+/// Say in the node's message how many of its hooks ran.
+fn note_hooks(result: &mut NodeResult, n: usize) {
+    if n > 0 {
+        let s = if n == 1 { "" } else { "s" };
+        result.message.push_str(&format!(", {n} hook{s}"));
+    }
 }
 
 /// Train an ML model (see `train.rs`): the node's version is the registry's version number.

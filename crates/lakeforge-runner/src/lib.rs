@@ -5,6 +5,7 @@
 
 mod execute;
 mod files;
+pub mod hooks;
 pub mod openlineage;
 mod plan;
 mod results;
@@ -12,6 +13,7 @@ mod state;
 pub mod train;
 
 pub use execute::{Reporter, RunOptions, run, run_until};
+pub use hooks::HookResult;
 pub use plan::Command;
 pub use results::{NodeResult, NodeStatus, RunSummary};
 

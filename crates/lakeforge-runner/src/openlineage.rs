@@ -225,6 +225,10 @@ impl Reporter for OpenLineageReporter {
         self.inner.node_retrying(node, attempt, error, delay_s);
     }
 
+    fn hook_finished(&self, hook: &crate::hooks::HookResult) {
+        self.inner.hook_finished(hook);
+    }
+
     fn node_finished(&self, node: &Node, r: &NodeResult, index: usize, total: usize) {
         // Skipped nodes never started: they have no run to end.
         if let Some(run_id) = self.node_runs.lock().remove(&node.unique_id) {

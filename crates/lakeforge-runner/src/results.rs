@@ -68,6 +68,8 @@ pub struct NodeResult {
 pub struct RunSummary {
     pub run_id: String,
     pub results: Vec<NodeResult>,
+    /// `on-run-start` then `on-run-end` hooks, in the order they ran.
+    pub hooks: Vec<crate::hooks::HookResult>,
     pub elapsed: f64,
     /// The run was interrupted (Ctrl-C / SIGTERM): nodes running then errored as cancelled,
     /// nodes not started yet are skipped.
@@ -81,7 +83,10 @@ impl RunSummary {
 
     /// A run fails when any node errored or any error-severity test failed.
     pub fn success(&self) -> bool {
-        !self.cancelled && self.count(NodeStatus::Error) == 0 && self.count(NodeStatus::Fail) == 0
+        !self.cancelled
+            && self.count(NodeStatus::Error) == 0
+            && self.count(NodeStatus::Fail) == 0
+            && !self.hooks.iter().any(|h| h.status == NodeStatus::Error)
     }
 
     /// The run's status as recorded: success, error or cancelled.
@@ -103,7 +108,8 @@ impl RunSummary {
                 "generator_version": env!("CARGO_PKG_VERSION"),
                 "invocation_id": self.run_id,
             },
-            "results": self.results.iter().map(|r| json!({
+            "results": self.hooks.iter().filter(|h| h.unique_id.contains("-on-run-start")).map(hook_json)
+                .chain(self.results.iter().map(|r| json!({
                 "unique_id": r.unique_id,
                 "status": r.status.as_str(),
                 "execution_time": r.execution_time,
@@ -115,12 +121,31 @@ impl RunSummary {
                 "compiled_code": r.compiled_code,
                 "relation_name": r.relation_name,
                 "attempts": r.attempts,
-            })).collect::<Vec<_>>(),
+            })))
+                .chain(self.hooks.iter().filter(|h| h.unique_id.contains("-on-run-end")).map(hook_json))
+                .collect::<Vec<_>>(),
             "elapsed_time": self.elapsed,
             "status": self.status(),
             "args": {"which": command, "vars": args},
         })
     }
+}
+
+/// An `on-run-*` hook as dbt lists its operations in run_results.json.
+fn hook_json(h: &crate::hooks::HookResult) -> serde_json::Value {
+    json!({
+        "unique_id": h.unique_id,
+        "status": h.status.as_str(),
+        "execution_time": h.execution_time,
+        "thread_id": "Thread-1",
+        "timing": [{"name": "execute", "started_at": h.started_at}],
+        "message": h.message,
+        "failures": null,
+        "adapter_response": {"_message": h.message, "rows_affected": h.rows_affected},
+        "compiled_code": h.compiled_code,
+        "relation_name": null,
+        "attempts": 1,
+    })
 }
 
 /// Escape text for an XML attribute or element.

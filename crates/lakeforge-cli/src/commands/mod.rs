@@ -11,6 +11,7 @@ pub mod ml;
 pub mod model_report;
 pub mod models;
 pub mod retry;
+pub mod run_operation;
 pub mod runs;
 pub mod scheduler;
 pub mod serve;

@@ -35,7 +35,10 @@ pub struct ShowArgs {
 pub async fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let project = load_project(&args.project)?;
     let engine = open_engine(&project, default_threads()).await?;
-    let compile = CompileContext::new(project.clone());
+    // As dbt's show, macros may query the lake while the model compiles.
+    let compile = CompileContext::new(project.clone()).with_adapter(std::sync::Arc::new(
+        lakeforge_engine::EngineAdapter::new(engine.clone()),
+    ));
     let sql = match (&args.select, &args.inline) {
         (Some(name), _) => {
             let node = project.node_by_name(name).ok_or_else(|| {

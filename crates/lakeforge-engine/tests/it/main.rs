@@ -1,0 +1,3 @@
+//! Integration tests of the engine over a real lake in a temporary folder.
+
+mod adapter;
