@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use lakeforge_project::compile::CompileContext;
-use lakeforge_project::project::{LoadOptions, Project};
+use lakeforge_project::{LoadOptions, Project};
 use libfuzzer_sys::fuzz_target;
 
 /// One project folder per process, rewritten for each input: creating a folder per input
