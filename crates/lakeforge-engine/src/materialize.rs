@@ -221,7 +221,14 @@ const APP_ID: &str = "lakeforge";
 
 pub(crate) fn commit_properties() -> CommitProperties {
     let now_ms = chrono::Utc::now().timestamp_millis();
-    CommitProperties::default().with_application_transaction(Transaction::new(APP_ID, now_ms))
+    // No retries inside delta-rs: its conflict checker rebases a losing commit onto the
+    // winner's version unchanged, so two runs creating a table at once both "create" it and the
+    // second lands as version 1 without removing the first's files (rows doubled). A conflict
+    // surfaces instead; writes that may be redone go through `retry_on_conflict`, which reopens
+    // the table and recomputes the commit, and the others fail in our words.
+    CommitProperties::default()
+        .with_application_transaction(Transaction::new(APP_ID, now_ms))
+        .with_max_retries(0)
 }
 
 async fn finish(
