@@ -192,15 +192,16 @@ pub(crate) async fn append(
     finish(engine, relation, table, "INSERT").await
 }
 
-/// Append rows already in the table's shape (an `INSERT` a hook or macro runs). Not redone on
-/// a conflict: the rows may have been computed from the table, so a concurrent commit fails
-/// it with [`EngineError::ConcurrentWrite`].
+/// Append rows already in the table's shape (an `INSERT` a hook or macro runs). Parallel
+/// nodes' hooks often insert into one audit table, so a conflict redoes the insert, its query
+/// re-run against the table as it now is (what a database's INSERT ... SELECT does under read
+/// committed).
 pub(crate) async fn append_rows(
     engine: &Engine,
     relation: &Relation,
     df: DataFrame,
 ) -> Result<WriteOutcome> {
-    append(engine, relation, df, false, None).await
+    retry_on_conflict(|| append(engine, relation, df.clone(), false, None)).await
 }
 
 /// Append a query's rows to a table, creating it on first use and adding new columns. The
