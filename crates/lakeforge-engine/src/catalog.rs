@@ -13,6 +13,7 @@ type StateRef = Weak<parking_lot::RwLock<SessionState>>;
 use async_trait::async_trait;
 use datafusion::catalog::view::ViewTable;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
+use datafusion::datasource::TableType;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::context::SessionState;
 use datafusion::prelude::SessionContext;
@@ -138,6 +139,28 @@ impl SchemaProvider for LakeSchema {
         names.sort();
         names.dedup();
         names
+    }
+
+    /// Answers `information_schema.tables` from what the lake stores, without opening a Delta
+    /// table, planning a view or connecting to a source (dbt_utils' get_relations_by_pattern
+    /// lists every relation of a schema this way).
+    async fn table_type(&self, name: &str) -> DfResult<Option<TableType>> {
+        let key = (self.schema.clone(), name.to_string());
+        if let Some(t) = self.overrides.read().get(&key) {
+            return Ok(Some(t.table_type()));
+        }
+        if self.externals.read().contains_key(&key) {
+            return Ok(Some(TableType::Base));
+        }
+        let stored = self
+            .lake
+            .stored_now(&Relation::new(&self.schema, name))
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        Ok(stored.map(|kind| match kind {
+            StoredKind::Table => TableType::Base,
+            StoredKind::View => TableType::View,
+        }))
     }
 
     async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {

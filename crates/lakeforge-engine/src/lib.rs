@@ -27,6 +27,7 @@ pub mod seed;
 pub mod session;
 pub mod snapshot;
 mod source_exec;
+mod sql_functions;
 pub mod storage;
 pub mod test;
 pub mod unit_test;

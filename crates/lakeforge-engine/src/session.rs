@@ -62,6 +62,7 @@ impl Engine {
         );
         let scoring = Arc::new(crate::predict::ScoringModels::default());
         ctx.register_udf(crate::predict::PredictUdf::udf(scoring.clone()));
+        crate::sql_functions::register(&ctx);
         Ok(Engine {
             ctx,
             lake,

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use crate::adapter::Adapter;
 use crate::error::{ProjectError, Result, suggest};
 use crate::generic_tests;
-use crate::jinja::{ENV_OVERRIDES, MacroCall, RelationResolver, RenderRequest, VAR_OVERRIDES};
+use crate::jinja::{
+    ENV_OVERRIDES, MacroCall, RelationResolver, RenderRequest, TestCall, VAR_OVERRIDES,
+};
 use crate::load::Project;
 use crate::node::{ColumnInfo, Node, Relation, ResourceType, TestKind};
 use crate::unit_test::{Fixture, UnitInput, UnitTestDef};
@@ -628,20 +630,7 @@ impl CompileContext {
     /// the root project's, then the node's own package's, then any package's. `None` leaves
     /// the test to Lakeforge's built-ins.
     fn test_macro(&self, node: &Node, name: &str) -> Option<(String, String)> {
-        let jinja = &self.project.jinja;
-        if let Some((ns, short)) = name.split_once('.') {
-            let macro_name = format!("test_{short}");
-            return jinja
-                .has_macro(Some(ns), &macro_name)
-                .then(|| (ns.to_string(), macro_name));
-        }
-        let macro_name = format!("test_{name}");
-        let own = node.package();
-        std::iter::once(self.project.name.as_str())
-            .chain(std::iter::once(own))
-            .chain(self.project.packages())
-            .find(|p| jinja.has_macro(Some(p), &macro_name))
-            .map(|p| (p.to_string(), macro_name))
+        self.project.jinja.find_test_macro(name, node.package())
     }
 
     /// Render a generic test defined with `{% test %}`: `model` is the relation (filtered by
@@ -662,21 +651,14 @@ impl CompileContext {
         } else {
             crate::jinja::relation_value(relation)
         };
-        let mut kwargs = vec![("model".to_string(), model_value)];
-        if let Some(c) = column {
-            kwargs.push((
-                "column_name".to_string(),
-                minijinja::Value::from(c.to_string()),
-            ));
-        }
-        for (k, v) in args.iter().filter(|(k, _)| *k != "column_name") {
-            kwargs.push((k.clone(), minijinja::Value::from_serialize(v)));
-        }
-        let value = self.project.jinja.call_macro(
-            Some(package),
-            macro_name,
-            &[],
-            kwargs,
+        let (sql, _) = self.project.jinja.call_test_macro(
+            TestCall {
+                package,
+                macro_name,
+                model: model_value,
+                column,
+                args,
+            },
             MacroCall {
                 file: &node.path,
                 adapter: self.adapter.clone(),
@@ -685,7 +667,7 @@ impl CompileContext {
                 extra: self.node_extra(node, false),
             },
         )?;
-        Ok(value.to_string())
+        Ok(sql)
     }
 }
 

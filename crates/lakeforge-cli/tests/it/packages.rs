@@ -109,3 +109,66 @@ fn a_package_is_required_then_loaded_and_built() {
         .unwrap_or_else(|| panic!("the package's generic test did not run: {text}"));
     assert_eq!(test["status"], "pass", "{test}");
 }
+
+/// A package's generic test written as dbt_utils writes its own: dispatched, `config(fail_calc=)`
+/// in the implementation, a `ref()` argument used as a relation, a list argument appended to,
+/// column names compared as sets; and the SQL dbt packages emit that DataFusion lacks (`mod`,
+/// a text default beside a date in `coalesce`, `dbt.dateadd` with a negative count).
+#[test]
+fn package_tests_get_rendered_arguments_and_their_macros_config() {
+    let (p, pkg) = project_with_package();
+    write(
+        pkg.path(),
+        "macros/same_count.sql",
+        "{% test same_count(model, compare_model, group_by_columns=[]) %}\n\
+         {{ return(adapter.dispatch('test_same_count', 'pkg_tools')(model, compare_model, group_by_columns)) }}\n\
+         {% endtest %}\n\
+         {% macro default__test_same_count(model, compare_model, group_by_columns) %}\n\
+         {{ config(fail_calc='sum(diff)') }}\n\
+         {% if not execute %}{{ return('') }}{% endif %}\n\
+         {% set groups = group_by_columns %}{% do groups.append('one') %}\n\
+         {% set mine = adapter.get_columns_in_relation(model) | map(attribute='name') | map('lower') %}\n\
+         {% set theirs = adapter.get_columns_in_relation(compare_model) | map(attribute='name') | map('lower') %}\n\
+         {% if set(mine) != set(theirs) %}{{ exceptions.raise_compiler_error('columns differ') }}{% endif %}\n\
+         -- groups: {{ groups | join(',') }}\n\
+         select abs((select count(*) from {{ model }}) - (select count(*) from {{ compare_model }})) as diff\n\
+         {% endmacro %}\n",
+    );
+    p.write(
+        "models/totals_copy.sql",
+        "select root_scaled, total from {{ ref('totals') }}\n",
+    );
+    p.write(
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: totals\n    data_tests:\n      - pkg_tools.same_count:\n          compare_model: ref('totals_copy')\n          group_by_columns: ['total']\n",
+    );
+    p.write(
+        "models/dialect.sql",
+        "select mod(7, 3) as m, coalesce(cast(null as date), '2099-01-01') as d, \
+         {{ dbt.dateadd('hour', -3, \"timestamp '2021-01-01 10:00:00'\") }} as t\n",
+    );
+    p.run(&["deps"]).ok();
+    p.run(&["build"]).ok();
+    assert_eq!(
+        p.sql("select m, cast(d as varchar) as d, cast(t as varchar) as t from dialect"),
+        "m,d,t\n1,2099-01-01,2021-01-01T07:00:00\n"
+    );
+    let text = std::fs::read_to_string(p.path().join("target/run_results.json")).unwrap();
+    let results: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let result = results["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["unique_id"]
+                .as_str()
+                .unwrap()
+                .contains("pkg_tools_same_count")
+        })
+        .unwrap_or_else(|| panic!("the package's test did not run: {text}"));
+    // The macro's `fail_calc` (sum(diff) = 0) makes it pass; dbt's default count(*) = 1 would not.
+    assert_eq!(result["status"], "pass", "{result}");
+    let sql = result["compiled_code"].as_str().unwrap_or_default();
+    assert!(sql.contains("-- groups: total,one"), "{sql}");
+    assert!(sql.contains("totals_copy"), "{sql}");
+}

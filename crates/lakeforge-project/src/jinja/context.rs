@@ -41,6 +41,8 @@ pub(crate) struct Capture {
 #[derive(Debug)]
 pub(crate) struct RenderData {
     pub index: Arc<MacroIndex>,
+    /// The environment macros run in (see `Jinja::macro_env`).
+    pub macro_env: Arc<minijinja::Environment<'static>>,
     pub capture: Capture,
     pub adapter: Option<Arc<dyn Adapter>>,
     /// `this`, `execute`, extras given by the caller.

@@ -139,8 +139,10 @@ fn undefined_message(snippet: &str, index: &MacroIndex) -> String {
                 "`{qualified}` is part of dbt's runtime but not supported by Lakeforge\nhint: remove the call or guard it with `{{% if target.type != 'lakeforge' %}}`"
             );
         }
-        if index.has_package(ns) {
-            return unknown_in_namespace(index, ns, attr).to_string();
+        // `pkg.macro(...) ~ x` fails on `x` when the package has the macro: only a missing
+        // macro is the namespace's fault.
+        if index.has_package(ns) && index.get(ns, attr.trim()).is_none() {
+            return unknown_in_namespace(index, ns, attr.trim()).to_string();
         }
     }
     if UNSUPPORTED.contains(&head) {
@@ -148,8 +150,16 @@ fn undefined_message(snippet: &str, index: &MacroIndex) -> String {
             "`{head}` is part of dbt's runtime but not supported by Lakeforge\nhint: remove it or guard it with `{{% if target.type != 'lakeforge' %}}`"
         );
     }
+    let what = if snippet
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+    {
+        format!("`{snippet}` is undefined")
+    } else {
+        format!("a name used in `{snippet}` is undefined")
+    };
     format!(
-        "`{snippet}` is undefined{}\nhint: check the spelling; variables come from var(), macros from macro-paths or an installed package",
+        "{what}{}\nhint: check the spelling; variables come from var(), macros from macro-paths or an installed package",
         did_you_mean(head, index)
     )
 }

@@ -38,7 +38,7 @@ pub(crate) fn base_environment() -> Environment<'static> {
     });
     env.add_function("ref", ref_fn);
     env.add_function("source", source_fn);
-    env.add_function("config", config_fn);
+    env.add_global("config", Value::from_object(ConfigFn));
     env.add_function("is_incremental", |state: &State| -> bool {
         state
             .lookup("__lakeforge_incremental")
@@ -180,16 +180,59 @@ fn source_fn(
     Ok(runtime::relation_value(&relation))
 }
 
-fn config_fn(state: &State, kwargs: Kwargs) -> std::result::Result<String, minijinja::Error> {
-    if let Some(data) = RenderData::of(state) {
-        let mut captured = data.capture.state.lock().unwrap();
-        for key in kwargs.args() {
-            let value: Value = kwargs.get(key)?;
-            let json = serde_json::to_value(&value).unwrap_or(serde_json::Value::Null);
-            captured.config.insert(key.replace('-', "_"), json);
+/// dbt's `config`: called, it records the node's config (`{{ config(materialized='table') }}`);
+/// `config.get(key, default)` and `config.require(key)` read the config the node has so far
+/// (its `model.config`, then what this render recorded), as macros and materializations do.
+#[derive(Debug)]
+struct ConfigFn;
+
+impl minijinja::value::Object for ConfigFn {
+    fn call(
+        self: &Arc<Self>,
+        state: &State<'_, '_>,
+        args: &[Value],
+    ) -> std::result::Result<Value, minijinja::Error> {
+        let (kwargs,): (Kwargs,) = minijinja::value::from_args(args)?;
+        if let Some(data) = RenderData::of(state) {
+            let mut captured = data.capture.state.lock().unwrap();
+            for key in kwargs.args() {
+                let value: Value = kwargs.get(key)?;
+                let json = serde_json::to_value(&value).unwrap_or(serde_json::Value::Null);
+                captured.config.insert(key.replace('-', "_"), json);
+            }
+        }
+        Ok(Value::from(""))
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        state: &State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> std::result::Result<Value, minijinja::Error> {
+        let (key, default): (String, Option<Value>) = minijinja::value::from_args(args)?;
+        let found = RenderData::of(state).and_then(|data| {
+            let recorded = data.capture.state.lock().unwrap().config.get(&key).cloned();
+            recorded.map(Value::from_serialize).or_else(|| {
+                data.vars
+                    .get("model")
+                    .and_then(|m| m.get_attr("config").ok())
+                    .and_then(|c| c.get_attr(&key).ok())
+                    .filter(|v| !v.is_undefined() && !v.is_none())
+            })
+        });
+        match (method, found) {
+            ("get", found) => Ok(found.or(default).unwrap_or(Value::from(()))),
+            ("require", Some(v)) => Ok(v),
+            ("require", None) => Err(minijinja::Error::new(
+                ErrorKind::InvalidOperation,
+                format!(
+                    "required config `{key}` is not set\nhint: set it with config({key}=...) or in dbt_project.yml"
+                ),
+            )),
+            _ => Err(minijinja::Error::from(ErrorKind::UnknownMethod)),
         }
     }
-    Ok(String::new())
 }
 
 pub(crate) fn render_data(state: &State, what: &str) -> Result<Arc<RenderData>, minijinja::Error> {

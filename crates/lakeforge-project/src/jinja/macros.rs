@@ -272,7 +272,7 @@ impl Object for MacroFn {
     }
 
     fn call(self: &Arc<Self>, state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
-        invoke(state.env(), &self.data, &self.def, args, Some(state))
+        invoke(&self.data, &self.def, args, Some(state))
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -304,7 +304,7 @@ impl Object for Namespace {
         args: &[Value],
     ) -> Result<Value, Error> {
         match self.data.index.get(&self.package, method) {
-            Some(def) => invoke(state.env(), &self.data, def, args, Some(state)),
+            Some(def) => invoke(&self.data, def, args, Some(state)),
             None => Err(super::errors::unknown_in_namespace(
                 &self.data.index,
                 &self.package,
@@ -317,7 +317,6 @@ impl Object for Namespace {
 /// Run one macro call: evaluate the macro's template against its package's context, call it,
 /// and turn a `return()` into the call's value.
 pub(crate) fn invoke(
-    env: &Environment<'_>,
     data: &Arc<RenderData>,
     def: &Arc<MacroDef>,
     args: &[Value],
@@ -353,7 +352,7 @@ pub(crate) fn invoke(
             Value::from_object(CallerText(text.to_string())),
         );
     }
-    let tmpl = env.get_template(&def.template)?;
+    let tmpl = data.macro_env.get_template(&def.template)?;
     let mut ctx = RenderCtx::new(data.clone(), def.package.clone());
     if def.takes_extra {
         let names = def.args.get_or_init(|| argument_names(&tmpl, data, def));

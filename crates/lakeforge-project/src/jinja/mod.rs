@@ -26,6 +26,7 @@ mod modules;
 mod pycompat;
 mod rewrite;
 mod runtime;
+mod test_call;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -40,6 +41,7 @@ use crate::node::Relation;
 pub use context::Captured;
 use context::{Capture, RenderCtx, RenderData};
 use macros::MacroIndex;
+pub use test_call::TestCall;
 
 /// Context keys holding a unit test's `overrides:` of var() and env_var().
 pub const VAR_OVERRIDES: &str = "__lakeforge_var_overrides";
@@ -126,7 +128,12 @@ pub struct JinjaGlobals {
 /// The Jinja environment of one project: its packages' macros, vars and target. Built once per
 /// load; rendering never re-parses macros.
 pub struct Jinja {
+    /// Renders nodes: a name that is not defined fails when printed (a typo in a model is
+    /// caught here, not as odd SQL), but `{% if x %}` on one is false.
     env: Environment<'static>,
+    /// Runs macros with jinja2's default undefined, as dbt does at run time: an argument the
+    /// caller left out prints as an empty string (packages rely on it).
+    macro_env: Arc<Environment<'static>>,
     index: Arc<MacroIndex>,
 }
 
@@ -141,8 +148,12 @@ impl Jinja {
         modules::add_globals(&mut env);
         pycompat::install(&mut env);
         let index = macros::load(&mut env, globals, packages)?;
+        let mut macro_env = env.clone();
+        macro_env.set_undefined_behavior(UndefinedBehavior::Lenient);
+        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
         Ok(Jinja {
             env,
+            macro_env: Arc::new(macro_env),
             index: Arc::new(index),
         })
     }
@@ -217,8 +228,8 @@ impl Jinja {
         if !kwargs.is_empty() {
             all.push(Value::from(minijinja::value::Kwargs::from_iter(kwargs)));
         }
-        macros::invoke(&self.env, &data, def, &all, None)
-            .map_err(|e| errors::jinja_error(&self.env, ctx.file, "", &data, e))
+        macros::invoke(&data, def, &all, None)
+            .map_err(|e| errors::jinja_error(&self.macro_env, ctx.file, "", &data, e))
     }
 
     fn render_data(
@@ -258,6 +269,7 @@ impl Jinja {
         );
         Arc::new(RenderData {
             index: self.index.clone(),
+            macro_env: self.macro_env.clone(),
             capture: Capture {
                 state: Mutex::new(Captured::default()),
                 resolver,

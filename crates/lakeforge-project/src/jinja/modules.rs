@@ -11,6 +11,7 @@ use minijinja::{Environment, Error, ErrorKind, State};
 
 mod md5;
 mod pyre;
+mod pyset;
 
 pub(crate) fn add_globals(env: &mut Environment<'static>) {
     env.add_global("modules", Value::from_object(Modules));
@@ -68,9 +69,11 @@ pub(crate) fn add_globals(env: &mut Environment<'static>) {
     env.add_function("zip_strict", |args: &[Value]| -> Result<Value, Error> {
         zip(args, true)
     });
-    env.add_function("set", |v: Value| -> Result<Value, Error> { unique(&v) });
+    env.add_function("set", |v: Value| -> Result<Value, Error> {
+        Ok(pyset::PySet::of(v.try_iter()?))
+    });
     env.add_function("set_strict", |v: Value| -> Result<Value, Error> {
-        unique(&v)
+        Ok(pyset::PySet::of(v.try_iter()?))
     });
     env.add_function("local_md5", |s: String| md5::hex(s.as_bytes()));
     env.add_function(
@@ -126,16 +129,6 @@ fn zip(args: &[Value], strict: bool) -> Result<Value, Error> {
             .map(|i| Value::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>()))
             .collect::<Vec<_>>(),
     ))
-}
-
-fn unique(v: &Value) -> Result<Value, Error> {
-    let mut out: Vec<Value> = Vec::new();
-    for x in v.try_iter()? {
-        if !out.contains(&x) {
-            out.push(x);
-        }
-    }
-    Ok(super::pycompat::mutable_list(out))
 }
 
 fn started() -> &'static NaiveDateTime {

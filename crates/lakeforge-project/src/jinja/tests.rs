@@ -111,3 +111,49 @@ fn is_incremental_and_this() {
         .unwrap();
     assert_eq!(out, "where x > (select max(x) from main.m)");
 }
+
+#[test]
+fn macros_treat_a_missing_argument_as_dbt_does_and_models_still_catch_typos() {
+    let j = jinja_with(
+        &[(
+            "shop",
+            &[(
+                "macros/log.sql",
+                "{% macro stamp(fmt='%H') %}{{ return(adapter.dispatch('stamp', 'shop')(fmt)) }}{% endmacro %}\n\
+                     {% macro default__stamp(fmt) %}{{ return('12') }}{% endmacro %}\n\
+                     {% macro line(message) %}{{ return(shop.stamp() ~ ' + ' ~ message) }}{% endmacro %}",
+            )],
+        )],
+        Vec::new(),
+    );
+    // dbt_utils' pretty_log_format() is called without its message in dbt's own suite.
+    let (out, _) = parse(&j, "{{ line() }}|{{ line('x') }}").unwrap();
+    assert_eq!(out, "12 + |12 + x");
+    // `{% if %}` on an undefined name is false; printing one is an error naming it.
+    let (out, _) = parse(&j, "{% if not_set %}a{% else %}b{% endif %}").unwrap();
+    assert_eq!(out, "b");
+    let e = parse(&j, "select {{ shop.stamp() ~ oops }}")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("is undefined"), "{e}");
+    assert!(
+        !e.contains("has no macro"),
+        "the package has the macro: {e}"
+    );
+}
+
+#[test]
+fn config_get_reads_what_the_node_set() {
+    let j = jinja(&[]);
+    let (out, c) = parse(
+        &j,
+        "{{ config(materialized='table') }}{{ config.get('materialized') }}|{{ config.get('unique_key', 'id') }}|{{ config.get('nothing') is none }}",
+    )
+    .unwrap();
+    assert_eq!(out, "table|id|True");
+    assert_eq!(c.config["materialized"], "table");
+    let e = parse(&j, "{{ config.require('unique_key') }}")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("required config `unique_key`"), "{e}");
+}

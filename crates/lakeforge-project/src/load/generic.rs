@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::config::{build_config, json_to_plain_string, merge};
 use crate::error::Result;
+use crate::jinja::{MacroCall, TestCall};
 use crate::node::{Materialization, Node, Relation, ResourceType, TestKind};
 use crate::properties::TestDecl;
 
@@ -71,6 +72,9 @@ pub(super) fn generic_test_node(
     });
     let fqn = vec![ctx.scope.name.clone(), name.clone()];
     let mut layer = ctx.scope.layer(ctx.root, Tree::Tests, &fqn);
+    if let Some(from_macro) = macro_config(ctx, decl_path, &decl.test_name, column, &args) {
+        merge(&mut layer, &from_macro);
+    }
     merge(&mut layer, &decl.config);
     let config = build_config(layer, Materialization::Test, decl_path)?;
     let hash = &checksum(format!("{owner}|{column:?}|{value:?}").as_bytes())[..10];
@@ -104,6 +108,40 @@ pub(super) fn generic_test_node(
         refs,
         sources,
     })
+}
+
+/// What a `{% test %}` macro sets with `config()` (dbt_utils' equal_rowcount sets `fail_calc`),
+/// learnt as dbt does: by calling it once without a database (`execute` is false, so the macro
+/// stops before it needs one). The declaration's own `config:` is merged over it. A macro that
+/// fails without a database contributes nothing here; compiling the test reports its error.
+fn macro_config(
+    ctx: &Ctx<'_>,
+    decl_path: &str,
+    test_name: &str,
+    column: Option<&str>,
+    args: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> Option<crate::config::ConfigLayer> {
+    let (package, macro_name) = ctx.jinja.find_test_macro(test_name, &ctx.scope.name)?;
+    let call = TestCall {
+        package: &package,
+        macro_name: &macro_name,
+        model: minijinja::Value::from("__lakeforge_parse_placeholder"),
+        column,
+        args,
+    };
+    let extra = ctx.scope.render_extra();
+    let (_, captured) = ctx
+        .jinja
+        .call_test_macro(
+            call,
+            MacroCall {
+                file: decl_path,
+                extra,
+                ..Default::default()
+            },
+        )
+        .ok()?;
+    Some(captured.config)
 }
 
 pub(super) fn sanitize_name(s: &str) -> String {

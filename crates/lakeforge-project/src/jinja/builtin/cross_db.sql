@@ -102,7 +102,8 @@
   {%- elif part == 'week' -%}
     {%- set part = 'day' -%}{%- set interval = '(' ~ interval ~ ') * 7' -%}
   {%- endif -%}
-  (cast({{ from_date_or_timestamp }} as timestamp) + (interval '1 {{ part }}') * cast({{ interval }} as bigint))
+  {#- DataFusion 55 cannot multiply an interval by a number: build the interval from text. -#}
+  (cast({{ from_date_or_timestamp }} as timestamp) + cast(cast({{ interval }} as bigint) || ' {{ part }}' as interval))
 {%- endmacro %}
 
 {% macro datediff(first_date, second_date, datepart) -%}

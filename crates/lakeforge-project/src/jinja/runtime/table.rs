@@ -218,6 +218,13 @@ impl Object for Columns {
                     .map(|i| self.column(i))
                     .collect::<Vec<_>>(),
             )),
+            "items" => Ok(Value::from(
+                (0..self.0.names.len())
+                    .map(|i| {
+                        Value::from(vec![Value::from(self.0.names[i].clone()), self.column(i)])
+                    })
+                    .collect::<Vec<_>>(),
+            )),
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
     }
