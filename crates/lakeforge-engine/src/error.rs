@@ -9,14 +9,9 @@ pub enum EngineError {
     #[error("{context}: {message}")]
     Sql { context: String, message: String },
 
-    /// A seed CSV could not be read as a table.
-    #[error("{path}:{line}{}: {message}", column.as_ref().map(|c| format!(" (column `{c}`)")).unwrap_or_default())]
-    Seed {
-        path: String,
-        line: usize,
-        column: Option<String>,
-        message: String,
-    },
+    /// A seed CSV could not be read as a table (its message names the file, line and column).
+    #[error("{0}")]
+    Seed(#[from] lakeforge_seed::SeedError),
 
     /// New data does not fit the existing table under the model's on_schema_change policy.
     #[error("{relation}: {message}")]

@@ -174,7 +174,8 @@ fn offline_schema(input: &UnitTestInput) -> Result<Option<SchemaRef>> {
             delimiter,
             column_types,
         } => {
-            let (schema, _) = crate::seed::read_csv(path, rel, *delimiter, column_types)?;
+            let delimiter = lakeforge_seed::delimiter(rel, delimiter.as_deref())?;
+            let (schema, _) = crate::seed::read_csv(path, rel, delimiter, column_types)?;
             Ok(Some(schema))
         }
         InputShape::Declared(columns) => {

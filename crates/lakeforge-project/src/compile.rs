@@ -63,7 +63,8 @@ pub enum InputShape {
     Seed {
         path: PathBuf,
         rel: String,
-        delimiter: u8,
+        /// The seed's `delimiter:` as written (lakeforge-seed reads it as `lakeforge seed` does).
+        delimiter: Option<String>,
         column_types: std::collections::BTreeMap<String, String>,
     },
     /// The columns declared in properties YAML, possibly none.
@@ -338,12 +339,7 @@ impl CompileContext {
                 Some(n) if n.resource_type == ResourceType::Seed => InputShape::Seed {
                     path: self.project.root.join(&n.path),
                     rel: n.path.clone(),
-                    delimiter: n
-                        .config
-                        .delimiter
-                        .as_deref()
-                        .and_then(|d| d.bytes().next())
-                        .unwrap_or(b','),
+                    delimiter: n.config.delimiter.clone(),
                     column_types: n.config.column_types.clone(),
                 },
                 Some(n) => InputShape::Declared(n.columns.clone()),
