@@ -94,7 +94,7 @@ fn compile_writes_sql_without_touching_the_lake() {
     .unwrap();
     insta::assert_snapshot!("compiled_person_totals", sql);
     let test_sql = std::fs::read_to_string(p.path().join(
-        "target/compiled/it/models/schema.yml/accepted_values_stg_events_kind__click__buy.sql",
+        "target/compiled/it/models/schema.yml/accepted_values_stg_events_kind__CLICK__BUY.sql",
     ))
     .unwrap();
     assert!(test_sql.contains("not in ('CLICK', 'BUY')"), "{test_sql}");

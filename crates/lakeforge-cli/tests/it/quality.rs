@@ -145,7 +145,7 @@ fn quarantine_routes_failing_rows_and_writes_the_good_ones() {
     );
     assert_eq!(
         p.sql("select id, _failed_tests from clean_items_quarantine"),
-        "id,_failed_tests\n4,\"accepted_range_clean_items_price__0, accepted_values_clean_items_price__false__10__20__30, not_null_clean_items_category\"\n"
+        "id,_failed_tests\n4,\"accepted_range_clean_items_price__0, accepted_values_clean_items_price__False__10__20__30, not_null_clean_items_category\"\n"
     );
     let r = p.run_result("model.quality.clean_items");
     assert_eq!(r["adapter_response"]["rows_quarantined"], 1);
@@ -211,7 +211,7 @@ seeds:
     // days 2026-01-02 and 2026-01-04 repeat.
     assert_eq!(failures("unique_keys_day"), 2);
     // (3, 2) and (null, 3) repeat: a combination counts null keys as equal, as SQL groups them.
-    assert_eq!(failures("unique_combination_of_columns_keys__id__grp"), 2);
+    assert_eq!(failures("unique_combination_of_columns_keys_id__grp"), 2);
     assert_eq!(failures("id_grp_sql"), 2);
     assert_eq!(failures("with_null_keys"), 2);
     // The failure sample has the SQL result's shape.

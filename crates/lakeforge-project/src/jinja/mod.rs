@@ -41,6 +41,7 @@ use crate::node::Relation;
 pub use context::Captured;
 use context::{Capture, RenderCtx, RenderData};
 use macros::MacroIndex;
+pub(crate) use modules::md5_hex;
 pub use test_call::TestCall;
 
 /// Context keys holding a unit test's `overrides:` of var() and env_var().

@@ -10,6 +10,7 @@ use minijinja::value::{Kwargs, Object, Value, from_args};
 use minijinja::{Environment, Error, ErrorKind, State};
 
 mod md5;
+pub(crate) use md5::hex as md5_hex;
 mod pyre;
 mod pyset;
 

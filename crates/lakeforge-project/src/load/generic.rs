@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::config::{build_config, json_to_plain_string, merge};
+use crate::config::{build_config, merge};
 use crate::error::Result;
 use crate::jinja::{MacroCall, TestCall};
 use crate::node::{Materialization, Node, Relation, ResourceType, TestKind};
@@ -46,30 +46,26 @@ pub(super) fn generic_test_node(
             sources.extend(captured.sources);
         }
     }
-    let name = decl.custom_name.clone().unwrap_or_else(|| {
-        let mut n = format!("{short_test}_{owner_name}");
-        if let Some(c) = column {
-            n.push('_');
-            n.push_str(c);
+    let (alias, name) = match &decl.custom_name {
+        Some(n) => (n.clone(), n.clone()),
+        None => {
+            let (test_type, target) = match owner.strip_prefix("source.") {
+                // source.<package>.<source>.<table>: dbt names it `source_<test>_<source>_<table>`.
+                Some(rest) => (
+                    format!("source_{short_test}"),
+                    rest.split_once('.')
+                        .map(|(_, st)| st.replace('.', "_"))
+                        .unwrap_or_default(),
+                ),
+                None => (short_test.clone(), owner_name.clone()),
+            };
+            let mut named = args.clone();
+            if let Some(c) = column {
+                named.insert("column_name".into(), serde_json::Value::from(c));
+            }
+            dbt_test_names(&test_type, &target, &named)
         }
-        let extra: Vec<String> = args
-            .iter()
-            .filter(|(k, _)| *k != "column_name" && *k != "model")
-            .map(|(_, v)| match v {
-                serde_json::Value::Array(a) => a
-                    .iter()
-                    .map(json_to_plain_string)
-                    .collect::<Vec<_>>()
-                    .join("__"),
-                other => json_to_plain_string(other),
-            })
-            .collect();
-        if !extra.is_empty() {
-            n.push_str("__");
-            n.push_str(&extra.join("__"));
-        }
-        sanitize_name(&n.replace(['\'', '"'], ""))
-    });
+    };
     let fqn = vec![ctx.scope.name.clone(), name.clone()];
     let mut layer = ctx.scope.layer(ctx.root, Tree::Tests, &fqn);
     if let Some(from_macro) = macro_config(ctx, decl_path, &decl.test_name, column, &args) {
@@ -80,10 +76,7 @@ pub(super) fn generic_test_node(
     let hash = &checksum(format!("{owner}|{column:?}|{value:?}").as_bytes())[..10];
     let node = Node {
         unique_id: format!("test.{}.{}.{}", ctx.scope.name, name, hash),
-        relation: Relation::new(
-            schema_for(ctx.target, Some("dbt_test__audit")),
-            name.clone(),
-        ),
+        relation: Relation::new(schema_for(ctx.target, Some("dbt_test__audit")), alias),
         name,
         resource_type: ResourceType::Test,
         path: decl_path.to_string(),
@@ -144,22 +137,133 @@ fn macro_config(
     Some(captured.config)
 }
 
-pub(super) fn sanitize_name(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if out.len() > 80 {
-        let h = checksum(s.as_bytes());
-        out.truncate(60);
-        out.push('_');
-        out.push_str(&h[..12]);
+/// dbt-core's names of a generic test: (short, full). The full name (the node's name and id)
+/// is `<test type>_<target>_<arguments>`, the arguments' values in argument-name order as
+/// Python prints them, runs of other characters than letters, digits and `_` made one `_`,
+/// joined by `__`; the short one (the relation storing failures) is the full name, or under
+/// 64 characters the first 30 of `<test type>_<target>` and the md5 of the full name. The same
+/// names as dbt's keep selectors, stored-failure tables and run results familiar.
+pub(super) fn dbt_test_names(
+    test_type: &str,
+    target: &str,
+    args: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> (String, String) {
+    static NON_WORD: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let non_word = NON_WORD.get_or_init(|| regex::Regex::new("[^0-9a-zA-Z_]+").unwrap());
+    let mut flat: Vec<String> = Vec::new();
+    for v in args
+        .iter()
+        .filter(|(k, _)| k.as_str() != "model")
+        .map(|(_, v)| v)
+    {
+        match v {
+            serde_json::Value::Object(m) => flat.extend(m.values().map(python_str)),
+            serde_json::Value::Array(a) => flat.extend(a.iter().map(python_str)),
+            other => flat.push(python_str(other)),
+        }
     }
-    out
+    let unique = flat
+        .iter()
+        .map(|a| non_word.replace_all(a, "_").into_owned())
+        .collect::<Vec<_>>()
+        .join("__");
+    let identifier = format!("{test_type}_{target}");
+    let full = format!("{identifier}_{unique}");
+    let short = if full.len() >= 64 {
+        let head: String = identifier.chars().take(30).collect();
+        format!("{head}_{}", crate::jinja::md5_hex(full.as_bytes()))
+    } else {
+        full.clone()
+    };
+    (short, full)
+}
+
+/// `str(value)` in Python, for a value read from YAML.
+fn python_str(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => python_repr(other),
+    }
+}
+
+/// `repr(value)` in Python: what `str()` of a list or dict prints for its members.
+fn python_repr(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "None".into(),
+        serde_json::Value::Bool(true) => "True".into(),
+        serde_json::Value::Bool(false) => "False".into(),
+        serde_json::Value::Number(n) => n.to_string(),
+        serde_json::Value::String(s) => {
+            format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+        }
+        serde_json::Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(python_repr).collect::<Vec<_>>().join(", ")
+        ),
+        serde_json::Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("'{k}': {}", python_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(test_type: &str, target: &str, args: serde_json::Value) -> (String, String) {
+        let args = serde_json::from_value(args).unwrap();
+        dbt_test_names(test_type, target, &args)
+    }
+
+    #[test]
+    fn test_names_are_dbt_cores() {
+        assert_eq!(
+            names(
+                "not_null",
+                "orders",
+                serde_json::json!({"column_name": "id"})
+            )
+            .1,
+            "not_null_orders_id"
+        );
+        // Names seen in dbt-core 1.10's run of dbt_utils' integration suite.
+        let (short, full) = names(
+            "dbt_utils_accepted_range",
+            "data_test_accepted_range",
+            serde_json::json!({"column_name": "id", "inclusive": false, "max_value": 11.1, "min_value": -2}),
+        );
+        assert_eq!(
+            full,
+            "dbt_utils_accepted_range_data_test_accepted_range_id__False__11_1___2"
+        );
+        assert_eq!(short.len(), 30 + 1 + 32);
+        assert!(
+            short.starts_with("dbt_utils_accepted_range_data__"),
+            "{short}"
+        );
+        assert_eq!(
+            names(
+                "dbt_utils_equal_rowcount",
+                "test_equal_rowcount",
+                serde_json::json!({"compare_model": "ref('test_equal_rowcount')"}),
+            )
+            .1,
+            "dbt_utils_equal_rowcount_test_equal_rowcount_ref_test_equal_rowcount_"
+        );
+        assert_eq!(
+            names(
+                "dbt_utils_not_accepted_values",
+                "data_test_not_accepted_values",
+                serde_json::json!({"column_name": "city", "values": ["Madrid", "Berlin"]}),
+            )
+            .1,
+            "dbt_utils_not_accepted_values_data_test_not_accepted_values_city__Madrid__Berlin"
+        );
+        let short = names("unique", "orders", serde_json::json!({"column_name": "id"})).0;
+        assert_eq!(short, "unique_orders_id");
+    }
 }
