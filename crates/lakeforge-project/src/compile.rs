@@ -92,6 +92,9 @@ pub struct CompileContext {
     package_resolvers: HashMap<String, Arc<ProjectResolver>>,
     /// The database macros query while compiling; `None` renders as dbt does at parse time.
     adapter: Option<Arc<dyn Adapter>>,
+    /// dbt's `graph` (nodes, sources, ... as in manifest.json), built the first time a node is
+    /// compiled.
+    graph: std::sync::OnceLock<minijinja::Value>,
 }
 
 /// ref() and source() of the nodes of one package (or of the root project), in dbt's search
@@ -167,6 +170,7 @@ impl CompileContext {
             package_resolvers,
             project,
             adapter: None,
+            graph: std::sync::OnceLock::new(),
         }
     }
 
@@ -183,10 +187,34 @@ impl CompileContext {
         with_model: bool,
     ) -> std::collections::BTreeMap<String, minijinja::Value> {
         let mut extra = self.project.scope_of(node).render_extra();
+        // While compiling, macros see the whole project as dbt's `graph` (packages that audit
+        // or document a project iterate `graph.nodes.values()`); parsing sees an empty one.
+        extra.insert("graph".to_string(), self.graph().clone());
         if with_model {
             extra.insert("model".to_string(), model_value(node));
         }
         extra
+    }
+
+    fn graph(&self) -> &minijinja::Value {
+        self.graph.get_or_init(|| {
+            let mut manifest = crate::manifest::manifest_json(&self.project, &HashMap::new());
+            let mut graph = serde_json::Map::new();
+            for key in [
+                "nodes",
+                "sources",
+                "macros",
+                "metrics",
+                "semantic_models",
+                "saved_queries",
+            ] {
+                graph.insert(key.to_string(), manifest[key].take());
+            }
+            for key in ["exposures", "groups"] {
+                graph.insert(key.to_string(), serde_json::json!({}));
+            }
+            minijinja::Value::from_serialize(graph)
+        })
     }
 
     /// The resolver of ref()/source() calls written in `node`'s package.
@@ -425,20 +453,20 @@ impl CompileContext {
     pub fn compiled_path(&self, node: &Node) -> PathBuf {
         // A package's node goes under the package's name, at its path inside the package.
         let scope = self.project.scope_of(node);
-        let mut p = self
+        let p = self
             .project
             .target_dir()
             .join("compiled")
             .join(&scope.name)
             .join(scope.own_path(&node.path));
-        // Tests declared in YAML get a file of their own under the YAML file's path, as in dbt.
-        if matches!(
-            node.test,
-            Some(TestKind::Generic { .. } | TestKind::Unit(_))
-        ) {
-            p = p.join(format!("{}.sql", node.name));
+        // Tests declared in YAML get a file of their own under the YAML file's path, as in dbt:
+        // a generic test's is named by its short name (its relation), which stays under 64
+        // characters however long its arguments make its full name.
+        match &node.test {
+            Some(TestKind::Generic { .. }) => p.join(format!("{}.sql", node.relation.identifier)),
+            Some(TestKind::Unit(_)) => p.join(format!("{}.sql", node.name)),
+            _ => p,
         }
-        p
     }
 
     fn relation_of(&self, unique_id: &str) -> Option<Relation> {

@@ -296,3 +296,26 @@ fn naming_overrides_of_the_root_and_of_a_package() {
         "orders"
     );
 }
+
+#[test]
+fn compiled_macros_see_the_project_as_dbts_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = shop(dir.path(), true);
+    write(
+        &root,
+        "models/inventory.sql",
+        "{% set models = [] %}{% for n in graph.nodes.values() | selectattr('resource_type', 'equalto', 'model') %}\
+         {% do models.append(n.package_name ~ '.' ~ n.name) %}{% endfor %}\
+         select '{{ models | sort | join(',') }}' as models, {{ graph.sources | length }} as sources\n",
+    );
+    let project = Arc::new(load(&root).unwrap());
+    let ctx = CompileContext::new(project.clone());
+    let sql = ctx
+        .compile(&project.nodes["model.shop.inventory"], false)
+        .unwrap()
+        .sql;
+    assert_eq!(
+        sql,
+        "select 'shop.inventory,shop.orders,shop_utils.util_numbers,shop_utils.util_stage' as models, 0 as sources"
+    );
+}
