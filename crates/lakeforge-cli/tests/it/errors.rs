@@ -147,3 +147,25 @@ fn an_unknown_table_in_sql_suggests_the_closest_name() {
         run.stderr
     );
 }
+
+#[test]
+fn a_model_described_in_two_properties_files_is_refused() {
+    let p = Project::fixture("proj");
+    let first = "version: 2\nmodels:\n  - name: dup_model\n    columns:\n      - name: id\n        tests: [not_null]\n";
+    p.write("models/dup_model.sql", "select 1 as id");
+    p.write("models/a_props.yml", first);
+    p.write(
+        "models/b_props.yml",
+        "version: 2\nmodels:\n  - name: dup_model\n    description: again\n",
+    );
+    let run = p.run(&["ls"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("models/b_props.yml")
+            && run
+                .stderr
+                .contains("model `dup_model` is described twice: here and in models/a_props.yml"),
+        "{}",
+        run.stderr
+    );
+}

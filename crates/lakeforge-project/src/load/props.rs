@@ -21,7 +21,7 @@ pub(super) fn read_props(root: &Path, file: &DbtProjectFile) -> Result<PropsInde
         for (path, text) in read_files(root, dirs, &["yml", "yaml"])? {
             let parsed: PropertiesFile =
                 serde_yaml::from_str(&text).map_err(|e| ProjectError::yaml(root.join(&path), e))?;
-            props.add(&path, parsed);
+            props.add(&path, parsed)?;
         }
     }
     Ok(props)
@@ -111,16 +111,29 @@ pub(super) struct PropsIndex {
 }
 
 impl PropsIndex {
-    pub(super) fn add(&mut self, path: &str, mut file: PropertiesFile) {
+    pub(super) fn add(&mut self, path: &str, mut file: PropertiesFile) -> Result<()> {
         let semantic = file.take_semantic();
         if !semantic.is_empty() {
             self.semantic.push((path.to_string(), semantic));
         }
-        for m in file.models {
-            self.models.insert(m.name.clone(), (path.to_string(), m));
-        }
-        for s in file.seeds {
-            self.seeds.insert(s.name.clone(), (path.to_string(), s));
+        // One entry per resource, as dbt requires: a second would silently lose the first's
+        // tests and descriptions.
+        for (kind, entries, index) in [
+            ("model", file.models, &mut self.models),
+            ("seed", file.seeds, &mut self.seeds),
+        ] {
+            for r in entries {
+                if let Some((first, _)) = index.get(&r.name) {
+                    return Err(ProjectError::Config {
+                        path: path.into(),
+                        message: format!(
+                            "{kind} `{}` is described twice: here and in {first}\nhint: keep one entry per {kind} in properties YAML (merge their columns and tests)",
+                            r.name
+                        ),
+                    });
+                }
+                index.insert(r.name.clone(), (path.to_string(), r));
+            }
         }
         for s in file.sources {
             self.sources.push((path.to_string(), s));
@@ -134,6 +147,7 @@ impl PropsIndex {
         for s in file.snapshots {
             self.snapshots.push((path.to_string(), s));
         }
+        Ok(())
     }
 
     /// Every generic test declared in one package's YAML: (yaml path, owner unique id, column,
