@@ -186,13 +186,13 @@ mod tests {
             .await
             .unwrap();
         let batches = df.collect().await.unwrap();
-        let n = batches[0]
+
+        batches[0]
             .column(0)
             .as_any()
             .downcast_ref::<arrow::array::Int64Array>()
             .unwrap()
-            .value(0);
-        n
+            .value(0)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

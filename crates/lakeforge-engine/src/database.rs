@@ -456,11 +456,11 @@ impl QueryPlanner for SourcePlanner {
         logical_plan: &LogicalPlan,
         session: &dyn Session,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        if let Some(state) = session.as_any().downcast_ref::<SessionState>() {
-            if let Some(plan) = inline_watermarks(logical_plan, session).await? {
-                let plan = state.optimize(&plan)?;
-                return self.inner.create_physical_plan(&plan, session).await;
-            }
+        if let Some(state) = session.as_any().downcast_ref::<SessionState>()
+            && let Some(plan) = inline_watermarks(logical_plan, session).await?
+        {
+            let plan = state.optimize(&plan)?;
+            return self.inner.create_physical_plan(&plan, session).await;
         }
         self.inner.create_physical_plan(logical_plan, session).await
     }
@@ -505,17 +505,18 @@ pub(crate) async fn inline_watermarks(
 fn watermark_subqueries(plan: &LogicalPlan) -> DfResult<Vec<Subquery>> {
     let mut found: Vec<Subquery> = Vec::new();
     plan.apply(|node| {
-        if let LogicalPlan::Filter(filter) = node {
-            if reads_database(&filter.input)? {
-                filter.predicate.apply(|e| {
-                    if let Expr::ScalarSubquery(sq) = e {
-                        if sq.outer_ref_columns.is_empty() && !found.contains(sq) {
-                            found.push(sq.clone());
-                        }
-                    }
-                    Ok(TreeNodeRecursion::Continue)
-                })?;
-            }
+        if let LogicalPlan::Filter(filter) = node
+            && reads_database(&filter.input)?
+        {
+            filter.predicate.apply(|e| {
+                if let Expr::ScalarSubquery(sq) = e
+                    && sq.outer_ref_columns.is_empty()
+                    && !found.contains(sq)
+                {
+                    found.push(sq.clone());
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })?;
         }
         Ok(TreeNodeRecursion::Continue)
     })?;
@@ -638,12 +639,13 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push(h * 16 + l);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push(h * 16 + l);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -668,13 +670,13 @@ fn sqlite_path(url: &str, root: &Path) -> PathBuf {
 /// `message` with the password of `url` (as written and decoded) replaced by `****`.
 pub(crate) fn redact(message: &str, url: &str) -> String {
     let mut out = message.to_string();
-    if let Ok(u) = url::Url::parse(url) {
-        if let Some(p) = u.password().filter(|p| !p.is_empty()) {
-            out = out.replace(p, "****");
-            let decoded = percent_decode(p);
-            if !decoded.is_empty() {
-                out = out.replace(&decoded, "****");
-            }
+    if let Ok(u) = url::Url::parse(url)
+        && let Some(p) = u.password().filter(|p| !p.is_empty())
+    {
+        out = out.replace(p, "****");
+        let decoded = percent_decode(p);
+        if !decoded.is_empty() {
+            out = out.replace(&decoded, "****");
         }
     }
     out

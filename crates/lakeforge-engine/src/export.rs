@@ -313,7 +313,7 @@ async fn to_object(
     let store = engine
         .storage_connections()
         .register(&engine.context().runtime_env(), url, connection)
-        .map_err(|m| fail(m))?;
+        .map_err(&fail)?;
     let parsed = url::Url::parse(url).map_err(|e| fail(format!("`{url}` is not a URL: {e}")))?;
     let key = object_store::path::Path::from_url_path(parsed.path())
         .map_err(|e| fail(format!("`{url}` is not an object key: {e}")))?;

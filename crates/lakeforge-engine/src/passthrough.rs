@@ -150,9 +150,12 @@ async fn plain_parquet_scan(engine: &Engine, df: &DataFrame) -> Result<Option<Ve
     Ok((!files.is_empty()).then_some(files))
 }
 
+/// A Parquet file to commit: its path, size in bytes and row count.
+type CheckedFile = (PathBuf, u64, u64);
+
 /// Each file with its row count, and their common schema, when they all share one that Delta
 /// stores as it is.
-fn check_files(files: Vec<PathBuf>) -> Option<(SchemaRef, Vec<(PathBuf, u64, u64)>)> {
+fn check_files(files: Vec<PathBuf>) -> Option<(SchemaRef, Vec<CheckedFile>)> {
     let mut schema: Option<SchemaRef> = None;
     let mut out = Vec::with_capacity(files.len());
     for path in files {

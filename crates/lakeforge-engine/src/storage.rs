@@ -238,19 +238,18 @@ fn connection_string(text: &str) -> Vec<(String, String)> {
     {
         out.push(("use_emulator".into(), "true".into()));
     }
-    if !parts.contains_key("blobendpoint") {
-        if let (Some(account), Some(suffix)) =
+    if !parts.contains_key("blobendpoint")
+        && let (Some(account), Some(suffix)) =
             (parts.get("accountname"), parts.get("endpointsuffix"))
-        {
-            let proto = parts
-                .get("defaultendpointsprotocol")
-                .map(String::as_str)
-                .unwrap_or("https");
-            out.push((
-                "endpoint".into(),
-                format!("{proto}://{account}.blob.{suffix}"),
-            ));
-        }
+    {
+        let proto = parts
+            .get("defaultendpointsprotocol")
+            .map(String::as_str)
+            .unwrap_or("https");
+        out.push((
+            "endpoint".into(),
+            format!("{proto}://{account}.blob.{suffix}"),
+        ));
     }
     for (k, v) in &out {
         if is_secret_key(k) {

@@ -363,7 +363,7 @@ fn reachable(
             }
         }
     }
-    out.sort_by(|a, b| (a.1, display_name(project, &a.0)).cmp(&(b.1, display_name(project, &b.0))));
+    out.sort_by_key(|a| (a.1, display_name(project, &a.0)));
     out
 }
 
