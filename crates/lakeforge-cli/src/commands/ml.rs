@@ -152,6 +152,10 @@ pub async fn run(cmd: MlCommand) -> Result<()> {
             };
             let started = std::time::Instant::now();
             let model = tokio::task::spawn_blocking(move || {
+                // The same rows give the same model bytes whatever order the file lists them
+                // in, as training inside a project does.
+                let train = canonical(&train)?;
+                let valid = valid.as_deref().map(canonical).transpose()?;
                 lakeforge_ml::fit(&train, valid.as_deref(), &spec)
             })
             .await??;
@@ -285,7 +289,8 @@ pub async fn run(cmd: MlCommand) -> Result<()> {
                 seed,
                 num_threads: threads,
             };
-            let train = read_table(&input).await?;
+            // Canonical row order, as `fit`: the search and the final model follow the rows, not the file.
+            let train = canonical(&read_table(&input).await?)?;
             let (train, result) = tokio::task::spawn_blocking(move || {
                 let r = lakeforge_ml::tune(&train, &spec, &space, &opts).map(|r| (spec, r));
                 (train, r)
@@ -353,6 +358,17 @@ pub async fn run(cmd: MlCommand) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// Rows in lakeforge-ml's canonical order (one batch).
+fn canonical(batches: &[RecordBatch]) -> lakeforge_ml::Result<Vec<RecordBatch>> {
+    match batches.first() {
+        Some(first) => Ok(vec![lakeforge_ml::canonical::canonical_order(
+            &first.schema(),
+            batches,
+        )?]),
+        None => Ok(Vec::new()),
     }
 }
 

@@ -111,3 +111,47 @@ fn fit_eval_predict_and_bad_model_file() {
         bad.stderr
     );
 }
+
+#[test]
+fn fit_gives_the_same_model_bytes_whatever_the_row_order_of_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("breast_cancer_train.csv")).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let header = lines.remove(0);
+    let mut reversed = lines.clone();
+    reversed.reverse();
+    let mut bytes = Vec::new();
+    for (name, rows) in [("a", &lines), ("b", &reversed)] {
+        let csv = dir.path().join(format!("{name}.csv"));
+        std::fs::write(&csv, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+        let model = dir.path().join(format!("{name}.lfm"));
+        to_run(
+            lakeforge()
+                .args([
+                    "ml",
+                    "fit",
+                    "--input",
+                    csv.to_str().unwrap(),
+                    "--target",
+                    "label",
+                    "--output",
+                    model.to_str().unwrap(),
+                    "--param",
+                    "num_iterations=20",
+                    // Row subsampling picks rows by position: sensitive to the file's order.
+                    "--param",
+                    "bagging_fraction=0.5",
+                    "--param",
+                    "bagging_freq=1",
+                ])
+                .output()
+                .unwrap(),
+        )
+        .ok();
+        bytes.push(std::fs::read(&model).unwrap());
+    }
+    assert!(
+        bytes[0] == bytes[1],
+        "the two row orders trained different models"
+    );
+}

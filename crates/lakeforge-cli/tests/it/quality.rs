@@ -40,12 +40,13 @@ fn every_test_type_passing_and_failing() {
 #[test]
 fn unknown_generic_test_names_the_file_and_lists_builtins() {
     let p = Project::fixture("quality");
-    p.write("models/more.yml", "version: 2\nmodels:\n  - name: items\n    columns:\n      - name: id\n        data_tests: [is_even]\n");
+    p.write("models/more_items.sql", "select * from {{ ref('items') }}");
+    p.write("models/more.yml", "version: 2\nmodels:\n  - name: more_items\n    columns:\n      - name: id\n        data_tests: [is_even]\n");
     let run = p.run(&["compile"]);
     assert_eq!(run.code, 1);
     assert!(
         run.stdout
-            .contains("models/more.yml: test `is_even` on `items`.id: no such generic test"),
+            .contains("models/more.yml: test `is_even` on `more_items`.id: no such generic test"),
         "{}",
         run.stdout
     );
@@ -60,9 +61,10 @@ fn unknown_generic_test_names_the_file_and_lists_builtins() {
 #[test]
 fn bad_threshold_is_an_error_naming_the_file() {
     let p = Project::fixture("quality");
+    p.write("models/more_items.sql", "select * from {{ ref('items') }}");
     p.write(
         "models/more.yml",
-        "version: 2\nmodels:\n  - name: items\n    columns:\n      - name: id\n        data_tests:\n          - not_null:\n              config: {warn_if: lots}\n",
+        "version: 2\nmodels:\n  - name: more_items\n    columns:\n      - name: id\n        data_tests:\n          - not_null:\n              config: {warn_if: lots}\n",
     );
     let run = p.run(&["ls"]);
     assert_eq!(run.code, 2);
