@@ -64,6 +64,19 @@ fn project_with_package() -> (Project, tempfile::TempDir) {
     (p, pkg)
 }
 
+/// The entry of run_results.json whose unique id starts with `prefix`.
+fn run_result(p: &Project, prefix: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(p.path().join("target/run_results.json")).unwrap();
+    let results: serde_json::Value = serde_json::from_str(&text).unwrap();
+    results["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["unique_id"].as_str().unwrap().starts_with(prefix))
+        .cloned()
+        .unwrap_or_else(|| panic!("no result for {prefix} in {text}"))
+}
+
 #[test]
 fn a_package_is_required_then_loaded_and_built() {
     let (p, _pkg) = project_with_package();
@@ -94,19 +107,7 @@ fn a_package_is_required_then_loaded_and_built() {
         p.sql("select total, root_scaled from totals"),
         "total,root_scaled\n70,140\n"
     );
-    let text = std::fs::read_to_string(p.path().join("target/run_results.json")).unwrap();
-    let results: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let test = results["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| {
-            r["unique_id"]
-                .as_str()
-                .unwrap()
-                .starts_with("test.shop.pkg_tools_at_least_totals_total")
-        })
-        .unwrap_or_else(|| panic!("the package's generic test did not run: {text}"));
+    let test = run_result(&p, "test.shop.pkg_tools_at_least_totals_total");
     assert_eq!(test["status"], "pass", "{test}");
 }
 
@@ -153,19 +154,7 @@ fn package_tests_get_rendered_arguments_and_their_macros_config() {
         p.sql("select m, cast(d as varchar) as d, cast(t as varchar) as t from dialect"),
         "m,d,t\n1,2099-01-01,2021-01-01T07:00:00\n"
     );
-    let text = std::fs::read_to_string(p.path().join("target/run_results.json")).unwrap();
-    let results: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let result = results["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| {
-            r["unique_id"]
-                .as_str()
-                .unwrap()
-                .contains("pkg_tools_same_count")
-        })
-        .unwrap_or_else(|| panic!("the package's test did not run: {text}"));
+    let result = run_result(&p, "test.shop.pkg_tools_same_count");
     // The macro's `fail_calc` (sum(diff) = 0) makes it pass; dbt's default count(*) = 1 would not.
     assert_eq!(result["status"], "pass", "{result}");
     let sql = result["compiled_code"].as_str().unwrap_or_default();

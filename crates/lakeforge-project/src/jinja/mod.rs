@@ -210,27 +210,33 @@ impl Jinja {
         kwargs: Vec<(String, Value)>,
         ctx: MacroCall<'_>,
     ) -> Result<Value> {
-        let data = self.render_data(
-            ctx.file,
-            ctx.resolver,
-            ctx.this,
-            ctx.adapter,
-            false,
-            ctx.extra,
-        );
+        let file = ctx.file;
+        let data = self.call_data(ctx);
         let def = match package {
             Some(p) => self.index.get(p, name),
             None => self.index.resolve(&self.index.root, name),
         };
         let Some(def) = def else {
-            return Err(errors::unknown_macro(ctx.file, &self.index, package, name));
+            return Err(errors::unknown_macro(file, &self.index, package, name));
         };
         let mut all: Vec<Value> = args.to_vec();
         if !kwargs.is_empty() {
             all.push(Value::from(minijinja::value::Kwargs::from_iter(kwargs)));
         }
         macros::invoke(&data, def, &all, None)
-            .map_err(|e| errors::jinja_error(&self.macro_env, ctx.file, "", &data, e))
+            .map_err(|e| errors::jinja_error(&self.macro_env, file, "", &data, e))
+    }
+
+    /// The render data of a macro called from Rust.
+    fn call_data(&self, ctx: MacroCall<'_>) -> Arc<RenderData> {
+        self.render_data(
+            ctx.file,
+            ctx.resolver,
+            ctx.this,
+            ctx.adapter,
+            false,
+            ctx.extra,
+        )
     }
 
     fn render_data(

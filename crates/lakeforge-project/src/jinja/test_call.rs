@@ -50,23 +50,17 @@ impl Jinja {
         call: TestCall<'_>,
         ctx: MacroCall<'_>,
     ) -> Result<(String, Captured)> {
-        let data = self.render_data(
-            ctx.file,
-            ctx.resolver,
-            ctx.this,
-            ctx.adapter,
-            false,
-            ctx.extra,
-        );
+        let file = ctx.file;
+        let data = self.call_data(ctx);
         let Some(def) = self.index.get(call.package, call.macro_name) else {
             return Err(errors::unknown_macro(
-                ctx.file,
+                file,
                 &self.index,
                 Some(call.package),
                 call.macro_name,
             ));
         };
-        let fail = |e| errors::jinja_error(&self.macro_env, ctx.file, "", &data, e);
+        let fail = |e| errors::jinja_error(&self.macro_env, file, "", &data, e);
         let mut kwargs = vec![("model".to_string(), call.model)];
         if let Some(c) = call.column {
             kwargs.push(("column_name".to_string(), Value::from(c)));
