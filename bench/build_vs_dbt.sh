@@ -22,11 +22,9 @@
 # its timeout or the memory cap is reported as such (not a failure); then dbt's raw tables are
 # loaded with DuckDB's read_csv so that step (b) can still be measured.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-here="$(cd "$(dirname "$0")" && pwd)"
-repo="$(cd "$here/.." && pwd)"
-target_dir="$("$repo"/scripts/target-dir)"
-bin="${LAKEFORGE_BIN:-$target_dir/debug/lakeforge}"
 sizes="1000000,10000000"
 models=2000
 dbt_seed_timeout_min=20
@@ -37,103 +35,49 @@ do_build=1
 do_compile=1
 threads=2
 
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --bin) bin="$2"; shift 2 ;;
-    --bin=*) bin="${1#*=}"; shift ;;
     --tiny) tiny=1; sizes=2000; models=50; shift ;;
     --sizes) sizes="$2"; shift 2 ;;
     --sizes=*) sizes="${1#*=}"; shift ;;
     --models) models="$2"; shift 2 ;;
     --dbt-seed-timeout-min) dbt_seed_timeout_min="$2"; shift 2 ;;
-    --timeout-min) timeout_min="$2"; shift 2 ;;
-    --mem-limit-gb) mem_limit_gb="$2"; shift 2 ;;
     --skip-compile) do_compile=0; shift ;;
     --skip-build) do_build=0; shift ;;
-    -h|--help) usage; exit 0 ;;
-    *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
+    *) bench_arg "$@"; shift "$bench_nargs" ;;
   esac
 done
 
-say() { printf '\n==> %s\n' "$*"; }
-die() { printf '\nERROR: %s\n' "$*" >&2; exit 1; }
-
-[ -x "$bin" ] || die "no lakeforge binary at $bin (build it with: cargo build -p lakeforge-cli, or pass --bin PATH)"
-bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
-case "$bin" in
-  */release/*) profile="release profile ([profile.release] in Cargo.toml: thin LTO, 16 codegen units)" ;;
-  */debug/*) profile="dev profile ([profile.dev] in Cargo.toml: workspace crates at opt-level 1, dependencies at opt-level 2)" ;;
-  *) profile="unknown profile (binary outside a cargo target/{debug,release} folder)" ;;
-esac
+bench_check_bin
 
 # --tiny keeps its own folder, so that CI's tiny run leaves a full run's results in place.
-if [ "$tiny" = 1 ]; then out="$here/out/tiny"; else out="$here/out"; fi
+if [ "$tiny" = 1 ]; then out="$bench_dir/out/tiny"; else out="$bench_dir/out"; fi
 mkdir -p "$out"
 rm -rf "$out/logs"
 results="$out/results.tsv"
 meta="$out/meta.txt"
 : > "$results"
 failures=0
-
-# The binary under test is copied once, so a rebuild in the cargo target folder during the run
-# cannot swap it out between steps.
-mkdir -p "$out/bin"
-lf="$out/bin/lakeforge"
-cp "$bin" "$lf.tmp" && mv "$lf.tmp" "$lf"
+bench_copy_bin "$out/bin"
 
 # ---------------------------------------------------------------- tools
-say "Python venv with dbt-core + dbt-duckdb ($here/.venv)"
-venv="$here/.venv"
-if ! "$venv/bin/python" -c 'import dbt.version, dbt.adapters.duckdb, duckdb' 2>/dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    'dbt-core>=1.10,<1.12' 'dbt-duckdb>=1.10,<1.12'
-fi
-py="$venv/bin/python"
-dbt="$venv/bin/dbt"
+say "Python venv with dbt-core + dbt-duckdb ($bench_dir/.venv)"
+bench_venv "$bench_dir/.venv" "dbt.version, dbt.adapters.duckdb, duckdb" \
+  'dbt-core>=1.10,<1.12' 'dbt-duckdb>=1.10,<1.12'
+dbt="$bench_dir/.venv/bin/dbt"
 export DBT_SEND_ANONYMOUS_USAGE_STATS=False DBT_USE_COLORS=False DBT_VERSION_CHECK=False
 "$py" -c 'import importlib.metadata as m; print("dbt-core", m.version("dbt-core"), "| dbt-duckdb", m.version("dbt-duckdb"), "| duckdb", m.version("duckdb"))'
 
-if [ ! -x /usr/bin/time ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-  say "installing GNU time (Debian package 'time')"
-  (apt-get install -y -qq time >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq time >/dev/null 2>&1; }) || true
-fi
-if [ -x /usr/bin/time ]; then rss_source="GNU time (/usr/bin/time -v), maximum resident set size"
-else rss_source="resource.getrusage(RUSAGE_CHILDREN).ru_maxrss (GNU time not installed)"; fi
-
-# measure NAME CWD TIMEOUT_S -- CMD...: runs CMD, appends to results.tsv; returns its exit code.
-measure() {
-  local name="$1" cwd="$2" tmo="$3"; shift 4
-  local log="$out/logs/${name//\//_}.log"
-  mkdir -p "$out/logs"
-  "$py" "$here/measure.py" --name "$name" --results "$results" --log "$log" --cwd "$cwd" \
-    --timeout "$tmo" --mem-limit-gb "$mem_limit_gb" -- "$@"
-}
-# Like measure, but a failure is counted and the log's tail printed instead of aborting.
-measure_or_fail() {
-  local name="$1" rc=0
-  measure "$@" || rc=$?
-  if [ "$rc" -ne 0 ]; then
-    failures=$((failures + 1))
-    echo "    !!! $name failed (exit $rc); last lines of $out/logs/${name//\//_}.log:"
-    tail -n 25 "$out/logs/${name//\//_}.log" | sed 's/^/    | /'
-  fi
-  return "$rc"
-}
+bench_gnu_time
 skipped() { printf '%s\tskipped\t0\t0\t-\t%s\n' "$1" "$2" >> "$results"; echo "    $1: skipped ($2)"; }
 
-lf_version="$("$lf" --version)"
-git_rev="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-git -C "$repo" diff --quiet HEAD -- crates Cargo.toml Cargo.lock 2>/dev/null || git_rev="$git_rev + uncommitted changes"
+bench_meta_lakeforge
 "$dbt" --version > "$out/dbt-version.txt" 2>&1 || true
 dbt_version="$("$py" -c 'import importlib.metadata as m; print(", ".join(p + " " + m.version(p) for p in ("dbt-core", "dbt-duckdb", "duckdb")))')"
 {
-  echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo "machine: $(nproc) cores, $(free -g | awk '/^Mem:/{print $2}') GiB RAM ($(uname -sr))"
-  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "lakeforge: $lf_version, binary $bin ($(du -m "$bin" | cut -f1) MiB, built $(date -u -r "$bin" '+%Y-%m-%d %H:%M UTC'), source $git_rev)"
+  bench_meta_machine
+  echo "load average at start: $(bench_loadavg)"
+  echo "$meta_lakeforge"
   echo "lakeforge profile: $profile"
   echo "dbt: $dbt_version"
   echo "python: $("$py" --version 2>&1)"
@@ -158,7 +102,7 @@ EOF
 run_size() {
   local n="$1" dir="$out/$1"
   local lfp="$dir/lakeforge" dbp="$dir/dbt" db="$dir/dbt/shop.duckdb"
-  local tmo=$((timeout_min * 60)) seed_tmo=$((dbt_seed_timeout_min * 60))
+  local seed_tmo=$((dbt_seed_timeout_min * 60))
   say "build benchmark: $n orders ($dir)"
   rm -rf "$dir"; mkdir -p "$dir"
   "$lf" init "$lfp" --orders "$n" > "$dir/init.log"
@@ -173,40 +117,40 @@ run_size() {
 
   echo "  lakeforge: (a) seed, (b) models + tests"
   rm -rf "$lfp/lake" "$lfp/target"
-  measure_or_fail "$n/lakeforge/seed" "$lfp" "$tmo" -- "$lf" seed --threads "$threads" || return 0
-  measure_or_fail "$n/lakeforge/models" "$lfp" "$tmo" -- "$lf" build --threads "$threads" --exclude resource_type:seed || return 0
+  measure_or_fail "$n/lakeforge/seed" "$lfp" -- "$lf" seed --threads "$threads" || return 0
+  measure_or_fail "$n/lakeforge/models" "$lfp" -- "$lf" build --threads "$threads" --exclude resource_type:seed || return 0
   echo "  lakeforge: total (build from empty)"
   rm -rf "$lfp/lake" "$lfp/target"
-  measure_or_fail "$n/lakeforge/total" "$lfp" "$tmo" -- "$lf" build --threads "$threads" || return 0
+  measure_or_fail "$n/lakeforge/total" "$lfp" -- "$lf" build --threads "$threads" || return 0
 
   echo "  dbt-duckdb: (a) seed, (b) models + tests"
   rm -rf "$db" "$db.wal" "$dbp/target" "$dbp/logs"
   local seed_rc=0
-  measure "$n/dbt/seed" "$dbp" "$seed_tmo" -- "$dbt" seed --threads "$threads" --profiles-dir . || seed_rc=$?
+  measure "$n/dbt/seed" "$dbp" --timeout "$seed_tmo" -- "$dbt" seed --threads "$threads" --profiles-dir . || seed_rc=$?
   if [ "$seed_rc" -eq 124 ] || [ "$seed_rc" -eq 137 ]; then
     echo "    dbt seed did not finish (exit $seed_rc): loading its raw tables with DuckDB's read_csv instead"
     rm -rf "$db" "$db.wal"
-    measure_or_fail "$n/dbt/duckdb_load" "$dbp" "$tmo" -- "$py" "$here/load_raw_duckdb.py" "$db" "$dbp/seeds" || return 0
+    measure_or_fail "$n/dbt/duckdb_load" "$dbp" -- "$py" "$bench_dir/load_raw_duckdb.py" "$db" "$dbp/seeds" || return 0
   elif [ "$seed_rc" -ne 0 ]; then
     failures=$((failures + 1))
-    echo "    !!! dbt seed failed (exit $seed_rc):"; tail -n 25 "$out/logs/${n}_dbt_seed.log" | sed 's/^/    | /'
+    echo "    !!! dbt seed failed (exit $seed_rc):"; tail -n 25 "$measure_log" | sed 's/^/    | /'
     return 0
   fi
-  measure_or_fail "$n/dbt/models" "$dbp" "$tmo" -- "$dbt" build --threads "$threads" --profiles-dir . --exclude resource_type:seed || return 0
+  measure_or_fail "$n/dbt/models" "$dbp" -- "$dbt" build --threads "$threads" --profiles-dir . --exclude resource_type:seed || return 0
   echo "  dbt-duckdb: total (build from empty)"
   if [ "$seed_rc" -eq 0 ]; then
     rm -rf "$db" "$db.wal" "$dbp/target" "$dbp/logs"
     local total_rc=0
-    measure "$n/dbt/total" "$dbp" "$tmo" -- "$dbt" build --threads "$threads" --profiles-dir . || total_rc=$?
+    measure "$n/dbt/total" "$dbp" -- "$dbt" build --threads "$threads" --profiles-dir . || total_rc=$?
     if [ "$total_rc" -ne 0 ] && [ "$total_rc" -ne 124 ] && [ "$total_rc" -ne 137 ]; then
       failures=$((failures + 1)); echo "    !!! dbt build failed (exit $total_rc)"
-      tail -n 25 "$out/logs/${n}_dbt_total.log" | sed 's/^/    | /'
+      tail -n 25 "$measure_log" | sed 's/^/    | /'
       return 0
     fi
     if [ "$total_rc" -ne 0 ]; then
       echo "    dbt build did not finish; restoring the step (b) state for the result check"
       rm -rf "$db" "$db.wal"
-      "$py" "$here/load_raw_duckdb.py" "$db" "$dbp/seeds" >/dev/null
+      "$py" "$bench_dir/load_raw_duckdb.py" "$db" "$dbp/seeds" >/dev/null
       (cd "$dbp" && "$dbt" build --threads "$threads" --profiles-dir . --exclude resource_type:seed >/dev/null)
     fi
   else
@@ -214,39 +158,38 @@ run_size() {
   fi
 
   echo "  checking that both tools built the same data"
-  if ! "$py" "$here/verify.py" "$lf" "$lfp" "$db"; then
+  if ! "$py" "$bench_dir/verify.py" "$lf" "$lfp" "$db"; then
     failures=$((failures + 1))
   fi
 }
 
 # ---------------------------------------------------------------- compile benchmark
 run_compile() {
-  local n="$1" dir="$out/compile$1" tmo=$((timeout_min * 60))
+  local n="$1" dir="$out/compile$1"
   say "parse + compile benchmark: generated $n-model project ($dir)"
   rm -rf "$dir"
-  "$py" "$here/gen_compile_project.py" "$n" "$dir" | sed 's/^/    /'
+  "$py" "$bench_dir/gen_compile_project.py" "$n" "$dir" | sed 's/^/    /'
   write_profile "$dir" bench_compile "$dir/compile.duckdb"
-  local i
-  for i in 1 2 3; do
+  for _ in 1 2 3; do
     rm -rf "$dir/target"
-    measure_or_fail "compile$n/lakeforge/compile" "$dir" "$tmo" -- "$lf" compile --threads "$threads" || return 0
+    measure_or_fail "compile$n/lakeforge/compile" "$dir" -- "$lf" compile --threads "$threads" || return 0
   done
   local compiled
   compiled="$(find "$dir/target/compiled" -name '*.sql' | wc -l)"
   echo "    lakeforge wrote $compiled compiled SQL files"
-  for i in 1 2 3; do
-    measure_or_fail "compile$n/lakeforge/parse" "$dir" "$tmo" -- "$lf" ls || return 0
+  for _ in 1 2 3; do
+    measure_or_fail "compile$n/lakeforge/parse" "$dir" -- "$lf" ls || return 0
   done
   rm -rf "$dir/target" "$dir/logs"
-  measure_or_fail "compile$n/dbt/parse" "$dir" "$tmo" -- "$dbt" parse --no-partial-parse --profiles-dir . || return 0
+  measure_or_fail "compile$n/dbt/parse" "$dir" -- "$dbt" parse --no-partial-parse --profiles-dir . || return 0
   rm -rf "$dir/target" "$dir/logs"
-  measure_or_fail "compile$n/dbt/compile" "$dir" "$tmo" -- "$dbt" compile --no-partial-parse --threads "$threads" --profiles-dir . || return 0
+  measure_or_fail "compile$n/dbt/compile" "$dir" -- "$dbt" compile --no-partial-parse --threads "$threads" --profiles-dir . || return 0
   compiled="$(find "$dir/target/compiled" -name '*.sql' | wc -l)"
   echo "    dbt wrote $compiled compiled SQL files"
   # What a dbt user sees on a re-run when nothing changed: the partial-parse cache is warm.
   rm -rf "$dir/target"
   (cd "$dir" && "$dbt" parse --profiles-dir . >/dev/null)
-  measure_or_fail "compile$n/dbt/parse_warm" "$dir" "$tmo" -- "$dbt" parse --profiles-dir . || return 0
+  measure_or_fail "compile$n/dbt/parse_warm" "$dir" -- "$dbt" parse --profiles-dir . || return 0
 }
 
 IFS=',' read -r -a size_list <<< "$sizes"
@@ -256,17 +199,17 @@ fi
 if [ "$do_compile" = 1 ]; then run_compile "$models"; fi
 
 # ---------------------------------------------------------------- report
-echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$meta"
+echo "load average at end: $(bench_loadavg)" >> "$meta"
 cmdline="bench/build_vs_dbt.sh"
 [ "$tiny" = 1 ] && cmdline="$cmdline --tiny"
 [ "$tiny" = 0 ] && [ "$sizes" != "1000000,10000000" ] && cmdline="$cmdline --sizes $sizes"
-[ "$bin" != "$target_dir/debug/lakeforge" ] && cmdline="$cmdline --bin $bin"
+[ "$bin" != "$default_bin" ] && cmdline="$cmdline --bin $bin"
 {
   echo "Command: \`$cmdline\`"
   echo
   sed 's/^/- /' "$meta"
   echo
-  "$py" "$here/report.py" "$results"
+  "$py" "$bench_dir/report.py" "$results"
 } > "$out/report.md"
 say "results (also in $out/report.md)"
 cat "$out/report.md"

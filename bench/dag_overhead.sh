@@ -30,11 +30,9 @@
 #
 # Exits 0 when every run succeeded with all nodes recorded; slow numbers never fail it.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-here="$(cd "$(dirname "$0")" && pwd)"
-repo="$(cd "$here/.." && pwd)"
-target_dir="$("$repo"/scripts/target-dir)"
-bin="${LAKEFORGE_BIN:-$target_dir/debug/lakeforge}"
 nodes=1000
 nodes_set=0
 reps=3
@@ -43,20 +41,14 @@ tiny=0
 tmpfs=1
 timeout_min=20
 
-usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --bin) bin="$2"; shift 2 ;;
-    --bin=*) bin="${1#*=}"; shift ;;
-    --tiny) tiny=1; shift ;;
     --nodes) nodes="$2"; nodes_set=1; shift 2 ;;
     --nodes=*) nodes="${1#*=}"; nodes_set=1; shift ;;
     --reps) reps="$2"; reps_set=1; shift 2 ;;
     --reps=*) reps="${1#*=}"; reps_set=1; shift ;;
     --skip-tmpfs) tmpfs=0; shift ;;
-    --timeout-min) timeout_min="$2"; shift 2 ;;
-    -h|--help) usage; exit 0 ;;
-    *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
+    *) bench_arg "$@"; shift "$bench_nargs" ;;
   esac
 done
 if [ "$tiny" = 1 ]; then
@@ -64,34 +56,23 @@ if [ "$tiny" = 1 ]; then
   [ "$reps_set" = 1 ] || reps=1
 fi
 
-say() { printf '\n==> %s\n' "$*"; }
-die() { printf '\nERROR: %s\n' "$*" >&2; exit 1; }
-
-[ -x "$bin" ] || die "no lakeforge binary at $bin (build it with: cargo build -p lakeforge-cli, or pass --bin PATH)"
-bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
-case "$bin" in
-  */release/*) profile="release profile ([profile.release] in Cargo.toml: thin LTO, 16 codegen units)" ;;
-  */debug/*) profile="dev profile ([profile.dev] in Cargo.toml: workspace crates at opt-level 1, dependencies at opt-level 2)" ;;
-  *) profile="unknown profile (binary outside a cargo target/{debug,release} folder)" ;;
-esac
+bench_check_bin
 py="$(command -v python3)" || die "python3 is needed"
 
-if [ "$tiny" = 1 ]; then out="$here/out/tiny-dag"; else out="$here/out/dag"; fi
+if [ "$tiny" = 1 ]; then out="$bench_dir/out/tiny-dag"; else out="$bench_dir/out/dag"; fi
 # The previous output is deleted only at the end (see set_aside below for why).
 old_out=""
 if [ -e "$out" ]; then old_out="$out.old.$$"; mv "$out" "$old_out"; fi
 shm=""
 cleanup() { rm -rf ${old_out:+"$old_out"} ${shm:+"$shm"} ${trash:+"$trash"}; }
 trap cleanup EXIT
-mkdir -p "$out/logs" "$out/runs" "$out/bin"
+mkdir -p "$out/logs" "$out/runs"
 results="$out/results.tsv"
 meta="$out/meta.txt"
 : > "$results"
 failures=0
 
-# The binary under test is copied, so a rebuild during the run cannot swap it between steps.
-lf="$out/bin/lakeforge"
-cp "$bin" "$lf.tmp" && mv "$lf.tmp" "$lf"
+bench_copy_bin "$out/bin"
 
 # tmpfs for the variants; removed at exit.
 if [ "$tmpfs" = 1 ]; then
@@ -114,7 +95,7 @@ timed() {
   fi
   shift # --
   local log="$out/logs/${name//\//_}-$rep.log"
-  "$py" "$here/dag_overhead.py" time --name "$name" --rep "$rep" --results "$results" \
+  "$py" "$bench_dir/dag_overhead.py" time --name "$name" --rep "$rep" --results "$results" \
     --log "$log" --cwd "$cwd" --timeout "$((timeout_min * 60))" "${extra[@]}" -- "$@" || {
     failures=$((failures + 1))
     echo "    !!! $name #$rep failed; last lines of $log:"
@@ -123,21 +104,17 @@ timed() {
   }
 }
 
-lf_version="$("$lf" --version)"
-git_rev="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-git -C "$repo" diff --quiet HEAD -- crates Cargo.toml Cargo.lock 2>/dev/null || git_rev="$git_rev + uncommitted changes"
+bench_meta_lakeforge
 {
-  echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo "machine: $(nproc) cores, $(free -g | awk '/^Mem:/{print $2}') GiB RAM ($(uname -sr))"
-  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+  bench_meta_machine
   dev="$(df -P "$out" | awk 'NR==2{print $1}')"
   fstype="$(df -PT "$out" | awk 'NR==2{print $2}')"
   if [ "$fstype" = ext4 ] && [ "$(cat "/sys/fs/ext4/$(basename "$dev")/journal_task" 2>/dev/null)" = "<none>" ]; then
     fstype="ext4 without a journal"
   fi
   echo "disk: $dev ($fstype) holds the projects and lakes; tmpfs variants in ${shm:-(skipped)}"
-  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "lakeforge: $lf_version, binary $bin ($(du -m "$bin" | cut -f1) MiB, built $(date -u -r "$bin" '+%Y-%m-%d %H:%M UTC'), source $git_rev)"
+  echo "load average at start: $(bench_loadavg)"
+  echo "$meta_lakeforge"
   echo "lakeforge profile: $profile"
   echo "nodes: $nodes"
   echo "rounds: $reps (round-robin over all measurements; medians reported)"
@@ -148,7 +125,7 @@ say "setup"; sed 's/^/    /' "$meta"
 # ---------------------------------------------------------------- projects
 say "projects: $nodes models"
 for mat in view table; do
-  "$py" "$here/gen_dag_project.py" "$nodes" "$out/$mat" --materialized "$mat" | sed 's/^/    /'
+  "$py" "$bench_dir/gen_dag_project.py" "$nodes" "$out/$mat" --materialized "$mat" | sed 's/^/    /'
 done
 
 # use_store MAT VARIANT: write (or remove) the project's lakeforge.yml for a variant.
@@ -203,7 +180,7 @@ done
 rm -rf "$trash"
 
 # ---------------------------------------------------------------- report
-echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$meta"
+echo "load average at end: $(bench_loadavg)" >> "$meta"
 cmdline="bench/dag_overhead.sh"
 [ "$tiny" = 1 ] && cmdline="$cmdline --tiny"
 if [ "$tiny" = 1 ]; then
@@ -214,13 +191,13 @@ else
   [ "$reps" != 3 ] && cmdline="$cmdline --reps $reps"
 fi
 [ "$tmpfs" = 0 ] && cmdline="$cmdline --skip-tmpfs"
-[ "$bin" != "$target_dir/debug/lakeforge" ] && cmdline="$cmdline --bin $bin"
+[ "$bin" != "$default_bin" ] && cmdline="$cmdline --bin $bin"
 {
   echo "Command: \`$cmdline\`"
   echo
   sed 's/^/- /' "$meta"
   echo
-  "$py" "$here/dag_overhead.py" report "$results" "$meta"
+  "$py" "$bench_dir/dag_overhead.py" report "$results" "$meta"
 } > "$out/report.md"
 say "results (also in $out/report.md)"
 cat "$out/report.md"
