@@ -20,34 +20,28 @@
 # Exits 0 when the suite ran to the end (whatever the count); non-zero when a tool could not
 # run at all.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-here="$(cd "$(dirname "$0")" && pwd)"
-repo="$(cd "$here/.." && pwd)"
-bin="${LAKEFORGE_BIN:-$("$repo"/scripts/target-dir)/debug/lakeforge}"
 with_dbt=0
 timeout_min=30
 suite=""
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --bin) bin="$2"; shift 2 ;;
     --with-dbt) with_dbt=1; shift ;;
-    --timeout-min) timeout_min="$2"; shift 2 ;;
-    -h|--help) usage; exit 0 ;;
-    -*) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
+    -*) bench_arg "$@"; shift "$bench_nargs" ;;
     *) suite="$1"; shift ;;
   esac
 done
-die() { printf '\nERROR: %s\n' "$*" >&2; exit 1; }
 [ -n "$suite" ] || { usage >&2; exit 2; }
 [ -f "$suite/dbt_project.yml" ] || die "$suite has no dbt_project.yml: pass the integration_tests/ folder of a dbt-utils checkout"
-[ -x "$bin" ] || die "no lakeforge binary at $bin (build it with: cargo build -p lakeforge-cli, or pass --bin PATH)"
+bench_check_bin
 suite="$(cd "$suite" && pwd)"
 checkout="$(dirname "$suite")"
 suite_name="$(basename "$suite")"
 
-out="$here/out/dbt_utils"
+out="$bench_dir/out/dbt_utils"
 rm -rf "$out"
 mkdir -p "$out"
 scratch="$(mktemp -d)"
@@ -110,14 +104,9 @@ lf_dir="$(prepare lakeforge)"
 run_tool lakeforge "$lf_dir" "$bin"
 
 if [ "$with_dbt" = 1 ]; then
-  venv="$here/.venv"
-  if ! "$venv/bin/python" -c 'import dbt.version, dbt.adapters.duckdb' 2>/dev/null; then
-    echo "==> installing dbt-core 1.10 and dbt-duckdb 1.10 into $venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "dbt-core>=1.10,<1.11" "dbt-duckdb>=1.10,<1.11"
-  fi
+  bench_venv "$bench_dir/.venv" "dbt.version, dbt.adapters.duckdb" "dbt-core>=1.10,<1.11" "dbt-duckdb>=1.10,<1.11"
   dbt_dir="$(prepare dbt)"
-  run_tool dbt "$dbt_dir" "$venv/bin/dbt"
+  run_tool dbt "$dbt_dir" "$bench_dir/.venv/bin/dbt"
 fi
 
 {

@@ -13,23 +13,21 @@
 # Exits 1 if any run failed or two runs trained different models. The folder of a failed run
 # is kept (its path is printed); the others are removed.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-here="$(cd "$(dirname "$0")" && pwd)"
-repo="$(cd "$here/.." && pwd)"
 runs="${1:-100}"
 case "$runs" in
   '' | *[!0-9]* | 0) echo "usage: bench/demo_gate.sh [N]  (N: a number of runs, at least 1)" >&2; exit 2 ;;
 esac
 
-bin="${LAKEFORGE_BIN:-$("$repo"/scripts/target-dir)/debug/lakeforge}"
 if [ -z "${LAKEFORGE_BIN:-}" ] && [ ! -x "$bin" ]; then
   (cd "$repo" && cargo build -p lakeforge-cli)
 fi
 [ -x "$bin" ] || { echo "no lakeforge binary at $bin (set LAKEFORGE_BIN)" >&2; exit 1; }
-# A copy, so a rebuild in the target folder cannot swap the binary between runs.
 work="$(mktemp -d "${TMPDIR:-/tmp}/lakeforge-demo-gate.XXXXXX")"
-cp "$bin" "$work/lakeforge"
-bin="$work/lakeforge"
+bench_copy_bin "$work"
+bin="$lf"
 
 # The gate as the demo declares it, e.g. `r2 >= 0.5`.
 gate="$("$bin" init "$work/probe" >/dev/null && sed -n 's/^ *gate: *"\(.*\)"$/\1/p' "$work/probe/models/ml.yml")"
@@ -68,7 +66,7 @@ else:
     print(f"{r2:.4f}" if r2 is not None else "-", v["artifact_sha256"][:16],
           "yes" if v["status"] == "passed" and "production" in v["aliases"] else "no")
 ' || echo "- - no")
-    if [ "$status" = ok ] && [ "$passed" != yes ]; then status=gate-failed; fi
+    if [ "$status" = ok ] && [ "$passed" != yes ]; then status="gate-failed"; fi
   fi
   secs=$(python3 -c "print(f'{$t1 - $t0:.1f}')")
   printf '%5d  %-8s  %8s  %7s  %s\n' "$i" "$status" "$r2" "$secs" "$sha"
