@@ -19,17 +19,12 @@
 #    (for PostgreSQL, the table's pg_total_relation_size).
 # --tiny: 20,000 rows and 10,000 PostgreSQL rows, one run each (for CI).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="$ROOT/bench/.venv-ingest"
-cd "$ROOT"
-if [[ ! -x "$VENV/bin/python" ]]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --upgrade pip
-  "$VENV/bin/pip" install --quiet duckdb pyarrow pandas psycopg2-binary
-fi
-TARGET_DIR="$("$ROOT"/scripts/target-dir)"
-BIN="${LAKEFORGE_BIN:-$TARGET_DIR/debug/lakeforge}"
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+cd "$repo"
+bench_venv "$bench_dir/.venv-ingest" "duckdb, pyarrow, pandas, psycopg2" duckdb pyarrow pandas psycopg2-binary
 if [[ -z "${LAKEFORGE_BIN:-}" ]]; then
   cargo build -p lakeforge-cli
 fi
-exec "$VENV/bin/python" "$ROOT/bench/ingest/ingest.py" --lakeforge-bin "$BIN" "$@"
+exec "$py" "$bench_dir/ingest/ingest.py" --lakeforge-bin "$bin" "$@"

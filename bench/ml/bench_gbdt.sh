@@ -7,27 +7,13 @@
 #   PROFILE=dev bench/ml/bench_gbdt.sh --rows 10000    # CI smoke size, reusing the test build
 #   (extra flags are passed to bench_gbdt.py: --threads, --trees, --skip xgboost, ...)
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-VENV="$ROOT/bench/.venv-ml"
-cd "$ROOT"
-
-if [[ ! -x "$VENV/bin/python" ]]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --upgrade pip
-  "$VENV/bin/pip" install --quiet lightgbm xgboost scikit-learn pyarrow pandas
-fi
-
-TARGET_DIR="$("$ROOT"/scripts/target-dir)"
-# PROFILE=dev reuses the test build (CI runs this at a tiny size that way); timings worth
-# reporting come from the default, release.
-PROFILE="${PROFILE:-release}"
-OUT_DIR="$TARGET_DIR/$([[ $PROFILE == dev ]] && echo debug || echo "$PROFILE")"
-LAKEFORGE_ARGS=()
-# The workspace-hack crate gives every build the same dependency features, so at PROFILE=dev
-# this reuses the test build.
+cd "$repo"
+bench_venv "$bench_dir/.venv-ml" "lightgbm, xgboost, sklearn, pyarrow, pandas" \
+  lightgbm xgboost scikit-learn pyarrow pandas
+bench_cargo_profile
 cargo build --profile "$PROFILE" --workspace --bins --examples
-LAKEFORGE_ARGS+=(--lakeforge-bin "${LAKEFORGE_BIN:-$OUT_DIR/lakeforge}")
-LAKEFORGE_ARGS+=(--lakeforge-example "$OUT_DIR/examples/bench_fit")
-
-exec "$VENV/bin/python" "$ROOT/bench/ml/bench_gbdt.py" "${LAKEFORGE_ARGS[@]}" "$@"
+exec "$py" "$bench_dir/ml/bench_gbdt.py" --lakeforge-bin "$bin" \
+  --lakeforge-example "$profile_dir/examples/bench_fit" "$@"

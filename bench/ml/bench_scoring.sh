@@ -9,22 +9,12 @@
 #   bench/ml/bench_scoring.sh                      # 10M rows, release build
 #   PROFILE=dev bench/ml/bench_scoring.sh --rows 20000 --trees 20   # CI smoke size
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-VENV="$ROOT/bench/.venv-ml"
-cd "$ROOT"
-
-if [[ ! -x "$VENV/bin/python" ]]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --upgrade pip
-  "$VENV/bin/pip" install --quiet lightgbm xgboost scikit-learn pyarrow pandas
-fi
-
-TARGET_DIR="$("$ROOT"/scripts/target-dir)"
-PROFILE="${PROFILE:-release}"
-OUT_DIR="$TARGET_DIR/$([[ $PROFILE == dev ]] && echo debug || echo "$PROFILE")"
-# The workspace-hack crate gives every build the same dependency features, so at PROFILE=dev
-# this reuses the test build.
+cd "$repo"
+bench_venv "$bench_dir/.venv-ml" "lightgbm, xgboost, sklearn, pyarrow, pandas" \
+  lightgbm xgboost scikit-learn pyarrow pandas
+bench_cargo_profile
 cargo build --profile "$PROFILE" --workspace --bins
-exec "$VENV/bin/python" "$ROOT/bench/ml/bench_scoring.py" \
-  --lakeforge-bin "${LAKEFORGE_BIN:-$OUT_DIR/lakeforge}" --profile "$PROFILE" "$@"
+exec "$py" "$bench_dir/ml/bench_scoring.py" --lakeforge-bin "$bin" --profile "$PROFILE" "$@"
