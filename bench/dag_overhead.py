@@ -33,17 +33,11 @@ import time
 from collections import OrderedDict
 from datetime import datetime
 
+from common import loadavg
+
 COLUMNS = ["name", "rep", "status", "exit", "wall_s", "cpu_s", "maxrss_kb", "nodes", "ok_nodes",
            "sum_node_s", "runner_s", "span_s", "gaps_s", "recorded", "load_before", "load_after",
            "note"]
-
-
-def loadavg():
-    try:
-        with open("/proc/loadavg") as f:
-            return f.read().split()[0]
-    except OSError:
-        return "?"
 
 
 def parse_ts(s):

@@ -33,6 +33,8 @@ import sys
 import tempfile
 import time
 
+from common import loadavg
+
 
 def group_rss_kb(pgid):
     """Sum of VmRSS over the processes of a process group (Linux /proc)."""
@@ -55,14 +57,6 @@ def group_rss_kb(pgid):
         except (OSError, ValueError, IndexError):
             continue
     return total
-
-
-def loadavg():
-    try:
-        with open("/proc/loadavg") as f:
-            return f.read().split()[0]
-    except OSError:
-        return "?"
 
 
 def parse_gnu_time(path):

@@ -7,7 +7,6 @@ score, an ML model `m` trained on `bench.train`, and a SQL model `scores` that a
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -15,6 +14,9 @@ import time
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import common  # noqa: E402
 
 FEATURES = 10
 
@@ -37,12 +39,10 @@ def write_parquet(table, path):
 
 
 def run(cmd, cwd, env=None):
+    """common.run, timed: (seconds, stdout)."""
     t = time.perf_counter()
-    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    elapsed = time.perf_counter() - t
-    if out.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed:\n{out.stdout}\n{out.stderr}")
-    return elapsed, out.stdout
+    out = common.run(cmd, cwd, env)
+    return time.perf_counter() - t, out
 
 
 def auc(y, p):

@@ -25,6 +25,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import run  # noqa: E402
+
 FEATURES = 10
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -36,13 +39,6 @@ def make_data(n, seed):
     cols = {f"f{j}": x[:, j] for j in range(FEATURES)}
     cols["label"] = (z > 0).astype(np.int64)
     return pa.table(cols)
-
-
-def run(cmd, cwd=None, env=None):
-    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed:\n{out.stdout}\n{out.stderr}")
-    return out.stdout
 
 
 def free_port():
