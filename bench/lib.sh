@@ -2,12 +2,14 @@
 # bench/lib.sh: the pieces every benchmark script needs, written once. Each script sources it
 # first, after `set -euo pipefail`:
 #
+#   # shellcheck source=SCRIPTDIR/lib.sh
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"      # from bench/ (../lib.sh from bench/*/)
 #
 # Why: the benchmarks are separate scripts, each run alone (CI runs them all at a tiny size), and
 # each used to carry its own copy of the argument parsing, the binary checks, the venv setup and
 # the timing wrappers. The copies had begun to drift (a venv check here, a log name there); one
 # copy keeps the scripts alike. Everything a script does differently stays in that script.
+# bench/common.py is the same for the Python helpers.
 #
 # On sourcing, it sets
 #   bench_dir     this folder (bench/), absolute
@@ -28,9 +30,12 @@
 #   bench_meta_lakeforge
 #   measure, measure_or_fail            one command timed by bench/measure.py
 #
-# Functions read these variables of the sourcing script when they need them: out (the output
-# folder), results (results.tsv), py (a python, e.g. bench_venv's), lf (the copied binary),
-# timeout_min, mem_limit_gb, failures (a count of failed steps).
+# Their results are variables of the script: bin and profile (bench_check_bin), lf
+# (bench_copy_bin), PROFILE and profile_dir (bench_cargo_profile), py (bench_venv), rss_source
+# (bench_gnu_time), meta_lakeforge (bench_meta_lakeforge), measure_log (measure), bench_nargs
+# (bench_arg). They read these of the script when they need them: out (the output folder),
+# results (results.tsv), py (a python, e.g. bench_venv's), lf (the copied binary), timeout_min,
+# mem_limit_gb, failures (a count of failed steps).
 
 # Set here for the sourcing script; checked alone, shellcheck sees neither their use nor the
 # script's variables the functions read.
