@@ -12,9 +12,10 @@ mod infer;
 mod read;
 mod sql_type;
 
+pub use columns::ValueError;
 pub use error::SeedError;
 pub use read::{delimiter, parse_csv, read_csv};
-pub use sql_type::{MAX_DECIMAL_PRECISION, sql_type};
+pub use sql_type::{MAX_DECIMAL_PRECISION, SqlTypeError, sql_type};
 
 /// What reading a seed gives, or why it could not be read.
 pub type Result<T> = std::result::Result<T, SeedError>;
