@@ -29,6 +29,13 @@ pub mod state;
 pub mod storage;
 pub mod unit_test;
 
+/// A regex written in this crate's source. Only literals come here, and the tests run each
+/// one, so an invalid pattern cannot ship: its `expect` is unreachable in a release.
+#[allow(clippy::expect_used)]
+pub(crate) fn literal_regex(pattern: &'static str) -> regex::Regex {
+    regex::Regex::new(pattern).expect("a regex literal of lakeforge-project compiles")
+}
+
 pub use compile::{
     CompileContext, CompiledNode, DuplicateKeyCheck, InputShape, RowCheck, UnitTestInput,
     UnitTestPlan,
