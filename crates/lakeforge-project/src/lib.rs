@@ -3,6 +3,9 @@
 //! properties YAML, profiles.yml, lakeforge.yml, Jinja (via minijinja) and node selection; it
 //! knows nothing of DataFusion or Delta, which belong to `lakeforge-engine`.
 
+// No panics on bad input: errors are values (tests may still unwrap, see clippy.toml).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod adapter;
 pub mod compile;
 pub mod config;
