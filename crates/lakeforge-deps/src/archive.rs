@@ -12,12 +12,87 @@ use std::path::{Component, Path, PathBuf};
 /// More than any dbt package needs (dbt_utils unpacks to under 2 MB).
 const MAX_UNPACKED_BYTES: u64 = 1 << 30;
 
+/// Why an archive cannot be installed. `DepsError::Archive` names the package and URL; paths
+/// here are the entry's path inside the archive (or the folder being created).
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("not a URL ({0})")]
+    NotAUrl(#[source] url::ParseError),
+
+    #[error("cannot open it: {0}")]
+    Open(#[source] std::io::Error),
+
+    #[error("it is not a readable .tar.gz ({0})")]
+    NotTarGz(#[source] std::io::Error),
+
+    #[error("cannot create {}: {source}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot create the folder of {}: {source}", path.display())]
+    CreateParent {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot create link {}: {source}", path.display())]
+    CreateLink {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("entry `{}` points outside the package folder", .0.display())]
+    EntryEscapes(PathBuf),
+
+    #[error("it unpacks to more than {} MB", MAX_UNPACKED_BYTES >> 20)]
+    TooLarge,
+
+    #[error("link `{}` has no target", .0.display())]
+    LinkWithoutTarget(PathBuf),
+
+    #[error("link `{}` points outside the package folder (to `{}`)", path.display(), target.display())]
+    LinkEscapes { path: PathBuf, target: PathBuf },
+
+    #[error("entry `{}` is a hard link, which packages do not need", .0.display())]
+    HardLink(PathBuf),
+
+    #[error("entry `{}` is neither a file, a folder nor a link", .0.display())]
+    UnknownKind(PathBuf),
+
+    #[error("link `{}` lies inside another link", .0.display())]
+    LinkInLink(PathBuf),
+
+    #[error("link `{}` would replace a file of the archive", .0.display())]
+    LinkReplacesFile(PathBuf),
+
+    #[error("it holds neither dbt_project.yml nor a single folder")]
+    NoPackageFolder,
+}
+
 /// Unpack the gzip-compressed tar file `archive` into the folder `dest` (created if needed).
-pub(crate) fn unpack(archive: &Path, dest: &Path) -> Result<(), String> {
-    let file = std::fs::File::open(archive).map_err(|e| format!("cannot open it: {e}"))?;
+pub(crate) fn unpack(archive: &Path, dest: &Path) -> Result<(), ArchiveError> {
+    let file = std::fs::File::open(archive).map_err(ArchiveError::Open)?;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(file)));
-    std::fs::create_dir_all(dest).map_err(|e| format!("cannot create {}: {e}", dest.display()))?;
-    let not_tgz = |e: std::io::Error| format!("it is not a readable .tar.gz ({e})");
+    let create_dir = |path: &Path| {
+        std::fs::create_dir_all(path).map_err(|source| ArchiveError::CreateDir {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    create_dir(dest)?;
+    let not_tgz = ArchiveError::NotTarGz;
     let mut links: Vec<(PathBuf, PathBuf)> = Vec::new();
     let mut total: u64 = 0;
     for entry in tar.entries().map_err(not_tgz)? {
@@ -29,57 +104,48 @@ pub(crate) fn unpack(archive: &Path, dest: &Path) -> Result<(), String> {
         }
         let raw = entry.path().map_err(not_tgz)?.into_owned();
         let Some(rel) = inner_path(&raw) else {
-            return Err(format!(
-                "entry `{}` points outside the package folder",
-                raw.display()
-            ));
+            return Err(ArchiveError::EntryEscapes(raw));
         };
         if rel.as_os_str().is_empty() {
             continue;
         }
         let target = dest.join(&rel);
         if kind.is_dir() {
-            std::fs::create_dir_all(&target)
-                .map_err(|e| format!("cannot create {}: {e}", rel.display()))?;
+            std::fs::create_dir_all(&target).map_err(|source| ArchiveError::CreateDir {
+                path: rel.clone(),
+                source,
+            })?;
         } else if kind.is_file() || kind.is_contiguous() {
             total = total.saturating_add(entry.size());
             if total > MAX_UNPACKED_BYTES {
-                return Err(format!(
-                    "it unpacks to more than {} MB",
-                    MAX_UNPACKED_BYTES >> 20
-                ));
+                return Err(ArchiveError::TooLarge);
             }
             if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| format!("cannot create the folder of {}: {e}", rel.display()))?;
+                std::fs::create_dir_all(parent).map_err(|source| ArchiveError::CreateParent {
+                    path: rel.clone(),
+                    source,
+                })?;
             }
             entry
                 .unpack(&target)
-                .map_err(|e| format!("cannot write {}: {e}", rel.display()))?;
+                .map_err(|source| ArchiveError::Write { path: rel, source })?;
         } else if kind.is_symlink() {
             let link = entry
                 .link_name()
                 .map_err(not_tgz)?
-                .ok_or_else(|| format!("link `{}` has no target", rel.display()))?
+                .ok_or_else(|| ArchiveError::LinkWithoutTarget(rel.clone()))?
                 .into_owned();
             if !link_stays_inside(&rel, &link) {
-                return Err(format!(
-                    "link `{}` points outside the package folder (to `{}`)",
-                    rel.display(),
-                    link.display()
-                ));
+                return Err(ArchiveError::LinkEscapes {
+                    path: rel,
+                    target: link,
+                });
             }
             links.push((rel, link));
         } else if kind.is_hard_link() {
-            return Err(format!(
-                "entry `{}` is a hard link, which packages do not need",
-                rel.display()
-            ));
+            return Err(ArchiveError::HardLink(rel));
         } else {
-            return Err(format!(
-                "entry `{}` is neither a file, a folder nor a link",
-                rel.display()
-            ));
+            return Err(ArchiveError::UnknownKind(rel));
         }
     }
     for (rel, link) in links {
@@ -91,21 +157,17 @@ pub(crate) fn unpack(archive: &Path, dest: &Path) -> Result<(), String> {
             cur.push(c);
             match std::fs::symlink_metadata(&cur) {
                 Ok(m) if m.file_type().is_symlink() => {
-                    return Err(format!("link `{}` lies inside another link", rel.display()));
+                    return Err(ArchiveError::LinkInLink(rel.clone()));
                 }
                 Ok(_) => {}
-                Err(_) => std::fs::create_dir_all(&cur)
-                    .map_err(|e| format!("cannot create {}: {e}", cur.display()))?,
+                Err(_) => create_dir(&cur)?,
             }
         }
         if std::fs::symlink_metadata(&target).is_ok() {
-            return Err(format!(
-                "link `{}` would replace a file of the archive",
-                rel.display()
-            ));
+            return Err(ArchiveError::LinkReplacesFile(rel));
         }
         make_symlink(&link, &target)
-            .map_err(|e| format!("cannot create link {}: {e}", rel.display()))?;
+            .map_err(|source| ArchiveError::CreateLink { path: rel, source })?;
     }
     Ok(())
 }
@@ -252,7 +314,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let a = archive(dir.path(), entries);
             let out = dir.path().join("sub/out");
-            let err = unpack(&a, &out).unwrap_err();
+            let err = unpack(&a, &out).unwrap_err().to_string();
             assert!(err.contains(expected), "{entries:?}: {err}");
             assert!(!dir.path().join("evil.sql").exists());
             assert!(!dir.path().join("sub/evil.sql").exists());
@@ -264,7 +326,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = dir.path().join("a.tar.gz");
         std::fs::write(&a, "<html>not found</html>").unwrap();
-        let err = unpack(&a, &dir.path().join("out")).unwrap_err();
+        let err = unpack(&a, &dir.path().join("out")).unwrap_err().to_string();
         assert!(err.contains("not a readable .tar.gz"), "{err}");
     }
 

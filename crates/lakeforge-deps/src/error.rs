@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use lakeforge_project::ProjectError;
 
+use crate::archive::ArchiveError;
+
 const HUB_HINT: &str = "hint: check the network, or point --hub-url (or DBT_PACKAGE_HUB_URL) at a reachable hub or mirror";
 
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +22,14 @@ pub enum DepsError {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+    },
+
+    #[error(
+        "The HTTP client could not start: {source}\nhint: this is a problem of the machine's TLS setup, not of the packages"
+    )]
+    HttpClient {
+        #[source]
+        source: reqwest::Error,
     },
 
     #[error(
@@ -94,12 +104,13 @@ pub enum DepsError {
     },
 
     #[error(
-        "The archive of {what} ({url}) cannot be installed: {message}\nhint: the previous install is unchanged; check that the URL serves the package's .tar.gz"
+        "The archive of {what} ({url}) cannot be installed: {reason}\nhint: the previous install is unchanged; check that the URL serves the package's .tar.gz"
     )]
     Archive {
         what: String,
         url: String,
-        message: String,
+        /// Shown in the message, so a plain field rather than a `source` printed twice.
+        reason: ArchiveError,
     },
 
     #[error(

@@ -14,6 +14,9 @@
 //!                                          rename into dbt_packages/<name>, write package-lock.yml
 //! ```
 
+// No panics on bad input: errors are values (tests may still unwrap, see clippy.toml).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 mod archive;
 pub mod error;
 mod fetch;
@@ -30,6 +33,7 @@ use lakeforge_project::ProjectError;
 use lakeforge_project::packages::{self, LockFile, declaration_hash, write_lock};
 use lakeforge_project::settings::DbtProjectFile;
 
+pub use archive::ArchiveError;
 pub use error::{DepsError, Result};
 pub use hub::{DBT_VERSION, DEFAULT_HUB_URL};
 
@@ -160,7 +164,8 @@ pub async fn run(options: &DepsOptions, on_event: &mut dyn FnMut(Event)) -> Resu
         file: declared.file.clone(),
     });
 
-    let hub = hub::Hub::new(&options.hub_url, fetch::client())?;
+    let client = fetch::client().map_err(|source| DepsError::HttpClient { source })?;
+    let hub = hub::Hub::new(&options.hub_url, client)?;
     // The work area lies inside the install folder, so a finished package is renamed into
     // place; `--lock` installs nothing and leaves the project as it is.
     let created_install_path = !options.lock_only && !install_path.exists();

@@ -109,16 +109,15 @@ impl Sources {
                 FetchError::Io(source) => DepsError::io("write", &file, source),
             })?;
         let dest = self.scratch("unpacked");
-        let archive_error = |message: String| DepsError::Archive {
+        let archive_error = |reason| DepsError::Archive {
             what: what.to_string(),
             url: url.to_string(),
-            message,
+            reason,
         };
         archive::unpack(&file, &dest).map_err(archive_error)?;
         let _ = std::fs::remove_file(&file);
-        let root = archive::package_root(&dest).ok_or_else(|| {
-            archive_error("it holds neither dbt_project.yml nor a single folder".into())
-        })?;
+        let root = archive::package_root(&dest)
+            .ok_or_else(|| archive_error(archive::ArchiveError::NoPackageFolder))?;
         if project_name(&root).is_none() {
             return Err(DepsError::NotAPackage {
                 what: what.to_string(),
@@ -239,7 +238,7 @@ impl Sources {
                         let url = Url::parse(tarball).map_err(|e| DepsError::Archive {
                             what: format!("tarball package {name}"),
                             url: tarball.clone(),
-                            message: format!("not a URL ({e})"),
+                            reason: archive::ArchiveError::NotAUrl(e),
                         })?;
                         let dir = self
                             .fetch_archive(&format!("tarball package {name}"), &url)

@@ -51,6 +51,7 @@ pub fn check(node: &Node, schema: &Schema) -> Result<()> {
             Ok(want) => want,
             Err(why) => {
                 // The first line says what is wrong with the type; the hint is the seed's.
+                let why = why.to_string();
                 let why = why.lines().next().unwrap_or_default();
                 problems.push(format!("column `{}`: data_type {why}", c.name));
                 continue;

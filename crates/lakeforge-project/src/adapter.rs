@@ -50,21 +50,57 @@ pub enum RelationKind {
     View,
 }
 
-/// The engine's side of compile-time database access. Errors are the engine's message; the
-/// Jinja runtime adds the file, line and macro chain that made the call.
+/// An error of the engine behind an [`Adapter`] call: the message users see (the engine's,
+/// without the context the Jinja runtime replaces with the file, line and macro chain of the
+/// call), and the engine's error itself.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct AdapterError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl AdapterError {
+    /// `message` is what users see of `source`.
+    pub fn new(
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        AdapterError {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// An error that is only a message (an adapter without an error type of its own).
+    pub fn message(message: impl Into<String>) -> Self {
+        AdapterError {
+            message: message.into(),
+            source: None,
+        }
+    }
+}
+
+/// The engine's side of compile-time database access. The Jinja runtime adds the file, line
+/// and macro chain that made the call to an error's message.
 pub trait Adapter: Send + Sync {
     /// Runs one SQL statement. `fetch` is false when the caller discards rows (a hook, a
     /// statement without `fetch_result`), so the engine may skip collecting them.
-    fn execute(&self, sql: &str, fetch: bool) -> Result<QueryResult, String>;
+    fn execute(&self, sql: &str, fetch: bool) -> Result<QueryResult, AdapterError>;
 
     /// The columns of a relation in the lake (or a source read in place), in table order.
-    fn get_columns_in_relation(&self, relation: &Relation) -> Result<Vec<Column>, String>;
+    fn get_columns_in_relation(&self, relation: &Relation) -> Result<Vec<Column>, AdapterError>;
 
     /// Whether `schema.identifier` exists, and as what. `None` when it does not.
-    fn get_relation(&self, schema: &str, identifier: &str) -> Result<Option<RelationKind>, String>;
+    fn get_relation(
+        &self,
+        schema: &str,
+        identifier: &str,
+    ) -> Result<Option<RelationKind>, AdapterError>;
 
     /// Every relation of a schema (for `get_relations_by_pattern` and friends).
-    fn list_relations(&self, schema: &str) -> Result<Vec<(String, RelationKind)>, String>;
+    fn list_relations(&self, schema: &str) -> Result<Vec<(String, RelationKind)>, AdapterError>;
 }
 
 impl fmt::Debug for dyn Adapter {

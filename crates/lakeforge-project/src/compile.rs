@@ -9,7 +9,8 @@ use crate::adapter::Adapter;
 use crate::error::{ProjectError, Result, suggest};
 use crate::generic_tests;
 use crate::jinja::{
-    ENV_OVERRIDES, MacroCall, RelationResolver, RenderRequest, TestCall, VAR_OVERRIDES,
+    ENV_OVERRIDES, MacroCall, RelationResolver, RenderRequest, ResolveError, TestCall,
+    VAR_OVERRIDES,
 };
 use crate::load::Project;
 use crate::node::{ColumnInfo, Node, Relation, ResourceType, TestKind};
@@ -109,7 +110,7 @@ impl RelationResolver for ProjectResolver {
         &self,
         package: Option<&str>,
         name: &str,
-    ) -> std::result::Result<Relation, String> {
+    ) -> std::result::Result<Relation, ResolveError> {
         let refable = |id: &String| {
             self.project.nodes.get(id).filter(|n| {
                 matches!(
@@ -126,19 +127,18 @@ impl RelationResolver for ProjectResolver {
         {
             return Ok(n.relation.clone());
         }
-        let shown = match package {
-            Some(p) => format!("ref('{p}', '{name}')"),
-            None => format!("ref('{name}')"),
-        };
-        let hint = suggest(name, self.project.by_name.keys().map(String::as_str))
-            .map(|s| format!("\nhint: did you mean `{s}`?"))
-            .unwrap_or_default();
-        Err(format!(
-            "{shown} is not a model, seed or snapshot of this project or its packages{hint}"
-        ))
+        Err(ResolveError::Ref {
+            package: package.map(str::to_string),
+            name: name.to_string(),
+            suggestion: suggest(name, self.project.by_name.keys().map(String::as_str)),
+        })
     }
 
-    fn resolve_source(&self, source: &str, table: &str) -> std::result::Result<Relation, String> {
+    fn resolve_source(
+        &self,
+        source: &str,
+        table: &str,
+    ) -> std::result::Result<Relation, ResolveError> {
         crate::load::find_source(
             &self.project.sources,
             &self.project.refs,
@@ -147,8 +147,9 @@ impl RelationResolver for ProjectResolver {
             table,
         )
         .map(|s| s.relation.clone())
-        .ok_or_else(|| {
-            format!("source('{source}', '{table}') is not declared in any properties YAML file")
+        .ok_or_else(|| ResolveError::Source {
+            source_name: source.to_string(),
+            table: table.to_string(),
         })
     }
 }
@@ -352,11 +353,11 @@ impl CompileContext {
                 UnitInput::Ref { name } => self
                     .resolver
                     .resolve_ref(None, name)
-                    .map_err(|m| self.unit_error(node, m))?,
+                    .map_err(|e| self.unit_error(node, e.to_string()))?,
                 UnitInput::Source { source, table } => self
                     .resolver
                     .resolve_source(source, table)
-                    .map_err(|m| self.unit_error(node, m))?,
+                    .map_err(|e| self.unit_error(node, e.to_string()))?,
             };
             let upstream = match &g.input {
                 UnitInput::This => Some(model),
@@ -574,11 +575,11 @@ impl CompileContext {
             args,
         };
         let render_to = |to: &str| self.render_expression(node, to);
-        generic_tests::builtin_sql(short, &input, &render_to).map_err(err)
+        generic_tests::builtin_sql(short, &input, &render_to).map_err(|e| err(e.to_string()))
     }
 
     /// Render a Jinja expression written in YAML (a relationships test's `to: ref('x')`).
-    fn render_expression(&self, node: &Node, expr: &str) -> std::result::Result<String, String> {
+    fn render_expression(&self, node: &Node, expr: &str) -> Result<String> {
         self.project
             .jinja
             .render_with(
@@ -593,7 +594,6 @@ impl CompileContext {
                 self.node_extra(node, false),
             )
             .map(|(s, _)| s)
-            .map_err(|e| e.to_string())
     }
 
     /// Row-level checks of a model's generic tests (the SQL condition true for a failing row),

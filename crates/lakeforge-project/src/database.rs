@@ -96,7 +96,7 @@ pub fn parse(
     {
         Ok(Some(c)) => c,
         Ok(None) => return Ok(None),
-        Err(m) => return Err(bad(m)),
+        Err(e) => return Err(bad(e.to_string())),
     };
     if table.rest.contains_key("external") || source.rest.contains_key("external") {
         return Err(bad(format!(
@@ -132,18 +132,25 @@ pub fn parse(
     }))
 }
 
+/// A `connection:` that is not a name (the YAML as written, on one line).
+#[derive(Debug, thiserror::Error)]
+#[error("`connection:` must be the name of a connection in lakeforge.yml, not {0}")]
+pub(crate) struct NotAConnectionName(String);
+
 /// `connection:` or `config: {connection:}` among a source's or table's extra keys.
 pub(crate) fn connection_of(
     rest: &BTreeMap<String, serde_yaml::Value>,
-) -> std::result::Result<Option<String>, String> {
+) -> std::result::Result<Option<String>, NotAConnectionName> {
     let direct = rest.get("connection");
     let in_config = rest.get("config").and_then(|c| c.get("connection"));
     match direct.or(in_config) {
         None | Some(serde_yaml::Value::Null) => Ok(None),
         Some(serde_yaml::Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().into())),
-        Some(other) => Err(format!(
-            "`connection:` must be the name of a connection in lakeforge.yml, not {}",
-            serde_yaml::to_string(other).unwrap_or_default().trim()
+        Some(other) => Err(NotAConnectionName(
+            serde_yaml::to_string(other)
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
         )),
     }
 }

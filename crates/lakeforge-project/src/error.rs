@@ -97,7 +97,8 @@ pub enum ProjectError {
     Vars { message: String },
 }
 
-fn hint_suffix(suggestion: &Option<String>) -> String {
+/// `\nhint: did you mean `x`?` when there is a close name, else nothing.
+pub(crate) fn hint_suffix(suggestion: &Option<String>) -> String {
     match suggestion {
         Some(s) => format!("\nhint: did you mean `{s}`?"),
         None => String::new(),

@@ -7,8 +7,51 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::ProjectError;
 use crate::config::json_to_plain_string;
 use crate::node::quote_ident;
+
+/// Why a built-in test's arguments make no SQL. The compiler adds the test's name and file.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum GenericTestError {
+    #[error("needs a column\nhint: declare the test under a column, or pass column_name")]
+    NoColumn,
+
+    #[error("needs the argument `{0}`")]
+    Missing(String),
+
+    #[error("`{key}` must be a non-empty list of columns, not {value}")]
+    NotColumns { key: String, value: Value },
+
+    #[error("needs a non-empty `{0}:` list")]
+    NoValues(&'static str),
+
+    #[error("needs `min_value`, `max_value` or both")]
+    NoBounds,
+
+    #[error("`gaps` must be allowed, not_allowed or required, not `{0}`")]
+    Gaps(String),
+
+    #[error("`column_type_list` must be a list, not {0}")]
+    NotTypeList(Value),
+
+    #[error(
+        "unknown column type `{0}`\nhint: use e.g. bigint, integer, double, decimal, varchar, boolean, date, timestamp"
+    )]
+    UnknownType(String),
+
+    #[error("`{0}` is not a built-in test")]
+    NotBuiltin(String),
+
+    /// A relationships test's `to:` did not render.
+    #[error(transparent)]
+    To(#[from] Box<ProjectError>),
+}
+
+type Result<T, E = GenericTestError> = std::result::Result<T, E>;
+
+/// Renders a relationships test's `to:` (Jinja) into a relation.
+pub(crate) type RenderTo<'a> = dyn Fn(&str) -> std::result::Result<String, ProjectError> + 'a;
 
 /// What a test's SQL is built from.
 pub(crate) struct TestInput<'a> {
@@ -52,22 +95,19 @@ pub(crate) fn is_builtin(name: &str) -> bool {
 }
 
 impl TestInput<'_> {
-    fn col(&self) -> Result<String, String> {
+    fn col(&self) -> Result<String> {
         self.column
             .clone()
             .or_else(|| self.args.get("column_name").map(json_to_plain_string))
             .map(|c| quote_ident(&c))
-            .ok_or_else(|| {
-                "needs a column\nhint: declare the test under a column, or pass column_name"
-                    .to_string()
-            })
+            .ok_or(GenericTestError::NoColumn)
     }
 
-    pub(crate) fn column_ident(&self) -> Result<String, String> {
+    pub(crate) fn column_ident(&self) -> Result<String> {
         self.col()
     }
 
-    pub(crate) fn column_list(&self, key: &str) -> Result<Vec<String>, String> {
+    pub(crate) fn column_list(&self, key: &str) -> Result<Vec<String>> {
         self.columns(key)
     }
 
@@ -75,12 +115,12 @@ impl TestInput<'_> {
         self.args.get(key).filter(|v| !v.is_null())
     }
 
-    fn required(&self, key: &str) -> Result<&Value, String> {
+    fn required(&self, key: &str) -> Result<&Value> {
         self.arg(key)
-            .ok_or_else(|| format!("needs the argument `{key}`"))
+            .ok_or_else(|| GenericTestError::Missing(key.to_string()))
     }
 
-    fn literal(&self, key: &str) -> Result<String, String> {
+    fn literal(&self, key: &str) -> Result<String> {
         Ok(sql_literal(self.required(key)?))
     }
 
@@ -92,15 +132,16 @@ impl TestInput<'_> {
         self.arg(key).and_then(Value::as_bool).unwrap_or(default)
     }
 
-    fn columns(&self, key: &str) -> Result<Vec<String>, String> {
+    fn columns(&self, key: &str) -> Result<Vec<String>> {
         match self.required(key)? {
             Value::Array(a) if !a.is_empty() => Ok(a
                 .iter()
                 .map(|c| quote_ident(&json_to_plain_string(c)))
                 .collect()),
-            other => Err(format!(
-                "`{key}` must be a non-empty list of columns, not {other}"
-            )),
+            other => Err(GenericTestError::NotColumns {
+                key: key.to_string(),
+                value: other.clone(),
+            }),
         }
     }
 }
@@ -119,8 +160,8 @@ fn sql_literal(v: &Value) -> String {
 pub(crate) fn builtin_sql(
     name: &str,
     t: &TestInput<'_>,
-    to_relation: &dyn Fn(&str) -> Result<String, String>,
-) -> Result<String, String> {
+    to_relation: &RenderTo<'_>,
+) -> Result<String> {
     let model = &t.model;
     Ok(match name {
         "not_null" | "expect_column_values_to_not_be_null" => {
@@ -138,7 +179,7 @@ pub(crate) fn builtin_sql(
         "relationships" => {
             let to = json_to_plain_string(t.required("to")?);
             let field = quote_ident(&json_to_plain_string(t.required("field")?));
-            let to_rel = to_relation(&to)?;
+            let to_rel = to_relation(&to).map_err(Box::new)?;
             format!(
                 "select child.from_field from (select {c} as from_field from {model} where {c} is not null) child left join (select {field} as to_field from {to_rel}) parent on child.from_field = parent.to_field where parent.to_field is null",
                 c = t.col()?
@@ -172,7 +213,7 @@ pub(crate) fn builtin_sql(
                 conds.push(format!("row_count > {m}"));
             }
             if conds.is_empty() {
-                return Err("needs `min_value`, `max_value` or both".into());
+                return Err(GenericTestError::NoBounds);
             }
             format!(
                 "select * from (select count(*) as row_count from {model}) c where {}",
@@ -244,9 +285,7 @@ pub(crate) fn builtin_sql(
                 Some("not_allowed") => "upper_bound = next_lower_bound",
                 Some("required") => "upper_bound < next_lower_bound",
                 Some(other) => {
-                    return Err(format!(
-                        "`gaps` must be allowed, not_allowed or required, not `{other}`"
-                    ));
+                    return Err(GenericTestError::Gaps(other.to_string()));
                 }
             };
             let width = if t.flag("zero_length_range_allowed", false) {
@@ -267,12 +306,15 @@ pub(crate) fn builtin_sql(
             } else {
                 match t.required("column_type_list")? {
                     Value::Array(a) => a.iter().map(json_to_plain_string).collect(),
-                    other => return Err(format!("`column_type_list` must be a list, not {other}")),
+                    other => return Err(GenericTestError::NotTypeList(other.clone())),
                 }
             };
             let mut patterns = Vec::new();
             for w in &wanted {
-                patterns.extend(arrow_type_patterns(w).ok_or_else(|| format!("unknown column type `{w}`\nhint: use e.g. bigint, integer, double, decimal, varchar, boolean, date, timestamp"))?);
+                patterns.extend(
+                    arrow_type_patterns(w)
+                        .ok_or_else(|| GenericTestError::UnknownType(w.clone()))?,
+                );
             }
             let c = t.col()?;
             let conds: Vec<String> = patterns
@@ -284,12 +326,12 @@ pub(crate) fn builtin_sql(
                 conds.join(" and ")
             )
         }
-        other => return Err(format!("`{other}` is not a built-in test")),
+        other => return Err(GenericTestError::NotBuiltin(other.to_string())),
     })
 }
 
 /// The quoted value list of accepted_values / expect_column_values_to_be_in_set.
-fn accepted_list(name: &str, t: &TestInput<'_>) -> Result<String, String> {
+fn accepted_list(name: &str, t: &TestInput<'_>) -> Result<String> {
     let key = if name == "accepted_values" {
         "values"
     } else {
@@ -297,7 +339,7 @@ fn accepted_list(name: &str, t: &TestInput<'_>) -> Result<String, String> {
     };
     let values = match t.arg(key) {
         Some(Value::Array(a)) if !a.is_empty() => a.clone(),
-        _ => return Err(format!("needs a non-empty `{key}:` list")),
+        _ => return Err(GenericTestError::NoValues(key)),
     };
     let quote = t.flag("quote", true);
     Ok(values
@@ -315,11 +357,11 @@ fn accepted_list(name: &str, t: &TestInput<'_>) -> Result<String, String> {
 }
 
 /// True for a row outside accepted_range (dbt_utils says `inclusive`, dbt_expectations `strictly`).
-fn range_failure(t: &TestInput<'_>) -> Result<String, String> {
+fn range_failure(t: &TestInput<'_>) -> Result<String> {
     let c = t.col()?;
     let (min, max) = (t.opt_literal("min_value"), t.opt_literal("max_value"));
     if min.is_none() && max.is_none() {
-        return Err("needs `min_value`, `max_value` or both".into());
+        return Err(GenericTestError::NoBounds);
     }
     let inclusive = t.flag("inclusive", !t.flag("strictly", false));
     let (lo, hi) = if inclusive { (">=", "<=") } else { (">", "<") };
@@ -333,7 +375,7 @@ fn range_failure(t: &TestInput<'_>) -> Result<String, String> {
     Ok(conds.join(" or "))
 }
 
-fn regex_failure(name: &str, t: &TestInput<'_>) -> Result<String, String> {
+fn regex_failure(name: &str, t: &TestInput<'_>) -> Result<String> {
     let c = t.col()?;
     let regex = json_to_plain_string(t.required("regex")?).replace('\'', "''");
     let call = match t.arg("flags").map(json_to_plain_string) {
@@ -348,7 +390,7 @@ fn regex_failure(name: &str, t: &TestInput<'_>) -> Result<String, String> {
     Ok(format!("{c} is not null and {bad}"))
 }
 
-fn empty_string_failure(t: &TestInput<'_>) -> Result<String, String> {
+fn empty_string_failure(t: &TestInput<'_>) -> Result<String> {
     let c = t.col()?;
     Ok(if t.flag("trim_whitespace", true) {
         format!("trim({c}) = ''")
@@ -383,9 +425,9 @@ fn arrow_type_patterns(sql_type: &str) -> Option<Vec<&'static str>> {
 pub(crate) fn row_failure_predicate(
     name: &str,
     t: &TestInput<'_>,
-    to_relation: &dyn Fn(&str) -> Result<String, String>,
-) -> Option<Result<String, String>> {
-    let p = || -> Result<Option<String>, String> {
+    to_relation: &RenderTo<'_>,
+) -> Option<Result<String>> {
+    let p = || -> Result<Option<String>> {
         Ok(Some(match name {
             "not_null" | "expect_column_values_to_not_be_null" => format!("{} is null", t.col()?),
             "accepted_values" | "expect_column_values_to_be_in_set" => format!(
@@ -406,7 +448,7 @@ pub(crate) fn row_failure_predicate(
                 }
             }
             "relationships" => {
-                let to = to_relation(&json_to_plain_string(t.required("to")?))?;
+                let to = to_relation(&json_to_plain_string(t.required("to")?)).map_err(Box::new)?;
                 let field = quote_ident(&json_to_plain_string(t.required("field")?));
                 format!(
                     "{c} is not null and {c} not in (select {field} from {to} where {field} is not null)",
@@ -423,7 +465,7 @@ pub(crate) fn row_failure_predicate(
 mod tests {
     use super::*;
 
-    fn sql(name: &str, column: Option<&str>, args: serde_json::Value) -> Result<String, String> {
+    fn sql(name: &str, column: Option<&str>, args: serde_json::Value) -> Result<String> {
         let args: BTreeMap<String, Value> = serde_json::from_value(args).unwrap();
         let t = TestInput {
             model: "main.t".into(),
@@ -458,12 +500,15 @@ mod tests {
     #[test]
     fn errors_name_the_missing_argument() {
         assert_eq!(
-            sql("not_null_proportion", Some("x"), serde_json::json!({})).unwrap_err(),
+            sql("not_null_proportion", Some("x"), serde_json::json!({}))
+                .unwrap_err()
+                .to_string(),
             "needs the argument `at_least`"
         );
         assert!(
             sql("not_null", None, serde_json::json!({}))
                 .unwrap_err()
+                .to_string()
                 .starts_with("needs a column")
         );
         assert!(
@@ -473,6 +518,7 @@ mod tests {
                 serde_json::json!({"column_type": "blob"})
             )
             .unwrap_err()
+            .to_string()
             .contains("unknown column type `blob`")
         );
     }

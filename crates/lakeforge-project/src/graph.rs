@@ -28,8 +28,8 @@ impl Graph {
         for node in nodes.values() {
             for dep in &node.depends_on {
                 parents
-                    .get_mut(&node.unique_id)
-                    .expect("inserted")
+                    .entry(node.unique_id.clone())
+                    .or_default()
                     .push(dep.clone());
                 children
                     .entry(dep.clone())
@@ -95,10 +95,10 @@ fn topo_order(parents: &BTreeMap<String, Vec<String>>) -> Result<Vec<String>> {
         // Iterative DFS: (node, index of next parent to visit).
         let mut stack: Vec<(&str, usize)> = vec![(start.as_str(), 0)];
         marks.insert(start, Mark::Visiting);
-        while let Some((id, i)) = stack.last().copied() {
+        while let Some((id, i)) = stack.pop() {
             let ps = parents.get(id).map(Vec::as_slice).unwrap_or(&[]);
             if i < ps.len() {
-                stack.last_mut().expect("non-empty").1 += 1;
+                stack.push((id, i + 1));
                 let p = ps[i].as_str();
                 match marks.get(p) {
                     None => {
@@ -106,7 +106,8 @@ fn topo_order(parents: &BTreeMap<String, Vec<String>>) -> Result<Vec<String>> {
                         stack.push((p, 0));
                     }
                     Some(Mark::Visiting) => {
-                        let pos = stack.iter().position(|(n, _)| *n == p).expect("on stack");
+                        // A node marked Visiting is on the stack, so `position` finds it.
+                        let pos = stack.iter().position(|(n, _)| *n == p).unwrap_or(0);
                         // The stack runs child -> parent; reversed it is the data-flow order,
                         // and `id` reads from `p`, closing the loop.
                         let mut cycle: Vec<String> =
@@ -119,7 +120,6 @@ fn topo_order(parents: &BTreeMap<String, Vec<String>>) -> Result<Vec<String>> {
             } else {
                 marks.insert(id, Mark::Done);
                 order.push(id.to_string());
-                stack.pop();
             }
         }
     }

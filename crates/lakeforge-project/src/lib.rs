@@ -3,6 +3,9 @@
 //! properties YAML, profiles.yml, lakeforge.yml, Jinja (via minijinja) and node selection; it
 //! knows nothing of DataFusion or Delta, which belong to `lakeforge-engine`.
 
+// No panics on bad input: errors are values (tests may still unwrap, see clippy.toml).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod adapter;
 pub mod compile;
 pub mod config;
@@ -28,6 +31,13 @@ pub mod snapshot;
 pub mod state;
 pub mod storage;
 pub mod unit_test;
+
+/// A regex written in this crate's source. Only literals come here, and the tests run each
+/// one, so an invalid pattern cannot ship: its `expect` is unreachable in a release.
+#[allow(clippy::expect_used)]
+pub(crate) fn literal_regex(pattern: &'static str) -> regex::Regex {
+    regex::Regex::new(pattern).expect("a regex literal of lakeforge-project compiles")
+}
 
 pub use compile::{
     CompileContext, CompiledNode, DuplicateKeyCheck, InputShape, RowCheck, UnitTestInput,

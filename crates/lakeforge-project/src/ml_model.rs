@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigLayer, build_config, yaml_to_json};
-use crate::error::{ProjectError, Result, suggest};
+use crate::error::{ProjectError, Result, hint_suffix, suggest};
 use crate::node::{Materialization, Node, Relation, ResourceType, SourceTable};
 use crate::unit_test::{UnitInput, parse_input};
 
@@ -121,11 +121,12 @@ pub struct GateCondition {
 
 impl GateCondition {
     pub fn parse(text: &str) -> Option<GateCondition> {
-        let re = regex::Regex::new(
-            r"^\s*([A-Za-z_][A-Za-z0-9_@]*)\s*(>=|<=|==|!=|>|<|=)\s*(-?[0-9.eE+-]+)\s*$",
-        )
-        .expect("valid regex");
-        let c = re.captures(text)?;
+        static CONDITION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            crate::literal_regex(
+                r"^\s*([A-Za-z_][A-Za-z0-9_@]*)\s*(>=|<=|==|!=|>|<|=)\s*(-?[0-9.eE+-]+)\s*$",
+            )
+        });
+        let c = CONDITION.captures(text)?;
         Some(GateCondition {
             metric: c[1].to_string(),
             op: if &c[2] == "==" {
@@ -222,9 +223,10 @@ impl MlModelScope<'_> {
                     .get(&name)
                     .and_then(|id| self.nodes.get(id))
                     .ok_or_else(|| {
-                        let hint = suggest(&name, self.by_name.keys().map(String::as_str))
-                            .map(|s| format!("\nhint: did you mean `{s}`?"))
-                            .unwrap_or_default();
+                        let hint = hint_suffix(&suggest(
+                            &name,
+                            self.by_name.keys().map(String::as_str),
+                        ));
                         at(format!(
                             "`training: ref('{name}')` is not an enabled model or seed of this project{hint}"
                         ))
@@ -439,9 +441,8 @@ impl MlModelScope<'_> {
 
 /// `predict('ref'`: the one pattern both the dependency scan and the runner's model loading
 /// read, compiled once (it runs on every scoring node's SQL).
-static PREDICT_CALL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-    regex::Regex::new(r#"(?i)\bpredict\s*\(\s*'([^']+)'"#).expect("valid regex")
-});
+static PREDICT_CALL: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| crate::literal_regex(r#"(?i)\bpredict\s*\(\s*'([^']+)'"#));
 
 /// The first arguments of `predict('...')` calls in a SQL text, as written (`churn`,
 /// `churn@staging`, `churn@3`), each once.

@@ -131,13 +131,16 @@ impl TestDecl {
                 custom_name: None,
             });
         }
-        let map = value.as_mapping().filter(|m| m.len() == 1).ok_or_else(|| {
-            bad(format!(
-                "a test must be a name or a one-key mapping, not {}",
-                short_yaml(value)
-            ))
-        })?;
-        let (k, v) = map.iter().next().expect("len checked");
+        let (k, v) = value
+            .as_mapping()
+            .filter(|m| m.len() == 1)
+            .and_then(|m| m.iter().next())
+            .ok_or_else(|| {
+                bad(format!(
+                    "a test must be a name or a one-key mapping, not {}",
+                    short_yaml(value)
+                ))
+            })?;
         let test_name = k
             .as_str()
             .ok_or_else(|| bad(format!("test name must be a string, not {}", short_yaml(k))))?

@@ -270,7 +270,7 @@ impl Schedule {
     /// The vars as `--vars` text (JSON, which is YAML), or None when there are none.
     pub fn vars_text(&self) -> Option<String> {
         (!self.vars.is_empty())
-            .then(|| serde_json::to_string(&self.vars).expect("JSON values serialize"))
+            .then(|| serde_json::Value::Object(self.vars.clone().into_iter().collect()).to_string())
     }
 
     /// The first tick strictly after `t`.
@@ -377,28 +377,36 @@ pub struct Due {
     pub skip: Option<(DateTime<Utc>, SkipReason)>,
 }
 
+/// Why a `cron:` is not a cron expression; the schedule's check adds the name and a hint.
+#[derive(Debug, thiserror::Error)]
+enum CronError {
+    /// Not 5 or 6 fields: counted before croner parses, so the message says how many.
+    #[error("it has {count} field{}", if *count == 1 { "" } else { "s" })]
+    Fields { count: usize },
+
+    #[error(transparent)]
+    Croner(#[from] croner::errors::CronError),
+}
+
 /// Parse a cron expression of 5 fields, or 6 with seconds first (or a nickname such as
 /// `@daily`).
-fn parse_cron(text: &str) -> std::result::Result<croner::Cron, String> {
+fn parse_cron(text: &str) -> std::result::Result<croner::Cron, CronError> {
     let text = text.trim();
     let fields = text.split_whitespace().count();
     if !text.starts_with('@') && !(5..=6).contains(&fields) {
-        return Err(format!(
-            "it has {fields} field{}",
-            if fields == 1 { "" } else { "s" }
-        ));
+        return Err(CronError::Fields { count: fields });
     }
-    croner::parser::CronParser::builder()
+    Ok(croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Optional)
         .year(croner::parser::Year::Disallowed)
         .build()
-        .parse(text)
-        .map_err(|e| e.to_string())
+        .parse(text)?)
 }
 
 /// Ticks fall on whole seconds; croner keeps the fraction of the time it starts from.
 fn whole_second<T: Timelike>(t: T) -> T {
-    t.with_nanosecond(0).expect("0 ns is valid")
+    // 0 ns is always valid, so `with_nanosecond` never gives None here.
+    t.with_nanosecond(0).unwrap_or(t)
 }
 
 fn cron_next(spec: &croner::Cron, t: &DateTime<Tz>) -> Option<DateTime<Utc>> {

@@ -262,10 +262,10 @@ pub(crate) fn resolve_target(
                 connections.insert(k, u);
             }
             ConnectionFile::Store(entry) => {
-                match crate::storage::parse_connection(&k, &entry).map_err(|message| {
+                match crate::storage::parse_connection(&k, &entry).map_err(|e| {
                     ProjectError::Config {
                         path: lf_path.clone(),
-                        message: format!("{message}\nhint: e.g. `{k}: {{type: s3, endpoint: \"http://127.0.0.1:9000\", region: us-east-1}}`"),
+                        message: format!("{e}\nhint: e.g. `{k}: {{type: s3, endpoint: \"http://127.0.0.1:9000\", region: us-east-1}}`"),
                     }
                 })? {
                     Some(c) => {

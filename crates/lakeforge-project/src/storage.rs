@@ -81,20 +81,29 @@ impl StorageConnection {
     }
 }
 
+/// Why a `connections:` entry of lakeforge.yml is not an object store; the loader adds the
+/// file and an example.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StorageConnectionError {
+    #[error("connection `{0}` needs `url:` (a database) or `type:` (s3 or azure, an object store)")]
+    NoKind(String),
+
+    #[error("connection `{name}`: `{key}` must be a string, a number or true/false")]
+    NotScalar { name: String, key: String },
+}
+
 /// Read a `connections:` entry that is a mapping with `type: s3` or `type: azure`; None when
-/// its type is something else (a database connection). Errors are messages for lakeforge.yml.
+/// its type is something else (a database connection).
 pub fn parse_connection(
     name: &str,
     entry: &BTreeMap<String, serde_yaml::Value>,
-) -> Result<Option<StorageConnection>, String> {
+) -> Result<Option<StorageConnection>, StorageConnectionError> {
     let kind = match entry.get("type").and_then(|v| v.as_str()) {
         Some("s3") => StorageKind::S3,
         Some("azure" | "az" | "abfs") => StorageKind::Azure,
         Some(_) => return Ok(None),
         None => {
-            return Err(format!(
-                "connection `{name}` needs `url:` (a database) or `type:` (s3 or azure, an object store)"
-            ));
+            return Err(StorageConnectionError::NoKind(name.to_string()));
         }
     };
     let mut options = BTreeMap::new();
@@ -108,9 +117,10 @@ pub fn parse_connection(
             serde_yaml::Value::Number(n) => n.to_string(),
             serde_yaml::Value::Null => continue,
             _ => {
-                return Err(format!(
-                    "connection `{name}`: `{k}` must be a string, a number or true/false"
-                ));
+                return Err(StorageConnectionError::NotScalar {
+                    name: name.to_string(),
+                    key: k.clone(),
+                });
             }
         };
         options.insert(k.clone(), text);
@@ -152,6 +162,7 @@ mod tests {
         assert!(
             parse_connection("m", &entry)
                 .unwrap_err()
+                .to_string()
                 .contains("needs `url:`")
         );
     }

@@ -5,13 +5,87 @@
 //! never reads the lake's data nor writes to it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigLayer, build_config, yaml_to_json};
-use crate::error::{ProjectError, Result, suggest};
+use crate::error::{ProjectError, Result, hint_suffix, suggest};
+use crate::jinja::ResolveError;
 use crate::node::{Materialization, Node, ResourceType, SourceTable, TestKind};
+
+/// Why a unit test's input or fixture is refused. The loader adds the test's name and file,
+/// and which input (`given ref('x')`, `expect`).
+#[derive(Debug, thiserror::Error)]
+enum UnitTestError {
+    #[error(
+        "ref('{name}') is not a model or seed of this project{}",
+        hint_suffix(suggestion)
+    )]
+    UnknownRef {
+        name: String,
+        suggestion: Option<String>,
+    },
+
+    #[error(transparent)]
+    UnknownSource(ResolveError),
+
+    #[error("give either `rows` or `fixture`, not both")]
+    RowsAndFixture,
+
+    #[error("`fixture:` needs `format: csv` or `format: sql`, not `{0}`")]
+    FixtureFormat(String),
+
+    #[error("cannot read {}: {source}", path.display())]
+    ReadFixture {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("fixture `{name}` not found\nhint: put it in {}", candidates.join(" or "))]
+    FixtureNotFound {
+        name: String,
+        /// Where it was looked for, as `tests/fixtures/<name>.<ext>`.
+        candidates: Vec<String>,
+    },
+
+    /// `rows:` is not what its format reads (`expected` says what that is).
+    #[error("with format {format}, `rows` is {expected}")]
+    RowsShape {
+        format: &'static str,
+        expected: &'static str,
+    },
+
+    #[error("row {0} is not a mapping of column: value")]
+    RowNotMapping(usize),
+
+    #[error("row {0}: a column name must be text")]
+    ColumnNotText(usize),
+
+    #[error("CSV header: {0}")]
+    CsvHeader(#[source] csv::Error),
+
+    #[error("CSV line {line}: {source}")]
+    CsvLine {
+        line: usize,
+        #[source]
+        source: csv::Error,
+    },
+
+    #[error("CSV line {line} has {fields} fields, the header has {header}")]
+    CsvWidth {
+        line: usize,
+        fields: usize,
+        header: usize,
+    },
+
+    #[error("unknown format `{0}`\nhint: use dict (the default), csv or sql")]
+    UnknownFormat(String),
+}
+
+type FixtureResult<T> = std::result::Result<T, UnitTestError>;
 
 /// One entry of `unit_tests:` as written.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -143,9 +217,7 @@ impl UnitTestScope<'_> {
                     .values()
                     .filter(|n| n.resource_type == ResourceType::Model)
                     .map(|n| n.name.as_str());
-                let hint = suggest(&props.model, models)
-                    .map(|s| format!("\nhint: did you mean `{s}`?"))
-                    .unwrap_or_default();
+                let hint = hint_suffix(&suggest(&props.model, models));
                 at(format!(
                     "`model: {}` is not an enabled model of this project{hint}",
                     props.model
@@ -172,7 +244,9 @@ impl UnitTestScope<'_> {
                     "`input: {text}` is not ref('name'), source('source', 'table') or this"
                 ))
             })?;
-            let input_id = self.input_id(&input, &model.unique_id).map_err(&at)?;
+            let input_id = self
+                .input_id(&input, &model.unique_id)
+                .map_err(|e| at(e.to_string()))?;
             if !model.depends_on.contains(&input_id) && input != UnitInput::This {
                 return Err(at(format!(
                     "model `{}` does not read {input}\nhint: give only the refs and sources the model uses",
@@ -189,9 +263,10 @@ impl UnitTestScope<'_> {
         }
         // Every relation the model reads must be given: the test runs without the lake.
         for dep in &model.depends_on {
-            let is_given = given
-                .iter()
-                .any(|g| self.input_id(&g.input, &model.unique_id).as_deref() == Ok(dep));
+            let is_given = given.iter().any(|g| {
+                self.input_id(&g.input, &model.unique_id)
+                    .is_ok_and(|id| &id == dep)
+            });
             if !is_given {
                 let what = self.describe(dep);
                 return Err(at(format!(
@@ -258,24 +333,28 @@ impl UnitTestScope<'_> {
     }
 
     /// The unique id of the node or source an input stands in for.
-    fn input_id(&self, input: &UnitInput, model_id: &str) -> std::result::Result<String, String> {
+    fn input_id(&self, input: &UnitInput, model_id: &str) -> FixtureResult<String> {
         match input {
             UnitInput::This => Ok(model_id.to_string()),
-            UnitInput::Ref { name } => self.by_name.get(name).cloned().ok_or_else(|| {
-                let hint = suggest(name, self.by_name.keys().map(String::as_str))
-                    .map(|s| format!("\nhint: did you mean `{s}`?"))
-                    .unwrap_or_default();
-                format!("ref('{name}') is not a model or seed of this project{hint}")
-            }),
+            UnitInput::Ref { name } => {
+                self.by_name
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| UnitTestError::UnknownRef {
+                        name: name.clone(),
+                        suggestion: suggest(name, self.by_name.keys().map(String::as_str)),
+                    })
+            }
             UnitInput::Source { source, table } => self
                 .sources
                 .values()
                 .find(|s| &s.source_name == source && &s.name == table)
                 .map(|s| s.unique_id.clone())
                 .ok_or_else(|| {
-                    format!(
-                        "source('{source}', '{table}') is not declared in any properties YAML file"
-                    )
+                    UnitTestError::UnknownSource(ResolveError::Source {
+                        source_name: source.clone(),
+                        table: table.clone(),
+                    })
                 }),
         }
     }
@@ -290,24 +369,22 @@ impl UnitTestScope<'_> {
         }
     }
 
-    fn fixture(&self, f: &FixtureProps) -> std::result::Result<Fixture, String> {
+    fn fixture(&self, f: &FixtureProps) -> FixtureResult<Fixture> {
         let format = f.format.as_deref().unwrap_or("dict");
         if let Some(name) = &f.fixture {
             if f.rows.is_some() {
-                return Err("give either `rows` or `fixture`, not both".into());
+                return Err(UnitTestError::RowsAndFixture);
             }
             let ext = match format {
                 "csv" => "csv",
                 "sql" => "sql",
                 other => {
-                    return Err(format!(
-                        "`fixture:` needs `format: csv` or `format: sql`, not `{other}`"
-                    ));
+                    return Err(UnitTestError::FixtureFormat(other.to_string()));
                 }
             };
             let file = self.find_fixture(name, ext)?;
             let text = std::fs::read_to_string(&file)
-                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+                .map_err(|source| UnitTestError::ReadFixture { path: file, source })?;
             return parse_fixture(format, &serde_yaml::Value::String(text));
         }
         let rows = f
@@ -318,11 +395,7 @@ impl UnitTestScope<'_> {
     }
 
     /// dbt looks for fixture files under `<test-path>/fixtures/`, at any depth.
-    fn find_fixture(
-        &self,
-        name: &str,
-        ext: &str,
-    ) -> std::result::Result<std::path::PathBuf, String> {
+    fn find_fixture(&self, name: &str, ext: &str) -> FixtureResult<PathBuf> {
         let file_name = format!("{name}.{ext}");
         for dir in self.test_paths {
             let base = self.root.join(dir).join("fixtures");
@@ -332,14 +405,14 @@ impl UnitTestScope<'_> {
                 }
             }
         }
-        Err(format!(
-            "fixture `{name}` not found\nhint: put it in {}",
-            self.test_paths
+        Err(UnitTestError::FixtureNotFound {
+            name: name.to_string(),
+            candidates: self
+                .test_paths
                 .iter()
                 .map(|d| format!("{d}/fixtures/{file_name}"))
-                .collect::<Vec<_>>()
-                .join(" or ")
-        ))
+                .collect(),
+        })
     }
 }
 
@@ -349,9 +422,12 @@ pub fn parse_input(text: &str) -> Option<UnitInput> {
     if text == "this" {
         return Some(UnitInput::This);
     }
-    let call = regex::Regex::new(r#"^(ref|source)\s*\((.*)\)$"#).unwrap();
-    let caps = call.captures(text)?;
-    let arg = regex::Regex::new(r#"^\s*(?:'([^']*)'|"([^"]*)")\s*$"#).unwrap();
+    static CALL: LazyLock<regex::Regex> =
+        LazyLock::new(|| crate::literal_regex(r#"^(ref|source)\s*\((.*)\)$"#));
+    static ARG: LazyLock<regex::Regex> =
+        LazyLock::new(|| crate::literal_regex(r#"^\s*(?:'([^']*)'|"([^"]*)")\s*$"#));
+    let caps = CALL.captures(text)?;
+    let arg = &*ARG;
     let mut positional = Vec::new();
     for part in caps[2].split(',') {
         if part.contains('=') {
@@ -371,22 +447,22 @@ pub fn parse_input(text: &str) -> Option<UnitInput> {
     }
 }
 
-fn parse_fixture(format: &str, rows: &serde_yaml::Value) -> std::result::Result<Fixture, String> {
+fn parse_fixture(format: &str, rows: &serde_yaml::Value) -> FixtureResult<Fixture> {
     match format {
         "dict" => {
-            let seq = rows
-                .as_sequence()
-                .ok_or("with format dict, `rows` is a list of mappings")?;
+            let seq = rows.as_sequence().ok_or(UnitTestError::RowsShape {
+                format: "dict",
+                expected: "a list of mappings",
+            })?;
             let mut columns: Vec<String> = Vec::new();
             let mut maps = Vec::new();
             for (i, row) in seq.iter().enumerate() {
                 let map = row
                     .as_mapping()
-                    .ok_or_else(|| format!("row {} is not a mapping of column: value", i + 1))?;
+                    .ok_or(UnitTestError::RowNotMapping(i + 1))?;
                 let mut cells = HashMap::new();
                 for (k, v) in map {
-                    let k = yaml_scalar_text(k)
-                        .ok_or_else(|| format!("row {}: a column name must be text", i + 1))?;
+                    let k = yaml_scalar_text(k).ok_or(UnitTestError::ColumnNotText(i + 1))?;
                     if !columns.contains(&k) {
                         columns.push(k.clone());
                     }
@@ -401,28 +477,31 @@ fn parse_fixture(format: &str, rows: &serde_yaml::Value) -> std::result::Result<
             Ok(Fixture::Rows { columns, rows })
         }
         "csv" => {
-            let text = rows
-                .as_str()
-                .ok_or("with format csv, `rows` is CSV text (a YAML block: `rows: |`)")?;
+            let text = rows.as_str().ok_or(UnitTestError::RowsShape {
+                format: "csv",
+                expected: "CSV text (a YAML block: `rows: |`)",
+            })?;
             let mut reader = csv::ReaderBuilder::new()
                 .trim(csv::Trim::All)
                 .from_reader(text.as_bytes());
             let columns: Vec<String> = reader
                 .headers()
-                .map_err(|e| format!("CSV header: {e}"))?
+                .map_err(UnitTestError::CsvHeader)?
                 .iter()
                 .map(str::to_string)
                 .collect();
             let mut out = Vec::new();
             for (i, rec) in reader.records().enumerate() {
-                let rec = rec.map_err(|e| format!("CSV line {}: {e}", i + 2))?;
+                let rec = rec.map_err(|source| UnitTestError::CsvLine {
+                    line: i + 2,
+                    source,
+                })?;
                 if rec.len() != columns.len() {
-                    return Err(format!(
-                        "CSV line {} has {} fields, the header has {}",
-                        i + 2,
-                        rec.len(),
-                        columns.len()
-                    ));
+                    return Err(UnitTestError::CsvWidth {
+                        line: i + 2,
+                        fields: rec.len(),
+                        header: columns.len(),
+                    });
                 }
                 // An empty field is null, as in seeds.
                 out.push(
@@ -434,16 +513,15 @@ fn parse_fixture(format: &str, rows: &serde_yaml::Value) -> std::result::Result<
             Ok(Fixture::Rows { columns, rows: out })
         }
         "sql" => {
-            let sql = rows
-                .as_str()
-                .ok_or("with format sql, `rows` is a query (a YAML block: `rows: |`)")?;
+            let sql = rows.as_str().ok_or(UnitTestError::RowsShape {
+                format: "sql",
+                expected: "a query (a YAML block: `rows: |`)",
+            })?;
             Ok(Fixture::Sql {
                 sql: sql.trim().trim_end_matches(';').to_string(),
             })
         }
-        other => Err(format!(
-            "unknown format `{other}`\nhint: use dict (the default), csv or sql"
-        )),
+        other => Err(UnitTestError::UnknownFormat(other.to_string())),
     }
 }
 
@@ -523,10 +601,13 @@ mod tests {
                 ],
             }
         );
-        let err =
-            parse_fixture("csv", &serde_yaml::Value::String("id,name\n1\n".into())).unwrap_err();
+        let err = parse_fixture("csv", &serde_yaml::Value::String("id,name\n1\n".into()))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 2"), "{err}");
-        let err = parse_fixture("json", &serde_yaml::Value::Null).unwrap_err();
+        let err = parse_fixture("json", &serde_yaml::Value::Null)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown format `json`"), "{err}");
     }
 }

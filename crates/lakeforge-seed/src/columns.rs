@@ -12,32 +12,53 @@ use chrono::NaiveDate;
 use crate::infer::{parse_date, parse_timestamp};
 use crate::{MAX_DECIMAL_PRECISION, Result, SeedError};
 
+/// The builder of one column, of the type its field says. Keeping the type in the variant means
+/// a value is always appended to a builder of the type it was parsed for.
+pub(crate) enum ColumnBuilder {
+    Boolean(BooleanBuilder),
+    Int16(Int16Builder),
+    Int32(Int32Builder),
+    Int64(Int64Builder),
+    Float32(Float32Builder),
+    Float64(Float64Builder),
+    Date32(Date32Builder),
+    Timestamp(TimestampMicrosecondBuilder),
+    Decimal128 {
+        builder: Decimal128Builder,
+        precision: u8,
+        scale: i8,
+    },
+    Text(StringBuilder),
+}
+
 /// One empty builder per field of `schema` (the seed at `path`, for errors).
-pub(crate) fn new_builders(path: &str, schema: &Schema) -> Result<Vec<Box<dyn ArrayBuilder>>> {
+pub(crate) fn new_builders(path: &str, schema: &Schema) -> Result<Vec<ColumnBuilder>> {
     schema
         .fields()
         .iter()
-        .map(|f| -> Result<Box<dyn ArrayBuilder>> {
+        .map(|f| -> Result<ColumnBuilder> {
             Ok(match f.data_type() {
-                DataType::Boolean => Box::new(BooleanBuilder::new()),
-                DataType::Int16 => Box::new(Int16Builder::new()),
-                DataType::Int32 => Box::new(Int32Builder::new()),
-                DataType::Int64 => Box::new(Int64Builder::new()),
-                DataType::Float32 => Box::new(Float32Builder::new()),
-                DataType::Float64 => Box::new(Float64Builder::new()),
-                DataType::Date32 => Box::new(Date32Builder::new()),
-                DataType::Decimal128(p, s) => Box::new(
-                    Decimal128Builder::new()
+                DataType::Boolean => ColumnBuilder::Boolean(BooleanBuilder::new()),
+                DataType::Int16 => ColumnBuilder::Int16(Int16Builder::new()),
+                DataType::Int32 => ColumnBuilder::Int32(Int32Builder::new()),
+                DataType::Int64 => ColumnBuilder::Int64(Int64Builder::new()),
+                DataType::Float32 => ColumnBuilder::Float32(Float32Builder::new()),
+                DataType::Float64 => ColumnBuilder::Float64(Float64Builder::new()),
+                DataType::Date32 => ColumnBuilder::Date32(Date32Builder::new()),
+                DataType::Decimal128(p, s) => ColumnBuilder::Decimal128 {
+                    builder: Decimal128Builder::new()
                         .with_precision_and_scale(*p, *s)
                         .map_err(|source| SeedError::Arrow {
                             path: format!("{path} (column `{}`)", f.name()),
                             source,
                         })?,
+                    precision: *p,
+                    scale: *s,
+                },
+                DataType::Timestamp(_, tz) => ColumnBuilder::Timestamp(
+                    TimestampMicrosecondBuilder::new().with_timezone_opt(tz.clone()),
                 ),
-                DataType::Timestamp(_, tz) => {
-                    Box::new(TimestampMicrosecondBuilder::new().with_timezone_opt(tz.clone()))
-                }
-                _ => Box::new(StringBuilder::new()),
+                _ => ColumnBuilder::Text(StringBuilder::new()),
             })
         })
         .collect()
@@ -47,140 +68,202 @@ pub(crate) fn new_builders(path: &str, schema: &Schema) -> Result<Vec<Box<dyn Ar
 pub(crate) fn finish_batch(
     path: &str,
     schema: &SchemaRef,
-    builders: &mut [Box<dyn ArrayBuilder>],
+    builders: &mut [ColumnBuilder],
 ) -> Result<RecordBatch> {
-    let columns: Vec<ArrayRef> = builders.iter_mut().map(|b| b.finish()).collect();
+    let columns: Vec<ArrayRef> = builders
+        .iter_mut()
+        .map(|b| b.as_builder().finish())
+        .collect();
     RecordBatch::try_new(schema.clone(), columns).map_err(|source| SeedError::Arrow {
         path: path.into(),
         source,
     })
 }
 
-fn downcast<T: 'static>(b: &mut dyn ArrayBuilder) -> &mut T {
-    // Cannot fail: `new_builders` made every builder from the same schema field whose type
-    // `append_value` matches on, so the concrete type is the one asked for.
-    b.as_any_mut()
-        .downcast_mut::<T>()
-        .expect("builder matches its field type")
+/// Why a CSV value does not fit its column's type. The reader adds the file, line and column.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error(
+        "`{value}` is not a valid {what}\nhint: fix the value, or change the column's type in column_types"
+    )]
+    Invalid { value: String, what: &'static str },
+
+    /// Digits the integer type cannot hold: said apart from a typo, since the fix differs.
+    #[error(
+        "`{value}` is out of range for {what} ({range})\nhint: declare a wider type in column_types, e.g. bigint or decimal(38,0)"
+    )]
+    OutOfRange {
+        value: String,
+        what: &'static str,
+        range: &'static str,
+    },
+
+    #[error(
+        "`{value}` does not fit decimal({precision},{scale}): it allows {} digit(s) before the point\nhint: declare a wider decimal in column_types (precision up to {MAX_DECIMAL_PRECISION})",
+        i16::from(*precision) - i16::from(*scale)
+    )]
+    DecimalDigits {
+        value: String,
+        precision: u8,
+        scale: i8,
+    },
+
+    #[error(
+        "`{value}` does not fit decimal({precision},{scale}): it has more than {scale} digit(s) after the point\nhint: round the value, or declare a larger scale in column_types"
+    )]
+    DecimalScale {
+        value: String,
+        precision: u8,
+        scale: i8,
+    },
 }
 
-/// Append the CSV value `v` to `b`, a builder `new_builders` made for type `t`. The error says
-/// what is wrong with the value (the caller adds the file, line and column).
-pub(crate) fn append_value(
-    b: &mut dyn ArrayBuilder,
-    t: &DataType,
-    v: &str,
-) -> std::result::Result<(), String> {
-    let bad = |what: &str| {
-        format!(
-            "`{v}` is not a valid {what}\nhint: fix the value, or change the column's type in column_types"
-        )
-    };
-    // An integer the type cannot hold parses as digits but fails `parse`: say it is too big.
-    let int = |what: &str, range: &str| {
-        let digits = v.trim().trim_start_matches(['-', '+']);
-        if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
-            format!(
-                "`{v}` is out of range for {what} ({range})\nhint: declare a wider type in column_types, e.g. bigint or decimal(38,0)"
-            )
-        } else {
-            bad(what)
+impl ColumnBuilder {
+    fn as_builder(&mut self) -> &mut dyn ArrayBuilder {
+        match self {
+            ColumnBuilder::Boolean(b) => b,
+            ColumnBuilder::Int16(b) => b,
+            ColumnBuilder::Int32(b) => b,
+            ColumnBuilder::Int64(b) => b,
+            ColumnBuilder::Float32(b) => b,
+            ColumnBuilder::Float64(b) => b,
+            ColumnBuilder::Date32(b) => b,
+            ColumnBuilder::Timestamp(b) => b,
+            ColumnBuilder::Decimal128 { builder, .. } => builder,
+            ColumnBuilder::Text(b) => b,
         }
-    };
-    let null = v.is_empty();
-    match t {
-        DataType::Boolean => {
-            let x = if null {
-                None
-            } else if v.eq_ignore_ascii_case("true") || v == "1" {
-                Some(true)
-            } else if v.eq_ignore_ascii_case("false") || v == "0" {
-                Some(false)
+    }
+
+    /// Rows appended since the last batch.
+    pub(crate) fn len(&mut self) -> usize {
+        self.as_builder().len()
+    }
+
+    pub(crate) fn is_empty(&mut self) -> bool {
+        self.len() == 0
+    }
+
+    /// Append the CSV value `v`, parsed into the column's type.
+    pub(crate) fn append(&mut self, v: &str) -> std::result::Result<(), ValueError> {
+        let bad = |what: &'static str| ValueError::Invalid {
+            value: v.to_string(),
+            what,
+        };
+        // An integer the type cannot hold parses as digits but fails `parse`: say it is too big.
+        let int = |what: &'static str, range: &'static str| {
+            let digits = v.trim().trim_start_matches(['-', '+']);
+            if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
+                ValueError::OutOfRange {
+                    value: v.to_string(),
+                    what,
+                    range,
+                }
             } else {
-                return Err(bad("boolean"));
-            };
-            downcast::<BooleanBuilder>(b).append_option(x)
-        }
-        DataType::Int16 => downcast::<Int16Builder>(b).append_option(if null {
-            None
-        } else {
-            Some(
-                v.trim()
-                    .parse()
-                    .map_err(|_| int("smallint", "-32768 to 32767"))?,
-            )
-        }),
-        DataType::Int32 => downcast::<Int32Builder>(b).append_option(if null {
-            None
-        } else {
-            Some(
-                v.trim()
-                    .parse()
-                    .map_err(|_| int("integer", "-2147483648 to 2147483647"))?,
-            )
-        }),
-        DataType::Int64 => downcast::<Int64Builder>(b).append_option(if null {
-            None
-        } else {
-            Some(
-                v.trim()
-                    .parse()
-                    .map_err(|_| int("bigint", "about ±9.2e18"))?,
-            )
-        }),
-        DataType::Float32 => downcast::<Float32Builder>(b).append_option(if null {
-            None
-        } else {
-            Some(v.trim().parse().map_err(|_| bad("real"))?)
-        }),
-        DataType::Float64 => downcast::<Float64Builder>(b).append_option(if null {
-            None
-        } else {
-            Some(v.trim().parse().map_err(|_| bad("double"))?)
-        }),
-        DataType::Date32 => {
-            let x = if null {
-                None
-            } else {
-                let d = parse_date(v.trim()).ok_or_else(|| bad("date (YYYY-MM-DD)"))?;
-                // chrono dates span ±262,143 years, under 10^8 days: the count fits i32.
-                Some((d - NaiveDate::default()).num_days() as i32)
-            };
-            downcast::<Date32Builder>(b).append_option(x)
-        }
-        DataType::Timestamp(_, _) => {
-            let x = if null {
+                bad(what)
+            }
+        };
+        let null = v.is_empty();
+        match self {
+            ColumnBuilder::Boolean(b) => {
+                let x = if null {
+                    None
+                } else if v.eq_ignore_ascii_case("true") || v == "1" {
+                    Some(true)
+                } else if v.eq_ignore_ascii_case("false") || v == "0" {
+                    Some(false)
+                } else {
+                    return Err(bad("boolean"));
+                };
+                b.append_option(x)
+            }
+            ColumnBuilder::Int16(b) => b.append_option(if null {
                 None
             } else {
                 Some(
-                    parse_timestamp(v.trim())
-                        .ok_or_else(|| bad("timestamp"))?
-                        .and_utc()
-                        .timestamp_micros(),
+                    v.trim()
+                        .parse()
+                        .map_err(|_| int("smallint", "-32768 to 32767"))?,
                 )
-            };
-            downcast::<TimestampMicrosecondBuilder>(b).append_option(x)
-        }
-        DataType::Decimal128(p, s) => {
-            let x = if null {
+            }),
+            ColumnBuilder::Int32(b) => b.append_option(if null {
                 None
             } else {
-                Some(parse_decimal(v.trim(), *p, *s).map_err(|why| match why {
-                    DecimalMisfit::NotANumber => bad("decimal"),
-                    DecimalMisfit::TooManyDigits => format!(
-                        "`{v}` does not fit decimal({p},{s}): it allows {} digit(s) before the point\nhint: declare a wider decimal in column_types (precision up to {MAX_DECIMAL_PRECISION})",
-                        i16::from(*p) - i16::from(*s)
-                    ),
-                    DecimalMisfit::TooPrecise => format!(
-                        "`{v}` does not fit decimal({p},{s}): it has more than {s} digit(s) after the point\nhint: round the value, or declare a larger scale in column_types"
-                    ),
-                })?)
-            };
-            downcast::<Decimal128Builder>(b).append_option(x)
+                Some(
+                    v.trim()
+                        .parse()
+                        .map_err(|_| int("integer", "-2147483648 to 2147483647"))?,
+                )
+            }),
+            ColumnBuilder::Int64(b) => b.append_option(if null {
+                None
+            } else {
+                Some(
+                    v.trim()
+                        .parse()
+                        .map_err(|_| int("bigint", "about ±9.2e18"))?,
+                )
+            }),
+            ColumnBuilder::Float32(b) => b.append_option(if null {
+                None
+            } else {
+                Some(v.trim().parse().map_err(|_| bad("real"))?)
+            }),
+            ColumnBuilder::Float64(b) => b.append_option(if null {
+                None
+            } else {
+                Some(v.trim().parse().map_err(|_| bad("double"))?)
+            }),
+            ColumnBuilder::Date32(b) => {
+                let x = if null {
+                    None
+                } else {
+                    let d = parse_date(v.trim()).ok_or_else(|| bad("date (YYYY-MM-DD)"))?;
+                    // chrono dates span ±262,143 years, under 10^8 days: the count fits i32.
+                    Some((d - NaiveDate::default()).num_days() as i32)
+                };
+                b.append_option(x)
+            }
+            ColumnBuilder::Timestamp(b) => {
+                let x = if null {
+                    None
+                } else {
+                    Some(
+                        parse_timestamp(v.trim())
+                            .ok_or_else(|| bad("timestamp"))?
+                            .and_utc()
+                            .timestamp_micros(),
+                    )
+                };
+                b.append_option(x)
+            }
+            ColumnBuilder::Decimal128 {
+                builder,
+                precision: p,
+                scale: s,
+            } => {
+                let x = if null {
+                    None
+                } else {
+                    Some(parse_decimal(v.trim(), *p, *s).map_err(|why| match why {
+                        DecimalMisfit::NotANumber => bad("decimal"),
+                        DecimalMisfit::TooManyDigits => ValueError::DecimalDigits {
+                            value: v.to_string(),
+                            precision: *p,
+                            scale: *s,
+                        },
+                        DecimalMisfit::TooPrecise => ValueError::DecimalScale {
+                            value: v.to_string(),
+                            precision: *p,
+                            scale: *s,
+                        },
+                    })?)
+                };
+                builder.append_option(x)
+            }
+            ColumnBuilder::Text(b) => b.append_option(if null { None } else { Some(v) }),
         }
-        _ => downcast::<StringBuilder>(b).append_option(if null { None } else { Some(v) }),
+        Ok(())
     }
-    Ok(())
 }
 
 /// Why a CSV value is not a decimal of the column's type.

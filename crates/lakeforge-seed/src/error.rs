@@ -5,6 +5,8 @@
 
 use arrow::error::ArrowError;
 
+use crate::{SqlTypeError, ValueError};
+
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
     /// The file could not be opened.
@@ -36,6 +38,24 @@ pub enum SeedError {
         message: String,
     },
 
+    /// A `column_types` entry that is not a type Lakeforge reads. The reason is part of the
+    /// message, so it is a plain field rather than a `source` the CLI would print twice.
+    #[error("{path}:1 (column `{column}`): {reason}")]
+    ColumnType {
+        path: String,
+        column: String,
+        reason: SqlTypeError,
+    },
+
+    /// A value that does not fit its column's type (a plain field for the same reason).
+    #[error("{path}:{line} (column `{column}`): {reason}")]
+    Value {
+        path: String,
+        line: usize,
+        column: String,
+        reason: ValueError,
+    },
+
     /// Arrow refused a builder or batch made from an already checked schema: a bug.
     #[error("internal error (a bug in Lakeforge, please report it): {path}: {source}")]
     Arrow {
@@ -52,6 +72,8 @@ impl SeedError {
             SeedError::Open { path, .. }
             | SeedError::Csv { path, .. }
             | SeedError::Invalid { path, .. }
+            | SeedError::ColumnType { path, .. }
+            | SeedError::Value { path, .. }
             | SeedError::Arrow { path, .. } => path,
         }
     }
@@ -59,7 +81,10 @@ impl SeedError {
     /// The line at fault: 0 for the file as a whole, 1 for the header and `column_types`.
     pub fn line(&self) -> usize {
         match self {
-            SeedError::Csv { line, .. } | SeedError::Invalid { line, .. } => *line,
+            SeedError::Csv { line, .. }
+            | SeedError::Invalid { line, .. }
+            | SeedError::Value { line, .. } => *line,
+            SeedError::ColumnType { .. } => 1,
             SeedError::Open { .. } | SeedError::Arrow { .. } => 0,
         }
     }
@@ -68,6 +93,7 @@ impl SeedError {
     pub fn column(&self) -> Option<&str> {
         match self {
             SeedError::Invalid { column, .. } => column.as_deref(),
+            SeedError::ColumnType { column, .. } | SeedError::Value { column, .. } => Some(column),
             _ => None,
         }
     }

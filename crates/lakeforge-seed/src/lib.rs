@@ -6,15 +6,19 @@
 //! malformed row stops the read before any batch is returned, with the file, line and column in
 //! the error. No DataFusion here, so the `seed_csv` fuzz target builds small.
 
+// No panics on bad input: errors are values (tests may still unwrap, see clippy.toml).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 mod columns;
 mod error;
 mod infer;
 mod read;
 mod sql_type;
 
+pub use columns::ValueError;
 pub use error::SeedError;
 pub use read::{delimiter, parse_csv, read_csv};
-pub use sql_type::{MAX_DECIMAL_PRECISION, sql_type};
+pub use sql_type::{MAX_DECIMAL_PRECISION, SqlTypeError, sql_type};
 
 /// What reading a seed gives, or why it could not be read.
 pub type Result<T> = std::result::Result<T, SeedError>;

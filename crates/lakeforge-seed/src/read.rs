@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Field, Schema, SchemaRef};
 
-use crate::columns::{append_value, finish_batch, new_builders};
+use crate::columns::{finish_batch, new_builders};
 use crate::infer::{Inferred, infer_one, inferred_type, widen};
 use crate::{Result, SeedError, sql_type};
 
@@ -130,8 +130,11 @@ fn read_twice<R: Read>(
     let mut fields = Vec::with_capacity(headers.len());
     for (i, h) in headers.iter().enumerate() {
         let t = match column_types.get(h) {
-            Some(t) => sql_type(t)
-                .map_err(|message| SeedError::invalid(rel, 1, Some(h.clone()), message))?,
+            Some(t) => sql_type(t).map_err(|reason| SeedError::ColumnType {
+                path: rel.into(),
+                column: h.clone(),
+                reason,
+            })?,
             None => inferred_type(inferred[i]),
         };
         fields.push(Field::new(h, t, true));
@@ -148,9 +151,12 @@ fn read_twice<R: Read>(
     {
         let line = record.position().map(|p| p.line() as usize).unwrap_or(0);
         for (i, v) in record.iter().enumerate() {
-            append_value(builders[i].as_mut(), schema.field(i).data_type(), v).map_err(
-                |message| SeedError::invalid(rel, line, Some(headers[i].clone()), message),
-            )?;
+            builders[i].append(v).map_err(|reason| SeedError::Value {
+                path: rel.into(),
+                line,
+                column: headers[i].clone(),
+                reason,
+            })?;
         }
         if builders[0].len() == BATCH_ROWS {
             batches.push(finish_batch(rel, &schema, &mut builders)?);

@@ -22,7 +22,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use lakeforge_project::Relation;
-use lakeforge_project::adapter::{Adapter, Column, QueryResult, RelationKind};
+use lakeforge_project::adapter::{Adapter, AdapterError, Column, QueryResult, RelationKind};
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 pub use cells::sql_type_name;
@@ -119,14 +119,14 @@ impl EngineAdapter {
 }
 
 impl Adapter for EngineAdapter {
-    fn execute(&self, sql: &str, fetch: bool) -> std::result::Result<QueryResult, String> {
+    fn execute(&self, sql: &str, fetch: bool) -> std::result::Result<QueryResult, AdapterError> {
         block_on(self.run_sql("query", sql, fetch)).map_err(message)
     }
 
     fn get_columns_in_relation(
         &self,
         relation: &Relation,
-    ) -> std::result::Result<Vec<Column>, String> {
+    ) -> std::result::Result<Vec<Column>, AdapterError> {
         block_on(self.columns(relation)).map_err(message)
     }
 
@@ -134,25 +134,26 @@ impl Adapter for EngineAdapter {
         &self,
         schema: &str,
         identifier: &str,
-    ) -> std::result::Result<Option<RelationKind>, String> {
+    ) -> std::result::Result<Option<RelationKind>, AdapterError> {
         block_on(self.relation_kind(schema, identifier)).map_err(message)
     }
 
     fn list_relations(
         &self,
         schema: &str,
-    ) -> std::result::Result<Vec<(String, RelationKind)>, String> {
+    ) -> std::result::Result<Vec<(String, RelationKind)>, AdapterError> {
         Ok(self.relations(schema))
     }
 }
 
 /// The engine's message without the "query: " context the Jinja runtime replaces with the file
 /// and line of the call.
-fn message(e: EngineError) -> String {
-    match e {
-        EngineError::Sql { message, .. } => message,
+fn message(e: EngineError) -> AdapterError {
+    let message = match &e {
+        EngineError::Sql { message, .. } => message.clone(),
         other => other.to_string(),
-    }
+    };
+    AdapterError::new(message, e)
 }
 
 /// Wait for `fut` from synchronous code that may be running on a tokio worker (see the module

@@ -7,6 +7,7 @@ use minijinja::ErrorKind;
 use crate::error::{ProjectError, suggest};
 
 use super::context::RenderData;
+use super::lock;
 use super::macros::{MacroIndex, RETURN_MARKER};
 
 /// Names of dbt's Jinja context (and of the adapter object) that Lakeforge does not provide:
@@ -89,7 +90,7 @@ pub(crate) fn jinja_error(
         }
         cause = c.source();
     }
-    if let Some(chain) = data.error_chain.lock().unwrap().as_ref()
+    if let Some(chain) = lock(&data.error_chain).as_ref()
         && !chain.is_empty()
     {
         message = format!("{message}\n  in macro {}", chain.join(" → "));

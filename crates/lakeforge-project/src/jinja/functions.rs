@@ -10,7 +10,9 @@ use minijinja::{Environment, ErrorKind, State, UndefinedBehavior};
 use crate::node::Relation;
 
 use super::context::RenderData;
-use super::{ADAPTER_TYPE, ENV_OVERRIDES, JinjaGlobals, VAR_OVERRIDES, macros, runtime};
+use super::{
+    ADAPTER_TYPE, ENV_OVERRIDES, JinjaGlobals, VAR_OVERRIDES, invalid, lock, macros, runtime,
+};
 
 /// An environment with dbt's functions that need no project (used for profiles.yml too).
 pub(crate) fn base_environment() -> Environment<'static> {
@@ -29,10 +31,7 @@ pub(crate) fn base_environment() -> Environment<'static> {
         match std::env::var(&name) {
             Ok(v) => Ok(v),
             Err(_) => default.map(|d| d.to_string()).ok_or_else(|| {
-                minijinja::Error::new(
-                    ErrorKind::InvalidOperation,
-                    format!("environment variable `{name}` is not set\nhint: export it, or give env_var() a default"),
-                )
+                invalid(format!("environment variable `{name}` is not set\nhint: export it, or give env_var() a default"))
             }),
         }
     });
@@ -67,12 +66,7 @@ pub(crate) fn base_environment() -> Environment<'static> {
                 .parse::<i64>()
                 .map(Value::from)
                 .or_else(|_| s.trim().parse::<f64>().map(Value::from))
-                .map_err(|_| {
-                    minijinja::Error::new(
-                        ErrorKind::InvalidOperation,
-                        format!("`{s}` is not a number"),
-                    )
-                })
+                .map_err(|_| invalid(format!("`{s}` is not a number")))
         },
     );
     env.add_filter("as_text", |v: Value| v.to_string());
@@ -95,12 +89,9 @@ pub(crate) fn add_project_globals(env: &mut Environment<'static>, globals: &Jinj
         match vars.get(&name) {
             Some(v) => Ok(Value::from_serialize(v)),
             None => default.ok_or_else(|| {
-                minijinja::Error::new(
-                    ErrorKind::InvalidOperation,
-                    format!(
+                invalid(format!(
                         "required var `{name}` is not set\nhint: add it under `vars:` in dbt_project.yml, pass --vars '{{{name}: ...}}', or give var() a default"
-                    ),
-                )
+                    ))
             }),
         }
     });
@@ -144,16 +135,13 @@ fn ref_fn(
         None => (None, a),
     };
     let data = render_data(state, "ref")?;
-    data.capture
-        .state
-        .lock()
-        .unwrap()
+    lock(&data.capture.state)
         .refs
         .push((package.clone(), name.clone()));
     let relation = match &data.capture.resolver {
         Some(r) => r
             .resolve_ref(package.as_deref(), &name)
-            .map_err(|m| minijinja::Error::new(ErrorKind::InvalidOperation, m))?,
+            .map_err(|e| invalid(e.to_string()))?,
         None => Relation::new("__ref__", name),
     };
     Ok(runtime::relation_value(&relation))
@@ -165,16 +153,13 @@ fn source_fn(
     table: String,
 ) -> std::result::Result<Value, minijinja::Error> {
     let data = render_data(state, "source")?;
-    data.capture
-        .state
-        .lock()
-        .unwrap()
+    lock(&data.capture.state)
         .sources
         .push((source.clone(), table.clone()));
     let relation = match &data.capture.resolver {
         Some(r) => r
             .resolve_source(&source, &table)
-            .map_err(|m| minijinja::Error::new(ErrorKind::InvalidOperation, m))?,
+            .map_err(|e| invalid(e.to_string()))?,
         None => Relation::new(format!("__source__{source}"), table),
     };
     Ok(runtime::relation_value(&relation))
@@ -194,7 +179,7 @@ impl minijinja::value::Object for ConfigFn {
     ) -> std::result::Result<Value, minijinja::Error> {
         let (kwargs,): (Kwargs,) = minijinja::value::from_args(args)?;
         if let Some(data) = RenderData::of(state) {
-            let mut captured = data.capture.state.lock().unwrap();
+            let mut captured = lock(&data.capture.state);
             for key in kwargs.args() {
                 let value: Value = kwargs.get(key)?;
                 let json = serde_json::to_value(&value).unwrap_or(serde_json::Value::Null);
@@ -212,7 +197,7 @@ impl minijinja::value::Object for ConfigFn {
     ) -> std::result::Result<Value, minijinja::Error> {
         let (key, default): (String, Option<Value>) = minijinja::value::from_args(args)?;
         let found = RenderData::of(state).and_then(|data| {
-            let recorded = data.capture.state.lock().unwrap().config.get(&key).cloned();
+            let recorded = lock(&data.capture.state).config.get(&key).cloned();
             recorded.map(Value::from_serialize).or_else(|| {
                 data.vars
                     .get("model")
@@ -224,22 +209,14 @@ impl minijinja::value::Object for ConfigFn {
         match (method, found) {
             ("get", found) => Ok(found.or(default).unwrap_or(Value::from(()))),
             ("require", Some(v)) => Ok(v),
-            ("require", None) => Err(minijinja::Error::new(
-                ErrorKind::InvalidOperation,
-                format!(
-                    "required config `{key}` is not set\nhint: set it with config({key}=...) or in dbt_project.yml"
-                ),
-            )),
+            ("require", None) => Err(invalid(format!(
+                "required config `{key}` is not set\nhint: set it with config({key}=...) or in dbt_project.yml"
+            ))),
             _ => Err(minijinja::Error::from(ErrorKind::UnknownMethod)),
         }
     }
 }
 
 pub(crate) fn render_data(state: &State, what: &str) -> Result<Arc<RenderData>, minijinja::Error> {
-    RenderData::of(state).ok_or_else(|| {
-        minijinja::Error::new(
-            ErrorKind::InvalidOperation,
-            format!("{what}() is not available here"),
-        )
-    })
+    RenderData::of(state).ok_or_else(|| invalid(format!("{what}() is not available here")))
 }

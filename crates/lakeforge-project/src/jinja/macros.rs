@@ -18,7 +18,7 @@ use minijinja::{Environment, Error, ErrorKind, State};
 use crate::error::{ProjectError, Result};
 
 use super::context::{RenderCtx, RenderData};
-use super::{BUILTIN_PACKAGE, JinjaGlobals, MacroPackage, rewrite};
+use super::{BUILTIN_PACKAGE, JinjaGlobals, MacroPackage, invalid, lock, rewrite};
 
 /// Marks the error `return()` raises to end a macro call early; its value is in the call's
 /// temps under [`RETURN_SLOT`].
@@ -170,7 +170,7 @@ pub(crate) fn load(
 
 fn word_re() -> &'static regex::Regex {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
-    RE.get_or_init(|| regex::Regex::new(r"\b(varargs|kwargs)\b").unwrap())
+    RE.get_or_init(|| crate::literal_regex(r"\b(varargs|kwargs)\b"))
 }
 
 /// dbt's generic tests are written `{% test name(model, column_name) %}...{% endtest %}`;
@@ -178,10 +178,9 @@ fn word_re() -> &'static regex::Regex {
 pub(crate) fn generic_tests_as_macros(src: &str) -> String {
     static OPEN: OnceLock<regex::Regex> = OnceLock::new();
     static CLOSE: OnceLock<regex::Regex> = OnceLock::new();
-    let open = OPEN.get_or_init(|| {
-        regex::Regex::new(r"\{%(-?)\s*test\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(").unwrap()
-    });
-    let close = CLOSE.get_or_init(|| regex::Regex::new(r"\{%(-?)\s*endtest\s*(-?)%\}").unwrap());
+    let open = OPEN
+        .get_or_init(|| crate::literal_regex(r"\{%(-?)\s*test\s+([A-Za-z_][A-Za-z0-9_]*)\s*\("));
+    let close = CLOSE.get_or_init(|| crate::literal_regex(r"\{%(-?)\s*endtest\s*(-?)%\}"));
     let s = open.replace_all(src, "{%${1} macro test_${2}(");
     close.replace_all(&s, "{%${1} endmacro ${2}%}").into_owned()
 }
@@ -200,16 +199,14 @@ struct MacroSpan {
 fn split_macros(src: &str) -> Vec<MacroSpan> {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
     let re = RE.get_or_init(|| {
-        regex::Regex::new(
-            r"(?s)\{#.*?#\}|\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\}|\{%-?\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)|\{%-?\s*endmacro\b[^%]*%\}",
-        )
-        .unwrap()
+        crate::literal_regex(r"(?s)\{#.*?#\}|\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\}|\{%-?\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)|\{%-?\s*endmacro\b[^%]*%\}")
     });
     let mut out = Vec::new();
     let mut depth = 0usize;
     let mut open: Option<(String, usize)> = None;
     for m in re.captures_iter(src) {
-        let whole = m.get(0).unwrap();
+        // Group 0, the whole match, is always there.
+        let Some(whole) = m.get(0) else { continue };
         let text = whole.as_str();
         if text.starts_with("{#") || !text.contains("macro") {
             continue;
@@ -341,8 +338,7 @@ pub(crate) fn invoke(
         && caller.downcast_object_ref::<CallerText>().is_none()
     {
         let Some(outer) = outer else {
-            return Err(Error::new(
-                ErrorKind::InvalidOperation,
+            return Err(invalid(
                 "a `caller` cannot be passed from outside a template",
             ));
         };
@@ -372,28 +368,22 @@ pub(crate) fn invoke(
     if !kwargs.is_empty() {
         call_args.push(Value::from(Kwargs::from_iter(kwargs)));
     }
-    data.chain
-        .lock()
-        .unwrap()
-        .push(format!("{}.{}", def.package, def.name));
+    lock(&data.chain).push(format!("{}.{}", def.package, def.name));
     let result = (|| {
         let captured = tmpl.render_captured(Value::from_object(ctx))?;
         let state = captured.state();
-        let mac = state.lookup(&def.name).ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidOperation,
-                format!("macro `{}` vanished from its template", def.name),
-            )
-        })?;
+        let mac = state
+            .lookup(&def.name)
+            .ok_or_else(|| invalid(format!("macro `{}` vanished from its template", def.name)))?;
         match mac.call(state, &call_args) {
             Ok(v) => Ok(v),
             Err(e) if is_return(&e) => Ok(state.get_temp(RETURN_SLOT).unwrap_or_default()),
             Err(e) => Err(e),
         }
     })();
-    let mut chain = data.chain.lock().unwrap();
+    let mut chain = lock(&data.chain);
     if result.is_err() {
-        let mut first = data.error_chain.lock().unwrap();
+        let mut first = lock(&data.error_chain);
         if first.is_none() {
             *first = Some(chain.clone());
         }
@@ -409,7 +399,7 @@ fn is_return(e: &Error) -> bool {
 /// `return(value)`: ends the macro call with a value.
 pub(crate) fn return_fn(state: &State, value: Option<Value>) -> Result<Value, Error> {
     state.set_temp(RETURN_SLOT, value.unwrap_or(Value::from(())));
-    Err(Error::new(ErrorKind::InvalidOperation, RETURN_MARKER))
+    Err(invalid(RETURN_MARKER))
 }
 
 fn argument_names(
@@ -437,8 +427,7 @@ pub(crate) struct CallerText(String);
 impl Object for CallerText {
     fn call(self: &Arc<Self>, _state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
         if !args.is_empty() {
-            return Err(Error::new(
-                ErrorKind::InvalidOperation,
+            return Err(invalid(
                 "caller() with arguments is not supported by Lakeforge\nhint: pass the values to the called macro instead",
             ));
         }

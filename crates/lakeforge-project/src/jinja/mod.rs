@@ -29,7 +29,7 @@ mod runtime;
 mod test_call;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
@@ -43,6 +43,18 @@ use context::{Capture, RenderCtx, RenderData};
 use macros::MacroIndex;
 pub(crate) use modules::md5_hex;
 pub use test_call::TestCall;
+
+/// An error in what a template asked for (an argument, a name, a value): minijinja's
+/// `InvalidOperation`, which the runtime shows with the file, line and macro chain.
+pub(crate) fn invalid(message: impl Into<String>) -> minijinja::Error {
+    minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, message.into())
+}
+
+/// The data behind one of the runtime's mutexes. They guard short pushes and copies; a panic
+/// in one already failed its render, so what it left is as good as anything to go on with.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Context keys holding a unit test's `overrides:` of var() and env_var().
 pub const VAR_OVERRIDES: &str = "__lakeforge_var_overrides";
@@ -62,8 +74,30 @@ pub trait RelationResolver: Send + Sync {
         &self,
         package: Option<&str>,
         name: &str,
-    ) -> std::result::Result<Relation, String>;
-    fn resolve_source(&self, source: &str, table: &str) -> std::result::Result<Relation, String>;
+    ) -> std::result::Result<Relation, ResolveError>;
+    fn resolve_source(
+        &self,
+        source: &str,
+        table: &str,
+    ) -> std::result::Result<Relation, ResolveError>;
+}
+
+/// A ref() or source() that names nothing; the Jinja runtime adds the file and line of the call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error(
+        "{} is not a model, seed or snapshot of this project or its packages{}",
+        match package { Some(p) => format!("ref('{p}', '{name}')"), None => format!("ref('{name}')") },
+        crate::error::hint_suffix(suggestion)
+    )]
+    Ref {
+        package: Option<String>,
+        name: String,
+        suggestion: Option<String>,
+    },
+
+    #[error("source('{source_name}', '{table}') is not declared in any properties YAML file")]
+    Source { source_name: String, table: String },
 }
 
 impl std::fmt::Debug for dyn RelationResolver {
@@ -195,7 +229,7 @@ impl Jinja {
             .env
             .render_named_str(req.file, &source, Value::from_object(ctx))
             .map_err(|e| errors::jinja_error(&self.env, req.file, &source, &data, e))?;
-        let captured = data.capture.state.lock().unwrap().clone();
+        let captured = lock(&data.capture.state).clone();
         Ok((out, captured))
     }
 

@@ -5,9 +5,11 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 use minijinja::value::{Kwargs, Object, Value, from_args};
 use minijinja::{Environment, Error, ErrorKind, State};
+
+use super::invalid;
 
 mod md5;
 pub(crate) use md5::hex as md5_hex;
@@ -46,21 +48,21 @@ pub(crate) fn add_globals(env: &mut Environment<'static>) {
         |s: String, default: Option<Value>| -> Result<Value, Error> {
             match serde_json::from_str::<serde_json::Value>(&s) {
                 Ok(v) => Ok(Value::from_serialize(v)),
-                Err(e) => default.ok_or_else(|| err(format!("fromjson: {e}"))),
+                Err(e) => default.ok_or_else(|| invalid(format!("fromjson: {e}"))),
             }
         },
     );
     env.add_function("toyaml", |v: Value| -> Result<Value, Error> {
         serde_yaml::to_string(&v)
             .map(Value::from)
-            .map_err(|e| err(format!("toyaml: {e}")))
+            .map_err(|e| invalid(format!("toyaml: {e}")))
     });
     env.add_function(
         "fromyaml",
         |s: String, default: Option<Value>| -> Result<Value, Error> {
             match serde_yaml::from_str::<serde_json::Value>(&s) {
                 Ok(v) => Ok(Value::from_serialize(v)),
-                Err(e) => default.ok_or_else(|| err(format!("fromyaml: {e}"))),
+                Err(e) => default.ok_or_else(|| invalid(format!("fromyaml: {e}"))),
             }
         },
     );
@@ -94,12 +96,8 @@ pub(crate) fn add_globals(env: &mut Environment<'static>) {
     env.add_function(
         "try_or_compiler_error",
         |state: &State, msg: String, f: Value, args: &[Value]| {
-            f.call(state, args).map_err(|_| {
-                Error::new(
-                    ErrorKind::InvalidOperation,
-                    format!("Compilation Error: {msg}"),
-                )
-            })
+            f.call(state, args)
+                .map_err(|_| invalid(format!("Compilation Error: {msg}")))
         },
     );
 }
@@ -108,12 +106,8 @@ pub(crate) fn add_globals(env: &mut Environment<'static>) {
 fn tojson(v: Value, kwargs: Kwargs) -> Result<Value, Error> {
     let _: Option<bool> = kwargs.get("sort_keys")?;
     let _: Option<Value> = kwargs.get("indent")?;
-    let json = serde_json::to_value(&v).map_err(|e| err(format!("tojson: {e}")))?;
+    let json = serde_json::to_value(&v).map_err(|e| invalid(format!("tojson: {e}")))?;
     Ok(Value::from(json.to_string()))
-}
-
-fn err(message: impl Into<String>) -> Error {
-    Error::new(ErrorKind::InvalidOperation, message.into())
 }
 
 fn zip(args: &[Value], strict: bool) -> Result<Value, Error> {
@@ -123,7 +117,7 @@ fn zip(args: &[Value], strict: bool) -> Result<Value, Error> {
         .collect::<Result<_, _>>()?;
     let n = lists.iter().map(Vec::len).min().unwrap_or(0);
     if strict && lists.iter().any(|l| l.len() != n) {
-        return Err(err("zip_strict: the sequences differ in length"));
+        return Err(invalid("zip_strict: the sequences differ in length"));
     }
     Ok(Value::from(
         (0..n)
@@ -148,9 +142,8 @@ fn invocation_id() -> String {
             Utc::now().timestamp_nanos_opt().unwrap_or_default(),
             std::thread::current().id()
         );
-        let mut b: [u8; 16] = sha2::Sha256::digest(seed.as_bytes())[..16]
-            .try_into()
-            .unwrap();
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&sha2::Sha256::digest(seed.as_bytes())[..16]);
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
         let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
@@ -188,14 +181,8 @@ impl Object for Exceptions {
             | "raise_database_error"
             | "raise_dependency_error"
             | "column_type_missing"
-            | "raise_contract_error" => Err(Error::new(
-                ErrorKind::InvalidOperation,
-                format!("Compilation Error: {msg}"),
-            )),
-            "raise_not_implemented" => Err(Error::new(
-                ErrorKind::InvalidOperation,
-                format!("Not implemented: {msg}"),
-            )),
+            | "raise_contract_error" => Err(invalid(format!("Compilation Error: {msg}"))),
+            "raise_not_implemented" => Err(invalid(format!("Not implemented: {msg}"))),
             _ => Err(Error::new(
                 ErrorKind::UnknownMethod,
                 format!("exceptions.{method}() is not supported by Lakeforge"),
@@ -250,14 +237,14 @@ impl Object for DatetimeClass {
                 ),
                 rest,
             ),
-            _ => return Err(err("datetime() needs a year, month and day")),
+            _ => return Err(invalid("datetime() needs a year, month and day")),
         };
         let (y, m, d) = ymd;
         let part = |i: usize| time.get(i).and_then(|v| u32::try_from(v.clone()).ok());
         let (h, mi, s) = (part(0), part(1), part(2));
         let dt = NaiveDate::from_ymd_opt(y, m, d)
             .and_then(|date| date.and_hms_opt(h.unwrap_or(0), mi.unwrap_or(0), s.unwrap_or(0)))
-            .ok_or_else(|| err("datetime(): invalid date"))?;
+            .ok_or_else(|| invalid("datetime(): invalid date"))?;
         Ok(Value::from_object(DateTime(dt)))
     }
 
@@ -273,16 +260,16 @@ impl Object for DatetimeClass {
                 let (s, fmt): (String, String) = from_args(args)?;
                 NaiveDateTime::parse_from_str(&s, &fmt)
                     .or_else(|_| {
-                        NaiveDate::parse_from_str(&s, &fmt).map(|d| d.and_hms_opt(0, 0, 0).unwrap())
+                        NaiveDate::parse_from_str(&s, &fmt).map(|d| d.and_time(NaiveTime::MIN))
                     })
                     .map(|d| Value::from_object(DateTime(d)))
-                    .map_err(|e| err(format!("strptime('{s}', '{fmt}'): {e}")))
+                    .map_err(|e| invalid(format!("strptime('{s}', '{fmt}'): {e}")))
             }
             "fromisoformat" => {
                 let (s,): (String,) = from_args(args)?;
                 parse_iso(&s)
                     .map(|d| Value::from_object(DateTime(d)))
-                    .ok_or_else(|| err(format!("fromisoformat('{s}'): not an ISO date")))
+                    .ok_or_else(|| invalid(format!("fromisoformat('{s}'): not an ISO date")))
             }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
@@ -307,7 +294,8 @@ struct DateClass;
 impl Object for DateClass {
     fn call(self: &Arc<Self>, _state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
         let (y, m, d): (i32, u32, u32) = from_args(args)?;
-        let date = NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| err("date(): invalid date"))?;
+        let date =
+            NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| invalid("date(): invalid date"))?;
         Ok(Value::from_object(Date(date)))
     }
 
@@ -323,7 +311,7 @@ impl Object for DateClass {
                 let (s,): (String,) = from_args(args)?;
                 NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
                     .map(|d| Value::from_object(Date(d)))
-                    .map_err(|e| err(format!("fromisoformat('{s}'): {e}")))
+                    .map_err(|e| invalid(format!("fromisoformat('{s}'): {e}")))
             }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
@@ -444,14 +432,14 @@ impl Object for DateTime {
                         if let Some(v) = kwargs.get::<Option<u32>>($k)? {
                             out = out
                                 .$f(v)
-                                .ok_or_else(|| err(concat!("replace(): invalid ", $k)))?;
+                                .ok_or_else(|| invalid(concat!("replace(): invalid ", $k)))?;
                         }
                     };
                 }
                 if let Some(y) = kwargs.get::<Option<i32>>("year")? {
                     out = out
                         .with_year(y)
-                        .ok_or_else(|| err("replace(): invalid year"))?;
+                        .ok_or_else(|| invalid("replace(): invalid year"))?;
                 }
                 set!("month", with_month);
                 set!("day", with_day);
@@ -461,7 +449,7 @@ impl Object for DateTime {
                 if let Some(us) = kwargs.get::<Option<u32>>("microsecond")? {
                     out = out
                         .with_nanosecond(us * 1000)
-                        .ok_or_else(|| err("replace(): invalid microsecond"))?;
+                        .ok_or_else(|| invalid("replace(): invalid microsecond"))?;
                 }
                 let _: Option<Value> = kwargs.get("tzinfo")?;
                 Ok(Value::from_object(DateTime(out)))
@@ -483,7 +471,7 @@ impl Object for DateTime {
                 let (td,): (Value,) = from_args(args)?;
                 let td = td
                     .downcast_object_ref::<Timedelta>()
-                    .ok_or_else(|| err("add()/subtract() take a timedelta"))?;
+                    .ok_or_else(|| invalid("add()/subtract() take a timedelta"))?;
                 Ok(Value::from_object(DateTime(if method == "add" {
                     d + td.0
                 } else {
@@ -566,7 +554,7 @@ impl Object for PytzModule {
             "timezone" => {
                 let (name,): (String,) = from_args(args)?;
                 name.parse::<chrono_tz::Tz>()
-                    .map_err(|_| err(format!("pytz.timezone('{name}'): unknown time zone")))?;
+                    .map_err(|_| invalid(format!("pytz.timezone('{name}'): unknown time zone")))?;
                 Ok(Value::from_iter([("zone", Value::from(name))]))
             }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),

@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex};
 use minijinja::value::{Enumerator, Kwargs, Object, ObjectRepr, Value, ValueKind, from_args};
 use minijinja::{Environment, Error, ErrorKind, State};
 
+use super::{invalid, lock};
+
 pub(crate) fn install(env: &mut Environment<'static>) {
     env.add_function("__lf_list", |v: Option<Value>| -> Result<Value, Error> {
         Ok(mutable_list(match v {
@@ -78,7 +80,7 @@ pub(crate) struct MutList(Mutex<Vec<Value>>);
 
 impl MutList {
     fn snapshot(&self) -> Vec<Value> {
-        self.0.lock().unwrap().clone()
+        lock(&self.0).clone()
     }
 }
 
@@ -88,7 +90,7 @@ impl Object for MutList {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.0.lock().unwrap().get(key.as_usize()?).cloned()
+        lock(&self.0).get(key.as_usize()?).cloned()
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
@@ -96,7 +98,7 @@ impl Object for MutList {
     }
 
     fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
-        Some(self.0.lock().unwrap().len())
+        Some(lock(&self.0).len())
     }
 
     fn call_method(
@@ -105,7 +107,7 @@ impl Object for MutList {
         method: &str,
         args: &[Value],
     ) -> Result<Value, Error> {
-        let mut v = self.0.lock().unwrap();
+        let mut v = lock(&self.0);
         match method {
             "append" => {
                 let (x,): (Value,) = from_args(args)?;
@@ -123,17 +125,11 @@ impl Object for MutList {
             "pop" => {
                 let (i,): (Option<i64>,) = from_args(args)?;
                 if v.is_empty() {
-                    return Err(Error::new(
-                        ErrorKind::InvalidOperation,
-                        "pop from empty list",
-                    ));
+                    return Err(invalid("pop from empty list"));
                 }
                 let i = py_index(i.unwrap_or(-1), v.len());
                 if i >= v.len() {
-                    return Err(Error::new(
-                        ErrorKind::InvalidOperation,
-                        "pop index out of range",
-                    ));
+                    return Err(invalid("pop index out of range"));
                 }
                 return Ok(v.remove(i));
             }
@@ -144,10 +140,7 @@ impl Object for MutList {
                         v.remove(i);
                     }
                     None => {
-                        return Err(Error::new(
-                            ErrorKind::InvalidOperation,
-                            format!("list.remove({x}): not in list"),
-                        ));
+                        return Err(invalid(format!("list.remove({x}): not in list")));
                     }
                 }
             }
@@ -160,9 +153,7 @@ impl Object for MutList {
                     .iter()
                     .position(|y| *y == x)
                     .map(Value::from)
-                    .ok_or_else(|| {
-                        Error::new(ErrorKind::InvalidOperation, format!("{x} is not in list"))
-                    });
+                    .ok_or_else(|| invalid(format!("{x} is not in list")));
             }
             "count" => {
                 let (x,): (Value,) = from_args(args)?;
@@ -187,16 +178,14 @@ pub(crate) struct MutDict(Mutex<Vec<(Value, Value)>>);
 
 impl MutDict {
     fn lookup(&self, key: &Value) -> Option<Value> {
-        self.0
-            .lock()
-            .unwrap()
+        lock(&self.0)
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.clone())
     }
 
     fn set(&self, key: Value, value: Value) {
-        let mut v = self.0.lock().unwrap();
+        let mut v = lock(&self.0);
         match v.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
             None => v.push((key, value)),
@@ -214,18 +203,11 @@ impl Object for MutDict {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Values(
-            self.0
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|(k, _)| k.clone())
-                .collect(),
-        )
+        Enumerator::Values(lock(&self.0).iter().map(|(k, _)| k.clone()).collect())
     }
 
     fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
-        Some(self.0.lock().unwrap().len())
+        Some(lock(&self.0).len())
     }
 
     fn call_method(
@@ -250,15 +232,10 @@ impl Object for MutDict {
             }
             "pop" => {
                 let (key, default): (Value, Option<Value>) = from_args(args)?;
-                let mut v = self.0.lock().unwrap();
+                let mut v = lock(&self.0);
                 match v.iter().position(|(k, _)| *k == key) {
                     Some(i) => Ok(v.remove(i).1),
-                    None => default.ok_or_else(|| {
-                        Error::new(
-                            ErrorKind::InvalidOperation,
-                            format!("key {key} not in dict"),
-                        )
-                    }),
+                    None => default.ok_or_else(|| invalid(format!("key {key} not in dict"))),
                 }
             }
             "setdefault" => {
@@ -276,11 +253,11 @@ impl Object for MutDict {
                 Ok(Value::from(()))
             }
             "clear" => {
-                self.0.lock().unwrap().clear();
+                lock(&self.0).clear();
                 Ok(Value::from(()))
             }
             "copy" => Ok(Value::from_object(MutDict(Mutex::new(
-                self.0.lock().unwrap().clone(),
+                lock(&self.0).clone(),
             )))),
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
@@ -347,21 +324,16 @@ fn unknown_method(
                     .try_iter()?
                     .position(|y| y == x)
                     .map(Value::from)
-                    .ok_or_else(|| {
-                        Error::new(ErrorKind::InvalidOperation, format!("{x} is not in list"))
-                    })
+                    .ok_or_else(|| invalid(format!("{x} is not in list")))
             }
             "count" => {
                 let (x,): (Value,) = from_args(args)?;
                 Ok(Value::from(value.try_iter()?.filter(|y| *y == x).count()))
             }
             "copy" => Ok(mutable_list(value.try_iter()?.collect())),
-            "append" | "extend" | "insert" | "pop" | "remove" => Err(Error::new(
-                ErrorKind::InvalidOperation,
-                format!(
-                    "cannot {method}() to this list: it was built by an expression (`+`, a filter), not as a list literal\nhint: start from a literal, e.g. `{{% set items = [] %}}`, and append to that"
-                ),
-            )),
+            "append" | "extend" | "insert" | "pop" | "remove" => Err(invalid(format!(
+                "cannot {method}() to this list: it was built by an expression (`+`, a filter), not as a list literal\nhint: start from a literal, e.g. `{{% set items = [] %}}`, and append to that"
+            ))),
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         },
         _ => Err(Error::from(ErrorKind::UnknownMethod)),
@@ -403,12 +375,9 @@ fn map_method(_state: &State, value: &Value, method: &str, args: &[Value]) -> Re
             }
             Ok(Value::from_object(MutDict(Mutex::new(pairs))))
         }
-        "update" | "pop" | "setdefault" | "clear" => Err(Error::new(
-            ErrorKind::InvalidOperation,
-            format!(
-                "cannot {method}() this dict: it is read-only (a var, config or target value)\nhint: copy it first: `{{% set d = x.copy() %}}`"
-            ),
-        )),
+        "update" | "pop" | "setdefault" | "clear" => Err(invalid(format!(
+            "cannot {method}() this dict: it is read-only (a var, config or target value)\nhint: copy it first: `{{% set d = x.copy() %}}`"
+        ))),
         _ => Err(Error::from(ErrorKind::UnknownMethod)),
     }
 }
@@ -494,10 +463,7 @@ fn str_method(s: &str, method: &str, args: &[Value]) -> Result<Value, Error> {
             match found {
                 Some(b) => Value::from(s[..b].chars().count()),
                 None if method == "index" => {
-                    return Err(Error::new(
-                        ErrorKind::InvalidOperation,
-                        "substring not found",
-                    ));
+                    return Err(invalid("substring not found"));
                 }
                 None => Value::from(-1),
             }
@@ -595,12 +561,7 @@ fn py_format(s: &str, args: &[Value]) -> Result<String, Error> {
                 } else {
                     kwargs.get::<Option<Value>>(name)?
                 };
-                let v = v.ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::InvalidOperation,
-                        format!("format(): no value for {{{field}}}"),
-                    )
-                })?;
+                let v = v.ok_or_else(|| invalid(format!("format(): no value for {{{field}}}")))?;
                 out.push_str(&v.to_string());
             }
             c => out.push(c),

@@ -174,7 +174,10 @@ fn rewrite_expression(src: &str, start: usize, out: &mut String) -> usize {
             }
             _ => {
                 // Any other character (operators, non-ASCII) is copied whole.
-                let ch = src[i..].chars().next().unwrap();
+                // `i` is below the length and on a character boundary, so there is one.
+                let Some(ch) = src[i..].chars().next() else {
+                    break;
+                };
                 out.push(ch);
                 prev = Prev::Other;
                 i += ch.len_utf8();

@@ -13,7 +13,7 @@ use minijinja::value::{Kwargs, Value};
 use crate::error::Result;
 
 use super::context::{Captured, RenderCtx, RenderData};
-use super::{Jinja, MacroCall, errors, macros, pycompat};
+use super::{Jinja, MacroCall, errors, lock, macros, pycompat};
 
 /// One call of a test macro: the tested model, column and the declaration's arguments.
 pub struct TestCall<'a> {
@@ -73,7 +73,7 @@ impl Jinja {
         }
         let args = [Value::from(Kwargs::from_iter(kwargs))];
         let value = macros::invoke(&data, def, &args, None).map_err(fail)?;
-        let captured = data.capture.state.lock().unwrap().clone();
+        let captured = lock(&data.capture.state).clone();
         Ok((value.to_string(), captured))
     }
 
@@ -114,7 +114,5 @@ impl Jinja {
 /// dbt evaluates an argument that is one call of these context functions.
 fn context_call_re() -> &'static regex::Regex {
     static RE: OnceLock<regex::Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        regex::Regex::new(r"(?s)^\s*(env_var|ref|var|source|doc)\s*\(.+\)\s*$").unwrap()
-    })
+    RE.get_or_init(|| crate::literal_regex(r"(?s)^\s*(env_var|ref|var|source|doc)\s*\(.+\)\s*$"))
 }

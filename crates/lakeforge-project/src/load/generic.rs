@@ -149,7 +149,7 @@ pub(super) fn dbt_test_names(
     args: &std::collections::BTreeMap<String, serde_json::Value>,
 ) -> (String, String) {
     static NON_WORD: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let non_word = NON_WORD.get_or_init(|| regex::Regex::new("[^0-9a-zA-Z_]+").unwrap());
+    let non_word = NON_WORD.get_or_init(|| crate::literal_regex("[^0-9a-zA-Z_]+"));
     let mut flat: Vec<String> = Vec::new();
     for v in args
         .iter()

@@ -173,17 +173,21 @@ impl PropsIndex {
                 }
             }
         };
-        let mut names: Vec<&String> = self.models.keys().chain(self.seeds.keys()).collect();
-        names.sort();
-        for name in names {
+        // A model's properties win over a seed's of the same name, as everywhere else.
+        let mut entries: Vec<(&String, &(String, ResourceProps))> = self
+            .models
+            .iter()
+            .chain(
+                self.seeds
+                    .iter()
+                    .map(|(name, seed)| (name, self.models.get(name).unwrap_or(seed))),
+            )
+            .collect();
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        for (name, (path, r)) in entries {
             let Some(owner) = by_name.get(name) else {
                 continue;
             };
-            let (path, r) = self
-                .models
-                .get(name)
-                .or_else(|| self.seeds.get(name))
-                .expect("name from keys");
             push_resource(path, owner, r);
         }
         for (path, s) in &self.sources {

@@ -19,7 +19,7 @@ pub use spec::{
     DEPENDENCIES_FILE, DeclaredPackages, PACKAGES_FILE, PackageSource, PackageSpec, declared,
     parse_entry,
 };
-pub use version::{Version, VersionRange};
+pub use version::{Version, VersionError, VersionRange};
 
 use crate::error::{ProjectError, Result};
 use crate::settings::DbtProjectFile;

@@ -6,6 +6,18 @@
 use std::cmp::Ordering;
 use std::fmt;
 
+/// A version or requirement that is not one (the text as written).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VersionError {
+    #[error("`{0}` is not a semantic version (major.minor.patch, e.g. 1.2.0)")]
+    NotAVersion(String),
+
+    #[error(
+        "`{0}` is not a version requirement (an optional =, >, >=, < or <= and a version such as 1.2.0)"
+    )]
+    NotARequirement(String),
+}
+
 /// A package version, e.g. `1.3.0` or `0.9.0-b1`. Build metadata (`+...`) is kept for display
 /// but ignored when comparing, as semver says.
 #[derive(Debug, Clone)]
@@ -19,9 +31,8 @@ pub struct Version {
 
 impl Version {
     /// Parse `1.2.3`, `1.2.3-rc1`, `1.2.3rc1` (dbt accepts the dash as optional), `1.2.3+build`.
-    pub fn parse(text: &str) -> Result<Version, String> {
-        let invalid =
-            || format!("`{text}` is not a semantic version (major.minor.patch, e.g. 1.2.0)");
+    pub fn parse(text: &str) -> Result<Version, VersionError> {
+        let invalid = || VersionError::NotAVersion(text.to_string());
         let (rest, build) = match text.split_once('+') {
             Some((r, b)) if !b.is_empty() && b.split('.').all(is_ident) => (r, Some(b.to_string())),
             Some(_) => return Err(invalid()),
@@ -165,17 +176,14 @@ impl VersionRange {
     }
 
     /// The range of one requirement: `1.2.0`, `=1.2.0`, `>=1.2.0`, `<2.0.0`...
-    pub fn parse(requirement: &str) -> Result<VersionRange, String> {
+    pub fn parse(requirement: &str) -> Result<VersionRange, VersionError> {
         let text = requirement.trim();
         let (op, rest) = [">=", "<=", ">", "<", "="]
             .iter()
             .find_map(|op| text.strip_prefix(op).map(|rest| (*op, rest)))
             .unwrap_or(("=", text));
-        let version = Version::parse(rest.trim()).map_err(|_| {
-            format!(
-                "`{requirement}` is not a version requirement (an optional =, >, >=, < or <= and a version such as 1.2.0)"
-            )
-        })?;
+        let version = Version::parse(rest.trim())
+            .map_err(|_| VersionError::NotARequirement(requirement.to_string()))?;
         let bound = |inclusive| {
             Some(Bound {
                 version: version.clone(),
@@ -209,7 +217,7 @@ impl VersionRange {
     /// The intersection of several requirements; None when they exclude each other.
     pub fn parse_all<'a>(
         requirements: impl IntoIterator<Item = &'a str>,
-    ) -> Result<Option<VersionRange>, String> {
+    ) -> Result<Option<VersionRange>, VersionError> {
         let mut range = Some(VersionRange::any());
         for r in requirements {
             let next = VersionRange::parse(r)?;
@@ -381,7 +389,7 @@ mod tests {
 
     #[test]
     fn refuses_malformed_requirements() {
-        let err = VersionRange::parse("~>1.0").unwrap_err();
+        let err = VersionRange::parse("~>1.0").unwrap_err().to_string();
         assert!(
             err.contains("`~>1.0` is not a version requirement"),
             "{err}"

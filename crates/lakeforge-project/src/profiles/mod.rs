@@ -202,10 +202,10 @@ impl SelectedProfile {
         match typed.database_url(root) {
             None => Ok(None),
             Some(Ok(url)) => Ok(Some(url)),
-            Some(Err(message)) => Err(ProjectError::Config {
+            Some(Err(e)) => Err(ProjectError::Config {
                 path: path.clone(),
                 message: format!(
-                    "{what}: {message}\nhint: dbt's keys: host, port, user, password, dbname (postgres); server, port, username, password, database (mysql); path (sqlite)"
+                    "{what}: {e}\nhint: dbt's keys: host, port, user, password, dbname (postgres); server, port, username, password, database (mysql); path (sqlite)"
                 ),
             }),
         }

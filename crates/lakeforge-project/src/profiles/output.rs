@@ -36,10 +36,27 @@ pub struct ProfileOutput {
     pub path: Option<String>,
 }
 
+/// A database output without a field its URL needs; the profile adds which output and a hint.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum OutputError {
+    #[error("a sqlite output needs `path:` (the database file)")]
+    SqlitePath,
+
+    /// `kind` is the output's `type:` in lower case.
+    #[error("a {kind} output needs `host:`")]
+    Host { kind: String },
+
+    #[error("a {kind} output needs `dbname:` (or `database:`)")]
+    Dbname { kind: String },
+}
+
 impl ProfileOutput {
-    /// The URL of the database this output names, if it is one Lakeforge reads; an error
-    /// message when a required field is missing.
-    pub(crate) fn database_url(&self, root: &Path) -> Option<std::result::Result<String, String>> {
+    /// The URL of the database this output names, if it is one Lakeforge reads; an error when a
+    /// required field is missing.
+    pub(crate) fn database_url(
+        &self,
+        root: &Path,
+    ) -> Option<std::result::Result<String, OutputError>> {
         fn enc(s: &str) -> String {
             url::form_urlencoded::byte_serialize(s.as_bytes())
                 .collect::<String>()
@@ -56,18 +73,16 @@ impl ProfileOutput {
                         "sqlite://{}",
                         crate::settings::resolve_location(root, p).trim_start_matches("sqlite://")
                     )),
-                    None => Err("a sqlite output needs `path:` (the database file)".into()),
+                    None => Err(OutputError::SqlitePath),
                 });
             }
             _ => return None,
         };
         let Some(host) = &self.host else {
-            return Some(Err(format!("a {kind} output needs `host:`")));
+            return Some(Err(OutputError::Host { kind }));
         };
         let Some(db) = &self.dbname else {
-            return Some(Err(format!(
-                "a {kind} output needs `dbname:` (or `database:`)"
-            )));
+            return Some(Err(OutputError::Dbname { kind }));
         };
         let auth = match (&self.user, &self.password) {
             (Some(u), Some(p)) => format!("{}:{}@", enc(u), enc(p)),
@@ -139,7 +154,10 @@ mod tests {
     fn missing_fields_of_a_database_output_are_named() {
         let o: ProfileOutput = serde_yaml::from_str("{type: mysql, server: h}").unwrap();
         assert_eq!(
-            o.database_url(Path::new("/p")).unwrap().unwrap_err(),
+            o.database_url(Path::new("/p"))
+                .unwrap()
+                .unwrap_err()
+                .to_string(),
             "a mysql output needs `dbname:` (or `database:`)"
         );
         let duck: ProfileOutput = serde_yaml::from_str("{type: duckdb, path: x.duckdb}").unwrap();

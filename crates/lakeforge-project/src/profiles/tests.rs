@@ -1,3 +1,6 @@
+//! Unit tests of profiles.yml: finding it, selecting the target, rendering outputs and their
+//! database URLs.
+
 use super::*;
 
 /// A project folder holding profiles.yml with `text`.

@@ -159,7 +159,9 @@ pub(super) fn build<'a>(
     for id in ids {
         let mut found = BTreeSet::new();
         collect_measures(&layer, &id, &mut found, &mut BTreeSet::new());
-        layer.metrics.get_mut(&id).expect("listed").input_measures = found.into_iter().collect();
+        if let Some(metric) = layer.metrics.get_mut(&id) {
+            metric.input_measures = found.into_iter().collect();
+        }
     }
 
     for (path, file) in files {
@@ -283,10 +285,9 @@ fn semantic_model_ref(
             ),
         ));
     };
-    let re = regex::Regex::new(
+    let re = crate::literal_regex(
         r#"^ref\(\s*(?:['"][^'"]+['"]\s*,\s*)?['"]([^'"]+)['"]\s*(?:,\s*v(?:ersion)?\s*=\s*[^)]*)?\)$"#,
-    )
-    .expect("valid regex");
+    );
     let Some(name) = re.captures(model).map(|c| c[1].to_string()) else {
         return Err(bad(
             path,

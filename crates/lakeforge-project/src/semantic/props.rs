@@ -1,6 +1,9 @@
 //! The semantic layer as written in properties YAML (dbt 1.10's shapes): `semantic_models:`,
 //! `metrics:` and `saved_queries:`. Filters and group-bys (`{{ Dimension('customer__region') }}`)
 //! are MetricFlow templates, not dbt Jinja: they are kept as text, never rendered.
+//!
+//! An `Option` field left out of the YAML is `None` by serde's own rule, so only lists, flags
+//! and nested blocks say `#[serde(default)]`.
 
 use serde::Deserialize;
 
@@ -25,15 +28,10 @@ impl SemanticProps {
 pub struct SemanticModelProps {
     pub name: String,
     /// `ref('orders')`: the model (or seed, snapshot) the semantic model describes.
-    #[serde(default)]
     pub model: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub label: Option<String>,
-    #[serde(default)]
     pub defaults: Option<Defaults>,
-    #[serde(default)]
     pub primary_entity: Option<String>,
     #[serde(default)]
     pub entities: Vec<Entity>,
@@ -41,13 +39,11 @@ pub struct SemanticModelProps {
     pub dimensions: Vec<Dimension>,
     #[serde(default)]
     pub measures: Vec<Measure>,
-    #[serde(default)]
     pub config: Option<serde_yaml::Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Defaults {
-    #[serde(default)]
     pub agg_time_dimension: Option<String>,
 }
 
@@ -56,15 +52,10 @@ pub struct Entity {
     pub name: String,
     #[serde(rename = "type")]
     pub kind: String,
-    #[serde(default)]
     pub expr: Option<serde_yaml::Value>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub label: Option<String>,
-    #[serde(default)]
     pub role: Option<String>,
-    #[serde(default)]
     pub config: Option<serde_yaml::Value>,
 }
 
@@ -73,17 +64,12 @@ pub struct Dimension {
     pub name: String,
     #[serde(rename = "type")]
     pub kind: String,
-    #[serde(default)]
     pub expr: Option<serde_yaml::Value>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub label: Option<String>,
     #[serde(default)]
     pub is_partition: bool,
-    #[serde(default)]
     pub type_params: Option<serde_yaml::Value>,
-    #[serde(default)]
     pub config: Option<serde_yaml::Value>,
 }
 
@@ -91,21 +77,14 @@ pub struct Dimension {
 pub struct Measure {
     pub name: String,
     pub agg: String,
-    #[serde(default)]
     pub expr: Option<serde_yaml::Value>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub label: Option<String>,
     #[serde(default)]
     pub create_metric: bool,
-    #[serde(default)]
     pub agg_time_dimension: Option<String>,
-    #[serde(default)]
     pub agg_params: Option<serde_yaml::Value>,
-    #[serde(default)]
     pub non_additive_dimension: Option<serde_yaml::Value>,
-    #[serde(default)]
     pub config: Option<serde_yaml::Value>,
 }
 
@@ -114,45 +93,29 @@ pub struct MetricProps {
     pub name: String,
     #[serde(rename = "type")]
     pub kind: String,
-    #[serde(default)]
     pub label: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
     pub type_params: TypeParams,
-    #[serde(default)]
     pub filter: Option<Filters>,
-    #[serde(default)]
     pub time_granularity: Option<String>,
-    #[serde(default)]
     pub config: Option<serde_yaml::Value>,
-    #[serde(default)]
     pub meta: Option<serde_yaml::Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct TypeParams {
-    #[serde(default)]
     pub measure: Option<Input>,
-    #[serde(default)]
     pub numerator: Option<Input>,
-    #[serde(default)]
     pub denominator: Option<Input>,
-    #[serde(default)]
     pub expr: Option<serde_yaml::Value>,
     #[serde(default)]
     pub metrics: Vec<Input>,
-    #[serde(default)]
     pub window: Option<String>,
-    #[serde(default)]
     pub grain_to_date: Option<String>,
-    #[serde(default)]
     pub cumulative_type_params: Option<serde_yaml::Value>,
-    #[serde(default)]
     pub conversion_type_params: Option<ConversionParams>,
-    #[serde(default)]
     pub join_to_timespine: Option<bool>,
-    #[serde(default)]
     pub fill_nulls_with: Option<serde_yaml::Value>,
 }
 
@@ -161,11 +124,8 @@ pub struct ConversionParams {
     pub base_measure: Input,
     pub conversion_measure: Input,
     pub entity: String,
-    #[serde(default)]
     pub calculation: Option<String>,
-    #[serde(default)]
     pub window: Option<String>,
-    #[serde(default)]
     pub constant_properties: Option<serde_yaml::Value>,
 }
 
@@ -176,17 +136,11 @@ pub enum Input {
     Name(String),
     Full {
         name: String,
-        #[serde(default)]
         filter: Option<Filters>,
-        #[serde(default)]
         alias: Option<String>,
-        #[serde(default)]
         join_to_timespine: Option<bool>,
-        #[serde(default)]
         fill_nulls_with: Option<serde_yaml::Value>,
-        #[serde(default)]
         offset_window: Option<String>,
-        #[serde(default)]
         offset_to_grain: Option<String>,
     },
 }
@@ -219,15 +173,12 @@ impl Filters {
 #[derive(Debug, Clone, Deserialize)]
 pub struct SavedQueryProps {
     pub name: String,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub label: Option<String>,
     #[serde(default)]
     pub query_params: QueryParams,
     #[serde(default)]
     pub exports: Vec<ExportProps>,
-    #[serde(default)]
     pub config: Option<serde_yaml::Value>,
 }
 
@@ -241,14 +192,12 @@ pub struct QueryParams {
     pub filter: Option<Filters>,
     #[serde(default)]
     pub order_by: Vec<String>,
-    #[serde(default)]
     pub limit: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ExportProps {
     pub name: String,
-    #[serde(default)]
     pub config: Option<serde_yaml::Value>,
 }
 
@@ -264,6 +213,5 @@ pub struct TimeSpineProps {
 #[derive(Debug, Clone, Deserialize)]
 pub struct CustomGranularity {
     pub name: String,
-    #[serde(default)]
     pub column_name: Option<String>,
 }

@@ -1,3 +1,5 @@
+//! Unit tests of the semantic layer: the parse checks and the manifest.json it writes.
+
 use std::collections::{BTreeMap, HashMap};
 
 use super::*;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use lakeforge_project::Relation;
-use lakeforge_project::adapter::{Adapter, Cell, Column, QueryResult, RelationKind};
+use lakeforge_project::adapter::{Adapter, AdapterError, Cell, Column, QueryResult, RelationKind};
 use lakeforge_project::jinja::{
     DispatchConfig, Jinja, JinjaGlobals, MacroCall, MacroPackage, RenderRequest,
 };
@@ -80,11 +80,11 @@ impl MemoryAdapter {
 }
 
 impl Adapter for MemoryAdapter {
-    fn execute(&self, sql: &str, _fetch: bool) -> Result<QueryResult, String> {
+    fn execute(&self, sql: &str, _fetch: bool) -> Result<QueryResult, AdapterError> {
         let sql = sql.split_whitespace().collect::<Vec<_>>().join(" ");
         self.log.lock().unwrap().push(sql.clone());
         if sql.contains("fail here") {
-            return Err("syntax error at `fail`".into());
+            return Err(AdapterError::message("syntax error at `fail`"));
         }
         let re = regex::Regex::new(r"from (\w+)\.(\w+)").unwrap();
         match re.captures(&sql) {
@@ -94,13 +94,16 @@ impl Adapter for MemoryAdapter {
                     rows: rows.clone(),
                     rows_affected: None,
                 }),
-                None => Err(format!("table {}.{} not found", &c[1], &c[2])),
+                None => Err(AdapterError::message(format!(
+                    "table {}.{} not found",
+                    &c[1], &c[2]
+                ))),
             },
             None => Ok(QueryResult::default()),
         }
     }
 
-    fn get_columns_in_relation(&self, r: &Relation) -> Result<Vec<Column>, String> {
+    fn get_columns_in_relation(&self, r: &Relation) -> Result<Vec<Column>, AdapterError> {
         Ok(self
             .tables
             .get(&(r.schema.clone(), r.identifier.clone()))
@@ -108,14 +111,18 @@ impl Adapter for MemoryAdapter {
             .unwrap_or_default())
     }
 
-    fn get_relation(&self, schema: &str, identifier: &str) -> Result<Option<RelationKind>, String> {
+    fn get_relation(
+        &self,
+        schema: &str,
+        identifier: &str,
+    ) -> Result<Option<RelationKind>, AdapterError> {
         Ok(self
             .tables
             .get(&(schema.into(), identifier.into()))
             .map(|t| t.2))
     }
 
-    fn list_relations(&self, schema: &str) -> Result<Vec<(String, RelationKind)>, String> {
+    fn list_relations(&self, schema: &str) -> Result<Vec<(String, RelationKind)>, AdapterError> {
         Ok(self
             .tables
             .iter()

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use minijinja::value::{Kwargs, Object, Value, from_args};
 use minijinja::{Error, ErrorKind, State};
 
+use crate::jinja::invalid;
+
 const IGNORECASE: i64 = 2;
 const MULTILINE: i64 = 8;
 const DOTALL: i64 = 16;
@@ -23,10 +25,9 @@ fn compile(pattern: &str, flags: i64) -> Result<regex::Regex, Error> {
         .ignore_whitespace(flags & VERBOSE != 0)
         .build()
         .map_err(|e| {
-            Error::new(
-                ErrorKind::InvalidOperation,
-                format!("modules.re: pattern `{pattern}` is not supported: {e}"),
-            )
+            invalid(format!(
+                "modules.re: pattern `{pattern}` is not supported: {e}"
+            ))
         })
 }
 

@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 use minijinja::value::{DynObject, Enumerator, Object, ObjectRepr, Value, from_args};
 use minijinja::{Error, ErrorKind, State};
 
+use crate::jinja::{invalid, lock};
+
 #[derive(Debug)]
 pub(crate) struct PySet(Mutex<Vec<Value>>);
 
@@ -24,11 +26,11 @@ impl PySet {
     }
 
     fn snapshot(&self) -> Vec<Value> {
-        self.0.lock().unwrap().clone()
+        lock(&self.0).clone()
     }
 
     fn contains(&self, x: &Value) -> bool {
-        self.0.lock().unwrap().contains(x)
+        lock(&self.0).contains(x)
     }
 }
 
@@ -42,7 +44,7 @@ impl Object for PySet {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.0.lock().unwrap().get(key.as_usize()?).cloned()
+        lock(&self.0).get(key.as_usize()?).cloned()
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
@@ -50,7 +52,7 @@ impl Object for PySet {
     }
 
     fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
-        Some(self.0.lock().unwrap().len())
+        Some(lock(&self.0).len())
     }
 
     fn custom_cmp(self: &Arc<Self>, other: &DynObject) -> Option<Ordering> {
@@ -73,7 +75,7 @@ impl Object for PySet {
         match method {
             "add" => {
                 let (x,): (Value,) = from_args(args)?;
-                let mut v = self.0.lock().unwrap();
+                let mut v = lock(&self.0);
                 if !v.contains(&x) {
                     v.push(x);
                 }
@@ -82,7 +84,7 @@ impl Object for PySet {
             "update" => {
                 for arg in args {
                     for x in items_of(arg)? {
-                        let mut v = self.0.lock().unwrap();
+                        let mut v = lock(&self.0);
                         if !v.contains(&x) {
                             v.push(x);
                         }
@@ -92,17 +94,14 @@ impl Object for PySet {
             }
             "discard" | "remove" => {
                 let (x,): (Value,) = from_args(args)?;
-                let mut v = self.0.lock().unwrap();
+                let mut v = lock(&self.0);
                 match v.iter().position(|y| *y == x) {
                     Some(i) => {
                         v.remove(i);
                         Ok(Value::from(()))
                     }
                     None if method == "discard" => Ok(Value::from(())),
-                    None => Err(Error::new(
-                        ErrorKind::InvalidOperation,
-                        format!("set.remove({x}): not in the set"),
-                    )),
+                    None => Err(invalid(format!("set.remove({x}): not in the set"))),
                 }
             }
             "union" => {

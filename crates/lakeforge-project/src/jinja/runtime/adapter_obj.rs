@@ -11,9 +11,8 @@ use crate::node::Relation;
 
 use super::super::functions::render_data;
 use super::super::macros::MacroFn;
-use super::super::{ADAPTER_TYPE, PARENT_ADAPTER_TYPES};
+use super::super::{ADAPTER_TYPE, PARENT_ADAPTER_TYPES, invalid, lock};
 use super::column::column_value;
-use super::err;
 use super::relation::{Rel, kind_str, rel_of, relation_value};
 use super::table::{Table, response_value};
 
@@ -22,7 +21,7 @@ pub(super) struct AdapterObj;
 
 impl AdapterObj {
     pub(super) fn load_relation(state: &State, rel: &Value) -> Result<Value, Error> {
-        let r = rel_of(rel).ok_or_else(|| err(format!("`{rel}` is not a relation")))?;
+        let r = rel_of(rel).ok_or_else(|| invalid(format!("`{rel}` is not a relation")))?;
         let (Some(schema), Some(identifier)) = (r.schema, r.identifier) else {
             return Ok(Value::from(()));
         };
@@ -35,7 +34,10 @@ fn get_relation(state: &State, schema: &str, identifier: &str) -> Result<Value, 
     let Some(adapter) = &data.adapter else {
         return Ok(Value::from(()));
     };
-    match adapter.get_relation(schema, identifier).map_err(err)? {
+    match adapter
+        .get_relation(schema, identifier)
+        .map_err(|e| invalid(e.to_string()))?
+    {
         Some(kind) => {
             let mut r = Rel::from_relation(&Relation::new(schema, identifier));
             r.kind = Some(kind_str(kind));
@@ -52,8 +54,10 @@ fn columns_of(state: &State, rel: &Value) -> Result<Vec<Column>, Error> {
     };
     let r = rel_of(rel)
         .and_then(|r| r.relation())
-        .ok_or_else(|| err(format!("`{rel}` is not a relation (schema.identifier)")))?;
-    adapter.get_columns_in_relation(&r).map_err(err)
+        .ok_or_else(|| invalid(format!("`{rel}` is not a relation (schema.identifier)")))?;
+    adapter
+        .get_columns_in_relation(&r)
+        .map_err(|e| invalid(e.to_string()))
 }
 
 pub(crate) fn execute(state: &State, sql: &str, fetch: bool) -> Result<Value, Error> {
@@ -65,7 +69,7 @@ pub(crate) fn execute(state: &State, sql: &str, fetch: bool) -> Result<Value, Er
         ]));
     };
     let result = adapter.execute(sql, fetch).map_err(|m| {
-        err(format!(
+        invalid(format!(
             "query failed: {m}\n  SQL: {}",
             sql.trim().chars().take(500).collect::<String>()
         ))
@@ -150,7 +154,9 @@ impl Object for AdapterObj {
                 let _database = get(0, "database")?;
                 let (Some(schema), Some(identifier)) = (get(1, "schema")?, get(2, "identifier")?)
                 else {
-                    return Err(err("adapter.get_relation needs a schema and an identifier"));
+                    return Err(invalid(
+                        "adapter.get_relation needs a schema and an identifier",
+                    ));
                 };
                 get_relation(state, &schema, &identifier)
             }
@@ -168,12 +174,14 @@ impl Object for AdapterObj {
                             .and_then(|r| r.schema)
                             .or_else(|| v.get_attr("schema").ok().map(|s| s.to_string()))
                     })
-                    .ok_or_else(|| err("list_relations needs a schema relation"))?;
+                    .ok_or_else(|| invalid("list_relations needs a schema relation"))?;
                 let data = render_data(state, "adapter.list_relations")?;
                 let Some(adapter) = &data.adapter else {
                     return Ok(Value::from(Vec::<Value>::new()));
                 };
-                let rels = adapter.list_relations(&schema).map_err(err)?;
+                let rels = adapter
+                    .list_relations(&schema)
+                    .map_err(|e| invalid(e.to_string()))?;
                 Ok(Value::from(
                     rels.into_iter()
                         .map(|(name, kind)| {
@@ -188,7 +196,10 @@ impl Object for AdapterObj {
                 let (_db, schema): (Value, String) = from_args(args)?;
                 let data = render_data(state, "adapter.check_schema_exists")?;
                 Ok(Value::from(match &data.adapter {
-                    Some(a) => !a.list_relations(&schema).map_err(err)?.is_empty(),
+                    Some(a) => !a
+                        .list_relations(&schema)
+                        .map_err(|e| invalid(e.to_string()))?
+                        .is_empty(),
                     None => false,
                 }))
             }
@@ -198,7 +209,7 @@ impl Object for AdapterObj {
                     .first()
                     .map(|v| v.to_string())
                     .or(kwargs.get::<Option<String>>("sql")?)
-                    .ok_or_else(|| err("adapter.execute needs the SQL to run"))?;
+                    .ok_or_else(|| invalid("adapter.execute needs the SQL to run"))?;
                 let _: Option<bool> = kwargs.get("auto_begin")?;
                 let fetch: Option<bool> = kwargs.get("fetch")?;
                 let fetch = fetch.or_else(|| pos.get(2).map(|v| v.is_true()));
@@ -206,7 +217,8 @@ impl Object for AdapterObj {
             }
             "drop_relation" => {
                 let (rel,): (Value,) = from_args(args)?;
-                let r = rel_of(&rel).ok_or_else(|| err(format!("`{rel}` is not a relation")))?;
+                let r =
+                    rel_of(&rel).ok_or_else(|| invalid(format!("`{rel}` is not a relation")))?;
                 let kind = r.kind.unwrap_or("table");
                 execute(
                     state,
@@ -236,7 +248,7 @@ fn dispatch(state: &State, args: &[Value]) -> Result<Value, Error> {
         Some(v) => v.to_string(),
         None => kwargs
             .get::<Option<String>>("macro_name")?
-            .ok_or_else(|| err("adapter.dispatch needs a macro name"))?,
+            .ok_or_else(|| invalid("adapter.dispatch needs a macro name"))?,
     };
     let namespace: Option<String> = match pos.get(1) {
         Some(v) if !v.is_none() => Some(v.to_string()),
@@ -248,7 +260,7 @@ fn dispatch(state: &State, args: &[Value]) -> Result<Value, Error> {
     };
     let _: Option<Value> = kwargs.get("packages")?;
     if name.contains('.') {
-        return Err(err(format!(
+        return Err(invalid(format!(
             "adapter.dispatch('{name}'): the macro name must not contain a dot\nhint: pass the package as macro_namespace: adapter.dispatch('{}', '{}')",
             name.rsplit('.').next().unwrap_or(&name),
             name.split('.').next().unwrap_or("")
@@ -257,10 +269,7 @@ fn dispatch(state: &State, args: &[Value]) -> Result<Value, Error> {
     let data = render_data(state, "adapter.dispatch")?;
     let index = &data.index;
     // An unqualified search resolves as seen from the package of the calling macro.
-    let current = data
-        .chain
-        .lock()
-        .unwrap()
+    let current = lock(&data.chain)
         .last()
         .and_then(|c| c.split('.').next().map(str::to_string))
         .unwrap_or_else(|| index.root.clone());

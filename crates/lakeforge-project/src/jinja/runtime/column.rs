@@ -8,8 +8,7 @@ use minijinja::value::{Object, Value, from_args};
 use minijinja::{Error, ErrorKind, State};
 
 use crate::adapter::Column;
-
-use super::err;
+use crate::jinja::invalid;
 
 /// dbt's Column: name, type and the type predicates macros branch on.
 #[derive(Debug, Clone)]
@@ -147,7 +146,7 @@ impl Object for ColumnObj {
             "is_integer" => Value::from(self.is_integer()),
             "string_size" => {
                 if !self.is_string() {
-                    return Err(err(format!(
+                    return Err(invalid(format!(
                         "string_size() called on column `{}` of type {}, which is not a string",
                         self.name, self.dtype
                     )));

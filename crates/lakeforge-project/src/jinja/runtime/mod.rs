@@ -10,9 +10,10 @@ mod relation;
 mod table;
 
 use minijinja::value::{Kwargs, Value};
-use minijinja::{Environment, Error, ErrorKind, State};
+use minijinja::{Environment, Error, State};
 
 use super::functions::render_data;
+use super::lock;
 use adapter_obj::AdapterObj;
 use relation::Api;
 pub(crate) use relation::relation_value;
@@ -26,10 +27,6 @@ pub(crate) fn add_globals(env: &mut Environment<'static>) {
     env.add_function("load_relation", |state: &State, rel: Value| {
         AdapterObj::load_relation(state, &rel)
     });
-}
-
-fn err(message: impl Into<String>) -> Error {
-    Error::new(ErrorKind::InvalidOperation, message.into())
 }
 
 /// `store_result(name, response, agate_table)`: what `{% call statement(name) %}` keeps.
@@ -49,14 +46,14 @@ fn store_result(state: &State, name: String, kwargs: Kwargs) -> Result<String, E
         ("table", table),
         ("data", data_rows),
     ]);
-    data.results.lock().unwrap().insert(name, result);
+    lock(&data.results).insert(name, result);
     Ok(String::new())
 }
 
 /// `load_result(name)`: a statement's result, `none` when it did not run.
 fn load_result(state: &State, name: String) -> Result<Value, Error> {
     let data = render_data(state, "load_result")?;
-    if let Some(v) = data.results.lock().unwrap().get(&name) {
+    if let Some(v) = lock(&data.results).get(&name) {
         return Ok(v.clone());
     }
     if data.adapter.is_none() {
