@@ -43,6 +43,7 @@ mod migrate;
 mod registry;
 mod schedule;
 mod state;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod tokens;
 
