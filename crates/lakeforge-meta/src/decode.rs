@@ -1,6 +1,7 @@
 //! Reading values out of the store's rows. The store is a file anyone can edit (or a database
 //! another program writes), so a value of the wrong type or shape is a [`MetaError::Corrupt`]
-//! naming the table and column, never a panic: sqlx's `Row::get` panics on a bad value.
+//! naming the table and column, never a panic: sqlx's `Row::get` panics on a bad value. Also
+//! the reverse of the enums stored as text (run and model statuses).
 
 use sqlx::{Column, ColumnIndex, Decode, Row, Type};
 
@@ -41,4 +42,13 @@ pub(crate) fn corrupt(
         column: column.into(),
         source,
     }
+}
+
+/// The value among `all` stored as `text` (its `as_str`), for the enums the store keeps as text.
+pub(crate) fn from_text<T: Copy>(
+    all: &[T],
+    as_str: fn(T) -> &'static str,
+    text: &str,
+) -> Option<T> {
+    all.iter().copied().find(|v| as_str(*v) == text)
 }

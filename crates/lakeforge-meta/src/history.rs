@@ -41,9 +41,7 @@ impl std::str::FromStr for RunStatus {
     type Err = MetaError;
 
     fn from_str(s: &str) -> Result<RunStatus> {
-        RunStatus::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
+        crate::decode::from_text(&RunStatus::ALL, RunStatus::as_str, s)
             .ok_or_else(|| MetaError::InvalidStatus { status: s.into() })
     }
 }
@@ -54,14 +52,16 @@ const OK_STATUSES: &str = "('success', 'pass', 'warn')";
 const FAILED_STATUSES: &str = "('error', 'fail')";
 
 /// One node's execution, as the runner records it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct NodeRecord {
     pub unique_id: String,
     pub status: String,
     pub started_at: String,
     pub elapsed_s: f64,
     pub rows_affected: Option<i64>,
+    /// The Delta table version this execution's write produced.
     pub delta_version: Option<i64>,
+    /// SHA-256 of the compiled SQL that ran.
     pub sql_hash: Option<String>,
     pub message: Option<String>,
 }
@@ -75,21 +75,14 @@ impl NodeRecord {
     }
 }
 
-/// One attempt at a node in a run, as recorded.
+/// One attempt at a node in a run, as recorded: what the runner recorded, and what the store
+/// adds. Its JSON is flat (`lakeforge runs show --format json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeExecution {
-    pub unique_id: String,
+    #[serde(flatten)]
+    pub record: NodeRecord,
     /// 1 for the first attempt; retries count up.
     pub attempt: i64,
-    pub status: String,
-    pub started_at: String,
-    pub elapsed_s: f64,
-    pub rows_affected: Option<i64>,
-    /// The Delta table version this execution's write produced.
-    pub delta_version: Option<i64>,
-    /// SHA-256 of the compiled SQL that ran.
-    pub sql_hash: Option<String>,
-    pub message: Option<String>,
     /// The message, when the execution errored or failed.
     pub error: Option<String>,
 }
@@ -376,15 +369,17 @@ impl MetaStore {
             .await?
             .into_iter()
             .map(|r| Ok(NodeExecution {
-                unique_id: r.col("node_executions", 0)?,
+                record: NodeRecord {
+                    unique_id: r.col("node_executions", 0)?,
+                    status: r.col("node_executions", 2)?,
+                    started_at: r.col("node_executions", 3)?,
+                    elapsed_s: r.col("node_executions", 4)?,
+                    rows_affected: r.col("node_executions", 5)?,
+                    delta_version: r.col("node_executions", 6)?,
+                    sql_hash: r.col("node_executions", 7)?,
+                    message: r.col("node_executions", 8)?,
+                },
                 attempt: r.col("node_executions", 1)?,
-                status: r.col("node_executions", 2)?,
-                started_at: r.col("node_executions", 3)?,
-                elapsed_s: r.col("node_executions", 4)?,
-                rows_affected: r.col("node_executions", 5)?,
-                delta_version: r.col("node_executions", 6)?,
-                sql_hash: r.col("node_executions", 7)?,
-                message: r.col("node_executions", 8)?,
                 error: r.col("node_executions", 9)?,
             }))
             .collect::<Result<Vec<_>>>()?))

@@ -12,8 +12,10 @@
 //! Modules: `location` (what a `metadata:` string names; URLs with their password hidden),
 //! `migrate` (the migrations), `history` (runs, node executions, lineage), `lock` (leases),
 //! `schedule` (claimed schedule ticks, exactly once), `registry` (ML model versions, trials
-//! and aliases with their history), `testing` (throwaway PostgreSQL databases
-//! for tests).
+//! and aliases with their history, and in `registry/rules.rs` the rules every caller shares:
+//! [`ModelStatus`], [`DEFAULT_ALIAS`], [`check_alias_name`], [`MetaStore::promotion`]),
+//! `testing` (throwaway PostgreSQL databases for tests, behind the `testing` feature so it
+//! stays out of release builds).
 
 use std::time::Duration;
 
@@ -43,6 +45,7 @@ mod migrate;
 mod registry;
 mod schedule;
 mod state;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod tokens;
 
@@ -50,7 +53,8 @@ pub use history::{LineageEdge, LineageRecord, NodeExecution, NodeRecord, RunReco
 pub use location::Location;
 pub use lock::LockInfo;
 pub use registry::{
-    AliasChange, ModelSummary, ModelVersion, NewModelVersion, TrialRecord, registry_time_text,
+    AliasChange, AliasProblem, DEFAULT_ALIAS, ModelStatus, ModelSummary, ModelVersion,
+    NewModelVersion, Promotion, TrainingRecord, TrialRecord, check_alias_name, registry_time_text,
 };
 pub use schedule::{TickRecord, tick_text};
 pub use state::LatestExecution;
@@ -88,6 +92,25 @@ pub enum MetaError {
         "No run `{spec}` in the metadata store at {location}\nhint: `lakeforge runs` lists the recorded runs; an id may be shortened to a unique prefix, or be `last`"
     )]
     RunNotFound { spec: String, location: String },
+    #[error("`{status}` is not a model status (one of: {})", ModelStatus::ALL.map(|s| s.as_str()).join(", "))]
+    InvalidModelStatus { status: String },
+    #[error("alias `{alias}` is not a valid alias name ({})", problem.explain(alias))]
+    InvalidAlias {
+        alias: String,
+        problem: AliasProblem,
+    },
+    #[error(
+        "model `{name}` has no version {version}\nhint: `lakeforge models show {name}` lists its versions"
+    )]
+    NoSuchVersion { name: String, version: i64 },
+    /// A person asked to promote a version its quality gate rejected, without forcing it.
+    /// Each caller adds how to force it (`--force`, `"force": true`).
+    #[error("{name} version {version} failed its quality gate ({})", gate_message.as_deref().unwrap_or("no details"))]
+    GateRejected {
+        name: String,
+        version: i64,
+        gate_message: Option<String>,
+    },
     #[error("`{scope}` is not a token scope\nhint: give --scope predict or --scope admin")]
     InvalidScope { scope: String },
     #[error("Run id `{spec}` is ambiguous: it starts {candidates}\nhint: type more of the id")]

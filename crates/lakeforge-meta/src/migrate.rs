@@ -213,7 +213,7 @@ mod tests {
         let nodes = store.node_executions("r1").await.unwrap();
         assert_eq!(nodes.len(), 2);
         assert_eq!(nodes[0].attempt, 1);
-        assert_eq!(nodes[0].delta_version, Some(0));
+        assert_eq!(nodes[0].record.delta_version, Some(0));
         assert_eq!(nodes[0].error, None);
         assert_eq!(nodes[1].error.as_deref(), Some("boom\nat line 2"));
         // The rebuilt tables still enforce what version 1 did, and now a second attempt fits.

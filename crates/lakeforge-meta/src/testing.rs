@@ -75,29 +75,50 @@ impl Drop for TestPostgres {
     }
 }
 
+/// Why a statement on the test server failed.
+#[derive(Debug, thiserror::Error)]
+enum SetupError {
+    #[error("{0}")]
+    Runtime(#[source] std::io::Error),
+    #[error("{0}")]
+    Url(#[source] sqlx::Error),
+    #[error("timed out connecting")]
+    Timeout,
+    /// The connection's error, as text with the URL's password hidden (the cause itself would
+    /// show it).
+    #[error("{0}")]
+    Connect(String),
+    #[error("{0}")]
+    Statement(#[source] sqlx::Error),
+    #[error("the database thread panicked")]
+    Panicked,
+}
+
 /// Run one statement on a connection of its own, on a runtime of its own.
-fn execute(url: &str, sql: String) -> Result<(), String> {
+fn execute(url: &str, sql: String) -> Result<(), SetupError> {
     let url = url.to_string();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(SetupError::Runtime)?;
         rt.block_on(async move {
-            let opts = PgConnectOptions::from_str(&url).map_err(|e| e.to_string())?;
+            let opts = PgConnectOptions::from_str(&url).map_err(SetupError::Url)?;
             let mut conn =
                 tokio::time::timeout(Duration::from_secs(20), PgConnection::connect_with(&opts))
                     .await
-                    .map_err(|_| "timed out connecting".to_string())?
-                    .map_err(|e| crate::location::scrub(&url, &e.to_string()))?;
+                    .map_err(|_| SetupError::Timeout)?
+                    .map_err(|e| {
+                        SetupError::Connect(crate::location::scrub(&url, &e.to_string()))
+                    })?;
             sqlx::raw_sql(sqlx::AssertSqlSafe(sql.as_str()))
                 .execute(&mut conn)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(SetupError::Statement)?;
             let _ = conn.close().await;
             Ok(())
         })
     })
     .join()
-    .map_err(|_| "the database thread panicked".to_string())?
+    .map_err(|_| SetupError::Panicked)?
 }

@@ -175,7 +175,11 @@ pub struct MlModelSpec {
     pub seed: u64,
     pub metrics: Vec<String>,
     pub gate: Vec<GateCondition>,
-    pub promote_to: String,
+    /// The alias a version that passes the gate takes, as declared. The default when none is
+    /// declared is the registry's (lakeforge-meta's `DEFAULT_ALIAS`), applied where versions
+    /// are promoted, so this crate does not need the store to know it.
+    #[serde(default)]
+    pub promote_to: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -404,10 +408,7 @@ impl MlModelScope<'_> {
             seed: props.seed.unwrap_or(42),
             metrics: props.metrics.clone(),
             gate,
-            promote_to: props
-                .promote_to
-                .clone()
-                .unwrap_or_else(|| "production".into()),
+            promote_to: props.promote_to.clone(),
         };
         let yaml = serde_yaml::to_string(props).unwrap_or_default();
         let mut fqn = vec![self.project.to_string()];

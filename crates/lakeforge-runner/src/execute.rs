@@ -734,8 +734,9 @@ async fn train_ml_model(
         result.delta_version = version;
         return Ok(());
     }
-    let outcome =
-        crate::train::train_node(&env.engine, env.meta.as_ref(), &env.run_id, node).await?;
+    let outcome = crate::train::train_node(&env.engine, env.meta.as_ref(), &env.run_id, node)
+        .await
+        .map_err(|e| e.to_string())?;
     result.message = outcome.message;
     result.rows_affected = Some(outcome.train_rows as u64);
     result.delta_version = Some(outcome.version);

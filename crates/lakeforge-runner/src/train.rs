@@ -9,16 +9,23 @@
 //! [`fit_from_spec`] is the pure part (rows in, model bytes out); `lakeforge models
 //! reproduce` runs it again on the training table at the recorded version and compares bytes.
 //! This module also loads the models a SQL statement scores with ([`load_scoring_models`]).
+//!
+//! The registry's rules (a version's status, the default alias, valid alias names) are
+//! lakeforge-meta's; failures are [`TrainError`]s, whose messages name the model's file.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use lakeforge_engine::{Engine, LoadedModel, read_relation};
-use lakeforge_meta::{MetaStore, ModelVersion, NewModelVersion, TrialRecord};
+use lakeforge_engine::{Engine, EngineError, LoadedModel, read_relation};
+use lakeforge_meta::{
+    DEFAULT_ALIAS, MetaError, MetaStore, ModelStatus, ModelVersion, NewModelVersion,
+    TrainingRecord, TrialRecord, check_alias_name,
+};
 use lakeforge_ml::{
-    Algorithm, FitSpec, ImportanceType, Metric, Model, SearchSpace, SplitStrategy, Task,
+    Algorithm, FitSpec, ImportanceType, Metric, MlError, Model, SearchSpace, SplitStrategy, Task,
     TuneOptions, TuneStrategy,
 };
 use lakeforge_project::ml_model::{parse_model_ref, predict_references};
@@ -54,29 +61,149 @@ pub struct Evaluation {
     pub confusion: Option<(Vec<String>, Vec<Vec<usize>>)>,
 }
 
-/// Where a declaration goes wrong, named for the user.
-fn at(node_name: &str, path: &str, message: impl std::fmt::Display) -> String {
-    format!("{path}: ml model `{node_name}`: {message}")
+/// The ML model a message is about, as messages name it: `models/ml.yml: ml model `churn``.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelAt {
+    pub name: String,
+    /// The file declaring it (`registry` when it is read back from the registry).
+    pub path: String,
+}
+
+impl ModelAt {
+    pub fn new(name: impl Into<String>, path: impl Into<String>) -> ModelAt {
+        ModelAt {
+            name: name.into(),
+            path: path.into(),
+        }
+    }
+
+    fn of(node: &Node) -> ModelAt {
+        ModelAt::new(&node.name, &node.path)
+    }
+
+    /// A problem with this model, said in words.
+    fn problem(&self, message: impl Into<String>) -> TrainError {
+        TrainError::Model {
+            at: self.clone(),
+            message: message.into(),
+        }
+    }
+
+    /// A step of the ML engine failed; `step` says which (with its `: `), empty for fitting.
+    fn ml(&self, step: &'static str) -> impl FnOnce(MlError) -> TrainError + '_ {
+        move |source| TrainError::Ml {
+            at: self.clone(),
+            step,
+            source,
+        }
+    }
+}
+
+impl fmt::Display for ModelAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ml model `{}`", self.path, self.name)
+    }
+}
+
+/// Why training, reproducing or loading an ML model failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The model's declaration does not fit its data or what training needs (a missing
+    /// column, too few rows, a gate naming a metric the model lacks, no metadata store).
+    #[error("{at}: {message}")]
+    Model { at: ModelAt, message: String },
+    /// The ML engine failed a step: splitting, tuning, fitting, evaluating, encoding.
+    #[error("{at}: {step}{source}")]
+    Ml {
+        at: ModelAt,
+        /// What was being done, with its `: `; empty for the fit itself and steps whose
+        /// error says enough.
+        step: &'static str,
+        #[source]
+        source: MlError,
+    },
+    #[error("{at}: reading {relation}: {source}")]
+    ReadTraining {
+        at: ModelAt,
+        relation: String,
+        #[source]
+        source: EngineError,
+    },
+    /// `promote_to:` names an alias the registry refuses.
+    #[error("{at}: {source}")]
+    Alias {
+        at: ModelAt,
+        #[source]
+        source: MetaError,
+    },
+    #[error("{unique_id}: not an ml model")]
+    NotAnMlModel { unique_id: String },
+    /// The blocking task that trains panicked or was cancelled.
+    #[error("training {name}: {source}")]
+    Panicked {
+        name: String,
+        #[source]
+        source: tokio::task::JoinError,
+    },
+    #[error("the recorded declaration of {name} version {version} cannot be read: {source}")]
+    RecordedSpec {
+        name: String,
+        version: i64,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(
+        "{name} version {version} was trained on {relation}, which was not a Delta table, so its rows cannot be read again as they were"
+    )]
+    NotDelta {
+        name: String,
+        version: i64,
+        relation: String,
+    },
+    #[error("reading {relation} at version {version}: {source}")]
+    ReadAtVersion {
+        relation: String,
+        version: i64,
+        #[source]
+        source: EngineError,
+    },
+    #[error(
+        "model `{name}` has no `{alias}` alias\nhint: train it with `lakeforge build -s {name}`, or point the alias at a version with `lakeforge models promote {name} VERSION --alias {alias}`"
+    )]
+    NoAlias { name: String, alias: String },
+    #[error("predict() needs the metadata store, which holds the model registry")]
+    PredictNeedsStore,
+    #[error(
+        "model `{name}` version {version}: its file {location} is missing\nhint: retrain it with `lakeforge build -s {name}`"
+    )]
+    MissingFile {
+        name: String,
+        version: i64,
+        location: String,
+    },
+    #[error("loading model `{name}` version {version} from {location}: {source}")]
+    LoadModel {
+        name: String,
+        version: i64,
+        location: String,
+        #[source]
+        source: MlError,
+    },
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
 }
 
 /// Check the declaration against the training relation's columns, before any work.
-fn check_columns(
-    spec: &MlModelSpec,
-    schema: &SchemaRef,
-    name: &str,
-    path: &str,
-) -> Result<(), String> {
+fn check_columns(spec: &MlModelSpec, schema: &SchemaRef, at: &ModelAt) -> Result<(), TrainError> {
     let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     let missing = |what: &str, c: &str| {
-        at(
-            name,
-            path,
-            format!(
-                "{what} `{c}` is not a column of {} (its columns: {})\nhint: fix the name in the ml model's YAML, or add the column to the training model",
-                spec.training,
-                columns.join(", ")
-            ),
-        )
+        at.problem(format!(
+            "{what} `{c}` is not a column of {} (its columns: {})\nhint: fix the name in the ml model's YAML, or add the column to the training model",
+            spec.training,
+            columns.join(", ")
+        ))
     };
     if let Some(t) = &spec.target
         && !columns.contains(&t.as_str())
@@ -102,11 +229,11 @@ fn check_columns(
 }
 
 /// The `FitSpec` a declaration stands for (params as given, before tuning).
-fn fit_spec(spec: &MlModelSpec) -> Result<FitSpec, String> {
-    let (task, implied) =
-        Task::parse(&spec.task).ok_or_else(|| format!("unknown task `{}`", spec.task))?;
+fn fit_spec(spec: &MlModelSpec, at: &ModelAt) -> Result<FitSpec, TrainError> {
+    let (task, implied) = Task::parse(&spec.task)
+        .ok_or_else(|| at.problem(format!("unknown task `{}`", spec.task)))?;
     let algorithm = Algorithm::parse(&spec.algorithm)
-        .ok_or_else(|| format!("unknown algorithm `{}`", spec.algorithm))?;
+        .ok_or_else(|| at.problem(format!("unknown algorithm `{}`", spec.algorithm)))?;
     let mut fit = FitSpec::new(task, spec.target.as_deref()).with_algorithm(algorithm);
     fit.params = spec.params.clone();
     if let Some(obj) = implied
@@ -140,20 +267,18 @@ pub fn fit_from_spec(
     spec: &MlModelSpec,
     schema: &SchemaRef,
     batches: &[RecordBatch],
-    name: &str,
-    path: &str,
-) -> Result<Trained, String> {
-    let err = |m: String| at(name, path, m);
-    check_columns(spec, schema, name, path)?;
+    at: &ModelAt,
+) -> Result<Trained, TrainError> {
+    check_columns(spec, schema, at)?;
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     if rows < 2 {
-        return Err(err(format!(
+        return Err(at.problem(format!(
             "{} has {rows} row{}; at least 2 are needed to train and hold out a test split",
             spec.training,
             if rows == 1 { "" } else { "s" }
         )));
     }
-    let mut fit = fit_spec(spec).map_err(&err)?;
+    let mut fit = fit_spec(spec, at)?;
     let split = match &spec.split {
         SplitSpec::Random { test_fraction } => SplitStrategy::Random {
             test_fraction: *test_fraction,
@@ -166,7 +291,7 @@ pub fn fit_from_spec(
                 seed: spec.seed,
             },
             None => {
-                return Err(err("`split: {strategy: stratified}` needs `target:`".into()));
+                return Err(at.problem("`split: {strategy: stratified}` needs `target:`"));
             }
         },
         SplitSpec::Time {
@@ -177,16 +302,15 @@ pub fn fit_from_spec(
             test_fraction: *test_fraction,
         },
     };
-    let (train, test) =
-        lakeforge_ml::split_batches(batches, &split).map_err(|e| err(e.to_string()))?;
+    let (train, test) = lakeforge_ml::split_batches(batches, &split).map_err(at.ml(""))?;
 
     let mut trials = Vec::new();
     if let Some(t) = &spec.tuning {
         let decls: Vec<String> = t.space.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let space = SearchSpace::parse(&decls).map_err(|e| err(format!("tuning.space: {e}")))?;
+        let space = SearchSpace::parse(&decls).map_err(at.ml("tuning.space: "))?;
         let metric = match &t.metric {
             Some(m) => Some(Metric::parse(m).ok_or_else(|| {
-                err(format!(
+                at.problem(format!(
                     "`tuning.metric: {m}` is not a metric Lakeforge knows"
                 ))
             })?),
@@ -208,7 +332,7 @@ pub fn fit_from_spec(
             num_threads: 0,
         };
         let tuned = lakeforge_ml::tune(std::slice::from_ref(&train), &fit, &space, &opts)
-            .map_err(|e| err(format!("tuning: {e}")))?;
+            .map_err(at.ml("tuning: "))?;
         trials = tuned
             .trials
             .iter()
@@ -222,19 +346,18 @@ pub fn fit_from_spec(
         fit.params = tuned.best_params;
     }
 
-    let model = lakeforge_ml::fit(std::slice::from_ref(&train), None, &fit)
-        .map_err(|e| err(e.to_string()))?;
+    let model = lakeforge_ml::fit(std::slice::from_ref(&train), None, &fit).map_err(at.ml(""))?;
     let report = model
         .evaluate(std::slice::from_ref(&test))
-        .map_err(|e| err(format!("evaluating on the held-out rows: {e}")))?;
+        .map_err(at.ml("evaluating on the held-out rows: "))?;
     let (labels, predictions) = if model.meta.task == Task::Clustering {
         (Vec::new(), Vec::new())
     } else {
         model
             .scored_labels(std::slice::from_ref(&test))
-            .map_err(|e| err(e.to_string()))?
+            .map_err(at.ml(""))?
     };
-    let bytes = model.to_bytes().map_err(|e| err(e.to_string()))?;
+    let bytes = model.to_bytes().map_err(at.ml(""))?;
     let sha256 = format!("{:x}", Sha256::digest(&bytes));
     let importance = model.feature_importance(ImportanceType::Gain);
     Ok(Trained {
@@ -259,7 +382,11 @@ pub fn fit_from_spec(
 }
 
 /// The gate's verdict: whether every condition holds, and a sentence saying so.
-pub fn check_gate(spec: &MlModelSpec, metrics: &[(String, f64)]) -> Result<(bool, String), String> {
+pub fn check_gate(
+    spec: &MlModelSpec,
+    metrics: &[(String, f64)],
+    at: &ModelAt,
+) -> Result<(bool, String), TrainError> {
     let mut parts = Vec::new();
     let mut passed = true;
     for g in &spec.gate {
@@ -268,7 +395,7 @@ pub fn check_gate(spec: &MlModelSpec, metrics: &[(String, f64)]) -> Result<(bool
             .find(|(n, _)| *n == g.metric)
             .map(|(_, v)| *v)
         else {
-            return Err(format!(
+            return Err(at.problem(format!(
                 "gate `{g}` names metric `{}`, which this model does not report (it reports: {})",
                 g.metric,
                 metrics
@@ -276,7 +403,7 @@ pub fn check_gate(spec: &MlModelSpec, metrics: &[(String, f64)]) -> Result<(bool
                     .map(|(n, _)| n.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
-            ));
+            )));
         };
         let holds = g.holds(value);
         passed &= holds;
@@ -315,60 +442,62 @@ pub(crate) async fn train_node(
     meta: Option<&MetaStore>,
     run_id: &str,
     node: &Node,
-) -> Result<TrainOutcome, String> {
+) -> Result<TrainOutcome, TrainError> {
     let spec = node
         .ml_model
         .as_deref()
-        .ok_or_else(|| format!("{}: not an ml model", node.unique_id))?;
+        .ok_or_else(|| TrainError::NotAnMlModel {
+            unique_id: node.unique_id.clone(),
+        })?;
+    let at = ModelAt::of(node);
     let meta = meta.ok_or_else(|| {
-        at(
-            &node.name,
-            &node.path,
-            "training needs the metadata store, which holds the model registry",
-        )
+        at.problem("training needs the metadata store, which holds the model registry")
+    })?;
+    // Before any work: an alias the registry would refuse fails now, not after the fit.
+    let alias = spec.promote_to.as_deref().unwrap_or(DEFAULT_ALIAS);
+    check_alias_name(alias).map_err(|source| TrainError::Alias {
+        at: at.clone(),
+        source,
     })?;
     let data = read_relation(engine, &spec.training, None)
         .await
-        .map_err(|e| {
-            at(
-                &node.name,
-                &node.path,
-                format!("reading {}: {e}", spec.training),
-            )
+        .map_err(|source| TrainError::ReadTraining {
+            at: at.clone(),
+            relation: spec.training.to_string(),
+            source,
         })?;
-    let (spec_owned, name, path) = (spec.clone(), node.name.clone(), node.path.clone());
+    let (spec_owned, at_owned) = (spec.clone(), at.clone());
     let schema = data.schema.clone();
     let batches = data.batches;
     let trained = tokio::task::spawn_blocking(move || {
-        fit_from_spec(&spec_owned, &schema, &batches, &name, &path)
+        fit_from_spec(&spec_owned, &schema, &batches, &at_owned)
     })
     .await
-    .map_err(|e| format!("training {}: {e}", node.name))??;
-    let (passed, verdict) =
-        check_gate(spec, &trained.metrics).map_err(|m| at(&node.name, &node.path, m))?;
+    .map_err(|source| TrainError::Panicked {
+        name: node.name.clone(),
+        source,
+    })??;
+    let (passed, verdict) = check_gate(spec, &trained.metrics, &at)?;
 
-    let versions = meta
-        .model_versions(&node.name)
-        .await
-        .map_err(|e| e.to_string())?;
+    let versions = meta.model_versions(&node.name).await?;
     // The same bytes (a rebuild that changed nothing the model sees) are the version already
     // recorded, not a new one; that version still names the table version it learned from,
     // which time travel keeps readable.
     if let Some(same) = versions
         .iter()
         .rev()
-        .find(|v| v.artifact_sha256 == trained.sha256)
+        .find(|v| v.trained.artifact_sha256 == trained.sha256)
     {
         let mut message = format!("unchanged: same model as version {}", same.version);
-        if passed && same.status == "passed" && !same.aliases.contains(&spec.promote_to) {
-            meta.set_alias(&node.name, &spec.promote_to, Some(same.version), run_id)
-                .await
-                .map_err(|e| e.to_string())?;
-            message.push_str(&format!(", now {}", spec.promote_to));
+        let same_passed = same.trained.status.passed();
+        if passed && same_passed && !same.aliases.iter().any(|a| a == alias) {
+            meta.set_alias(&node.name, alias, Some(same.version), run_id)
+                .await?;
+            message.push_str(&format!(", now {alias}"));
         }
         return Ok(TrainOutcome {
             version: same.version,
-            passed: same.status == "passed",
+            passed: same_passed,
             message,
             train_rows: trained.train_rows,
             training_version: data.version,
@@ -379,12 +508,10 @@ pub(crate) async fn train_node(
     let dir = artifact_dir(&node.name, &trained.sha256);
     let lake = engine.lake();
     lake.put_file(&format!("{dir}/model.lfm"), trained.bytes.clone())
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let evaluation = serde_json::to_vec(&trained.evaluation).unwrap_or_default();
     lake.put_file(&format!("{dir}/evaluation.json"), evaluation)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
 
     let feature_schema: Vec<serde_json::Value> = trained
         .model
@@ -400,28 +527,34 @@ pub(crate) async fn train_node(
             serde_json::json!({"name": c, "type": t})
         })
         .collect();
+    // The declaration as recorded names the alias it promoted to, the default included.
+    let recorded = MlModelSpec {
+        promote_to: Some(alias.to_string()),
+        ..spec.clone()
+    };
     let version = meta
         .register_model_version(&NewModelVersion {
             name: node.name.clone(),
-            run_id: Some(run_id.to_string()),
-            passed,
-            gate_message: (!verdict.is_empty()).then(|| verdict.clone()),
-            task: spec.task.clone(),
-            algorithm: spec.algorithm.clone(),
-            spec_json: serde_json::to_string(spec).unwrap_or_default(),
-            params_json: serde_json::to_string(&trained.params).unwrap_or_default(),
-            metrics: trained.metrics.clone(),
-            feature_schema_json: serde_json::to_string(&feature_schema).unwrap_or_default(),
-            artifact_path: format!("{dir}/model.lfm"),
-            artifact_sha256: trained.sha256.clone(),
-            training_relation: spec.training.to_string(),
-            training_version: data.version,
-            train_rows: trained.train_rows as i64,
-            test_rows: trained.test_rows as i64,
+            trained: TrainingRecord {
+                run_id: Some(run_id.to_string()),
+                status: ModelStatus::from_gate(passed),
+                gate_message: (!verdict.is_empty()).then(|| verdict.clone()),
+                task: spec.task.clone(),
+                algorithm: spec.algorithm.clone(),
+                spec_json: serde_json::to_string(&recorded).unwrap_or_default(),
+                params_json: serde_json::to_string(&trained.params).unwrap_or_default(),
+                metrics: trained.metrics.clone(),
+                feature_schema_json: serde_json::to_string(&feature_schema).unwrap_or_default(),
+                artifact_path: format!("{dir}/model.lfm"),
+                artifact_sha256: trained.sha256.clone(),
+                training_relation: spec.training.to_string(),
+                training_version: data.version,
+                train_rows: trained.train_rows as i64,
+                test_rows: trained.test_rows as i64,
+            },
             trials: trained.trials.clone(),
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let shown: Vec<String> = trained
         .metrics
         .iter()
@@ -429,12 +562,10 @@ pub(crate) async fn train_node(
         .map(|(n, v)| format!("{n} {v:.4}"))
         .collect();
     let message = if passed {
-        meta.set_alias(&node.name, &spec.promote_to, Some(version), run_id)
-            .await
-            .map_err(|e| e.to_string())?;
+        meta.set_alias(&node.name, alias, Some(version), run_id)
+            .await?;
         format!(
-            "version {version} → {} ({})",
-            spec.promote_to,
+            "version {version} → {alias} ({})",
             if verdict.is_empty() {
                 shown.join(", ")
             } else {
@@ -442,13 +573,9 @@ pub(crate) async fn train_node(
             }
         )
     } else {
-        let current = meta
-            .resolve_alias(&node.name, &spec.promote_to)
-            .await
-            .map_err(|e| e.to_string())?;
+        let current = meta.resolve_alias(&node.name, alias).await?;
         format!(
-            "version {version} not promoted: gate failed ({verdict}); {} {}",
-            spec.promote_to,
+            "version {version} not promoted: gate failed ({verdict}); {alias} {}",
             match current {
                 Some(v) => format!("stays at version {v}"),
                 None => "has no version".into(),
@@ -480,43 +607,51 @@ pub async fn reproduce(
     meta: &MetaStore,
     name: &str,
     version: i64,
-) -> Result<Reproduction, String> {
-    let v = meta
-        .model_version(name, version)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| {
-            format!("model `{name}` has no version {version}\nhint: `lakeforge models show {name}` lists its versions")
+) -> Result<Reproduction, TrainError> {
+    let v = meta.require_version(name, version).await?;
+    let spec: MlModelSpec =
+        serde_json::from_str(&v.trained.spec_json).map_err(|source| TrainError::RecordedSpec {
+            name: name.into(),
+            version,
+            source,
         })?;
-    let spec: MlModelSpec = serde_json::from_str(&v.spec_json).map_err(|e| {
-        format!("the recorded declaration of {name} version {version} cannot be read: {e}")
-    })?;
-    let Some(at_version) = v.training_version else {
-        return Err(format!(
-            "{name} version {version} was trained on {}, which was not a Delta table, so its rows cannot be read again as they were",
-            v.training_relation
-        ));
+    let Some(at_version) = v.trained.training_version else {
+        return Err(TrainError::NotDelta {
+            name: name.into(),
+            version,
+            relation: v.trained.training_relation.clone(),
+        });
     };
     let data = read_relation(engine, &spec.training, Some(at_version))
         .await
-        .map_err(|e| format!("reading {} at version {at_version}: {e}", spec.training))?;
-    let (n, schema, batches) = (name.to_string(), data.schema.clone(), data.batches);
-    let trained = tokio::task::spawn_blocking(move || {
-        fit_from_spec(&spec, &schema, &batches, &n, "registry")
-    })
-    .await
-    .map_err(|e| e.to_string())??;
+        .map_err(|source| TrainError::ReadAtVersion {
+            relation: spec.training.to_string(),
+            version: at_version,
+            source,
+        })?;
+    let (at, schema, batches) = (
+        ModelAt::new(name, "registry"),
+        data.schema.clone(),
+        data.batches,
+    );
+    let trained = tokio::task::spawn_blocking(move || fit_from_spec(&spec, &schema, &batches, &at))
+        .await
+        .map_err(|source| TrainError::Panicked {
+            name: name.into(),
+            source,
+        })??;
+    let recorded = &v.trained.artifact_sha256;
     let file_sha256 = engine
         .lake()
-        .get_file(&v.artifact_path)
+        .get_file(&v.trained.artifact_path)
         .await
         .ok()
         .flatten()
         .map(|b| format!("{:x}", Sha256::digest(&b)));
-    let identical = trained.sha256 == v.artifact_sha256
-        && file_sha256.as_deref() == Some(v.artifact_sha256.as_str());
+    let identical =
+        trained.sha256 == *recorded && file_sha256.as_deref() == Some(recorded.as_str());
     Ok(Reproduction {
-        recorded_sha256: v.artifact_sha256.clone(),
+        recorded_sha256: recorded.clone(),
         file_sha256,
         reproduced_sha256: trained.sha256,
         identical,
@@ -525,27 +660,20 @@ pub async fn reproduce(
 }
 
 /// Resolve a model reference (`name`, `name@alias`, `name@3`) to a recorded version.
-pub async fn resolve_model(meta: &MetaStore, reference: &str) -> Result<ModelVersion, String> {
+pub async fn resolve_model(meta: &MetaStore, reference: &str) -> Result<ModelVersion, TrainError> {
     let (name, selector) = parse_model_ref(reference);
-    let selector = selector.unwrap_or("production");
+    let selector = selector.unwrap_or(DEFAULT_ALIAS);
     let version = match selector.parse::<i64>() {
         Ok(v) => v,
         Err(_) => meta
             .resolve_alias(name, selector)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| {
-                format!(
-                    "model `{name}` has no `{selector}` alias\nhint: train it with `lakeforge build -s {name}`, or point the alias at a version with `lakeforge models promote {name} VERSION --alias {selector}`"
-                )
+            .await?
+            .ok_or_else(|| TrainError::NoAlias {
+                name: name.into(),
+                alias: selector.into(),
             })?,
     };
-    meta.model_version(name, version)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| {
-            format!("model `{name}` has no version {version}\nhint: `lakeforge models show {name}` lists its versions")
-        })
+    Ok(meta.require_version(name, version).await?)
 }
 
 /// Load into the engine every model `sql` scores with (`predict('ref', ...)`), resolving
@@ -554,34 +682,31 @@ pub async fn load_scoring_models(
     engine: &Engine,
     meta: Option<&MetaStore>,
     sql: &str,
-) -> Result<Vec<(String, String, i64)>, String> {
+) -> Result<Vec<(String, String, i64)>, TrainError> {
     let references = predict_references(sql);
     if references.is_empty() {
         return Ok(Vec::new());
     }
-    let meta = meta.ok_or("predict() needs the metadata store, which holds the model registry")?;
+    let meta = meta.ok_or(TrainError::PredictNeedsStore)?;
     let mut loaded = Vec::new();
     for reference in references {
         let v = resolve_model(meta, &reference).await?;
         let cached = engine.scoring_models().get(&reference);
         if cached.as_ref().is_none_or(|c| c.version != v.version) {
-            let location = engine.lake().file_location(&v.artifact_path);
-            let bytes = engine
-                .lake()
-                .get_file(&v.artifact_path)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| {
-                    format!(
-                        "model `{}` version {}: its file {location} is missing\nhint: retrain it with `lakeforge build -s {}`",
-                        v.name, v.version, v.name
-                    )
-                })?;
-            let model = Model::from_bytes(&bytes).map_err(|e| {
-                format!(
-                    "loading model `{}` version {} from {location}: {e}",
-                    v.name, v.version
-                )
+            let path = &v.trained.artifact_path;
+            let location = engine.lake().file_location(path);
+            let Some(bytes) = engine.lake().get_file(path).await? else {
+                return Err(TrainError::MissingFile {
+                    name: v.name.clone(),
+                    version: v.version,
+                    location,
+                });
+            };
+            let model = Model::from_bytes(&bytes).map_err(|source| TrainError::LoadModel {
+                name: v.name.clone(),
+                version: v.version,
+                location,
+                source,
             })?;
             engine.scoring_models().insert(
                 &reference,
@@ -613,6 +738,25 @@ pub fn pin_predict_alias(sql: &str, alias: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_name_the_model_and_its_file() {
+        let at = ModelAt::new("churn", "models/ml.yml");
+        assert_eq!(
+            at.problem("`split: {strategy: stratified}` needs `target:`")
+                .to_string(),
+            "models/ml.yml: ml model `churn`: `split: {strategy: stratified}` needs `target:`"
+        );
+        // `promote_to: "7"` would be read back as version 7: refused before any training.
+        let refused = TrainError::Alias {
+            at,
+            source: check_alias_name("7").unwrap_err(),
+        };
+        assert_eq!(
+            refused.to_string(),
+            "models/ml.yml: ml model `churn`: alias `7` is not a valid alias name (it is a number, and `model@7` reads as version 7, never as an alias)"
+        );
+    }
 
     #[test]
     fn pins_the_alias_of_unpinned_references_only() {

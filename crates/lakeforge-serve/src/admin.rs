@@ -3,9 +3,11 @@
 //! `lakeforge models promote [--remove]` does, each change appended to the alias history.
 //!
 //! The registry in the store is the truth, not the server's snapshot: a version registered
-//! since the last refresh can be promoted. The version's model file is loaded before the alias
-//! moves (a file that cannot be loaded leaves the alias where it was), and the server reads the
-//! registry again before answering, so the next prediction already uses the new version.
+//! since the last refresh can be promoted. Its rules (valid alias names, no gate-rejected
+//! version without force) are lakeforge-meta's, the same as the CLI's. The version's model
+//! file is loaded before the alias moves (a file that cannot be loaded leaves the alias where
+//! it was), and the server reads the registry again before answering, so the next prediction
+//! already uses the new version.
 
 use std::sync::Arc;
 
@@ -13,6 +15,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
+use lakeforge_meta::{MetaError, check_alias_name};
 use serde_json::{Value, json};
 
 use crate::ServeState;
@@ -21,23 +24,18 @@ use crate::error::{ApiError, ApiResult};
 /// Who set an alias, in `ml_alias_history.set_by` (the CLI writes `cli`, runs their id).
 const SET_BY: &str = "api";
 
-/// Alias names the API accepts: letters, digits, `_`, `-` and `.`, so an alias always reads
-/// unambiguously in `predict('model@alias')` and in a URL.
-fn check_alias(alias: &str) -> ApiResult<()> {
-    let ok = !alias.is_empty()
-        && alias.len() <= 64
-        && alias
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad(
-            format!(
-                "alias `{alias}` is not a valid alias name (1 to 64 letters, digits, `_`, `-`, `.`)"
-            ),
-            "alias",
-        ))
+/// A refusal by the registry's rules is the client's mistake (4xx, in the words the CLI
+/// uses, with the API's way to force); anything else the store's trouble (503).
+fn store_error(e: MetaError) -> ApiError {
+    match e {
+        MetaError::InvalidAlias { .. } => ApiError::bad(e.to_string(), "alias"),
+        MetaError::NoSuchVersion { name, version } => ApiError::NotFound {
+            what: format!("version {version} of model `{name}`"),
+        },
+        MetaError::GateRejected { .. } => ApiError::Conflict {
+            message: format!("{e}; send \"force\": true to promote it anyway"),
+        },
+        e => ApiError::Unavailable(format!("the metadata store: {e}")),
     }
 }
 
@@ -50,7 +48,7 @@ async fn versions_of(
         .store()
         .model_versions(name)
         .await
-        .map_err(|e| ApiError::Unavailable(format!("the metadata store: {e}")))?;
+        .map_err(store_error)?;
     if versions.is_empty() {
         return Err(ApiError::NotFound {
             what: format!("model `{name}`"),
@@ -125,31 +123,22 @@ pub async fn set_alias(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
     let Path((name, alias)) = path?;
-    check_alias(&alias)?;
+    check_alias_name(&alias).map_err(store_error)?;
     let (version, force) = parse_body(body, state.options.max_body_bytes)?;
-    let versions = versions_of(&state, &name).await?;
-    let v = versions
-        .iter()
-        .find(|v| v.version == version)
-        .ok_or_else(|| ApiError::NotFound {
-            what: format!("version {version} of model `{name}`"),
-        })?;
-    if v.status != "passed" && !force {
-        return Err(ApiError::Conflict {
-            message: format!(
-                "{name} version {version} failed its quality gate ({}); send \"force\": true to promote it anyway",
-                v.gate_message.as_deref().unwrap_or("no details")
-            ),
-        });
-    }
-    // Load first: an alias must never point at a version this server cannot answer with.
-    state.models.load(v).await.map_err(ApiError::Internal)?;
-    let previous = state
-        .models
-        .store()
-        .set_alias(&name, &alias, Some(version), SET_BY)
+    // Said apart from a missing version, as before the rules moved into the store.
+    versions_of(&state, &name).await?;
+    let store = state.models.store();
+    let promotion = store
+        .promotion(&name, version, &alias, force)
         .await
-        .map_err(|e| ApiError::Unavailable(format!("the metadata store: {e}")))?;
+        .map_err(store_error)?;
+    // Load first: an alias must never point at a version this server cannot answer with.
+    state
+        .models
+        .load(promotion.version())
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let previous = promotion.apply(SET_BY).await.map_err(store_error)?;
     refresh_after(&state, &format!("{alias} now points at version {version}")).await?;
     Ok(Json(
         json!({"model": name, "alias": alias, "version": version, "previous": previous}),
@@ -162,7 +151,7 @@ pub async fn remove_alias(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<Json<Value>> {
     let Path((name, alias)) = path?;
-    check_alias(&alias)?;
+    check_alias_name(&alias).map_err(store_error)?;
     let versions = versions_of(&state, &name).await?;
     // Only an alias that exists is removed, so a mistyped name writes no history.
     if !versions.iter().any(|v| v.aliases.contains(&alias)) {
@@ -175,7 +164,7 @@ pub async fn remove_alias(
         .store()
         .set_alias(&name, &alias, None, SET_BY)
         .await
-        .map_err(|e| ApiError::Unavailable(format!("the metadata store: {e}")))?;
+        .map_err(store_error)?;
     refresh_after(&state, &format!("{alias} was removed")).await?;
     Ok(Json(
         json!({"model": name, "alias": alias, "previous": previous}),

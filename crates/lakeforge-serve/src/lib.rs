@@ -47,6 +47,7 @@ use serde_json::{Value, json};
 
 pub use auth::{AuthLimits, AuthStats};
 pub use error::{ApiError, ApiResult};
+pub use models::LoadError;
 use models::{LoadedVersion, Models};
 
 /// Limits and switches of one server.
@@ -129,7 +130,7 @@ impl ServeState {
 
     /// Read the registry (and load aliased versions); the server is ready after the first
     /// success.
-    pub async fn refresh(&self) -> Result<(), String> {
+    pub async fn refresh(&self) -> Result<(), models::LoadError> {
         self.models.refresh().await?;
         self.ready.store(true, Ordering::Release);
         Ok(())
@@ -350,13 +351,14 @@ async fn get_model(
     let versions: Vec<Value> = versions
         .iter()
         .map(|v| {
+            let t = &v.trained;
             let metrics: BTreeMap<&str, f64> =
-                v.metrics.iter().map(|(k, x)| (k.as_str(), *x)).collect();
+                t.metrics.iter().map(|(k, x)| (k.as_str(), *x)).collect();
             let inputs: Value =
-                serde_json::from_str(&v.feature_schema_json).unwrap_or_else(|_| json!([]));
-            json!({"version": v.version, "status": v.status, "task": v.task, "aliases": v.aliases,
+                serde_json::from_str(&t.feature_schema_json).unwrap_or_else(|_| json!([]));
+            json!({"version": v.version, "status": t.status, "task": t.task, "aliases": v.aliases,
                    "metrics": metrics, "inputs": inputs, "created_at": v.created_at,
-                   "trained_on": v.trained_on()})
+                   "trained_on": t.trained_on()})
         })
         .collect();
     Ok(Json(

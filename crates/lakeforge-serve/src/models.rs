@@ -16,11 +16,36 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use lakeforge_meta::{MetaStore, ModelVersion};
-use lakeforge_ml::Model;
+use lakeforge_meta::{DEFAULT_ALIAS, MetaError, MetaStore, ModelVersion};
+use lakeforge_ml::{MlError, Model};
 use parking_lot::{Mutex, RwLock};
 
 use crate::error::{ApiError, ApiResult};
+
+/// Why the registry could not be read, or a version not loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Registry(#[from] MetaError),
+    #[error("loading {name} version {version} from {location}: {source}")]
+    Read {
+        name: String,
+        version: i64,
+        location: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("loading {name} version {version}: {source}")]
+    Decode {
+        name: String,
+        version: i64,
+        #[source]
+        source: MlError,
+    },
+    /// The blocking task that decodes the file panicked or was cancelled.
+    #[error("{0}")]
+    Task(#[source] tokio::task::JoinError),
+}
 
 /// One version, loaded and ready to predict.
 pub struct LoadedVersion {
@@ -39,7 +64,7 @@ pub struct Snapshot {
 
 /// Reads a file of the lake (its path relative to the lake's root) into memory.
 pub type ReadFile = Arc<
-    dyn Fn(String) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, String>> + Send>> + Send + Sync,
+    dyn Fn(String) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<u8>>> + Send>> + Send + Sync,
 >;
 
 /// Where the model files are: the lake's folder on disk, or a reader (a lake in object
@@ -64,11 +89,9 @@ impl ModelFiles {
         }
     }
 
-    async fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+    async fn read(&self, path: &str) -> std::io::Result<Vec<u8>> {
         match self {
-            ModelFiles::Folder(root) => tokio::fs::read(root.join(path))
-                .await
-                .map_err(|e| e.to_string()),
+            ModelFiles::Folder(root) => tokio::fs::read(root.join(path)).await,
             ModelFiles::Reader { read, .. } => read(path.to_string()).await,
         }
     }
@@ -159,20 +182,11 @@ impl Models {
     }
 
     /// Read the registry again; load every version an alias points at, then swap.
-    pub async fn refresh(&self) -> Result<(), String> {
+    pub async fn refresh(&self) -> Result<(), LoadError> {
         let _one_at_a_time = self.refreshing.lock().await;
         let mut next = Snapshot::default();
-        for m in self
-            .store
-            .model_summaries()
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            let versions = self
-                .store
-                .model_versions(&m.name)
-                .await
-                .map_err(|e| e.to_string())?;
+        for m in self.store.model_summaries().await? {
+            let versions = self.store.model_versions(&m.name).await?;
             next.versions.insert(m.name.clone(), versions);
         }
         let aliased: Vec<&ModelVersion> = next
@@ -203,24 +217,27 @@ impl Models {
     }
 
     /// The loaded version `v` (reading its file the first time).
-    pub async fn load(&self, v: &ModelVersion) -> Result<Arc<LoadedVersion>, String> {
+    pub async fn load(&self, v: &ModelVersion) -> Result<Arc<LoadedVersion>, LoadError> {
         let key = (v.name.clone(), v.version);
         if let Some(l) = self.loaded.lock().get(&key) {
             return Ok(l);
         }
-        let location = self.files.location(&v.artifact_path);
-        let bytes = self.files.read(&v.artifact_path).await.map_err(|e| {
-            format!(
-                "loading {} version {} from {location}: {e}",
-                v.name, v.version
-            )
-        })?;
-        let fail = |e: String| format!("loading {} version {}: {e}", v.name, v.version);
+        let location = self.files.location(&v.trained.artifact_path);
+        let bytes = self
+            .files
+            .read(&v.trained.artifact_path)
+            .await
+            .map_err(|source| LoadError::Read {
+                name: v.name.clone(),
+                version: v.version,
+                location: location.clone(),
+                source,
+            })?;
         let record = v.clone();
-        let loaded = tokio::task::spawn_blocking(move || -> Result<LoadedVersion, String> {
-            let model = Model::from_file_bytes(&bytes, &location).map_err(|e| e.to_string())?;
+        let loaded = tokio::task::spawn_blocking(move || -> Result<LoadedVersion, MlError> {
+            let model = Model::from_file_bytes(&bytes, &location)?;
             let schema: Vec<serde_json::Value> =
-                serde_json::from_str(&record.feature_schema_json).unwrap_or_default();
+                serde_json::from_str(&record.trained.feature_schema_json).unwrap_or_default();
             let mut features: Vec<(String, String)> = schema
                 .iter()
                 .map(|f| {
@@ -250,15 +267,19 @@ impl Models {
             })
         })
         .await
-        .map_err(|e| e.to_string())?
-        .map_err(fail)?;
+        .map_err(LoadError::Task)?
+        .map_err(|source| LoadError::Decode {
+            name: v.name.clone(),
+            version: v.version,
+            source,
+        })?;
         let loaded = Arc::new(loaded);
         self.loaded.lock().insert(key, loaded.clone());
         Ok(loaded)
     }
 
     /// The version of `name` a request asks for: a version number, an alias, or (neither
-    /// given) the `production` alias.
+    /// given) the default alias, `production`.
     pub async fn resolve(
         &self,
         name: &str,
@@ -282,7 +303,7 @@ impl Models {
                     })?
             }
             (None, a) => {
-                let a = a.unwrap_or("production");
+                let a = a.unwrap_or(DEFAULT_ALIAS);
                 versions
                     .iter()
                     .find(|v| v.aliases.iter().any(|x| x == a))
@@ -291,6 +312,8 @@ impl Models {
                     })?
             }
         };
-        self.load(record).await.map_err(ApiError::Internal)
+        self.load(record)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))
     }
 }

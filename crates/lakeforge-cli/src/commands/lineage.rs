@@ -265,7 +265,12 @@ async fn table_state(
         let spec = project.nodes.get(id).and_then(|n| n.ml_model.as_deref());
         let version = match (store, spec) {
             (Some(s), Some(spec)) => s
-                .resolve_alias(&e.name, &spec.promote_to)
+                .resolve_alias(
+                    &e.name,
+                    spec.promote_to
+                        .as_deref()
+                        .unwrap_or(lakeforge_meta::DEFAULT_ALIAS),
+                )
                 .await
                 .ok()
                 .flatten(),
@@ -737,7 +742,8 @@ impl View<'_> {
                     .nodes
                     .get(id)
                     .and_then(|n| n.ml_model.as_deref())
-                    .map_or("production", |s| s.promote_to.as_str());
+                    .and_then(|s| s.promote_to.as_deref())
+                    .unwrap_or(lakeforge_meta::DEFAULT_ALIAS);
                 return match state.version {
                     Some(v) => format!("ml model, {alias} version {v}"),
                     None => format!("ml model, no {alias} version yet"),

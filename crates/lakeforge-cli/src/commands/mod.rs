@@ -114,6 +114,6 @@ pub async fn load_scoring_models(
     let store = runs::open_store(project).await?;
     lakeforge_runner::train::load_scoring_models(engine, store.as_ref(), sql)
         .await
-        .map_err(|e| anyhow::anyhow!(e))?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(())
 }

@@ -37,31 +37,33 @@ pub fn render(
     }
     .named(&v.name, v.version.to_string());
     // The registry's numbers are the ones `models show` prints; keep the report in step.
-    report.metrics = v.metrics.clone();
+    report.metrics = v.trained.metrics.clone();
     report.confusion = eval.confusion.clone().or(report.confusion);
     report.feature_importance = eval.importance.clone();
     let params: std::collections::BTreeMap<String, String> =
-        serde_json::from_str(&v.params_json).unwrap_or_default();
+        serde_json::from_str(&v.trained.params_json).unwrap_or_default();
     report.params = params.into_iter().collect();
     report.training_info = vec![
         format!(
             "trained on {}{} ({} rows; {} held out for these metrics)",
-            v.training_relation,
-            v.training_version
+            v.trained.training_relation,
+            v.trained
+                .training_version
                 .map(|x| format!(" at Delta version {x}"))
                 .unwrap_or_default(),
-            v.train_rows,
-            v.test_rows
+            v.trained.train_rows,
+            v.trained.test_rows
         ),
         format!(
             "trained {} by run {}",
             v.created_at,
-            v.run_id.as_deref().unwrap_or("-")
+            v.trained.run_id.as_deref().unwrap_or("-")
         ),
         format!(
             "quality gate: {}{}",
-            v.status,
-            v.gate_message
+            v.trained.status,
+            v.trained
+                .gate_message
                 .as_ref()
                 .map(|m| format!(" ({m})"))
                 .unwrap_or_default()
@@ -76,7 +78,7 @@ pub fn render(
         ),
         format!(
             "artifact {} (sha256 {})",
-            v.artifact_path, v.artifact_sha256
+            v.trained.artifact_path, v.trained.artifact_sha256
         ),
     ];
     if !trials.is_empty() {

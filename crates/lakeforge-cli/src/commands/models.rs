@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use comfy_table::{CellAlignment, Table, presets};
-use lakeforge_meta::{MetaStore, ModelVersion};
+use lakeforge_meta::{DEFAULT_ALIAS, MetaError, MetaStore, ModelVersion};
 
 use super::runs::{open_store, time};
 use crate::ProjectArgs;
@@ -59,7 +59,7 @@ pub enum ModelsCommand {
         project: ProjectArgs,
         name: String,
         version: Option<i64>,
-        #[arg(long, default_value = "production")]
+        #[arg(long, default_value = DEFAULT_ALIAS)]
         alias: String,
         #[arg(long, conflicts_with = "version")]
         remove: bool,
@@ -209,7 +209,8 @@ async fn list(project: &ProjectArgs, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn metric_text(v: &ModelVersion, n: usize) -> String {
-    v.metrics
+    v.trained
+        .metrics
         .iter()
         .take(n)
         .map(|(k, x)| format!("{k} {x:.4}"))
@@ -250,10 +251,10 @@ async fn show(
             t.add_row(vec![
                 v.version.to_string(),
                 time(&v.created_at),
-                v.status.clone(),
+                v.trained.status.to_string(),
                 v.aliases.join(", "),
-                v.trained_on(),
-                v.train_rows.to_string(),
+                v.trained.trained_on(),
+                v.trained.train_rows.to_string(),
                 metric_text(v, 3),
             ]);
         }
@@ -265,8 +266,8 @@ async fn show(
     if json {
         let out = serde_json::json!({
             "version": v,
-            "params": serde_json::from_str::<serde_json::Value>(&v.params_json).unwrap_or_default(),
-            "features": serde_json::from_str::<serde_json::Value>(&v.feature_schema_json).unwrap_or_default(),
+            "params": serde_json::from_str::<serde_json::Value>(&v.trained.params_json).unwrap_or_default(),
+            "features": serde_json::from_str::<serde_json::Value>(&v.trained.feature_schema_json).unwrap_or_default(),
             "trials": trials,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -275,13 +276,14 @@ async fn show(
         println!(
             "  trained    {} UTC (run {})",
             time(&v.created_at),
-            v.run_id.as_deref().unwrap_or("-")
+            v.trained.run_id.as_deref().unwrap_or("-")
         );
-        println!("  task       {} ({})", v.task, v.algorithm);
+        println!("  task       {} ({})", v.trained.task, v.trained.algorithm);
         println!(
             "  gate       {}{}",
-            v.status,
-            v.gate_message
+            v.trained.status,
+            v.trained
+                .gate_message
                 .as_ref()
                 .map(|m| format!(": {m}"))
                 .unwrap_or_default()
@@ -296,28 +298,32 @@ async fn show(
         );
         println!(
             "  trained on {}{} ({} rows, {} held out)",
-            v.training_relation,
-            v.training_version
+            v.trained.training_relation,
+            v.trained
+                .training_version
                 .map(|x| format!(" at Delta version {x}"))
                 .unwrap_or_default(),
-            v.train_rows,
-            v.test_rows
+            v.trained.train_rows,
+            v.trained.test_rows
         );
         println!(
             "  artifact   {} (sha256 {})",
-            v.artifact_path,
+            v.trained.artifact_path,
             // A short hash (a store edited by hand) is shown whole, not sliced past its end.
-            v.artifact_sha256.get(..16).unwrap_or(&v.artifact_sha256)
+            v.trained
+                .artifact_sha256
+                .get(..16)
+                .unwrap_or(&v.trained.artifact_sha256)
         );
         let mut t = table();
         t.set_header(vec!["metric (held-out rows)", "value"]);
-        for (k, x) in &v.metrics {
+        for (k, x) in &v.trained.metrics {
             t.add_row(vec![k.clone(), format!("{x:.6}")]);
         }
         right_align(&mut t, 1);
         println!("{t}");
         let params: std::collections::BTreeMap<String, String> =
-            serde_json::from_str(&v.params_json).unwrap_or_default();
+            serde_json::from_str(&v.trained.params_json).unwrap_or_default();
         if !params.is_empty() {
             let mut t = table();
             t.set_header(vec!["param", "value"]);
@@ -327,7 +333,7 @@ async fn show(
             println!("{t}");
         }
         let features: Vec<serde_json::Value> =
-            serde_json::from_str(&v.feature_schema_json).unwrap_or_default();
+            serde_json::from_str(&v.trained.feature_schema_json).unwrap_or_default();
         let mut t = table();
         t.set_header(vec!["#", "input column", "type"]);
         for (i, f) in features.iter().enumerate() {
@@ -364,7 +370,7 @@ async fn show(
     if let Some(path) = report {
         let project = super::load_project(project)?;
         let lake = lakeforge_engine::Lake::open_target(&project.target).await?;
-        let file = evaluation_path(&v.artifact_path);
+        let file = evaluation_path(&v.trained.artifact_path);
         let location = lake.file_location(&file);
         let text = lake.get_file(&file).await?.with_context(|| {
             format!(
@@ -421,12 +427,12 @@ async fn compare(project: &ProjectArgs, name: &str, specs: &[String]) -> anyhow:
         r.extend(chosen.iter().map(|v| f(v)));
         t.add_row(r);
     };
-    row("gate", &|v| v.status.clone());
-    row("trained on", &|v| v.trained_on());
-    row("train rows", &|v| v.train_rows.to_string());
+    row("gate", &|v| v.trained.status.to_string());
+    row("trained on", &|v| v.trained.trained_on());
+    row("train rows", &|v| v.trained.train_rows.to_string());
     let mut metric_names: Vec<String> = Vec::new();
     for v in &chosen {
-        for (k, _) in &v.metrics {
+        for (k, _) in &v.trained.metrics {
             if !metric_names.contains(k) {
                 metric_names.push(k.clone());
             }
@@ -434,14 +440,15 @@ async fn compare(project: &ProjectArgs, name: &str, specs: &[String]) -> anyhow:
     }
     for m in &metric_names {
         row(m, &|v| {
-            v.metric(m)
+            v.trained
+                .metric(m)
                 .map(|x| format!("{x:.6}"))
                 .unwrap_or_else(|| "-".into())
         });
     }
     let params: Vec<std::collections::BTreeMap<String, String>> = chosen
         .iter()
-        .map(|v| serde_json::from_str(&v.params_json).unwrap_or_default())
+        .map(|v| serde_json::from_str(&v.trained.params_json).unwrap_or_default())
         .collect();
     let mut names: Vec<&String> = params.iter().flat_map(|p| p.keys()).collect();
     names.sort();
@@ -486,14 +493,15 @@ async fn promote(
             "give the version to promote\nhint: lakeforge models promote {name} VERSION --alias {alias}"
         );
     };
-    let v = pick(&versions, &version.to_string())?;
-    if v.status != "passed" && !force {
-        bail!(
-            "{name} version {version} failed its quality gate ({})\nhint: add --force to promote it anyway",
-            v.gate_message.as_deref().unwrap_or("no details")
-        );
-    }
-    let previous = store.set_alias(name, alias, Some(version), "cli").await?;
+    pick(&versions, &version.to_string())?;
+    // The registry's rules (a valid alias name, no gate-rejected version without force) are
+    // the store's, shared with the server's admin route; the hint is this command's own.
+    let previous = match store.promote(name, version, alias, force, "cli").await {
+        Err(e @ MetaError::GateRejected { .. }) => {
+            bail!("{e}\nhint: add --force to promote it anyway")
+        }
+        other => other?,
+    };
     match previous {
         Some(p) if p == version => println!("{name}: {alias} already points at version {version}"),
         Some(p) => println!("{name}: {alias} → version {version} (was version {p})"),
@@ -565,12 +573,15 @@ async fn reproduce(project_args: &ProjectArgs, name: &str, spec: &str) -> anyhow
     eprintln!(
         "Training {name} version {} again from {} at Delta version {}...",
         v.version,
-        v.training_relation,
-        v.training_version.map_or("-".into(), |x| x.to_string())
+        v.trained.training_relation,
+        v.trained
+            .training_version
+            .map_or("-".into(), |x| x.to_string())
     );
+    // Rendered once: the error's text already says its cause.
     let r = lakeforge_runner::train::reproduce(&engine, &store, name, v.version)
         .await
-        .map_err(|e| anyhow::anyhow!(e))?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("recorded   sha256 {}", r.recorded_sha256);
     println!(
         "on disk    sha256 {}",

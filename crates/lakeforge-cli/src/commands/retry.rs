@@ -113,9 +113,11 @@ pub async fn run(args: RetryArgs) -> anyhow::Result<ExitCode> {
     }
     let mut latest: std::collections::HashMap<String, (i64, String)> = Default::default();
     for e in store.node_executions(&last.run_id).await? {
-        let slot = latest.entry(e.unique_id).or_insert((0, String::new()));
+        let slot = latest
+            .entry(e.record.unique_id)
+            .or_insert((0, String::new()));
         if e.attempt >= slot.0 {
-            *slot = (e.attempt, e.status);
+            *slot = (e.attempt, e.record.status);
         }
     }
     todo.retain(|id| {

@@ -173,14 +173,15 @@ fn nodes_table(nodes: &[NodeExecution]) -> Table {
     ]);
     for n in nodes {
         let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+        let r = &n.record;
         table.add_row(vec![
-            n.unique_id.clone(),
-            n.status.clone(),
+            r.unique_id.clone(),
+            r.status.clone(),
             n.attempt.to_string(),
-            elapsed(Some(n.elapsed_s)),
-            opt(n.rows_affected),
-            opt(n.delta_version),
-            first_line(n.message.as_deref().unwrap_or_default()),
+            elapsed(Some(r.elapsed_s)),
+            opt(r.rows_affected),
+            opt(r.delta_version),
+            first_line(r.message.as_deref().unwrap_or_default()),
         ]);
     }
     for c in 2..6 {

@@ -153,8 +153,10 @@ fn model_files(lake: lakeforge_engine::Lake) -> lakeforge_serve::models::ModelFi
             Box::pin(async move {
                 lake.get_file(&path)
                     .await
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| "no such file".to_string())
+                    .map_err(std::io::Error::other)?
+                    .ok_or_else(|| {
+                        std::io::Error::new(std::io::ErrorKind::NotFound, "no such file")
+                    })
             })
         }),
     }

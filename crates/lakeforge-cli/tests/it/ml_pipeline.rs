@@ -270,6 +270,17 @@ fn a_failed_gate_records_the_version_but_does_not_promote_it() {
         Some(1)
     );
 
+    // A number is no alias name: `churn@2` reads as version 2.
+    let refused = p.run(&["models", "promote", "churn", "1", "--alias", "2"]);
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused
+            .stderr
+            .contains("alias `2` is not a valid alias name (it is a number"),
+        "{}",
+        refused.stderr
+    );
+
     // Promoting a rejected version needs --force; every alias change is kept.
     let refused = p.run(&["models", "promote", "churn", "2"]);
     assert_eq!(refused.code, 2);
@@ -358,6 +369,29 @@ fn a_missing_feature_column_fails_naming_the_column() {
     assert_eq!(
         p.run_result("model.mlproj.churn_scores")["status"],
         "skipped"
+    );
+}
+
+#[test]
+fn a_promote_to_that_reads_as_a_version_is_refused_before_training() {
+    let p = Project::fixture("mlproj");
+    let ml = std::fs::read_to_string(p.path().join("models/ml.yml")).unwrap();
+    p.write(
+        "models/ml.yml",
+        &ml.replace("seed: 7", "seed: 7\n    promote_to: \"3\""),
+    );
+    let out = p.run(&["build"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stdout.contains(
+            "models/ml.yml: ml model `churn`: alias `3` is not a valid alias name (it is a number, and `model@3` reads as version 3"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        json(&p, &["models", "list", "--json"]),
+        serde_json::json!([])
     );
 }
 

@@ -75,3 +75,29 @@ async fn a_tick_time_that_is_not_a_time_is_an_error_not_1970() {
     let (table, column, _) = corrupt_at(store.ticks(None, 10).await.unwrap_err());
     assert_eq!((table, column.as_str()), ("schedule_ticks", "tick_at"));
 }
+
+#[tokio::test]
+async fn a_model_status_lakeforge_never_writes_names_its_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    let store = MetaStore::open_sqlite(&path).await.unwrap();
+    store
+        .register_model_version(&lakeforge_meta::NewModelVersion {
+            name: "churn".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    store.close().await;
+
+    // The table's CHECK would refuse it; a program that ignores checks would not.
+    tamper(
+        &path,
+        "PRAGMA ignore_check_constraints = ON; UPDATE ml_model_versions SET status = 'maybe'",
+    )
+    .await;
+    let store = MetaStore::open_sqlite(&path).await.unwrap();
+    let (table, column, text) = corrupt_at(store.model_versions("churn").await.unwrap_err());
+    assert_eq!((table, column.as_str()), ("ml_model_versions", "status"));
+    assert!(text.contains("`maybe` is not a model status"), "{text}");
+}

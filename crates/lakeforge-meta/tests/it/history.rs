@@ -93,15 +93,15 @@ async fn records_runs_nodes_and_reopens(db: Db) {
     assert_eq!((r.nodes_ok, r.nodes_failed, r.nodes_skipped), (2, 2, 1));
 
     let nodes = store.node_executions("r1").await.unwrap();
-    let ids: Vec<&str> = nodes.iter().map(|n| n.unique_id.as_str()).collect();
+    let ids: Vec<&str> = nodes.iter().map(|n| n.record.unique_id.as_str()).collect();
     assert_eq!(
         ids,
         ["seed.p.s", "model.p.a", "model.p.b", "test.p.t", "test.p.u"]
     );
-    assert_eq!(nodes[0].rows_affected, Some(3));
-    assert_eq!(nodes[0].delta_version, Some(7));
-    assert_eq!(nodes[0].sql_hash.as_deref(), Some("abc123"));
-    assert_eq!(nodes[0].elapsed_s, 0.25);
+    assert_eq!(nodes[0].record.rows_affected, Some(3));
+    assert_eq!(nodes[0].record.delta_version, Some(7));
+    assert_eq!(nodes[0].record.sql_hash.as_deref(), Some("abc123"));
+    assert_eq!(nodes[0].record.elapsed_s, 0.25);
     assert_eq!(nodes[0].attempt, 1);
     assert_eq!(nodes[0].error, None);
     assert_eq!(
@@ -134,7 +134,7 @@ async fn attempts_are_kept_apart(db: Db) {
     let nodes = store.node_executions("r1").await.unwrap();
     let seen: Vec<(i64, &str)> = nodes
         .iter()
-        .map(|n| (n.attempt, n.status.as_str()))
+        .map(|n| (n.attempt, n.record.status.as_str()))
         .collect();
     assert_eq!(seen, [(1, "error"), (2, "success")]);
     // The run's counts follow each node's latest attempt.

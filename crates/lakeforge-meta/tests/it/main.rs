@@ -10,4 +10,5 @@ mod corrupt;
 mod history;
 mod locks;
 mod open;
+mod registry;
 mod schedules;

@@ -2,36 +2,20 @@
 //! promote` does, guarded by the `admin` scope; the next prediction uses the new version.
 
 use axum::http::StatusCode;
-use lakeforge_meta::NewModelVersion;
+use lakeforge_meta::ModelStatus;
 use lakeforge_serve::ServeOptions;
 
-use crate::{Fixture, call};
+use crate::{Fixture, call, new_version};
 
 const ROWS: &str = r#"{"rows": [{"x": 4.2, "plan": "premium"}]}"#;
 
 /// A version of `m` whose quality gate failed (reusing version 1's file).
 async fn register_rejected(f: &Fixture) -> i64 {
-    f.store
-        .register_model_version(&NewModelVersion {
-            name: "m".into(),
-            passed: false,
-            gate_message: Some("auc 0.52 < 0.7".into()),
-            task: "binary".into(),
-            algorithm: "gbdt".into(),
-            spec_json: "{}".into(),
-            params_json: "{}".into(),
-            metrics: vec![("auc".into(), 0.52)],
-            feature_schema_json: r#"[{"name":"x","type":"Float64"},{"name":"plan","type":"Utf8"}]"#
-                .into(),
-            artifact_path: "_models/m/20/model.lfm".into(),
-            artifact_sha256: format!("{:064}", 20),
-            training_relation: "main.t".into(),
-            training_version: Some(1),
-            train_rows: 600,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
+    let mut new = new_version("m", "_models/m/20/model.lfm".into(), ModelStatus::Rejected);
+    new.trained.gate_message = Some("auc 0.52 < 0.7".into());
+    new.trained.metrics = vec![("auc".into(), 0.52)];
+    new.trained.artifact_sha256 = format!("{:064}", 20);
+    f.store.register_model_version(&new).await.unwrap()
 }
 
 #[tokio::test]
@@ -204,6 +188,15 @@ async fn unknown_models_versions_bad_bodies_and_the_gate() {
     let (status, json, _) = put("/v1/models/m/aliases/a%20b", r#"{"version": 1}"#.into()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(json["error"]["field"], "alias");
+    // A number is refused as an alias name: `m@3` reads as version 3.
+    let (status, json, text) = put("/v1/models/m/aliases/3", r#"{"version": 1}"#.into()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert_eq!(json["error"]["field"], "alias");
+    assert!(
+        text.contains("alias `3` is not a valid alias name") && text.contains("version 3"),
+        "{text}"
+    );
+    assert!(f.store.resolve_alias("m", "3").await.unwrap().is_none());
 
     // The gate: refused without force (the alias stays), accepted with it.
     let body = format!(r#"{{"version": {rejected}}}"#);

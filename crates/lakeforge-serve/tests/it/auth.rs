@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use lakeforge_meta::NewModelVersion;
+use lakeforge_meta::ModelStatus;
 use lakeforge_ml::rng::Rng;
 use lakeforge_serve::{AuthLimits, ServeLimits, ServeOptions, ServeState};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{Fixture, call};
+use crate::{Fixture, call, new_version};
 
 const ROWS: &str = r#"{"rows": [{"x": 1.5, "plan": "pro"}]}"#;
 
@@ -308,23 +308,10 @@ async fn a_damaged_model_file_is_an_error_naming_it() {
         let rel = format!("_models/m/{name}/model.lfm");
         std::fs::create_dir_all(f.lake.join(format!("_models/m/{name}"))).unwrap();
         std::fs::write(f.lake.join(&rel), bytes).unwrap();
-        let version = f
-            .store
-            .register_model_version(&NewModelVersion {
-                name: "m".into(),
-                passed: true,
-                task: "binary".into(),
-                algorithm: "gbdt".into(),
-                spec_json: "{}".into(),
-                params_json: "{}".into(),
-                feature_schema_json: "not json".into(),
-                artifact_path: rel.clone(),
-                artifact_sha256: "0".repeat(64),
-                training_relation: "main.t".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let mut new = new_version("m", rel.clone(), ModelStatus::Passed);
+        new.trained.feature_schema_json = "not json".into();
+        new.trained.artifact_sha256 = "0".repeat(64);
+        let version = f.store.register_model_version(&new).await.unwrap();
         state.refresh().await.unwrap();
         let uri = format!("/v1/models/m/versions/{version}/predict");
         let (status, body, text) = call(&state, "POST", &uri, Some(ROWS), None).await;

@@ -9,7 +9,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use lakeforge_meta::{MetaStore, NewModelVersion};
+use lakeforge_meta::{MetaStore, ModelStatus, NewModelVersion, TrainingRecord};
 use lakeforge_ml::{FeatureValue, FitSpec, Model, Task};
 use lakeforge_serve::{ServeOptions, ServeState, router};
 use serde_json::{Value, json};
@@ -73,28 +73,10 @@ impl Fixture {
         let path = self.lake.join(&rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, bytes).unwrap();
-        let version = self
-            .store
-            .register_model_version(&NewModelVersion {
-                name: name.into(),
-                passed: true,
-                task: "binary".into(),
-                algorithm: "gbdt".into(),
-                spec_json: "{}".into(),
-                params_json: "{}".into(),
-                metrics: vec![("auc".into(), 0.9)],
-                feature_schema_json:
-                    r#"[{"name":"x","type":"Float64"},{"name":"plan","type":"Utf8"}]"#.into(),
-                artifact_path: rel,
-                artifact_sha256: format!("{trees:064}"),
-                training_relation: "main.t".into(),
-                training_version: Some(1),
-                train_rows: 600,
-                test_rows: 0,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let mut new = new_version(name, rel, ModelStatus::Passed);
+        new.trained.metrics = vec![("auc".into(), 0.9)];
+        new.trained.artifact_sha256 = format!("{trees:064}");
+        let version = self.store.register_model_version(&new).await.unwrap();
         if let Some(a) = alias {
             self.store
                 .set_alias(name, a, Some(version), "test")
@@ -108,6 +90,29 @@ impl Fixture {
         let state = ServeState::new(self.store.clone(), self.lake.clone(), options);
         state.refresh().await.unwrap();
         state
+    }
+}
+
+/// A passed version of `name` whose file is `artifact_path`, taking the fixture's inputs
+/// (`x`, `plan`); each test sets what it is about.
+fn new_version(name: &str, artifact_path: String, status: ModelStatus) -> NewModelVersion {
+    NewModelVersion {
+        name: name.into(),
+        trained: TrainingRecord {
+            status,
+            task: "binary".into(),
+            algorithm: "gbdt".into(),
+            spec_json: "{}".into(),
+            params_json: "{}".into(),
+            feature_schema_json: r#"[{"name":"x","type":"Float64"},{"name":"plan","type":"Utf8"}]"#
+                .into(),
+            artifact_path,
+            training_relation: "main.t".into(),
+            training_version: Some(1),
+            train_rows: 600,
+            ..Default::default()
+        },
+        ..Default::default()
     }
 }
 

@@ -6,21 +6,30 @@
 //! Version numbers count up from 1 per model; the next one is taken inside the transaction
 //! that inserts it (`BEGIN IMMEDIATE` on SQLite, a per-model advisory lock on PostgreSQL), so
 //! two trainings of the same model never get the same number.
+//!
+//! This file reads and writes the registry's tables; `rules` holds what every caller must
+//! agree on (a version's status, the default alias, which alias names are valid, when a
+//! version may be promoted).
+
+mod rules;
 
 use crate::decode::RowExt;
 use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
 
+pub use rules::{AliasProblem, DEFAULT_ALIAS, ModelStatus, Promotion, check_alias_name};
+
 use crate::{MetaStore, Result};
 
-/// Everything a training node records about a new version.
-#[derive(Debug, Clone, Default)]
-pub struct NewModelVersion {
-    pub name: String,
+/// What the training of a version recorded: everything about a version but its name and what
+/// the registry gives it (its number, the time, the aliases). A new version carries it in,
+/// a stored one carries it out, so each field is declared here once.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TrainingRecord {
     pub run_id: Option<String>,
-    /// Whether the version passed its quality gate.
-    pub passed: bool,
-    /// Why it did not (or the conditions it met).
+    /// The quality gate's verdict.
+    pub status: ModelStatus,
+    /// Why the gate rejected the version (or the conditions it met).
     pub gate_message: Option<String>,
     pub task: String,
     pub algorithm: String,
@@ -38,45 +47,9 @@ pub struct NewModelVersion {
     pub training_version: Option<i64>,
     pub train_rows: i64,
     pub test_rows: i64,
-    pub trials: Vec<TrialRecord>,
 }
 
-/// One tuning trial.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TrialRecord {
-    pub trial: i64,
-    pub params_json: String,
-    pub score: f64,
-    pub iterations: i64,
-}
-
-/// A recorded version.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ModelVersion {
-    pub name: String,
-    pub version: i64,
-    pub created_at: String,
-    pub run_id: Option<String>,
-    /// `passed` or `rejected` (by the quality gate).
-    pub status: String,
-    pub gate_message: Option<String>,
-    pub task: String,
-    pub algorithm: String,
-    pub spec_json: String,
-    pub params_json: String,
-    pub metrics: Vec<(String, f64)>,
-    pub feature_schema_json: String,
-    pub artifact_path: String,
-    pub artifact_sha256: String,
-    pub training_relation: String,
-    pub training_version: Option<i64>,
-    pub train_rows: i64,
-    pub test_rows: i64,
-    /// The aliases pointing at this version now.
-    pub aliases: Vec<String>,
-}
-
-impl ModelVersion {
+impl TrainingRecord {
     /// The training relation and the Delta version read: `main.features @ v3`.
     pub fn trained_on(&self) -> String {
         match self.training_version {
@@ -91,6 +64,36 @@ impl ModelVersion {
             .find(|(n, _)| n == name)
             .map(|(_, v)| *v)
     }
+}
+
+/// Everything a training node records about a new version.
+#[derive(Debug, Clone, Default)]
+pub struct NewModelVersion {
+    pub name: String,
+    pub trained: TrainingRecord,
+    pub trials: Vec<TrialRecord>,
+}
+
+/// One tuning trial.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrialRecord {
+    pub trial: i64,
+    pub params_json: String,
+    pub score: f64,
+    pub iterations: i64,
+}
+
+/// A recorded version. Its JSON (`lakeforge models show --json`) is flat: the training
+/// record's fields sit beside the version's own.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelVersion {
+    pub name: String,
+    pub version: i64,
+    pub created_at: String,
+    #[serde(flatten)]
+    pub trained: TrainingRecord,
+    /// The aliases pointing at this version now.
+    pub aliases: Vec<String>,
 }
 
 /// One change of an alias.
@@ -140,36 +143,71 @@ macro_rules! version_row {
             .into_iter()
             .map(|(k, v)| (k, v.unwrap_or(f64::NAN)))
             .collect();
+        let status: String = r.col(T, 4)?;
+        let status: ModelStatus = status
+            .parse()
+            .map_err(|e: crate::MetaError| crate::decode::corrupt(T, "status", Box::new(e)))?;
         Ok::<_, crate::MetaError>(ModelVersion {
             name: r.col(T, 0)?,
             version: r.col(T, 1)?,
             created_at: r.col(T, 2)?,
-            run_id: r.col(T, 3)?,
-            status: r.col(T, 4)?,
-            gate_message: r.col(T, 5)?,
-            task: r.col(T, 6)?,
-            algorithm: r.col(T, 7)?,
-            spec_json: r.col(T, 8)?,
-            params_json: r.col(T, 9)?,
-            metrics,
-            feature_schema_json: r.col(T, 11)?,
-            artifact_path: r.col(T, 12)?,
-            artifact_sha256: r.col(T, 13)?,
-            training_relation: r.col(T, 14)?,
-            training_version: r.col(T, 15)?,
-            train_rows: r.col(T, 16)?,
-            test_rows: r.col(T, 17)?,
+            trained: TrainingRecord {
+                run_id: r.col(T, 3)?,
+                status,
+                gate_message: r.col(T, 5)?,
+                task: r.col(T, 6)?,
+                algorithm: r.col(T, 7)?,
+                spec_json: r.col(T, 8)?,
+                params_json: r.col(T, 9)?,
+                metrics,
+                feature_schema_json: r.col(T, 11)?,
+                artifact_path: r.col(T, 12)?,
+                artifact_sha256: r.col(T, 13)?,
+                training_relation: r.col(T, 14)?,
+                training_version: r.col(T, 15)?,
+                train_rows: r.col(T, 16)?,
+                test_rows: r.col(T, 17)?,
+            },
             aliases: Vec::new(),
         })
     }};
+}
+
+/// Runs `$body` with `$tx` bound to a connection in a transaction that holds model `$name`'s
+/// lock, committing after it: the whole SQLite file (`BEGIN IMMEDIATE`) or a per-model
+/// advisory lock on PostgreSQL, so writers of one model's versions or aliases take turns.
+macro_rules! model_transaction {
+    ($pool:expr, $name:expr, $tx:ident => $body:expr) => {
+        match $pool {
+            crate::Pool::Sqlite(p) => {
+                let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
+                let $tx = &mut *tx;
+                let out = $body;
+                tx.commit().await?;
+                out
+            }
+            crate::Pool::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext('lakeforge.model.' || $1))")
+                    .bind($name)
+                    .execute(&mut *tx)
+                    .await?;
+                let $tx = &mut *tx;
+                let out = $body;
+                tx.commit().await?;
+                out
+            }
+        }
+    };
 }
 
 /// The table [`version_row!`] reads.
 const T: &str = "ml_model_versions";
 
 impl MetaStore {
-    /// Record a new version of `v.name` with its trials; returns its number.
-    pub async fn register_model_version(&self, v: &NewModelVersion) -> Result<i64> {
+    /// Record a new version of `new.name` with its trials; returns its number.
+    pub async fn register_model_version(&self, new: &NewModelVersion) -> Result<i64> {
+        let v = &new.trained;
         let metrics = serde_json::to_string(&v.metrics).unwrap_or_else(|_| "[]".into());
         let insert = format!(
             "INSERT INTO ml_model_versions ({VERSION_COLUMNS}) VALUES \
@@ -179,20 +217,19 @@ impl MetaStore {
                          iterations) VALUES ($1, $2, $3, $4, $5, $6)";
         let next_sql =
             "SELECT COALESCE(MAX(version), 0) + 1 FROM ml_model_versions WHERE name = $1";
-        let status = if v.passed { "passed" } else { "rejected" };
         macro_rules! insert_all {
             ($tx:expr) => {{
                 let tx = $tx;
                 let version: i64 = sqlx::query_scalar(next_sql)
-                    .bind(&v.name)
+                    .bind(&new.name)
                     .fetch_one(&mut *tx)
                     .await?;
                 sqlx::query(sqlx::AssertSqlSafe(insert.as_str()))
-                    .bind(&v.name)
+                    .bind(&new.name)
                     .bind(version)
                     .bind(now())
                     .bind(&v.run_id)
-                    .bind(status)
+                    .bind(v.status.as_str())
                     .bind(&v.gate_message)
                     .bind(&v.task)
                     .bind(&v.algorithm)
@@ -208,9 +245,9 @@ impl MetaStore {
                     .bind(v.test_rows)
                     .execute(&mut *tx)
                     .await?;
-                for t in &v.trials {
+                for t in &new.trials {
                     sqlx::query(trial_sql)
-                        .bind(&v.name)
+                        .bind(&new.name)
                         .bind(version)
                         .bind(t.trial)
                         .bind(&t.params_json)
@@ -226,25 +263,7 @@ impl MetaStore {
                 version
             }};
         }
-        let version = match &self.pool {
-            crate::Pool::Sqlite(p) => {
-                let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
-                let version = insert_all!(&mut *tx);
-                tx.commit().await?;
-                version
-            }
-            crate::Pool::Postgres(p) => {
-                let mut tx = p.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock(hashtext('lakeforge.model.' || $1))")
-                    .bind(&v.name)
-                    .execute(&mut *tx)
-                    .await?;
-                let version = insert_all!(&mut *tx);
-                tx.commit().await?;
-                version
-            }
-        };
-        Ok(version)
+        Ok(model_transaction!(&self.pool, &new.name, tx => insert_all!(tx)))
     }
 
     /// Every version of `name`, oldest first, with the aliases each holds now.
@@ -276,6 +295,17 @@ impl MetaStore {
             .await?
             .into_iter()
             .find(|v| v.version == version))
+    }
+
+    /// One version of `name` that must exist: [`MetaError::NoSuchVersion`](crate::MetaError)
+    /// otherwise.
+    pub async fn require_version(&self, name: &str, version: i64) -> Result<ModelVersion> {
+        self.model_version(name, version)
+            .await?
+            .ok_or_else(|| crate::MetaError::NoSuchVersion {
+                name: name.into(),
+                version,
+            })
     }
 
     /// Every model with at least one version, by name.
@@ -338,7 +368,10 @@ impl MetaStore {
     }
 
     /// Point `alias` of `name` at `version` (None removes the alias), appending the change
-    /// to the history; returns the version it pointed at before.
+    /// to the history; returns the version it pointed at before. An alias is only set under a
+    /// valid name ([`check_alias_name`]); removing is always allowed, so an alias set before
+    /// the rule existed can still be cleared. No gate check: [`MetaStore::promotion`] is the
+    /// way in for a person's promotion.
     pub async fn set_alias(
         &self,
         name: &str,
@@ -346,6 +379,9 @@ impl MetaStore {
         version: Option<i64>,
         set_by: &str,
     ) -> Result<Option<i64>> {
+        if version.is_some() {
+            check_alias_name(alias)?;
+        }
         let at = now();
         let current_sql = "SELECT version FROM ml_model_aliases WHERE name = $1 AND alias = $2";
         let seq_sql = "SELECT COALESCE(MAX(seq), 0) + 1 FROM ml_alias_history \
@@ -400,25 +436,7 @@ impl MetaStore {
                 previous
             }};
         }
-        let previous = match &self.pool {
-            crate::Pool::Sqlite(p) => {
-                let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
-                let previous = change!(&mut *tx);
-                tx.commit().await?;
-                previous
-            }
-            crate::Pool::Postgres(p) => {
-                let mut tx = p.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock(hashtext('lakeforge.model.' || $1))")
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await?;
-                let previous = change!(&mut *tx);
-                tx.commit().await?;
-                previous
-            }
-        };
-        Ok(previous)
+        Ok(model_transaction!(&self.pool, name, tx => change!(tx)))
     }
 
     /// Every change of every alias of `name`, oldest first.
