@@ -16,6 +16,7 @@ mod node;
 pub mod openlineage;
 mod plan;
 mod results;
+pub mod schedule;
 mod scheduler;
 mod state;
 pub mod train;
