@@ -10,6 +10,7 @@
 //! schedules, each tick one such run.
 
 mod artifacts;
+pub mod backfill;
 mod error;
 pub mod hooks;
 mod node;
