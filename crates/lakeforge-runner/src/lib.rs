@@ -28,3 +28,5 @@ pub use plan::Command;
 pub use results::{NodeResult, NodeStatus, RunSummary};
 pub use scheduler::{Reporter, RunOptions, run, run_until};
 
+#[cfg(test)]
+mod tests;
