@@ -110,6 +110,9 @@ fn result<'a>(summary: &'a RunSummary, project: &Project, name: &str) -> &'a Nod
         .unwrap_or_else(|| panic!("no result for {name}: {:#?}", summary.results))
 }
 
+/// Called with the node and the attempt that errored, before the next attempt waits.
+type RetryHook = Box<dyn Fn(&Node, u32) + Send + Sync>;
+
 /// A reporter that keeps the retries it was told of, and can act when one is announced
 /// (the test's way to change the world between two attempts).
 #[derive(Default)]
@@ -117,7 +120,7 @@ struct Recorder {
     /// (node name, attempt that errored, delay before the next one).
     retries: Mutex<Vec<(String, u32, f64)>>,
     finished: Mutex<Vec<(String, NodeStatus)>>,
-    on_retry: Option<Box<dyn Fn(&Node, u32) + Send + Sync>>,
+    on_retry: Option<RetryHook>,
 }
 
 impl Reporter for Recorder {
