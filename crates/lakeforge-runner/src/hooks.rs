@@ -13,7 +13,8 @@ use lakeforge_project::hooks::{Hook, HookKind, node_hooks, run_hooks};
 use lakeforge_project::{CompileContext, Node};
 use serde::Serialize;
 
-use crate::results::NodeStatus;
+use crate::results::{NodeStatus, now};
+use crate::{Result, RunnerError};
 
 /// How one `on-run-start`/`on-run-end` hook went, reported as dbt reports its operations.
 #[derive(Debug, Clone, Serialize)]
@@ -38,13 +39,13 @@ async fn run_one(
     hook: &Hook,
     node: Option<&Node>,
     is_incremental: bool,
-) -> (Option<String>, Result<Option<u64>, String>) {
+) -> (Option<String>, Result<Option<u64>>) {
     let label = hook.label();
     // Rendering may query the lake (run_query in a macro): the adapter bridges that itself.
     // Its errors name the hook already (`models/a.sql (post-hook #1):2: ...`).
     let sql = match compile.render_hook(hook, node, is_incremental) {
         Ok(sql) => sql,
-        Err(e) => return (None, Err(e.to_string())),
+        Err(e) => return (None, Err(e.into())),
     };
     if sql.is_empty() {
         return (Some(sql), Ok(None));
@@ -53,7 +54,7 @@ async fn run_one(
         .run_sql(&label, &sql, false)
         .await
         .map(|r| r.rows_affected)
-        .map_err(|e| e.to_string());
+        .map_err(RunnerError::from);
     (Some(sql), outcome)
 }
 
@@ -64,16 +65,13 @@ pub(crate) async fn run_node_hooks(
     node: &Node,
     kind: HookKind,
     is_incremental: bool,
-) -> Result<usize, String> {
-    let hooks = node_hooks(node, kind).map_err(|e| e.to_string())?;
+) -> Result<usize> {
+    let hooks = node_hooks(node, kind)?;
     for hook in &hooks {
         let (_, outcome) = run_one(adapter, compile, hook, Some(node), is_incremental).await;
-        outcome.map_err(|e| {
-            if kind == HookKind::PostHook {
-                format!("{e}\n(the model's own write was committed before its post-hooks ran)")
-            } else {
-                format!("{e}\n(nothing was written for the model)")
-            }
+        outcome.map_err(|e| RunnerError::Hook {
+            post: kind == HookKind::PostHook,
+            source: Box::new(e),
         })?;
     }
     Ok(hooks.len())
@@ -127,7 +125,7 @@ pub(crate) async fn run_project_hooks(
                 Err(e) => {
                     failed = true;
                     r.status = NodeStatus::Error;
-                    r.message = e;
+                    r.message = e.to_string();
                 }
             }
         }
@@ -135,8 +133,4 @@ pub(crate) async fn run_project_hooks(
         out.push(r);
     }
     out
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

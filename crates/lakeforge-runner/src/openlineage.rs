@@ -14,9 +14,9 @@ use lakeforge_project::{Materialization, Node, Project, ResourceType};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::execute::Reporter;
 use crate::plan::Command;
 use crate::results::{NodeResult, NodeStatus, RunSummary};
+use crate::scheduler::Reporter;
 
 const SCHEMA_URL: &str = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent";
 const PARENT_FACET: &str =

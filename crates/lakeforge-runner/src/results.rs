@@ -1,6 +1,7 @@
 //! Results of a run: one per executed node, and `target/run_results.json` in the shape dbt
 //! writes, so tooling built for dbt reads ours.
 
+use lakeforge_project::{Node, ResourceType};
 use serde::Serialize;
 use serde_json::json;
 
@@ -62,6 +63,38 @@ pub struct NodeResult {
     /// What it read, with the versions of the tables.
     #[serde(skip)]
     pub upstream: Vec<lakeforge_meta::LineageEdge>,
+}
+
+impl NodeResult {
+    /// A result for `node` with nothing done yet.
+    pub(crate) fn blank(node: &Node, status: NodeStatus, message: String) -> NodeResult {
+        NodeResult {
+            unique_id: node.unique_id.clone(),
+            status,
+            execution_time: 0.0,
+            started_at: now(),
+            message,
+            rows_affected: None,
+            delta_version: None,
+            failures: None,
+            quarantined: None,
+            sample: None,
+            compiled_code: None,
+            attempts: 1,
+            state_hash: None,
+            upstream: Vec::new(),
+            relation_name: (!matches!(
+                node.resource_type,
+                ResourceType::Test | ResourceType::UnitTest | ResourceType::SavedQuery
+            ))
+            .then(|| node.relation.to_string()),
+        }
+    }
+}
+
+/// The time as results and the store record it: UTC, RFC 3339, milliseconds.
+pub(crate) fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[derive(Debug, Clone)]

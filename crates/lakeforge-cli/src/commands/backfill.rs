@@ -2,13 +2,15 @@
 //! per date from D1 to D2 inclusive (every `--step`), each date passed in a var (`ds` unless
 //! `--var` says otherwise) merged into `--vars`, as a normal recorded run. Dates run in order,
 //! one at a time; the first that fails stops the backfill, which says how to resume there.
+//! The dates themselves are `lakeforge_runner::backfill`'s.
 
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use chrono::{Days, Months, NaiveDate};
+use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
 use lakeforge_runner::Command;
+use lakeforge_runner::backfill::{Step, StepError, dates};
 
 use super::execute::{Launch, execute};
 use crate::{ProjectArgs, RunArgs};
@@ -52,61 +54,13 @@ pub enum BackfillCommand {
     Run,
 }
 
-/// The distance between two dates of a backfill.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Step {
-    Days(u32),
-    Months(u32),
-}
-
-impl std::fmt::Display for Step {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Step::Days(d) if d % 7 == 0 => write!(f, "{}w", d / 7),
-            Step::Days(d) => write!(f, "{d}d"),
-            Step::Months(m) => write!(f, "{m}mo"),
-        }
-    }
-}
-
-impl Step {
-    /// The `k`th date from `start` (counted from the start, so that monthly steps from the
-    /// 31st land on each month's last day rather than drift).
-    fn nth(self, start: NaiveDate, k: u32) -> Option<NaiveDate> {
-        match self {
-            Step::Days(n) => start.checked_add_days(Days::new(u64::from(n) * u64::from(k))),
-            Step::Months(n) => start.checked_add_months(Months::new(n.checked_mul(k)?)),
-        }
-    }
-}
-
 fn parse_date(s: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
         .map_err(|e| format!("`{s}` is not a date as YYYY-MM-DD ({e})"))
 }
 
-fn parse_step(s: &str) -> Result<Step, String> {
-    let s = s.trim();
-    let digits = s.chars().take_while(|c| c.is_ascii_digit()).count();
-    let (n, unit) = s.split_at(digits);
-    let n: u32 = n.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-        format!("`{s}` is not a step: a positive number and a unit, such as 1d, 7d, 1w or 1mo")
-    })?;
-    match unit {
-        "d" | "day" | "days" => Ok(Step::Days(n)),
-        "w" | "week" | "weeks" => Ok(Step::Days(n * 7)),
-        "mo" | "month" | "months" => Ok(Step::Months(n)),
-        _ => Err(format!(
-            "`{s}`: unknown unit `{unit}`; use d (days), w (weeks) or mo (months), e.g. 1d, 1w, 1mo"
-        )),
-    }
-}
-
-/// The dates from `start` to `end` inclusive, every `step`.
-fn dates(start: NaiveDate, end: NaiveDate, step: Step) -> Vec<NaiveDate> {
-    (0..)
-        .map_while(|k| step.nth(start, k).filter(|day| *day <= end))
-        .collect()
+fn parse_step(s: &str) -> Result<Step, StepError> {
+    s.parse()
 }
 
 pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
@@ -281,42 +235,17 @@ fn quote(s: &str) -> String {
 mod tests {
     use super::*;
 
-    fn d(s: &str) -> NaiveDate {
-        parse_date(s).unwrap()
-    }
-
     #[test]
-    fn dates_steps_and_errors() {
-        assert_eq!(
-            dates(d("2024-01-30"), d("2024-02-02"), Step::Days(1)),
-            vec![
-                d("2024-01-30"),
-                d("2024-01-31"),
-                d("2024-02-01"),
-                d("2024-02-02")
-            ]
-        );
-        assert_eq!(
-            dates(d("2024-01-01"), d("2024-01-20"), parse_step("1w").unwrap()),
-            vec![d("2024-01-01"), d("2024-01-08"), d("2024-01-15")]
-        );
-        assert_eq!(
-            dates(d("2024-01-31"), d("2024-04-30"), parse_step("1mo").unwrap()),
-            vec![
-                d("2024-01-31"),
-                d("2024-02-29"),
-                d("2024-03-31"),
-                d("2024-04-30")
-            ]
-        );
-        assert_eq!(
-            dates(d("2024-01-01"), d("2024-01-01"), Step::Days(1)).len(),
-            1
-        );
-        assert!(parse_step("0d").is_err());
-        assert!(parse_step("1h").unwrap_err().contains("unknown unit `h`"));
+    fn dates_and_steps_parse_as_flags() {
         assert!(parse_date("2024-13-01").is_err());
-        assert_eq!(parse_step("14d").unwrap().to_string(), "2w");
+        assert!(parse_date(" 2024-02-29 ").is_ok());
+        assert_eq!(parse_step("1w").unwrap(), Step::Days(7));
+        assert!(
+            parse_step("1h")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown unit `h`")
+        );
     }
 
     #[test]

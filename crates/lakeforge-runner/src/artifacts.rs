@@ -1,0 +1,114 @@
+//! Files a run leaves in target/: each node's compiled SQL as it runs, then manifest.json and
+//! run_results.json once the run is done. Two runs of one project at once write the same
+//! paths: each file is written under a name of its own and renamed over the old one, so a
+//! reader (or the other run) sees one whole version, never two interleaved.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use lakeforge_project::{CompileContext, Node, Project};
+
+use crate::plan::Command;
+use crate::results::RunSummary;
+use crate::{Result, RunnerError};
+
+/// Write `bytes` to `path` through a temporary file beside it and one rename.
+pub(crate) fn write_atomic(path: &Path, bytes: impl AsRef<[u8]>) -> Result<()> {
+    let io = |source| RunnerError::Io {
+        path: path.into(),
+        source,
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+    if let Err(e) = std::fs::write(&tmp, bytes) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })
+}
+
+/// The SQL a node runs, under target/compiled/ as dbt writes it, before it runs.
+pub(crate) fn write_compiled(compile: &CompileContext, node: &Node, sql: &str) -> Result<()> {
+    let path = compile.compiled_path(node);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| RunnerError::Io {
+            path: dir.into(),
+            source: e,
+        })?;
+    }
+    write_atomic(&path, format!("{sql}\n"))
+}
+
+/// manifest.json (with the SQL each node compiled to) and, unless the command only compiled,
+/// run_results.json.
+pub(crate) fn write_artifacts(
+    project: &Project,
+    summary: &RunSummary,
+    command: Command,
+    args: &serde_json::Value,
+) -> Result<()> {
+    let dir = project.target_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| RunnerError::Io {
+        path: dir.clone(),
+        source: e,
+    })?;
+    let compiled: HashMap<String, String> = summary
+        .results
+        .iter()
+        .filter_map(|r| r.compiled_code.clone().map(|c| (r.unique_id.clone(), c)))
+        .collect();
+    let manifest = lakeforge_project::manifest::manifest_json(project, &compiled);
+    write_json(&dir.join("manifest.json"), &manifest)?;
+    if command != Command::Compile {
+        write_json(
+            &dir.join("run_results.json"),
+            &summary.run_results_json(command.as_str(), args),
+        )?;
+    }
+    Ok(())
+}
+
+pub(crate) fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+    // Cannot fail: a serde_json::Value has string keys and no non-finite numbers.
+    let text = serde_json::to_string_pretty(value).expect("JSON values serialize");
+    write_atomic(path, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_writers_leave_one_whole_file_and_no_temporaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run_results.json");
+        let writers: Vec<_> = (0..4)
+            .map(|i| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    // Different lengths, so an interleaving would show.
+                    let text =
+                        format!("{{\"writer\": {i}, \"pad\": \"{}\"}}", "x".repeat(i * 1000));
+                    for _ in 0..50 {
+                        write_atomic(&path, &text).unwrap();
+                    }
+                    text
+                })
+            })
+            .collect();
+        let texts: Vec<String> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+        let last = std::fs::read_to_string(&path).unwrap();
+        assert!(texts.contains(&last), "a mixed file: {last:.80}");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "temporary files left behind");
+
+        let err = write_atomic(&dir.path().join("no/such/folder/x.json"), "{}").unwrap_err();
+        assert!(err.to_string().contains("no/such/folder/x.json"), "{err}");
+    }
+}

@@ -1,0 +1,425 @@
+//! The scheduler of one run: runs the plan's nodes as soon as everything they wait for has
+//! succeeded, at most `threads` at a time, and skips every node downstream of a failure. Each
+//! attempt of a node runs under its `timeout`, an errored one again up to `retries` times with
+//! backoff; what a node does by its kind is `node/`'s business. Every attempt is recorded in
+//! the store as it finishes; the run's hooks wrap the nodes, and target/'s files
+//! (`artifacts.rs`) are written at the end, also when the run was cancelled.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::FutureExt;
+use lakeforge_engine::{Engine, EngineAdapter};
+use lakeforge_meta::{MetaStore, NodeRecord};
+use lakeforge_project::hooks::HookKind;
+use lakeforge_project::{CompileContext, Node, Project, ResourceType};
+use tokio::task::JoinSet;
+
+use crate::Result;
+use crate::node::test_batch::test_batches;
+use crate::node::{NodeEnv, execute_node};
+use crate::plan::{Command, plan};
+use crate::results::{NodeResult, NodeStatus, RunSummary, now};
+
+/// How the run reports progress; the CLI prints lines and a progress bar from these.
+pub trait Reporter: Send + Sync {
+    fn run_started(&self, _total: usize) {}
+    fn node_started(&self, _node: &Node, _index: usize, _total: usize) {}
+    fn node_finished(&self, node: &Node, result: &NodeResult, index: usize, total: usize);
+    /// Attempt `attempt` of `node` errored; it runs again after `delay_s` seconds.
+    fn node_retrying(&self, _node: &Node, _attempt: u32, _error: &str, _delay_s: f64) {}
+    /// An `on-run-start`/`on-run-end` hook finished.
+    fn hook_finished(&self, _hook: &crate::hooks::HookResult) {}
+    /// Every node is done and the run recorded.
+    fn run_finished(&self, _summary: &RunSummary) {}
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub command: Command,
+    pub selected: BTreeSet<String>,
+    pub threads: usize,
+    pub full_refresh: bool,
+    /// Skip nodes whose SQL, config and inputs are unchanged since their last success.
+    pub changed: bool,
+    /// Recorded with the run (what the user typed).
+    pub args: serde_json::Value,
+}
+
+/// Execute a command over a loaded project; Ctrl-C or SIGTERM cancels it cleanly.
+pub async fn run(
+    project: Arc<Project>,
+    engine: Arc<Engine>,
+    meta: Option<MetaStore>,
+    opts: RunOptions,
+    reporter: Arc<dyn Reporter>,
+) -> Result<RunSummary> {
+    run_until(project, engine, meta, opts, reporter, interrupted()).await
+}
+
+/// Execute a command over a loaded project, cancelling it cleanly when `cancel` resolves
+/// (for [`run`], on Ctrl-C or SIGTERM; the scheduler, which lets its run in flight finish on
+/// those, passes a future of its own).
+pub async fn run_until(
+    project: Arc<Project>,
+    engine: Arc<Engine>,
+    meta: Option<MetaStore>,
+    opts: RunOptions,
+    reporter: Arc<dyn Reporter>,
+    cancel: impl std::future::Future<Output = ()>,
+) -> Result<RunSummary> {
+    let started = Instant::now();
+    let run_id = format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"),
+        std::process::id()
+    );
+    // Macros query the lake while nodes compile (dbt's `execute` is true in a run, compile too).
+    let adapter = EngineAdapter::new(engine.clone());
+    let compile =
+        CompileContext::new(project.clone()).with_adapter(std::sync::Arc::new(adapter.clone()));
+    let plan = plan(&project, &opts.selected, opts.command);
+    let batches = if opts.command == Command::Compile {
+        HashMap::new()
+    } else {
+        test_batches(&project, &compile, &plan.order)
+    };
+    let env = Arc::new(NodeEnv {
+        engine: engine.clone(),
+        adapter: adapter.clone(),
+        compile: compile.clone(),
+        root: project.root.clone(),
+        command: opts.command,
+        full_refresh: opts.full_refresh,
+        batches,
+        changed: match (&meta, opts.changed) {
+            (Some(m), true) => Some(m.latest_executions().await?),
+            _ => None,
+        },
+        versions: Default::default(),
+        meta: meta.clone(),
+        run_id: run_id.clone(),
+    });
+    let total = plan.order.len();
+    if let Some(m) = &meta {
+        m.start_run(
+            &run_id,
+            opts.command.as_str(),
+            &opts.args.to_string(),
+            &now(),
+        )
+        .await?;
+    }
+    reporter.run_started(total);
+    let hooks_run = opts.command != Command::Compile;
+    let mut hooks = Vec::new();
+    if hooks_run {
+        hooks = crate::hooks::run_project_hooks(&adapter, &compile, HookKind::OnRunStart).await;
+        hooks.iter().for_each(|h| reporter.hook_finished(h));
+    }
+    let start_failed = hooks.iter().any(|h| h.status == NodeStatus::Error);
+
+    let mut remaining: HashMap<String, usize> = plan
+        .waits_on
+        .iter()
+        .map(|(k, v)| (k.clone(), v.len()))
+        .collect();
+    let mut dependents: HashMap<String, Vec<String>> = HashMap::new();
+    for (id, deps) in &plan.waits_on {
+        for d in deps {
+            dependents.entry(d.clone()).or_default().push(id.clone());
+        }
+    }
+    let position: HashMap<&String, usize> = plan
+        .order
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id, i))
+        .collect();
+    let mut ready: BTreeMap<usize, String> = plan
+        .order
+        .iter()
+        .filter(|id| remaining[*id] == 0)
+        .map(|id| (position[id], id.clone()))
+        .collect();
+
+    let mut results: Vec<NodeResult> = Vec::with_capacity(total);
+    let mut done = 0usize;
+    let mut tasks: JoinSet<(NodeResult, Vec<NodeResult>)> = JoinSet::new();
+    let mut skipped: BTreeSet<String> = BTreeSet::new();
+    let threads = opts.threads.max(1);
+    let mut running: BTreeSet<String> = BTreeSet::new();
+    let mut cancelled = false;
+    let interrupted = cancel;
+    tokio::pin!(interrupted);
+    if start_failed {
+        // As in dbt: no node runs after a failed on-run-start.
+        for id in &plan.order {
+            let node = &project.nodes[id];
+            let r = NodeResult::blank(
+                node,
+                NodeStatus::Skipped,
+                "skipped: an on-run-start hook failed".into(),
+            );
+            done += 1;
+            reporter.node_finished(node, &r, done, total);
+            record(&meta, &run_id, 1, &r).await?;
+            results.push(r);
+        }
+    }
+
+    while done < total && !(cancelled && tasks.is_empty()) {
+        while !cancelled && tasks.len() < threads {
+            let Some((_, id)) = ready.pop_first() else {
+                break;
+            };
+            let node = project.nodes[&id].clone();
+            reporter.node_started(&node, done + tasks.len() + 1, total);
+            let env = env.clone();
+            let reporter = reporter.clone();
+            running.insert(id.clone());
+            tasks.spawn(attempt_with_retries(env, node, reporter));
+        }
+        let joined = tokio::select! {
+            joined = tasks.join_next() => joined,
+            _ = &mut interrupted, if !cancelled => {
+                // Stop what runs now (a Delta commit is atomic: an interrupted write leaves
+                // the table at its previous version) and start nothing more.
+                cancelled = true;
+                tasks.abort_all();
+                continue;
+            }
+        };
+        let Some(joined) = joined else {
+            break;
+        };
+        let (result, failed_attempts) = match joined {
+            Ok(r) => r,
+            Err(e) if e.is_cancelled() => continue,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
+        let id = result.unique_id.clone();
+        running.remove(&id);
+        let blocks = result.status.blocks_downstream();
+        done += 1;
+        reporter.node_finished(&project.nodes[&id], &result, done, total);
+        for (i, failed) in failed_attempts.iter().enumerate() {
+            record(&meta, &run_id, i as u32 + 1, failed).await?;
+        }
+        record(&meta, &run_id, result.attempts, &result).await?;
+        // A model version its gate rejected (warn) was still trained from these inputs.
+        let trained = result.status == NodeStatus::Warn
+            && project.nodes[&id].resource_type == ResourceType::MlModel;
+        if matches!(result.status, NodeStatus::Success | NodeStatus::Pass) || trained {
+            env.versions.set(&id, result.delta_version);
+            if let (Some(m), false) = (&meta, result.upstream.is_empty()) {
+                m.record_lineage(&run_id, &id, result.attempts as i64, &result.upstream)
+                    .await?;
+            }
+        }
+        results.push(result);
+
+        let mut frontier = vec![(id.clone(), blocks)];
+        while let Some((finished, failed)) = frontier.pop() {
+            for child in dependents.get(&finished).cloned().unwrap_or_default() {
+                if skipped.contains(&child) {
+                    continue;
+                }
+                if failed {
+                    skipped.insert(child.clone());
+                    let node = &project.nodes[&child];
+                    let r = skipped_result(node, &finished);
+                    done += 1;
+                    reporter.node_finished(node, &r, done, total);
+                    record(&meta, &run_id, 1, &r).await?;
+                    results.push(r);
+                    frontier.push((child, true));
+                } else {
+                    // Cannot fail: the plan gave every chosen node a count of what it waits on.
+                    let n = remaining.get_mut(&child).expect("planned");
+                    *n -= 1;
+                    if *n == 0 {
+                        ready.insert(position[&child], child);
+                    }
+                }
+            }
+        }
+    }
+
+    if cancelled {
+        // Nodes stopped mid-run errored; nodes never started are skipped; `lakeforge retry`
+        // runs both.
+        for id in &running {
+            let node = &project.nodes[id];
+            let r = NodeResult::blank(node, NodeStatus::Error, "cancelled while running".into());
+            done += 1;
+            reporter.node_finished(node, &r, done, total);
+            record(&meta, &run_id, 1, &r).await?;
+            results.push(r);
+        }
+        for id in &plan.order {
+            if results.iter().any(|r| &r.unique_id == id) {
+                continue;
+            }
+            let node = &project.nodes[id];
+            let r = NodeResult::blank(
+                node,
+                NodeStatus::Skipped,
+                "cancelled before it started".into(),
+            );
+            record(&meta, &run_id, 1, &r).await?;
+            results.push(r);
+        }
+    }
+    if hooks_run && !cancelled {
+        let end = crate::hooks::run_project_hooks(&adapter, &compile, HookKind::OnRunEnd).await;
+        end.iter().for_each(|h| reporter.hook_finished(h));
+        hooks.extend(end);
+    }
+    let summary = RunSummary {
+        run_id: run_id.clone(),
+        results,
+        hooks,
+        elapsed: started.elapsed().as_secs_f64(),
+        cancelled,
+    };
+    crate::artifacts::write_artifacts(&project, &summary, opts.command, &opts.args)?;
+    if let Some(m) = &meta {
+        m.finish_run(&run_id, summary.status(), &now(), summary.elapsed)
+            .await?;
+    }
+    reporter.run_finished(&summary);
+    Ok(summary)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Run a node with its `timeout`, again after an error up to `retries` times with exponential
+/// backoff; returns the final result and the results of the attempts that errored before it.
+async fn attempt_with_retries(
+    env: Arc<NodeEnv>,
+    node: Node,
+    reporter: Arc<dyn Reporter>,
+) -> (NodeResult, Vec<NodeResult>) {
+    let mut failed = Vec::new();
+    let mut attempt = 1u32;
+    loop {
+        let mut result = attempt_once(&env, &node).await;
+        result.attempts = attempt;
+        let retry = result.status == NodeStatus::Error
+            && attempt <= node.config.retries
+            && env.command != Command::Compile;
+        if !retry {
+            return (result, failed);
+        }
+        // `attempt` is at most `retries + 1`; capped so the exponent cannot wrap.
+        let exponent = i32::try_from(attempt.min(1024)).unwrap_or(1024) - 1;
+        let delay = node.config.retry_delay * 2f64.powi(exponent);
+        reporter.node_retrying(&node, attempt, &result.message, delay);
+        failed.push(result);
+        tokio::time::sleep(seconds(delay)).await;
+        attempt += 1;
+    }
+}
+
+/// A duration of `secs` seconds from a project's config: values too large for a `Duration`
+/// (`timeout: 1e300`, a doubled retry delay) mean "practically never" instead of a panic.
+fn seconds(secs: f64) -> std::time::Duration {
+    std::time::Duration::try_from_secs_f64(secs).unwrap_or(std::time::Duration::MAX)
+}
+
+async fn attempt_once(env: &NodeEnv, node: &Node) -> NodeResult {
+    // A panic in one node (a bug) becomes that node's error instead of ending the run.
+    let run = AssertUnwindSafe(execute_node(env, node)).catch_unwind();
+    let outcome = match node.config.timeout {
+        Some(secs) => {
+            let clock = Instant::now();
+            match tokio::time::timeout(seconds(secs), run).await {
+                Ok(r) => r,
+                Err(_) => {
+                    let mut r = NodeResult::blank(
+                        node,
+                        NodeStatus::Error,
+                        format!("timed out after {secs}s (config `timeout`); nothing was written"),
+                    );
+                    r.execution_time = clock.elapsed().as_secs_f64();
+                    return r;
+                }
+            }
+        }
+        None => run.await,
+    };
+    match outcome {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            NodeResult::blank(
+                node,
+                NodeStatus::Error,
+                format!("internal error (a bug in Lakeforge, please report it): {what}"),
+            )
+        }
+    }
+}
+
+async fn record(
+    meta: &Option<MetaStore>,
+    run_id: &str,
+    attempt: u32,
+    r: &NodeResult,
+) -> Result<()> {
+    if let Some(m) = meta {
+        m.record_node_attempt(
+            run_id,
+            attempt.max(1) as i64,
+            &NodeRecord {
+                unique_id: r.unique_id.clone(),
+                status: r.status.as_str().into(),
+                started_at: r.started_at.clone(),
+                elapsed_s: r.execution_time,
+                rows_affected: r.rows_affected.map(|x| x as i64),
+                delta_version: r.delta_version,
+                sql_hash: r.state_hash.clone(),
+                message: Some(r.message.clone()),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn skipped_result(node: &Node, because: &str) -> NodeResult {
+    let upstream = because.rsplit('.').next().unwrap_or(because);
+    NodeResult::blank(
+        node,
+        NodeStatus::Skipped,
+        format!("skipped: upstream {upstream} did not succeed"),
+    )
+}
