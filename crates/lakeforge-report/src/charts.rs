@@ -9,8 +9,8 @@ use lakeforge_ml::report::fmt_value;
 use lakeforge_ml::{Curve, ResidualData};
 
 use crate::svg::{
-    CHART_W, Frame, PALETTE, chart_open, dashed_line, legend, nice_ticks, polyline, range_of,
-    tick_step, unit_ticks,
+    CHART_W, Frame, PALETTE, chart_open, dashed_line, fmt_tick, legend, nice_ticks, polyline,
+    range_of, tick_step, unit_ticks,
 };
 use crate::text::{c, esc, fmt_area, fmt_importance, truncate};
 

@@ -78,7 +78,7 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
-    fn new(xticks: &[f64], yticks: &[f64]) -> Frame {
+    pub(crate) fn new(xticks: &[f64], yticks: &[f64]) -> Frame {
         Frame {
             left: 62.0,
             top: 38.0,
@@ -89,11 +89,11 @@ impl Frame {
         }
     }
 
-    fn px(&self, x: f64) -> f64 {
+    pub(crate) fn px(&self, x: f64) -> f64 {
         self.left + (x - self.x.0) / (self.x.1 - self.x.0) * self.width
     }
 
-    fn py(&self, y: f64) -> f64 {
+    pub(crate) fn py(&self, y: f64) -> f64 {
         self.top + self.height - (y - self.y.0) / (self.y.1 - self.y.0) * self.height
     }
 
