@@ -115,4 +115,12 @@ impl MlError {
             reason: reason.into(),
         }
     }
+
+    /// A model file that decodes but is not what it claims to be; `path` is only named.
+    pub(crate) fn corrupt_model(path: &str, reason: impl Into<String>) -> Self {
+        MlError::CorruptModel {
+            path: path.to_string(),
+            reason: reason.into(),
+        }
+    }
 }

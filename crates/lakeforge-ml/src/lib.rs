@@ -5,8 +5,9 @@
 //! Flow: [`FeaturePipeline`] (arrow → dense [`Dataset`]) → learner
 //! ([`gbdt`], [`linear`], [`kmeans`]) → [`Model`] (pipeline + estimator +
 //! metadata) → [`model_file`] (versioned, checksummed) → prediction on
-//! RecordBatches / [`metrics`] → [`report`] (curves from [`curves`], one
-//! standalone HTML page). [`split`] and [`tuning`] build on `fit`; [`split`]
+//! RecordBatches / [`metrics`] → [`report`] (its data, with curves from
+//! [`curves`]; the `lakeforge-report` crate draws it as one standalone HTML
+//! page). [`split`] and [`tuning`] build on `fit`; [`split`]
 //! first puts the rows in [`canonical`] order, so training depends on the rows,
 //! not on the order they were stored in.
 //!
@@ -53,6 +54,6 @@ pub use params::{GbdtParams, Metric, Objective, ParamMap, parse_param_pairs};
 pub use pipeline::{
     CategoricalEncoding, FeaturePipeline, FeatureValue, PipelineMode, PipelineOptions,
 };
-pub use report::{Curve, ReportData, ReportOptions, ResidualData, render_html};
+pub use report::{Curve, ReportData, ReportOptions, ResidualData};
 pub use split::{SplitStrategy, cross_validate, split_batches};
 pub use tuning::{ParamRange, SearchSpace, Trial, TuneOptions, TuneResult, TuneStrategy, tune};

@@ -654,10 +654,7 @@ impl Model {
     /// is wrong, and a model returned is safe to predict with.
     pub fn from_file_bytes(bytes: &[u8], path: &str) -> Result<Model> {
         let model: Model = model_file::from_bytes(bytes, path)?;
-        model.check().map_err(|reason| MlError::CorruptModel {
-            path: path.to_string(),
-            reason,
-        })?;
+        model.check(path)?;
         Ok(model)
     }
 

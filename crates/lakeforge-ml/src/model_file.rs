@@ -71,41 +71,47 @@ fn encode_value(v: &Value, out: &mut Vec<u8>) {
 struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// The file the payload came from, for errors.
+    path: &'a str,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> std::result::Result<&'a [u8], String> {
+    fn corrupt(&self, reason: impl Into<String>) -> MlError {
+        MlError::corrupt_model(self.path, reason)
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         if self.buf.len() - self.pos < n {
-            return Err(format!("payload ends early at byte {}", self.pos));
+            return Err(self.corrupt(format!("payload ends early at byte {}", self.pos)));
         }
         let s = &self.buf[self.pos..self.pos + n];
         self.pos += n;
         Ok(s)
     }
-    fn u64(&mut self) -> std::result::Result<u64, String> {
+    fn u64(&mut self) -> Result<u64> {
         let mut le = [0u8; 8];
         le.copy_from_slice(self.take(8)?);
         Ok(u64::from_le_bytes(le))
     }
-    fn len(&mut self) -> std::result::Result<usize, String> {
+    fn len(&mut self) -> Result<usize> {
         let n = usize::try_from(self.u64()?).unwrap_or(usize::MAX);
         // Every element takes at least one byte; refuse lengths that cannot
         // fit so a corrupt length cannot trigger a huge allocation.
         if n > self.buf.len() - self.pos {
-            return Err(format!(
+            return Err(self.corrupt(format!(
                 "length {n} at byte {} exceeds the payload",
                 self.pos
-            ));
+            )));
         }
         Ok(n)
     }
-    fn string(&mut self) -> std::result::Result<String, String> {
+    fn string(&mut self) -> Result<String> {
         let n = self.len()?;
-        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| "invalid UTF-8 string".to_string())
+        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| self.corrupt("invalid UTF-8 string"))
     }
-    fn value(&mut self, depth: usize) -> std::result::Result<Value, String> {
+    fn value(&mut self, depth: usize) -> Result<Value> {
         if depth > 256 {
-            return Err("nesting too deep".into());
+            return Err(self.corrupt("nesting too deep"));
         }
         let tag = self.take(1)?[0];
         Ok(match tag {
@@ -116,7 +122,7 @@ impl<'a> Reader<'a> {
             T_I64 => Value::Number((self.u64()? as i64).into()),
             T_F64 => {
                 let f = f64::from_bits(self.u64()?);
-                Value::Number(Number::from_f64(f).ok_or("non-finite number")?)
+                Value::Number(Number::from_f64(f).ok_or_else(|| self.corrupt("non-finite number"))?)
             }
             T_STR => Value::String(self.string()?),
             T_ARR => {
@@ -139,7 +145,9 @@ impl<'a> Reader<'a> {
                 }
                 Value::Object(m)
             }
-            t => return Err(format!("unknown tag {t} at byte {}", self.pos - 1)),
+            t => {
+                return Err(self.corrupt(format!("unknown tag {t} at byte {}", self.pos - 1)));
+            }
         })
     }
 }
@@ -206,36 +214,34 @@ pub fn from_bytes<T: DeserializeOwned>(bytes: &[u8], path: &str) -> Result<T> {
             expected: FORMAT_VERSION,
         });
     }
-    let corrupt = |reason: String| MlError::CorruptModel {
-        path: path.to_string(),
-        reason,
-    };
     let needed = usize::try_from(u64::from_le_bytes(le(bytes, 8)))
         .ok()
         .and_then(|len| HEADER_LEN.checked_add(len))
-        .ok_or_else(|| corrupt("invalid payload length".into()))?;
+        .ok_or_else(|| MlError::corrupt_model(path, "invalid payload length"))?;
     if bytes.len() < needed {
         return Err(truncated(needed));
     }
     if bytes.len() > needed {
-        return Err(corrupt(format!(
-            "{} unexpected trailing bytes",
-            bytes.len() - needed
-        )));
+        return Err(MlError::corrupt_model(
+            path,
+            format!("{} unexpected trailing bytes", bytes.len() - needed),
+        ));
     }
     let payload = &bytes[HEADER_LEN..];
     if Sha256::digest(payload).as_slice() != &bytes[16..48] {
-        return Err(corrupt("checksum mismatch".into()));
+        return Err(MlError::corrupt_model(path, "checksum mismatch"));
     }
     let mut r = Reader {
         buf: payload,
         pos: 0,
+        path,
     };
-    let value = r.value(0).map_err(corrupt)?;
+    let value = r.value(0)?;
     if r.pos != payload.len() {
-        return Err(corrupt("payload has trailing data".into()));
+        return Err(MlError::corrupt_model(path, "payload has trailing data"));
     }
-    serde_json::from_value(value).map_err(|e| corrupt(format!("unexpected model structure: {e}")))
+    serde_json::from_value(value)
+        .map_err(|e| MlError::corrupt_model(path, format!("unexpected model structure: {e}")))
 }
 
 pub fn save<T: Serialize + DeserializeOwned>(model: &T, path: &Path) -> Result<()> {

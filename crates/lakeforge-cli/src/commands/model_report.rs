@@ -1,12 +1,14 @@
 //! The HTML report of a registered model version (`lakeforge models show NAME VERSION
 //! --report out.html`): the held-out labels and predictions the training node kept beside the
-//! artifact (`evaluation.json`) drawn by lakeforge-ml's report module as ROC/PR curves or
-//! residual plots, with the registry's metrics, parameters, importance and provenance.
+//! artifact (`evaluation.json`) made into lakeforge-ml's report data and drawn by
+//! lakeforge-report as ROC/PR curves or residual plots, with the registry's metrics,
+//! parameters, importance and provenance.
 
 use anyhow::Context;
 use lakeforge_meta::{ModelVersion, TrialRecord};
 use lakeforge_ml::Task;
-use lakeforge_ml::report::{ReportData, ReportOptions, render_html};
+use lakeforge_ml::report::{ReportData, ReportOptions};
+use lakeforge_report::render_html;
 use lakeforge_runner::train::Evaluation;
 
 /// `evaluation` is the text of the version's `evaluation.json`, read from `path` (for
