@@ -149,10 +149,7 @@ impl Adapter for EngineAdapter {
 /// The engine's message without the "query: " context the Jinja runtime replaces with the file
 /// and line of the call.
 fn message(e: EngineError) -> String {
-    match e {
-        EngineError::Sql { message, .. } => message,
-        other => other.to_string(),
-    }
+    e.without_context()
 }
 
 /// Wait for `fut` from synchronous code that may be running on a tokio worker (see the module
