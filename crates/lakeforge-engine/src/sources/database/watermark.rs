@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
-use datafusion::catalog::{Session, TableProvider};
+use datafusion::catalog::Session;
 use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::datasource::source_as_provider;
@@ -166,6 +166,7 @@ async fn scalar_value(subquery: &Subquery, session: &dyn Session) -> DfResult<Sc
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::catalog::TableProvider;
     use arrow::array::{Int64Array, RecordBatch};
     use arrow::datatypes::{DataType, Field, Schema};
     use datafusion::datasource::MemTable;
