@@ -166,9 +166,9 @@ async fn scalar_value(subquery: &Subquery, session: &dyn Session) -> DfResult<Sc
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::catalog::TableProvider;
     use arrow::array::{Int64Array, RecordBatch};
     use arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::catalog::TableProvider;
     use datafusion::datasource::MemTable;
     use datafusion::prelude::SessionContext;
 
