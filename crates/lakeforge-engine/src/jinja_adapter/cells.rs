@@ -68,7 +68,7 @@ pub fn columns(fields: &[impl AsRef<Field>]) -> Vec<Column> {
 }
 
 /// Every row of `batches` as cells.
-pub fn rows(batches: &[RecordBatch]) -> Result<Vec<Vec<Cell>>, String> {
+pub fn rows(batches: &[RecordBatch]) -> Result<Vec<Vec<Cell>>, arrow::error::ArrowError> {
     let options = FormatOptions::default()
         .with_timestamp_format(Some(TIMESTAMP))
         .with_timestamp_tz_format(Some(TIMESTAMP_TZ))
@@ -78,8 +78,7 @@ pub fn rows(batches: &[RecordBatch]) -> Result<Vec<Vec<Cell>>, String> {
         let mut table: Vec<Vec<Cell>> =
             vec![Vec::with_capacity(batch.num_columns()); batch.num_rows()];
         for column in batch.columns() {
-            let formatter =
-                ArrayFormatter::try_new(column.as_ref(), &options).map_err(|e| e.to_string())?;
+            let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
             for (i, row) in table.iter_mut().enumerate() {
                 row.push(cell(column.as_ref(), i, &formatter));
             }

@@ -149,11 +149,7 @@ impl Adapter for EngineAdapter {
 /// The engine's message without the "query: " context the Jinja runtime replaces with the file
 /// and line of the call.
 fn message(e: EngineError) -> AdapterError {
-    let message = match &e {
-        EngineError::Sql { message, .. } => message.clone(),
-        other => other.to_string(),
-    };
-    AdapterError::new(message, e)
+    AdapterError::new(e.without_context(), e)
 }
 
 /// Wait for `fut` from synchronous code that may be running on a tokio worker (see the module

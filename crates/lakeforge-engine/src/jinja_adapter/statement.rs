@@ -105,21 +105,11 @@ struct Writer<'a> {
 
 impl Writer<'_> {
     fn err(&self, message: impl Into<String>) -> EngineError {
-        EngineError::Sql {
-            context: self.context.to_string(),
-            message: message.into(),
-        }
+        EngineError::sql_message(self.context, message)
     }
 
     fn default_schema(&self) -> String {
-        self.engine
-            .context()
-            .state()
-            .config()
-            .options()
-            .catalog
-            .default_schema
-            .clone()
+        self.engine.default_schema()
     }
 
     /// `t`, `schema.t` or `lake.schema.t`, with unquoted names folded to lower case as
@@ -203,9 +193,10 @@ impl Writer<'_> {
                 self.plan(&format!("select {columns} where false")).await?
             }
         };
-        let df = crate::normalize::for_delta(df, self.context)?;
+        let df = crate::write::normalize::for_delta(df, self.context)?;
         let outcome =
-            crate::materialize::overwrite(self.engine, &relation, df, "CREATE TABLE", None).await?;
+            crate::write::materialize::overwrite(self.engine, &relation, df, "CREATE TABLE", None)
+                .await?;
         if existing == Some(StoredKind::View) {
             self.engine.lake().remove_view(&relation).await?;
         }
@@ -344,11 +335,11 @@ impl Writer<'_> {
         let df = df
             .select(renamed)
             .map_err(|e| EngineError::sql(self.context, e))?;
-        let df = crate::materialize::conform(df, &target, self.context)?;
+        let df = crate::write::materialize::conform(df, &target, self.context)?;
         let outcome = if ins.overwrite {
-            crate::materialize::overwrite(self.engine, &relation, df, "INSERT", None).await?
+            crate::write::materialize::overwrite(self.engine, &relation, df, "INSERT", None).await?
         } else {
-            crate::materialize::append_rows(self.engine, &relation, df).await?
+            crate::write::materialize::append_rows(self.engine, &relation, df).await?
         };
         Ok(affected(outcome.rows))
     }

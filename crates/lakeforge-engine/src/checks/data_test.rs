@@ -6,9 +6,9 @@ use arrow::array::{Array, Int64Array, RecordBatch};
 use lakeforge_project::{Relation, TestConfig};
 
 use crate::error::{EngineError, Result};
-use crate::materialize::replace;
-use crate::normalize;
 use crate::session::Engine;
+use crate::write::materialize::replace;
+use crate::write::normalize;
 
 #[derive(Debug, Clone)]
 pub struct TestOutcome {
@@ -67,13 +67,13 @@ pub async fn run_test(
         None
     };
     if failures < 0 {
-        return Err(EngineError::Sql {
-            context: context.into(),
-            message: format!(
+        return Err(EngineError::sql_message(
+            context,
+            format!(
                 "fail_calc `{}` returned {failures}, a negative number",
                 config.fail_calc
             ),
-        });
+        ));
     }
     Ok(TestOutcome {
         failures: failures as u64,

@@ -35,7 +35,7 @@ impl SourceScanExec {
     }
 
     fn reword(context: &str, url: &str, e: DataFusionError) -> DataFusionError {
-        let text = crate::database::redact(&e.to_string(), url);
+        let text = crate::sources::database::redact(&e.to_string(), url);
         DataFusionError::Execution(format!(
             "{context} failed while reading rows: {}\nhint: check that the database is up and that the source's column types are ones Lakeforge reads (cast others in a view); nothing was written for the models that failed",
             text.trim()

@@ -5,14 +5,20 @@
 //! and every scan sends the database one `SELECT` with the query's columns (projection
 //! pushdown) and filters (filter pushdown).
 //!
-//! Incremental extraction: a model's watermark is usually a scalar subquery over the model's
-//! own table, `where updated_at > (select max(updated_at) from {{ this }})`. DataFusion cannot
-//! send a subquery to another database, so [`SourcePlanner`] runs such uncorrelated subqueries
-//! first (against the lake) and puts their values in the filter as literals, which the
-//! provider then sends inside the remote `WHERE`: the database returns only the new rows.
-//!
-//! Connection URLs may hold passwords: they are kept out of every message ([`redact`]), out of
-//! `Debug` output, and out of manifest.json (which stores only the connection's name).
+//! Incremental extraction sends the database only the rows past a model's watermark
+//! (`watermark.rs`); every scan is wrapped so errors raised while rows stream in name the
+//! source (`source_exec.rs`). Connection URLs may hold passwords: they are kept out of every
+//! message ([`redact`], `urls.rs`), out of `Debug` output, and out of manifest.json (which
+//! stores only the connection's name).
+
+mod source_exec;
+mod urls;
+mod watermark;
+
+pub(crate) use urls::redact;
+pub(crate) use watermark::{SourcePlanner, read_once};
+
+use urls::{UrlParts, sqlite_path};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,14 +28,9 @@ use std::time::Duration;
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::common::{Constraints, ScalarValue, Statistics, TableReference};
-use datafusion::datasource::source_as_provider;
+use datafusion::common::{Constraints, Statistics, TableReference};
 use datafusion::error::{DataFusionError, Result as DfResult};
-use datafusion::execution::context::{QueryPlanner, SessionState};
-use datafusion::logical_expr::{
-    Expr, LogicalPlan, Subquery, TableProviderFilterPushDown, TableType,
-};
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_table_providers::mysql::MySQLTableFactory;
 use datafusion_table_providers::postgres::PostgresTableFactory;
@@ -281,7 +282,7 @@ enum Failure {
     Auth,
     NoDatabase,
     NoSqliteFile(PathBuf),
-    BadUrl(String),
+    BadUrl(urls::UrlError),
     Other(String),
 }
 
@@ -369,7 +370,7 @@ pub(crate) struct DatabaseTable {
 
 impl DatabaseTable {
     fn named(&self, plan: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
-        Arc::new(crate::source_exec::SourceScanExec::new(
+        Arc::new(source_exec::SourceScanExec::new(
             self.context.clone(),
             self.url.clone(),
             plan,
@@ -436,252 +437,6 @@ impl TableProvider for DatabaseTable {
     }
 }
 
-/// The session's query planner: Delta's, after inlining the watermark subqueries of filters
-/// over database tables (see the module doc).
-#[derive(Debug)]
-pub(crate) struct SourcePlanner {
-    inner: Arc<dyn QueryPlanner + Send + Sync>,
-}
-
-impl SourcePlanner {
-    pub(crate) fn new(inner: Arc<dyn QueryPlanner + Send + Sync>) -> Arc<SourcePlanner> {
-        Arc::new(SourcePlanner { inner })
-    }
-}
-
-#[async_trait]
-impl QueryPlanner for SourcePlanner {
-    async fn create_physical_plan(
-        &self,
-        logical_plan: &LogicalPlan,
-        session: &dyn Session,
-    ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        if let Some(state) = session.as_any().downcast_ref::<SessionState>()
-            && let Some(plan) = inline_watermarks(logical_plan, session).await?
-        {
-            let plan = state.optimize(&plan)?;
-            return self.inner.create_physical_plan(&plan, session).await;
-        }
-        self.inner.create_physical_plan(logical_plan, session).await
-    }
-}
-
-/// `plan` with every uncorrelated scalar subquery in a filter over a database table replaced
-/// by its value, or None when there is none.
-pub(crate) async fn inline_watermarks(
-    plan: &LogicalPlan,
-    session: &dyn Session,
-) -> DfResult<Option<LogicalPlan>> {
-    let subqueries = watermark_subqueries(plan)?;
-    if subqueries.is_empty() {
-        return Ok(None);
-    }
-    let mut values = Vec::with_capacity(subqueries.len());
-    for subquery in subqueries {
-        let value = scalar_value(&subquery, session).await?;
-        values.push((subquery, value));
-    }
-    let rewritten = plan
-        .clone()
-        .transform_up(|node| {
-            if !matches!(node, LogicalPlan::Filter(_)) {
-                return Ok(Transformed::no(node));
-            }
-            node.map_expressions(|expr| {
-                expr.transform_up(|e| match &e {
-                    Expr::ScalarSubquery(sq) => match values.iter().find(|(s, _)| s == sq) {
-                        Some((_, v)) => Ok(Transformed::yes(Expr::Literal(v.clone(), None))),
-                        None => Ok(Transformed::no(e)),
-                    },
-                    _ => Ok(Transformed::no(e)),
-                })
-            })
-        })?
-        .data;
-    Ok(Some(rewritten))
-}
-
-/// The uncorrelated scalar subqueries in the predicates of filters that read a database table.
-fn watermark_subqueries(plan: &LogicalPlan) -> DfResult<Vec<Subquery>> {
-    let mut found: Vec<Subquery> = Vec::new();
-    plan.apply(|node| {
-        if let LogicalPlan::Filter(filter) = node
-            && reads_database(&filter.input)?
-        {
-            filter.predicate.apply(|e| {
-                if let Expr::ScalarSubquery(sq) = e
-                    && sq.outer_ref_columns.is_empty()
-                    && !found.contains(sq)
-                {
-                    found.push(sq.clone());
-                }
-                Ok(TreeNodeRecursion::Continue)
-            })?;
-        }
-        Ok(TreeNodeRecursion::Continue)
-    })?;
-    Ok(found)
-}
-
-/// Whether `plan` scans a database table.
-fn reads_database(plan: &LogicalPlan) -> DfResult<bool> {
-    plan.exists(|node| {
-        Ok(match node {
-            LogicalPlan::TableScan(scan) => source_as_provider(&scan.source)
-                .map(|p| p.is::<DatabaseTable>())
-                .unwrap_or(false),
-            _ => false,
-        })
-    })
-}
-
-/// `df` itself, or, when it reads a database table, its rows read once into memory: for
-/// operations that run their input more than once (MERGE runs it for the early filter's key
-/// range, then for the merge), so the database is queried once and every pass sees the same
-/// rows even while the remote table changes.
-pub(crate) async fn read_once(
-    ctx: &datafusion::prelude::SessionContext,
-    df: datafusion::prelude::DataFrame,
-) -> DfResult<datafusion::prelude::DataFrame> {
-    if !reads_database(df.logical_plan())? {
-        return Ok(df);
-    }
-    let logical: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    let batches = df.collect().await?;
-    let schema = batches.first().map(|b| b.schema()).unwrap_or(logical);
-    let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
-    ctx.read_table(Arc::new(table))
-}
-
-/// Run a scalar subquery: its one value, null when it returns no row.
-async fn scalar_value(subquery: &Subquery, session: &dyn Session) -> DfResult<ScalarValue> {
-    let plan = session.create_physical_plan(&subquery.subquery).await?;
-    let schema = plan.schema();
-    let batches = datafusion::physical_plan::collect(plan, session.task_ctx()).await?;
-    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    if schema.fields().len() != 1 {
-        return Err(DataFusionError::Plan(format!(
-            "a scalar subquery must return one column, not {}",
-            schema.fields().len()
-        )));
-    }
-    match rows {
-        0 => ScalarValue::try_from(schema.field(0).data_type()),
-        1 => {
-            let batch = batches.iter().find(|b| b.num_rows() == 1).ok_or_else(|| {
-                DataFusionError::Internal("scalar subquery row went missing".into())
-            })?;
-            ScalarValue::try_from_array(batch.column(0).as_ref(), 0)
-        }
-        n => Err(DataFusionError::Execution(format!(
-            "a scalar subquery used as a watermark returned {n} rows; it must return one\nhint: aggregate it, e.g. (select max(updated_at) from ...)"
-        ))),
-    }
-}
-
-/// Host, port, user, password and database of a `postgres://` or `mysql://` URL, decoded.
-#[derive(Debug, PartialEq)]
-struct UrlParts {
-    host: String,
-    port: Option<u16>,
-    user: String,
-    password: Option<String>,
-    database: Option<String>,
-    params: Vec<(String, String)>,
-}
-
-impl UrlParts {
-    /// The error never quotes the URL.
-    fn parse(url: &str) -> Result<UrlParts, String> {
-        let u = url::Url::parse(url).map_err(|e| e.to_string())?;
-        let host = u
-            .host_str()
-            .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string())
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| "it names no host".to_string())?;
-        let user = percent_decode(u.username());
-        if user.is_empty() {
-            return Err("it names no user".into());
-        }
-        let database = u
-            .path()
-            .trim_start_matches('/')
-            .split('/')
-            .next()
-            .filter(|d| !d.is_empty())
-            .map(percent_decode);
-        Ok(UrlParts {
-            host,
-            port: u.port(),
-            user,
-            password: u.password().map(percent_decode),
-            database,
-            params: u.query_pairs().map(|(k, v)| (k.into(), v.into())).collect(),
-        })
-    }
-
-    fn param(&self, key: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// `sslmode=` (or MySQL's `ssl-mode=`).
-    fn sslmode(&self) -> Option<&str> {
-        self.param("sslmode").or_else(|| self.param("ssl-mode"))
-    }
-}
-
-fn percent_decode(s: &str) -> String {
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push(h * 16 + l);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The file of a `sqlite://` URL: `sqlite:///abs/x.db` or `sqlite://rel/x.db` (relative to
-/// the project folder), query string dropped.
-fn sqlite_path(url: &str, root: &Path) -> PathBuf {
-    let rest = url.split_once(':').map(|(_, r)| r).unwrap_or(url);
-    let rest = rest.strip_prefix("//").unwrap_or(rest);
-    let rest = rest.split('?').next().unwrap_or(rest);
-    let path = Path::new(rest);
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        root.join(path)
-    }
-}
-
-/// `message` with the password of `url` (as written and decoded) replaced by `****`.
-pub(crate) fn redact(message: &str, url: &str) -> String {
-    let mut out = message.to_string();
-    if let Ok(u) = url::Url::parse(url)
-        && let Some(p) = u.password().filter(|p| !p.is_empty())
-    {
-        out = out.replace(p, "****");
-        let decoded = percent_decode(p);
-        if !decoded.is_empty() {
-            out = out.replace(&decoded, "****");
-        }
-    }
-    out
-}
-
 /// The database sources of `project`, keyed by their relation in the lake, with one shared
 /// [`Connection`] per connection name.
 pub(crate) fn database_refs(
@@ -717,10 +472,6 @@ pub(crate) fn database_refs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{Int64Array, RecordBatch};
-    use arrow::datatypes::{DataType, Field, Schema};
-    use datafusion::datasource::MemTable;
-    use datafusion::prelude::SessionContext;
 
     #[test]
     fn urls_are_decoded_and_messages_never_show_the_password() {
@@ -737,6 +488,7 @@ mod tests {
         assert!(
             UrlParts::parse("postgres://127.0.0.1/test")
                 .unwrap_err()
+                .to_string()
                 .contains("no user")
         );
 
@@ -751,89 +503,5 @@ mod tests {
         assert!(!m.contains("cret"), "{m}");
         assert!(m.contains("\nhint: "), "{m}");
         assert!(!format!("{c:?}").contains("cret"));
-    }
-
-    #[test]
-    fn sqlite_paths_resolve_against_the_project() {
-        let root = Path::new("/proj");
-        assert_eq!(
-            sqlite_path("sqlite://data/shop.db", root),
-            PathBuf::from("/proj/data/shop.db")
-        );
-        assert_eq!(
-            sqlite_path("sqlite:///srv/shop.db?mode=ro", root),
-            PathBuf::from("/srv/shop.db")
-        );
-        assert_eq!(
-            sqlite_path("sqlite:shop.db", root),
-            PathBuf::from("/proj/shop.db")
-        );
-    }
-
-    /// A database table stands in as a memory table marked as one; the watermark subquery of
-    /// the filter over it becomes the value it returns, and nothing else changes.
-    #[tokio::test]
-    async fn watermark_subqueries_over_database_tables_become_values() {
-        let ctx = SessionContext::new();
-        let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
-        let rows = |v: Vec<i64>| {
-            RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(v))]).unwrap()
-        };
-        let remote = MemTable::try_new(schema.clone(), vec![vec![rows(vec![1, 2, 3, 4])]]).unwrap();
-        ctx.register_table(
-            "remote",
-            Arc::new(DatabaseTable {
-                label: "source s.remote".into(),
-                context: "source s.remote: reading table `remote`".into(),
-                url: String::new(),
-                inner: Arc::new(remote),
-            }),
-        )
-        .unwrap();
-        let local = MemTable::try_new(schema.clone(), vec![vec![rows(vec![1, 2])]]).unwrap();
-        ctx.register_table("local", Arc::new(local)).unwrap();
-
-        let state = ctx.state();
-        let plan_of = |sql: &'static str| {
-            let ctx = ctx.clone();
-            async move {
-                let df = ctx.sql(sql).await.unwrap();
-                ctx.state().optimize(df.logical_plan()).unwrap()
-            }
-        };
-        let plan = plan_of("select v from remote where v > (select max(v) from local)").await;
-        let inlined = inline_watermarks(&plan, &state).await.unwrap().unwrap();
-        let text = inlined.display_indent().to_string();
-        assert!(
-            text.contains("Int64(2)") && !text.contains("Subquery"),
-            "{text}"
-        );
-        let batches = datafusion::physical_plan::collect(
-            state.create_physical_plan(&inlined).await.unwrap(),
-            state.task_ctx(),
-        )
-        .await
-        .unwrap();
-        let got: Vec<i64> = batches
-            .iter()
-            .flat_map(|b| {
-                b.column(0)
-                    .as_any()
-                    .downcast_ref::<Int64Array>()
-                    .unwrap()
-                    .values()
-                    .to_vec()
-            })
-            .collect();
-        assert_eq!(got, vec![3, 4]);
-
-        // Over the lake alone, or correlated: left to DataFusion.
-        let plan = plan_of("select v from local where v > (select min(v) from remote)").await;
-        assert!(inline_watermarks(&plan, &state).await.unwrap().is_none());
-        let plan = plan_of(
-            "select v from remote r where v > (select max(l.v) from local l where l.v < r.v)",
-        )
-        .await;
-        assert!(inline_watermarks(&plan, &state).await.unwrap().is_none());
     }
 }

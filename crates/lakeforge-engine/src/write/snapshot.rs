@@ -14,9 +14,9 @@ use lakeforge_project::{HardDeletes, Node, SnapshotSpec, SnapshotStrategy, quote
 
 use crate::error::{EngineError, Result};
 use crate::lake::StoredKind;
-use crate::materialize::{WriteOutcome, conform, overwrite};
-use crate::normalize;
 use crate::session::Engine;
+use crate::write::materialize::{WriteOutcome, conform, overwrite};
+use crate::write::normalize;
 
 /// Run the snapshot `node` whose compiled SELECT is `sql`.
 pub async fn snapshot(engine: &Engine, node: &Node, sql: &str) -> Result<WriteOutcome> {

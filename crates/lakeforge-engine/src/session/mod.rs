@@ -1,6 +1,8 @@
 //! The engine: one DataFusion session over the lake. Every SQL statement Lakeforge runs (models,
 //! tests, `lakeforge sql`) goes through it, so they all see the same catalog.
 
+pub(crate) mod sql_functions;
+
 use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,8 +15,8 @@ use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use deltalake::delta_datafusion::planner::DeltaPlanner;
 use lakeforge_project::Relation;
 
-use crate::catalog::{Externals, LakeCatalog, Overrides};
 use crate::error::{EngineError, Result};
+use crate::lake::catalog::{Externals, LakeCatalog, Overrides};
 use crate::lake::{Lake, StoredKind};
 
 pub const CATALOG: &str = "lake";
@@ -26,7 +28,7 @@ pub struct Engine {
     externals: Externals,
     scoring: Arc<crate::predict::ScoringModels>,
     /// lakeforge.yml's object-storage connections (set with the sources), for file exports.
-    storage: RwLock<crate::storage::Connections>,
+    storage: RwLock<crate::lake::storage::Connections>,
 }
 
 impl Engine {
@@ -46,7 +48,9 @@ impl Engine {
         let state = SessionStateBuilder::new()
             .with_default_features()
             .with_config(config)
-            .with_query_planner(crate::database::SourcePlanner::new(DeltaPlanner::new()))
+            .with_query_planner(crate::sources::database::SourcePlanner::new(
+                DeltaPlanner::new(),
+            ))
             .build();
         let ctx = SessionContext::new_with_state(state);
         let overrides: Overrides = Arc::new(RwLock::new(HashMap::new()));
@@ -62,7 +66,7 @@ impl Engine {
         );
         let scoring = Arc::new(crate::predict::ScoringModels::default());
         ctx.register_udf(crate::predict::PredictUdf::udf(scoring.clone()));
-        crate::sql_functions::register(&ctx);
+        crate::session::sql_functions::register(&ctx);
         Ok(Engine {
             ctx,
             lake,
@@ -86,14 +90,23 @@ impl Engine {
         &self.ctx
     }
 
+    /// The schema unqualified table names are in (the target's).
+    pub fn default_schema(&self) -> String {
+        self.ctx
+            .state()
+            .config()
+            .options()
+            .catalog
+            .default_schema
+            .clone()
+    }
+
     /// Plan `sql`; `context` names what the SQL belongs to in error messages.
     pub async fn dataframe(&self, context: &str, sql: &str) -> Result<DataFrame> {
         self.ctx.sql(sql).await.map_err(|e| {
             let mut err = EngineError::sql(context, e);
-            if let EngineError::Sql { message, .. } = &mut err
-                && let Some(hint) = self.missing_table_hint(message)
-            {
-                message.push_str(&hint);
+            if let EngineError::Sql { cause, hint, .. } = &mut err {
+                *hint = self.missing_table_hint(&cause.to_string());
             }
             err
         })
@@ -108,14 +121,7 @@ impl Engine {
         let mut parts: Vec<&str> = wanted.split('.').collect();
         let name = parts.pop()?;
         let schema = parts.pop();
-        let default_schema = self
-            .ctx
-            .state()
-            .config()
-            .options()
-            .catalog
-            .default_schema
-            .clone();
+        let default_schema = self.default_schema();
         let mut candidates = Vec::new();
         for s in self.lake.schema_names() {
             if schema.is_some_and(|wanted| wanted != s) && s != default_schema {
@@ -137,9 +143,10 @@ impl Engine {
             candidates.iter().map(String::as_str),
         );
         Some(match closest {
-            Some(c) => format!("\nhint: did you mean `{c}`?"),
-            None => "\nhint: tables are `schema.table`; unqualified names are in the target schema"
-                .to_string(),
+            Some(c) => format!("did you mean `{c}`?"),
+            None => {
+                "tables are `schema.table`; unqualified names are in the target schema".to_string()
+            }
         })
     }
 
@@ -177,8 +184,10 @@ impl Engine {
     /// Make the project's file sources (`external:`) and database sources (`connection:`)
     /// queryable under their relations; each is opened when a query first names it.
     pub fn register_sources(&self, project: &lakeforge_project::Project) {
-        let storage = Arc::new(crate::storage::Storage::new(project.target.storage.clone()));
-        crate::catalog::register_sources(&self.externals, project, storage.clone());
+        let storage = Arc::new(crate::lake::storage::Storage::new(
+            project.target.storage.clone(),
+        ));
+        crate::lake::catalog::register_sources(&self.externals, project, storage.clone());
         *self.storage.write() = storage;
     }
 
@@ -200,7 +209,7 @@ impl Engine {
     }
 
     /// lakeforge.yml's object-storage connections, by name (empty before `register_sources`).
-    pub(crate) fn storage_connections(&self) -> crate::storage::Connections {
+    pub(crate) fn storage_connections(&self) -> crate::lake::storage::Connections {
         self.storage.read().clone()
     }
 

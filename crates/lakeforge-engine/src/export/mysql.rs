@@ -1,4 +1,4 @@
-//! MySQL/MariaDB destinations of `export:` (see `export.rs`, which calls [`to_mysql`] after the
+//! MySQL/MariaDB destinations of `export:` (see `mod.rs`, which calls [`to_mysql`] after the
 //! model's Delta commit). MySQL commits DDL implicitly, so the all-or-nothing guarantee is built
 //! from steps that are each atomic: the rows are loaded into a staging table beside the
 //! destination first; then `replace` swaps it in with one `RENAME TABLE` (readers see the old
@@ -14,8 +14,9 @@ use arrow::util::display::{ArrayFormatter, FormatOptions};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::{AssertSqlSafe, Connection};
 
-use crate::error::{EngineError, Result};
-use crate::export::Mode;
+use super::Mode;
+use super::staging::{Destination, STAGE_SUFFIX, list};
+use crate::error::Result;
 
 /// How much SQL text one INSERT of the staging load carries (well under MySQL's and
 /// MariaDB's default `max_allowed_packet`).
@@ -24,53 +25,19 @@ const CHUNK_BYTES: usize = 1 << 20;
 /// MySQL's longest identifier.
 const MAX_NAME: usize = 64;
 
-/// Write `batches` to `table` (`db.table` or `table`) of the MySQL/MariaDB database at `url`.
-pub(crate) async fn to_mysql(
-    context: &str,
-    url: &str,
-    table: &str,
-    mode: Mode,
-    unique_key: &[String],
+/// Write `batches` to `to`'s table (`db.table` or `table`) of a MySQL/MariaDB database.
+pub(super) async fn to_mysql(
+    to: &Destination<'_>,
     schema: &SchemaRef,
     batches: &[RecordBatch],
 ) -> Result<u64> {
-    let fail = |e: &dyn std::fmt::Display| EngineError::Sql {
-        context: context.to_string(),
-        message: crate::database::redact(&format!("{e}; the destination was left as it was"), url),
-    };
-    let mut columns = Vec::new();
-    for f in schema.fields() {
-        let is_key = unique_key.contains(f.name());
-        let t = mysql_type(f.data_type(), is_key).ok_or_else(|| {
-            fail(&format!(
-                "column `{}` has type {}, which has no MySQL counterpart here",
-                f.name(),
-                f.data_type()
-            ))
-        })?;
-        columns.push((f.name().clone(), t));
-    }
-    for k in unique_key {
-        if !columns.iter().any(|(c, _)| c == k) {
-            return Err(fail(&format!(
-                "unique_key `{k}` is not a column of the model (columns: {})",
-                columns
-                    .iter()
-                    .map(|(c, _)| c.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-    }
+    let fail = |e: &dyn std::fmt::Display| to.failed(e);
+    let columns = to.columns(schema, "MySQL", mysql_type)?;
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let column_list = columns
-        .iter()
-        .map(|(c, _)| quote(c))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let column_list = list(columns.iter().map(|(c, _)| c.as_str()), quote);
     let inserts = insert_statements(batches, &column_list).map_err(|e| fail(&e))?;
 
-    let options = MySqlConnectOptions::from_str(url).map_err(|e| fail(&e))?;
+    let options = MySqlConnectOptions::from_str(to.url).map_err(|e| fail(&e))?;
     let mut conn = MySqlConnection::connect_with(&options)
         .await
         .map_err(|e| fail(&e))?;
@@ -82,29 +49,22 @@ pub(crate) async fn to_mysql(
     .await
     .map_err(|e| fail(&e))?;
 
-    let (db_part, name_part) = match table.rsplit_once('.') {
-        Some((d, n)) => (Some(d), n),
-        None => (None, table),
-    };
+    let (db_part, name_part) = to.parts();
     let beside = |suffix: &str| {
         let keep = MAX_NAME.saturating_sub(suffix.len());
         let base: String = name_part.chars().take(keep).collect();
         qualified(db_part, &format!("{base}{suffix}"))
     };
     let target = qualified(db_part, name_part);
-    let stage = beside("__lakeforge_stage");
+    let stage = beside(STAGE_SUFFIX);
     let old = beside("__lakeforge_old");
 
-    let key_list = unique_key
-        .iter()
-        .map(|k| quote(k))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let key_list = list(to.unique_key.iter().map(String::as_str), quote);
     let mut defs: Vec<String> = columns
         .iter()
         .map(|(c, t)| format!("{} {t}", quote(c)))
         .collect();
-    if !unique_key.is_empty() {
+    if !to.unique_key.is_empty() {
         defs.push(format!("PRIMARY KEY ({key_list})"));
     }
     let staged = async {
@@ -131,7 +91,7 @@ pub(crate) async fn to_mysql(
     let swapped = swap_in(
         &mut conn,
         SwapIn {
-            mode,
+            to,
             db: db_part,
             name: name_part,
             target: &target,
@@ -139,19 +99,18 @@ pub(crate) async fn to_mysql(
             old: &old,
             column_list: &column_list,
             columns: &columns,
-            unique_key,
         },
     )
     .await;
     if let Err(e) = swapped {
         drop_quietly(&mut conn, &stage).await;
-        return Err(fail(&e));
+        return Err(e);
     }
     Ok(rows as u64)
 }
 
 struct SwapIn<'a> {
-    mode: Mode,
+    to: &'a Destination<'a>,
     db: Option<&'a str>,
     name: &'a str,
     target: &'a str,
@@ -159,11 +118,11 @@ struct SwapIn<'a> {
     old: &'a str,
     column_list: &'a str,
     columns: &'a [(String, String)],
-    unique_key: &'a [String],
 }
 
 /// Put the loaded staging table's rows into the destination.
-async fn swap_in(conn: &mut MySqlConnection, s: SwapIn<'_>) -> std::result::Result<(), String> {
+async fn swap_in(conn: &mut MySqlConnection, s: SwapIn<'_>) -> Result<()> {
+    let fail = |e: sqlx::Error| s.to.failed(e);
     let exists: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?",
     )
@@ -171,26 +130,26 @@ async fn swap_in(conn: &mut MySqlConnection, s: SwapIn<'_>) -> std::result::Resu
     .bind(s.name)
     .fetch_one(&mut *conn)
     .await
-    .map_err(|e| e.to_string())?;
+    .map_err(fail)?;
     let (stage, target) = (s.stage, s.target);
     if exists == 0 {
         return exec(conn, &format!("RENAME TABLE {stage} TO {target}"))
             .await
-            .map_err(|e| e.to_string());
+            .map_err(fail);
     }
-    match s.mode {
+    match s.to.mode {
         Mode::Replace => {
             let old = s.old;
             exec(conn, &format!("DROP TABLE IF EXISTS {old}"))
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(fail)?;
             // One statement: both renames happen, or neither.
             exec(
                 conn,
                 &format!("RENAME TABLE {target} TO {old}, {stage} TO {target}"),
             )
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(fail)?;
             // The destination is already the new table; a leftover is dropped next time.
             let _ = exec(conn, &format!("DROP TABLE IF EXISTS {old}")).await;
             Ok(())
@@ -198,27 +157,25 @@ async fn swap_in(conn: &mut MySqlConnection, s: SwapIn<'_>) -> std::result::Resu
         Mode::Append | Mode::Upsert => {
             let columns = s.column_list;
             let mut sql = format!("INSERT INTO {target} ({columns}) SELECT {columns} FROM {stage}");
-            if s.mode == Mode::Upsert {
+            if s.to.mode == Mode::Upsert {
                 check_unique_index(conn, &s).await?;
-                let updates: Vec<String> = s
-                    .columns
-                    .iter()
-                    .filter(|(c, _)| !s.unique_key.contains(c))
-                    .map(|(c, _)| format!("{0} = VALUES({0})", quote(c)))
-                    .collect();
+                let updates: Vec<String> =
+                    s.to.updated(s.columns)
+                        .map(|c| format!("{0} = VALUES({0})", quote(c)))
+                        .collect();
                 let updates = if updates.is_empty() {
-                    format!("{0} = {0}", quote(&s.unique_key[0]))
+                    format!("{0} = {0}", quote(&s.to.unique_key[0]))
                 } else {
                     updates.join(", ")
                 };
                 sql.push_str(&format!(" ON DUPLICATE KEY UPDATE {updates}"));
             }
-            let mut tx = conn.begin().await.map_err(|e| e.to_string())?;
+            let mut tx = conn.begin().await.map_err(fail)?;
             sqlx::query(AssertSqlSafe(sql))
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| e.to_string())?;
-            tx.commit().await.map_err(|e| e.to_string())?;
+                .map_err(fail)?;
+            tx.commit().await.map_err(fail)?;
             let _ = exec(conn, &format!("DROP TABLE IF EXISTS {stage}")).await;
             Ok(())
         }
@@ -227,10 +184,7 @@ async fn swap_in(conn: &mut MySqlConnection, s: SwapIn<'_>) -> std::result::Resu
 
 /// An upsert merges on `unique_key`, which MySQL's `ON DUPLICATE KEY` finds through a
 /// PRIMARY KEY or UNIQUE index: without one on exactly those columns it would append.
-async fn check_unique_index(
-    conn: &mut MySqlConnection,
-    s: &SwapIn<'_>,
-) -> std::result::Result<(), String> {
+async fn check_unique_index(conn: &mut MySqlConnection, s: &SwapIn<'_>) -> Result<()> {
     let indexes: Vec<(String, String)> = sqlx::query_as(
         "SELECT CAST(INDEX_NAME AS CHAR), CAST(GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX SEPARATOR ',') AS CHAR) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND NON_UNIQUE = 0 GROUP BY INDEX_NAME",
     )
@@ -238,8 +192,8 @@ async fn check_unique_index(
     .bind(s.name)
     .fetch_all(&mut *conn)
     .await
-    .map_err(|e| e.to_string())?;
-    let mut want: Vec<String> = s.unique_key.iter().map(|k| k.to_lowercase()).collect();
+    .map_err(|e| s.to.failed(e))?;
+    let mut want: Vec<String> = s.to.unique_key.iter().map(|k| k.to_lowercase()).collect();
     want.sort();
     let found = indexes.iter().any(|(_, cols)| {
         let mut have: Vec<String> = cols.split(',').map(|c| c.to_lowercase()).collect();
@@ -249,13 +203,13 @@ async fn check_unique_index(
     if found {
         Ok(())
     } else {
-        Err(format!(
+        Err(s.to.failed(format!(
             "table {} has no PRIMARY KEY or UNIQUE index on ({}), which an upsert needs\nhint: add one (ALTER TABLE {} ADD PRIMARY KEY ({})), or use mode: replace",
             s.target,
-            s.unique_key.join(", "),
+            s.to.unique_key.join(", "),
             s.target,
-            s.unique_key.join(", ")
-        ))
+            s.to.unique_key.join(", ")
+        )))
     }
 }
 
@@ -268,6 +222,15 @@ async fn exec(conn: &mut MySqlConnection, sql: &str) -> std::result::Result<(), 
 
 async fn drop_quietly(conn: &mut MySqlConnection, table: &str) {
     let _ = exec(conn, &format!("DROP TABLE IF EXISTS {table}")).await;
+}
+
+/// Why rows cannot become MySQL literals.
+#[derive(Debug, thiserror::Error)]
+enum RowsError {
+    #[error("{0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    #[error("a value of column {column} is {value}, which MySQL cannot store")]
+    NotANumber { column: String, value: String },
 }
 
 fn mysql_type(t: &DataType, is_key: bool) -> Option<String> {
@@ -314,7 +277,7 @@ fn qualified(db: Option<&str>, name: &str) -> String {
 fn insert_statements(
     batches: &[RecordBatch],
     column_list: &str,
-) -> std::result::Result<Vec<String>, String> {
+) -> std::result::Result<Vec<String>, RowsError> {
     let options = FormatOptions::default()
         .with_null("NULL")
         .with_date_format(Some("%Y-%m-%d"))
@@ -332,7 +295,6 @@ fn insert_statements(
             .map(|c| match c.data_type() {
                 DataType::Timestamp(unit, Some(_)) => {
                     arrow::compute::cast(c, &DataType::Timestamp(*unit, Some("+00:00".into())))
-                        .map_err(|e| e.to_string())
                 }
                 _ => Ok(c.clone()),
             })
@@ -340,8 +302,7 @@ fn insert_statements(
         let formatters = columns
             .iter()
             .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
+            .collect::<std::result::Result<Vec<_>, _>>()?;
         for row in 0..b.num_rows() {
             sql.push_str(if sql.is_empty() { head.as_str() } else { ", " });
             sql.push('(');
@@ -363,10 +324,10 @@ fn insert_statements(
                     DataType::Float16 | DataType::Float32 | DataType::Float64 => {
                         let text = f.value(row).to_string();
                         if text.contains("NaN") || text.contains("inf") {
-                            return Err(format!(
-                                "a value of column {} is {text}, which MySQL cannot store",
-                                b.schema().field(i).name()
-                            ));
+                            return Err(RowsError::NotANumber {
+                                column: b.schema().field(i).name().clone(),
+                                value: text,
+                            });
                         }
                         sql.push_str(&text);
                     }
@@ -480,7 +441,8 @@ mod tests {
             root,
             &conns,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             e.contains(
                 "a mysql export cannot write to connection `pg`, a `postgres://` URL\nhint: "
@@ -493,7 +455,8 @@ mod tests {
             root,
             &conns,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             e.contains("a postgres export cannot write to connection `app`, a `mysql://` URL"),
             "{e}"
@@ -506,7 +469,7 @@ mod tests {
         let batch =
             RecordBatch::try_new(schema, vec![Arc::new(Float64Array::from(vec![f64::NAN]))])
                 .unwrap();
-        let e = insert_statements(&[batch], "`x`").unwrap_err();
+        let e = insert_statements(&[batch], "`x`").unwrap_err().to_string();
         assert!(e.contains("column x is NaN"), "{e}");
     }
 }

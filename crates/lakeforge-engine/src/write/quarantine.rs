@@ -8,9 +8,9 @@ use datafusion::prelude::DataFrame;
 use lakeforge_project::{Node, Relation, RowCheck};
 
 use crate::error::{EngineError, Result};
-use crate::materialize::append_df;
-use crate::normalize;
 use crate::session::Engine;
+use crate::write::materialize::append_df;
+use crate::write::normalize;
 
 /// Whether the model asks for quarantine.
 pub fn enabled(node: &Node) -> bool {

@@ -9,8 +9,8 @@ use arrow::array::RecordBatch;
 use lakeforge_project::Node;
 
 use crate::error::{EngineError, Result};
-use crate::materialize::{WriteOutcome, replace};
 use crate::session::Engine;
+use crate::write::materialize::{WriteOutcome, replace};
 
 /// Re-exported for the engine's other readers of SQL type names (contracts, external tables'
 /// partitions, unit-test inputs) and of seed files.

@@ -19,12 +19,12 @@ use lakeforge_project::{
     IncrementalStrategy, Materialization, Node, OnSchemaChange, Relation, quote_ident,
 };
 
-use crate::conflict::{retry_on_conflict, write_error};
-use crate::contract;
 use crate::error::{EngineError, Result};
 use crate::lake::StoredKind;
-use crate::normalize;
+use crate::lake::conflict::{retry_on_conflict, write_error};
 use crate::session::Engine;
+use crate::write::contract;
+use crate::write::normalize;
 
 /// What a write did, for the run's log line and its records.
 #[derive(Debug, Clone)]
@@ -85,7 +85,7 @@ pub async fn materialize(
             // another run committed to it meanwhile (see `conflict`).
             let df = &df;
             let outcome = retry_on_conflict(|| async move {
-                match crate::passthrough::copy_parquet_files(engine, relation, df).await? {
+                match crate::write::passthrough::copy_parquet_files(engine, relation, df).await? {
                     Some(copied) => Ok(copied),
                     None => {
                         overwrite(
@@ -103,7 +103,7 @@ pub async fn materialize(
             engine.lake().remove_view(relation).await?;
             Ok(outcome)
         }
-        Materialization::Snapshot => crate::snapshot::snapshot(engine, node, sql).await,
+        Materialization::Snapshot => crate::write::snapshot::snapshot(engine, node, sql).await,
         Materialization::Seed | Materialization::Test | Materialization::MlModel => {
             Err(EngineError::Internal(format!(
                 "{} is not a model and cannot be materialized",
@@ -322,8 +322,11 @@ async fn incremental(
     }
 
     // A column whose type changed is cast only when no value is lost; else nothing is written.
-    let lossy =
-        crate::drift::lossy_changes(&target, &source, policy == OnSchemaChange::SyncAllColumns);
+    let lossy = crate::write::drift::lossy_changes(
+        &target,
+        &source,
+        policy == OnSchemaChange::SyncAllColumns,
+    );
     if !lossy.is_empty() {
         return Err(EngineError::Schema {
             relation: relation.to_string(),
@@ -425,7 +428,7 @@ async fn merge(
     let relation = &node.relation;
     // MERGE runs its source more than once; a database source is read once (see
     // `database::read_once`), so the database is queried once for a consistent set of rows.
-    let source = crate::database::read_once(engine.context(), source)
+    let source = crate::sources::database::read_once(engine.context(), source)
         .await
         .map_err(|e| EngineError::sql(node.path.as_str(), e))?;
     let table = open_for_write(engine, relation, based_on).await?;

@@ -175,7 +175,7 @@ fn offline_schema(input: &UnitTestInput) -> Result<Option<SchemaRef>> {
             column_types,
         } => {
             let delimiter = lakeforge_seed::delimiter(rel, delimiter.as_deref())?;
-            let (schema, _) = crate::seed::read_csv(path, rel, delimiter, column_types)?;
+            let (schema, _) = crate::write::seed::read_csv(path, rel, delimiter, column_types)?;
             Ok(Some(schema))
         }
         InputShape::Declared(columns) => {
@@ -185,7 +185,7 @@ fn offline_schema(input: &UnitTestInput) -> Result<Option<SchemaRef>> {
                     let dt = c
                         .data_type
                         .as_deref()
-                        .and_then(|t| crate::seed::sql_type(t).ok())?;
+                        .and_then(|t| crate::write::seed::sql_type(t).ok())?;
                     Some(Field::new(&c.name, dt, true))
                 })
                 .collect();
@@ -324,14 +324,33 @@ fn strict() -> CastOptions<'static> {
     }
 }
 
+/// A text cell of a fixture that is not a value of its column's type.
+#[derive(Debug, thiserror::Error)]
+enum CastError {
+    #[error("`{value}` (row {row}) is not a valid {data_type}")]
+    Cell {
+        value: String,
+        row: usize,
+        data_type: DataType,
+    },
+    #[error("{0}")]
+    Arrow(#[source] arrow::error::ArrowError),
+}
+
 /// Text cells to `dt`; a cell that does not parse is an error, never a silent null.
-fn cast_text(text: &StringArray, dt: &DataType) -> std::result::Result<ArrayRef, String> {
+fn cast_text(text: &StringArray, dt: &DataType) -> std::result::Result<ArrayRef, CastError> {
     cast_with_options(text, dt, &strict()).map_err(|e| {
         let bad = (0..text.len())
             .filter(|&i| !text.is_null(i))
-            .find(|&i| cast_with_options(&text.slice(i, 1), dt, &strict()).is_err())
-            .map(|i| format!("`{}` (row {}) is not a valid {dt}", text.value(i), i + 1));
-        bad.unwrap_or_else(|| e.to_string())
+            .find(|&i| cast_with_options(&text.slice(i, 1), dt, &strict()).is_err());
+        match bad {
+            Some(i) => CastError::Cell {
+                value: text.value(i).to_string(),
+                row: i + 1,
+                data_type: dt.clone(),
+            },
+            None => CastError::Arrow(e),
+        }
     })
 }
 
@@ -504,7 +523,7 @@ mod tests {
         assert_eq!(infer_type(&bools), DataType::Boolean);
         let text: StringArray = vec![Some("1"), Some("a")].into_iter().collect();
         assert_eq!(infer_type(&text), DataType::Utf8);
-        let err = cast_text(&text, &DataType::Int64).unwrap_err();
+        let err = cast_text(&text, &DataType::Int64).unwrap_err().to_string();
         assert!(err.contains("`a` (row 2)"), "{err}");
     }
 }

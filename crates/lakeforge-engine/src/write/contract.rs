@@ -6,7 +6,7 @@ use arrow::datatypes::{DataType, Schema};
 use lakeforge_project::Node;
 
 use crate::error::{EngineError, Result};
-use crate::seed::sql_type;
+use crate::write::seed::sql_type;
 
 /// Whether the node's config enforces a contract.
 pub fn enforced(node: &Node) -> bool {

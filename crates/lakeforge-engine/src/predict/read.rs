@@ -8,9 +8,9 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use lakeforge_project::Relation;
 
-use crate::catalog::open_delta_provider_at;
 use crate::error::{EngineError, Result};
 use crate::lake::StoredKind;
+use crate::lake::catalog::open_delta_provider_at;
 use crate::session::Engine;
 
 /// The rows of a relation and, for a Delta table, the version they were read at.
@@ -37,12 +37,12 @@ pub async fn read_relation(
         (df, Some(v))
     } else {
         if let Some(v) = version {
-            return Err(EngineError::Delta {
-                relation: relation.to_string(),
-                message: format!(
+            return Err(EngineError::delta(
+                relation,
+                format!(
                     "version {v} was asked for, but {relation} is not a Delta table of the lake"
                 ),
-            });
+            ));
         }
         let df = engine
             .dataframe(&relation.to_string(), &format!("SELECT * FROM {relation}"))

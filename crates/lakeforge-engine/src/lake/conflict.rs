@@ -197,7 +197,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_write_based_on_a_version_another_run_moved_past_fails_in_our_words() {
-        use crate::materialize::{append, overwrite};
+        use crate::write::materialize::{append, overwrite};
         let (_dir, a, b) = two_engines();
         let t = relation();
         overwrite(&a, &t, rows(&a, 3).await, "CREATE TABLE", None)
@@ -237,7 +237,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_full_overwrites_and_appends_all_land() {
-        use crate::materialize::{append_df, replace};
+        use crate::write::materialize::{append_df, replace};
         let (_dir, a, b) = two_engines();
         let (a, b) = (std::sync::Arc::new(a), std::sync::Arc::new(b));
         let seed = Relation::new("main", "seed");

@@ -21,6 +21,87 @@ use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
 use url::Url;
 
+/// Why a store could not be built or reached from its settings. Every message names the
+/// connection at fault (or the environment's variables), and credentials never appear in it.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error(
+        "connection `{name}` is not an object-storage connection of lakeforge.yml (it has: {})\nhint: add `{name}: {{type: s3, endpoint: ..., region: ...}}` (or `type: azure`) under `connections:` in lakeforge.yml",
+        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+    )]
+    UnknownConnection { name: String, known: Vec<String> },
+
+    #[error(
+        "connection `{connection}` is of type {}, but `{location}` is in {} storage\nhint: name a `type: {}` connection, or none to use the {} variables",
+        have.as_str(),
+        want.as_str(),
+        want.as_str(),
+        if *want == StorageKind::S3 { "AWS_*" } else { "AZURE_*" }
+    )]
+    WrongKind {
+        connection: String,
+        have: StorageKind,
+        want: StorageKind,
+        location: String,
+    },
+
+    /// `who` is `connection `name`` or `the environment`.
+    #[error(
+        "{who}: `{key}` is not an {} setting\nhint: use {}",
+        if *kind == StorageKind::S3 { "S3" } else { "Azure" },
+        if *kind == StorageKind::S3 {
+            "endpoint, region, access_key_id, secret_access_key, session_token, allow_http, virtual_hosted_style_request, skip_signature"
+        } else {
+            "account_name, access_key, connection_string, sas_token, endpoint, use_emulator, allow_http"
+        }
+    )]
+    UnknownSetting {
+        who: String,
+        key: String,
+        kind: StorageKind,
+    },
+
+    /// The store's builder refused the settings.
+    #[error("{}", redact(&format!("{who}: {source}")))]
+    Build {
+        who: String,
+        #[source]
+        source: object_store::Error,
+    },
+
+    #[error("`{location}` is not an s3:// or az:// location")]
+    NotObjectStorage { location: String },
+
+    #[error("`{location}` is not a URL: {source}")]
+    NotAUrl {
+        location: String,
+        #[source]
+        source: url::ParseError,
+    },
+
+    #[error(
+        "{bucket} is already reached through {used} in this run, and one bucket has one connection\nhint: name the same `connection:` for every source and export in {bucket}"
+    )]
+    OneConnectionPerBucket { bucket: String, used: String },
+
+    #[error("{0}")]
+    Registry(#[source] datafusion::error::DataFusionError),
+}
+
+impl StorageError {
+    /// Whether the message starts by naming a connection of lakeforge.yml (so a caller need
+    /// not say where the failing location is).
+    pub(crate) fn names_connection(&self) -> bool {
+        match self {
+            StorageError::UnknownConnection { .. } | StorageError::WrongKind { .. } => true,
+            StorageError::UnknownSetting { who, .. } | StorageError::Build { who, .. } => {
+                who.starts_with("connection `")
+            }
+            _ => false,
+        }
+    }
+}
+
 /// lakeforge.yml's object-storage connections, by name, and the buckets registered so far in
 /// the session (with the connection each is reached through).
 #[derive(Debug, Default)]
@@ -46,12 +127,15 @@ impl Storage {
         runtime: &RuntimeEnv,
         location: &str,
         connection: Option<&str>,
-    ) -> Result<Arc<dyn ObjectStore>, String> {
+    ) -> Result<Arc<dyn ObjectStore>, StorageError> {
         let settings = match connection {
             Some(c) => Some(self::connection(&self.connections, c)?),
             None => None,
         };
-        let url = Url::parse(location).map_err(|e| format!("`{location}` is not a URL: {e}"))?;
+        let url = Url::parse(location).map_err(|e| StorageError::NotAUrl {
+            location: location.to_string(),
+            source: e,
+        })?;
         let bucket = format!(
             "{}://{}",
             url.scheme(),
@@ -66,16 +150,16 @@ impl Storage {
         match registered.get(&bucket) {
             Some(used) if *used == wanted => {
                 let key = datafusion::execution::object_store::ObjectStoreUrl::parse(&bucket)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(StorageError::Registry)?;
                 if let Ok(store) = runtime.object_store(key) {
                     return Ok(store);
                 }
             }
             Some(used) => {
-                return Err(format!(
-                    "{bucket} is already reached through {} in this run, and one bucket has one connection\nhint: name the same `connection:` for every source and export in {bucket}",
-                    name(used)
-                ));
+                return Err(StorageError::OneConnectionPerBucket {
+                    bucket,
+                    used: name(used),
+                });
             }
             None => {}
         }
@@ -125,41 +209,35 @@ pub fn redact(text: &str) -> String {
     out
 }
 
-/// The connection `name` of `connections`, or a message listing the known ones.
+/// The connection `name` of `connections`, or an error listing the known ones.
 pub(crate) fn connection<'a>(
     connections: &'a BTreeMap<String, StorageConnection>,
     name: &str,
-) -> Result<&'a StorageConnection, String> {
-    connections.get(name).ok_or_else(|| {
-        let known: Vec<&str> = connections.keys().map(String::as_str).collect();
-        format!(
-            "connection `{name}` is not an object-storage connection of lakeforge.yml (it has: {})\nhint: add `{name}: {{type: s3, endpoint: ..., region: ...}}` (or `type: azure`) under `connections:` in lakeforge.yml",
-            if known.is_empty() { "none".to_string() } else { known.join(", ") }
-        )
-    })
+) -> Result<&'a StorageConnection, StorageError> {
+    connections
+        .get(name)
+        .ok_or_else(|| StorageError::UnknownConnection {
+            name: name.to_string(),
+            known: connections.keys().cloned().collect(),
+        })
 }
 
 /// The store holding `location` (an `s3://` or Azure URL).
 pub(crate) fn build(
     location: &str,
     connection: Option<&StorageConnection>,
-) -> Result<Arc<dyn ObjectStore>, String> {
-    let kind = StorageKind::of_url(location)
-        .ok_or_else(|| format!("`{location}` is not an s3:// or az:// location"))?;
+) -> Result<Arc<dyn ObjectStore>, StorageError> {
+    let kind = StorageKind::of_url(location).ok_or_else(|| StorageError::NotObjectStorage {
+        location: location.to_string(),
+    })?;
     if let Some(c) = connection {
         if c.kind != kind {
-            return Err(format!(
-                "connection `{}` is of type {}, but `{location}` is in {} storage\nhint: name a `type: {}` connection, or none to use the {} variables",
-                c.name,
-                c.kind.as_str(),
-                kind.as_str(),
-                kind.as_str(),
-                if kind == StorageKind::S3 {
-                    "AWS_*"
-                } else {
-                    "AZURE_*"
-                }
-            ));
+            return Err(StorageError::WrongKind {
+                connection: c.name.clone(),
+                have: c.kind,
+                want: kind,
+                location: location.to_string(),
+            });
         }
         for s in c.secrets() {
             remember(&s);
@@ -187,11 +265,13 @@ fn s3(
     location: &str,
     options: &[(String, String)],
     who: &str,
-) -> Result<object_store::aws::AmazonS3, String> {
+) -> Result<object_store::aws::AmazonS3, StorageError> {
     let mut b = AmazonS3Builder::from_env();
     for (k, v) in options {
-        let key: AmazonS3ConfigKey = k.parse().map_err(|_| {
-            format!("{who}: `{k}` is not an S3 setting\nhint: use endpoint, region, access_key_id, secret_access_key, session_token, allow_http, virtual_hosted_style_request, skip_signature")
+        let key: AmazonS3ConfigKey = k.parse().map_err(|_| StorageError::UnknownSetting {
+            who: who.to_string(),
+            key: k.clone(),
+            kind: StorageKind::S3,
         })?;
         b = b.with_config(key, v);
     }
@@ -205,7 +285,10 @@ fn s3(
     }
     b.with_url(location)
         .build()
-        .map_err(|e| redact(&format!("{who}: {e}")))
+        .map_err(|e| StorageError::Build {
+            who: who.to_string(),
+            source: e,
+        })
 }
 
 fn truthy(v: &str) -> bool {
@@ -263,7 +346,7 @@ fn azure(
     location: &str,
     options: &[(String, String)],
     who: &str,
-) -> Result<object_store::azure::MicrosoftAzure, String> {
+) -> Result<object_store::azure::MicrosoftAzure, StorageError> {
     let mut b = MicrosoftAzureBuilder::from_env();
     let mut settings = Vec::new();
     if let Ok(cs) = std::env::var("AZURE_STORAGE_CONNECTION_STRING") {
@@ -277,8 +360,10 @@ fn azure(
         }
     }
     for (k, v) in settings {
-        let key: AzureConfigKey = k.parse().map_err(|_| {
-            format!("{who}: `{k}` is not an Azure setting\nhint: use account_name, access_key, connection_string, sas_token, endpoint, use_emulator, allow_http")
+        let key: AzureConfigKey = k.parse().map_err(|_| StorageError::UnknownSetting {
+            who: who.to_string(),
+            key: k.clone(),
+            kind: StorageKind::Azure,
         })?;
         b = b.with_config(key, v);
     }
@@ -314,7 +399,10 @@ fn azure(
     }
     b.with_url(location)
         .build()
-        .map_err(|e| redact(&format!("{who}: {e}")))
+        .map_err(|e| StorageError::Build {
+            who: who.to_string(),
+            source: e,
+        })
 }
 
 /// A hint for an object-storage failure's message, when its cause is recognisable.
@@ -385,12 +473,12 @@ mod tests {
         };
         build("s3://bucket/x/*.parquet", Some(&c)).unwrap();
         c.options.insert("colour".into(), "blue".into());
-        let e = build("s3://bucket/x", Some(&c)).err().unwrap();
+        let e = build("s3://bucket/x", Some(&c)).err().unwrap().to_string();
         assert!(
             e.starts_with("connection `minio`: `colour` is not an S3 setting\nhint: "),
             "{e}"
         );
-        let e = build("az://c/x", Some(&c)).err().unwrap();
+        let e = build("az://c/x", Some(&c)).err().unwrap().to_string();
         assert!(e.contains("connection `minio` is of type s3"), "{e}");
         assert_eq!(redact("key very-secret-1 rejected"), "key **** rejected");
         let az = StorageConnection {

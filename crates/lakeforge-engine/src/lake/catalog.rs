@@ -35,17 +35,17 @@ pub(crate) enum SourceLocation {
     /// the named connection (of these) or of the environment.
     Files(
         lakeforge_project::external::ExternalLocation,
-        crate::storage::Connections,
+        crate::lake::storage::Connections,
     ),
     /// A table of a database (`connection:`), read through its provider.
-    Database(crate::database::DatabaseRef),
+    Database(crate::sources::database::DatabaseRef),
 }
 
 /// Register the project's file and database sources in `externals`.
 pub(crate) fn register_sources(
     externals: &Externals,
     project: &lakeforge_project::Project,
-    storage: crate::storage::Connections,
+    storage: crate::lake::storage::Connections,
 ) {
     let mut externals = externals.write();
     for s in project.sources.values() {
@@ -59,7 +59,7 @@ pub(crate) fn register_sources(
             );
         }
     }
-    for (key, db) in crate::database::database_refs(project) {
+    for (key, db) in crate::sources::database::database_refs(project) {
         externals.insert(key, (db.label.clone(), SourceLocation::Database(db)));
     }
 }
@@ -176,7 +176,7 @@ impl SchemaProvider for LakeSchema {
                         DataFusionError::Internal("session dropped while planning a source".into())
                     })?;
                     let state = state.read().clone();
-                    crate::external::listing_table(&state, &source, &ext, &storage).await?
+                    crate::sources::external::listing_table(&state, &source, &ext, &storage).await?
                 }
                 SourceLocation::Database(db) => db.open().await?,
             };

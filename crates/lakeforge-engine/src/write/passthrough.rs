@@ -29,8 +29,8 @@ use futures::TryStreamExt;
 use lakeforge_project::Relation;
 
 use crate::error::{EngineError, Result};
-use crate::materialize::WriteOutcome;
 use crate::session::Engine;
+use crate::write::materialize::WriteOutcome;
 
 /// Write `df` into `relation` by copying its Parquet files, when `df` is a plain scan of
 /// them; None when it is not (the caller writes it the ordinary way).
@@ -72,7 +72,7 @@ pub(crate) async fn copy_parquet_files(
         .with_log_store(table.log_store())
         .with_columns(delta_schema.fields().cloned())
         .with_save_mode(SaveMode::Overwrite)
-        .with_commit_properties(crate::materialize::commit_properties())
+        .with_commit_properties(crate::write::materialize::commit_properties())
         .with_actions(adds)
         .await;
     let table = match committed {
@@ -80,7 +80,7 @@ pub(crate) async fn copy_parquet_files(
         Err(e) => {
             // Nothing references the copies: remove them, the previous version stands.
             remove_copies(&copied, &table_dir);
-            return Err(crate::conflict::write_error(relation, e));
+            return Err(crate::lake::conflict::write_error(relation, e));
         }
     };
     engine.lake().note_table(relation);

@@ -25,11 +25,11 @@ pub(crate) async fn listing_table(
     state: &SessionState,
     name: &str,
     ext: &ExternalLocation,
-    storage: &crate::storage::Connections,
+    storage: &crate::lake::storage::Connections,
 ) -> DfResult<Arc<dyn TableProvider>> {
     let at = |e: DataFusionError| {
-        let text = crate::storage::redact(&e.to_string());
-        let hint = crate::storage::hint(&text, &ext.location, ext.connection.as_deref())
+        let text = crate::lake::storage::redact(&e.to_string());
+        let hint = crate::lake::storage::hint(&text, &ext.location, ext.connection.as_deref())
             .map(|h| format!("\nhint: {h}"))
             .unwrap_or_default();
         DataFusionError::Plan(format!("{name} at {}: {text}{hint}", ext.location))
@@ -41,13 +41,13 @@ pub(crate) async fn listing_table(
                 &ext.location,
                 ext.connection.as_deref(),
             )
-            .map_err(|m| {
-                let at = if m.starts_with("connection `") {
+            .map_err(|e| {
+                let at = if e.names_connection() {
                     String::new()
                 } else {
                     format!(" at {}", ext.location)
                 };
-                DataFusionError::Plan(format!("{name}{at}: {m}"))
+                DataFusionError::Plan(format!("{name}{at}: {e}"))
             })?;
     }
     let compression = match ext.compression.as_deref() {
@@ -75,7 +75,7 @@ pub(crate) async fn listing_table(
     };
     let mut partitions = Vec::new();
     for (col, sql_type) in &ext.partitions {
-        let dt = crate::seed::sql_type(sql_type).map_err(|why| {
+        let dt = crate::write::seed::sql_type(sql_type).map_err(|why| {
             DataFusionError::Plan(format!("{name}: partition `{col}`: data_type {why}"))
         })?;
         partitions.push((col.clone(), dt));
