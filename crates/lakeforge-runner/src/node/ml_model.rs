@@ -5,9 +5,9 @@
 use lakeforge_project::Node;
 
 use super::{NodeEnv, check_state};
+use crate::Result;
 use crate::plan::Command;
 use crate::results::{NodeResult, NodeStatus};
-use crate::Result;
 
 pub(super) async fn run(env: &NodeEnv, node: &Node, result: &mut NodeResult) -> Result<()> {
     if env.command == Command::Compile {
@@ -18,8 +18,8 @@ pub(super) async fn run(env: &NodeEnv, node: &Node, result: &mut NodeResult) -> 
         result.delta_version = version;
         return Ok(());
     }
-    let outcome = crate::train::train_node(&env.engine, env.meta.as_ref(), &env.run_id, node)
-        .await?;
+    let outcome =
+        crate::train::train_node(&env.engine, env.meta.as_ref(), &env.run_id, node).await?;
     result.message = outcome.message;
     result.rows_affected = Some(outcome.train_rows as u64);
     result.delta_version = Some(outcome.version);
