@@ -124,6 +124,7 @@ impl FlatForest {
     /// (`x.len() >= num_features`). `CAT` = the forest may hold categorical
     /// nodes.
     #[inline(always)]
+    #[allow(unsafe_code)] // audited: see SAFETY below
     fn step<const CAT: bool>(&self, i: u32, x: &[f64]) -> u32 {
         debug_assert!((i as usize) < self.nodes.len() && x.len() >= self.num_features);
         // SAFETY: `new` asserts every child and root index is < nodes.len()

@@ -72,6 +72,7 @@ const PREFETCH_AHEAD: usize = 24;
 /// increasing but gapped, which hardware prefetchers do not follow; without
 /// this, histogram building stalls on memory.
 #[inline(always)]
+#[allow(unsafe_code)] // audited: see SAFETY below
 fn prefetch<T>(slice: &[T], i: usize) {
     #[cfg(target_arch = "x86_64")]
     if let Some(x) = slice.get(i) {

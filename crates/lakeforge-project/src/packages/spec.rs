@@ -520,6 +520,7 @@ packages:
     }
 
     #[test]
+    #[allow(unsafe_code)] // set_var is unsafe since edition 2024: see SAFETY below
     fn renders_env_var_and_keeps_the_entry_as_written() {
         // SAFETY: the variable name is unique to this test; no other test reads it.
         unsafe { std::env::set_var("LF_TEST_PKG_TOKEN", "s3cret") };
