@@ -96,7 +96,8 @@ pub enum EngineError {
     )]
     NotBuilt {
         table: String,
-        relation: Relation,
+        /// Boxed: the error stays small on every `Result`'s happy path.
+        relation: Box<Relation>,
         reader: Option<String>,
         /// What to build, as the user named it.
         target: String,
@@ -133,7 +134,7 @@ pub enum Cause {
     /// The object store of the lake.
     Store(Box<object_store::Error>),
     /// Building or reaching an object store from its settings.
-    Storage(StorageError),
+    Storage(Box<StorageError>),
     /// Any other error, shown as it says itself.
     Other(Box<dyn std::error::Error + Send + Sync>),
     /// Lakeforge's own words, or the text of an error it does not keep; shown as they are.
@@ -162,7 +163,7 @@ impl std::error::Error for Cause {
             Cause::Arrow(e) => Some(e.as_ref()),
             Cause::Delta(e) => Some(e.as_ref()),
             Cause::Store(e) => Some(e.as_ref()),
-            Cause::Storage(e) => Some(e),
+            Cause::Storage(e) => Some(e.as_ref()),
             Cause::Other(e) => Some(e.as_ref()),
             Cause::Message(_) => None,
         }

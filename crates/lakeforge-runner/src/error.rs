@@ -33,11 +33,11 @@ pub enum RunnerError {
     Scoring {
         path: String,
         #[source]
-        source: crate::train::TrainError,
+        source: Box<crate::train::TrainError>,
     },
     /// Training an ML model node (the error names the model's file).
     #[error(transparent)]
-    Train(#[from] crate::train::TrainError),
+    Train(Box<crate::train::TrainError>),
     /// A model's `export:` config is malformed (the engine reports it as text).
     #[error("{path}: `export:` {message}")]
     ExportConfig { path: String, message: String },
@@ -47,7 +47,7 @@ pub enum RunnerError {
         relation: String,
         version: Option<i64>,
         #[source]
-        source: EngineError,
+        source: Box<EngineError>,
     },
     /// A model's pre- or post-hook failed; the note says whether the model's write happened.
     #[error("{source}\n{}", hook_note(.post))]
@@ -59,6 +59,13 @@ pub enum RunnerError {
 }
 
 pub type Result<T, E = RunnerError> = std::result::Result<T, E>;
+
+/// Boxed in `RunnerError`, which every node's `Result` carries, to keep that small.
+impl From<crate::train::TrainError> for RunnerError {
+    fn from(e: crate::train::TrainError) -> Self {
+        RunnerError::Train(Box::new(e))
+    }
+}
 
 fn committed_version(version: &Option<i64>) -> String {
     version

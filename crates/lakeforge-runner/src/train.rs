@@ -94,7 +94,7 @@ impl ModelAt {
         move |source| TrainError::Ml {
             at: self.clone(),
             step,
-            source,
+            source: Box::new(source),
         }
     }
 }
@@ -120,14 +120,14 @@ pub enum TrainError {
         /// error says enough.
         step: &'static str,
         #[source]
-        source: MlError,
+        source: Box<MlError>,
     },
     #[error("{at}: reading {relation}: {source}")]
     ReadTraining {
         at: ModelAt,
         relation: String,
         #[source]
-        source: EngineError,
+        source: Box<EngineError>,
     },
     /// `promote_to:` names an alias the registry refuses.
     #[error("{at}: {source}")]
@@ -165,7 +165,7 @@ pub enum TrainError {
         relation: String,
         version: i64,
         #[source]
-        source: EngineError,
+        source: Box<EngineError>,
     },
     #[error(
         "model `{name}` has no `{alias}` alias\nhint: train it with `lakeforge build -s {name}`, or point the alias at a version with `lakeforge models promote {name} VERSION --alias {alias}`"
@@ -187,7 +187,7 @@ pub enum TrainError {
         version: i64,
         location: String,
         #[source]
-        source: MlError,
+        source: Box<MlError>,
     },
     #[error(transparent)]
     Meta(#[from] MetaError),
@@ -464,7 +464,7 @@ pub(crate) async fn train_node(
         .map_err(|source| TrainError::ReadTraining {
             at: at.clone(),
             relation: spec.training.to_string(),
-            source,
+            source: Box::new(source),
         })?;
     let (spec_owned, at_owned) = (spec.clone(), at.clone());
     let schema = data.schema.clone();
@@ -627,7 +627,7 @@ pub async fn reproduce(
         .map_err(|source| TrainError::ReadAtVersion {
             relation: spec.training.to_string(),
             version: at_version,
-            source,
+            source: Box::new(source),
         })?;
     let (at, schema, batches) = (
         ModelAt::new(name, "registry"),
@@ -706,7 +706,7 @@ pub async fn load_scoring_models(
                 name: v.name.clone(),
                 version: v.version,
                 location,
-                source,
+                source: Box::new(source),
             })?;
             engine.scoring_models().insert(
                 &reference,

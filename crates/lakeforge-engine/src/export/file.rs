@@ -71,7 +71,7 @@ pub(super) async fn to_object(
     let store = engine
         .storage_connections()
         .register(&engine.context().runtime_env(), url, connection)
-        .map_err(|e| fail(Cause::Storage(e)))?;
+        .map_err(|e| fail(Cause::Storage(Box::new(e))))?;
     let parsed = url::Url::parse(url).map_err(|e| message(format!("`{url}` is not a URL: {e}")))?;
     let key = object_store::path::Path::from_url_path(parsed.path())
         .map_err(|e| message(format!("`{url}` is not an object key: {e}")))?;

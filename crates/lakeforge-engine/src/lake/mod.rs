@@ -119,7 +119,7 @@ impl Lake {
         }
         let fail = |e: storage::StorageError| EngineError::LakeStore {
             location: target.lake.clone(),
-            cause: Cause::Storage(e),
+            cause: Cause::Storage(Box::new(e)),
         };
         let connection = match &target.lake_connection {
             Some(c) => Some(storage::connection(&target.storage, c).map_err(fail)?),

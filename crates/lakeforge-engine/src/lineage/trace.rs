@@ -305,7 +305,7 @@ impl<'a> Tracer<'a> {
             };
             return Err(EngineError::NotBuilt {
                 table: e.name,
-                relation: e.relation.clone(),
+                relation: Box::new(e.relation.clone()),
                 reader: Some(display_name(project, id)),
                 target,
             });
@@ -324,7 +324,7 @@ impl<'a> Tracer<'a> {
         if self.engine.stored(e.relation).is_none() && read_in_place(self.project, id).is_none() {
             return Err(EngineError::NotBuilt {
                 table: e.name,
-                relation: e.relation.clone(),
+                relation: Box::new(e.relation.clone()),
                 reader: None,
                 target: self.asked.to_string(),
             });

@@ -41,7 +41,7 @@ pub(super) async fn run(
         .await
         .map_err(|e| RunnerError::Scoring {
             path: node.path.clone(),
-            source: e,
+            source: Box::new(e),
         })?;
     for (_, name, version) in scored {
         let id = format!("ml_model.{}.{}", compile.project().name, name);
@@ -94,7 +94,7 @@ async fn export(env: &NodeEnv, node: &Node, result: &mut NodeResult) -> Result<(
             .map_err(|source| RunnerError::Export {
                 relation: node.relation.to_string(),
                 version: result.delta_version,
-                source,
+                source: Box::new(source),
             })?;
         result
             .message
