@@ -216,36 +216,8 @@ async fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", error_text(&e));
+            eprintln!("error: {}", lakeforge_project::error_text(e.as_ref()));
             ExitCode::from(2)
         }
-    }
-}
-
-/// An error and its causes joined as `{:#}` joins them, except below an error whose message
-/// already says its cause in users' words (the engine's: DataFusion's text without its layer
-/// names, credentials redacted); the raw cause it keeps is for programs.
-fn error_text(e: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for (i, cause) in e.chain().enumerate() {
-        if i > 0 {
-            text.push_str(": ");
-        }
-        text.push_str(&cause.to_string());
-        if says_its_cause(cause) {
-            break;
-        }
-    }
-    text
-}
-
-fn says_its_cause(e: &(dyn std::error::Error + 'static)) -> bool {
-    use lakeforge_runner::RunnerError;
-    match (
-        e.downcast_ref::<lakeforge_engine::EngineError>(),
-        e.downcast_ref::<RunnerError>(),
-    ) {
-        (Some(e), _) | (_, Some(RunnerError::Engine(e))) => e.says_its_cause(),
-        _ => false,
     }
 }

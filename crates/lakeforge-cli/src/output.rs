@@ -53,14 +53,13 @@ impl Reporter for ConsoleReporter {
         println!("{what} {total} node{}", if total == 1 { "" } else { "s" });
         if std::io::stderr().is_terminal() && total > 1 {
             let bar = ProgressBar::new(total as u64);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{bar:30}] {pos}/{len} {elapsed_precise} {msg}",
-                )
-                // Cannot fail: the template is a constant that parses.
-                .expect("valid template")
-                .progress_chars("=> "),
-            );
+            // The template is a constant that parses; were it ever wrong, the bar keeps its
+            // default look rather than stopping the build.
+            if let Ok(style) = ProgressStyle::with_template(
+                "{spinner} [{bar:30}] {pos}/{len} {elapsed_precise} {msg}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
             *self.bar.lock() = Some(bar);
         }
     }

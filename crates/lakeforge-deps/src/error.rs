@@ -185,22 +185,13 @@ pub struct VersionNotFound {
     pub hint: String,
 }
 
-/// What went wrong in transit, on one line: reqwest's own message only repeats the URL
-/// ("error sending request for url (...)"), so its causes are shown instead when it has some.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut parts = Vec::new();
-    if e.source().is_none() {
-        parts.push(e.to_string());
+/// What went wrong in transit: reqwest's own message only repeats the URL ("error sending
+/// request for url (...)"), so its causes are shown instead when it has some.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    match e.source() {
+        Some(cause) => lakeforge_project::error_text(cause),
+        None => e.to_string(),
     }
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        cur = s.source();
-    }
-    parts.join(": ")
 }
 
 impl DepsError {

@@ -4,9 +4,12 @@
 //! (`Internal`).
 //!
 //! An error keeps what caused it as it was raised ([`Cause`]: DataFusion's, delta-rs's or the
-//! object store's error, reachable through `source()`), and says it the way users should read
-//! it: without DataFusion's names for the layers it passed through, with every credential
-//! redacted. The text is computed when the error is shown, so nothing is lost before then.
+//! object store's error), and says it the way users should read it: without DataFusion's names
+//! for the layers it passed through, with every credential redacted. The text is computed when
+//! the error is shown, so nothing is lost before then. `source()` leads to the [`Cause`], whose
+//! text is that wording; the error as raised is [`Cause::raw`], for programs. (Were it a
+//! `source()` too, a renderer walking the chain, `lakeforge_project::error_text`, would show
+//! the raw text, layer names and all, after the cleaned one.)
 
 use std::path::PathBuf;
 
@@ -60,7 +63,9 @@ pub enum EngineError {
     },
 
     /// Another run committed to the table while this one was writing it, and redoing the
-    /// write could lose what that run wrote (or a full overwrite lost every attempt).
+    /// write could lose what that run wrote (or a full overwrite lost every attempt). Said in
+    /// our words: delta-rs's (kept as `raw`, see [`EngineError::raw`]) speaks of isolation
+    /// levels a Lakeforge user cannot set.
     #[error(
         "{relation}: another run wrote this table while this one was writing it, so this write was not committed{}\nhint: re-run this command; do not run two builds of one project at the same time (a scheduler and a manual run included)",
         if *attempts > 1 { format!(" (tried {attempts} times)") } else { String::new() }
@@ -68,8 +73,7 @@ pub enum EngineError {
     ConcurrentWrite {
         relation: String,
         attempts: u32,
-        #[source]
-        source: Box<deltalake::DeltaTableError>,
+        raw: Box<deltalake::DeltaTableError>,
     },
 
     /// An export failed before its destination changed (each export is all or nothing).
@@ -124,8 +128,8 @@ pub enum EngineError {
     Internal(String),
 }
 
-/// What an error of the engine was caused by, kept as raised: `source()` gives it to programs,
-/// while its text is the one users should read (see the module documentation).
+/// What an error of the engine was caused by, kept as raised ([`Cause::raw`] gives it to
+/// programs), while its text is the one users should read (see the module documentation).
 #[derive(Debug)]
 pub enum Cause {
     DataFusion(Box<DataFusionError>),
@@ -156,8 +160,13 @@ impl std::fmt::Display for Cause {
     }
 }
 
-impl std::error::Error for Cause {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+/// The end of the chain users read: the raw error is not a `source()` (see the module
+/// documentation).
+impl std::error::Error for Cause {}
+
+impl Cause {
+    /// The error as it was raised (None for Lakeforge's own words).
+    pub fn raw(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Cause::DataFusion(e) => Some(e.as_ref()),
             Cause::Arrow(e) => Some(e.as_ref()),
@@ -256,17 +265,17 @@ impl EngineError {
         }
     }
 
-    /// Whether the message already says what caused the error, in users' words: a renderer
-    /// that joins an error's causes (`{:#}`) stops here, since the cause kept below is the
-    /// raw one.
-    pub fn says_its_cause(&self) -> bool {
-        matches!(
-            self,
-            EngineError::Sql { .. }
-                | EngineError::Delta { .. }
-                | EngineError::LakeStore { .. }
-                | EngineError::Export { .. }
-        )
+    /// The error of DataFusion, Arrow, delta-rs or the object store as it was raised, for the
+    /// errors that say it in their own words (see the module documentation).
+    pub fn raw(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            EngineError::Sql { cause, .. }
+            | EngineError::LakeStore { cause, .. }
+            | EngineError::Delta { cause, .. }
+            | EngineError::Export { cause, .. } => cause.raw(),
+            EngineError::ConcurrentWrite { raw, .. } => Some(raw.as_ref()),
+            _ => None,
+        }
     }
 
     /// An `Sql` error's message without its context (the Jinja runtime puts the file and line

@@ -9,6 +9,8 @@
 //!
 //! cargo run --release -p lakeforge-ml --example bench_fit -- --rows 200000
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use std::sync::Arc;
 use std::time::Instant;
 

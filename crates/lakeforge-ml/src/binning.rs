@@ -167,25 +167,26 @@ pub struct BinningConfig {
 const BIN_CHUNK: usize = 1 << 16;
 
 /// Bins a numeric column: "first bound >= v" (same result as [`BinMapper::bin`]).
-fn bin_numeric<T: TryFrom<usize>>(upper: &[f64], col: &[f64], missing: usize, out: &mut [T])
-where
-    <T as TryFrom<usize>>::Error: std::fmt::Debug,
-{
+/// `T` is chosen by `bin_column` to hold every bin of the mapper, so each conversion succeeds;
+/// `unwrap_or_default` only keeps this loop free of a panic path.
+fn bin_numeric<T: TryFrom<usize> + Default>(
+    upper: &[f64],
+    col: &[f64],
+    missing: usize,
+    out: &mut [T],
+) {
     for (o, &v) in out.iter_mut().zip(col) {
         let b = if v.is_nan() {
             missing
         } else {
             upper.partition_point(|&u| u < v)
         };
-        *o = T::try_from(b).expect("bin fits the column type");
+        *o = T::try_from(b).unwrap_or_default();
     }
 }
 
 fn bin_column(mapper: &BinMapper, col: &[f64]) -> BinColumn {
-    fn fill<T: TryFrom<usize> + Copy + Default + Send>(mapper: &BinMapper, col: &[f64]) -> Vec<T>
-    where
-        <T as TryFrom<usize>>::Error: std::fmt::Debug,
-    {
+    fn fill<T: TryFrom<usize> + Copy + Default + Send>(mapper: &BinMapper, col: &[f64]) -> Vec<T> {
         let mut out = vec![T::default(); col.len()];
         match mapper {
             BinMapper::Numeric { upper } => {
@@ -196,7 +197,7 @@ fn bin_column(mapper: &BinMapper, col: &[f64]) -> BinColumn {
             }
             BinMapper::Categorical { .. } => {
                 for (o, &v) in out.iter_mut().zip(col) {
-                    *o = T::try_from(mapper.bin(v)).expect("bin fits the column type");
+                    *o = T::try_from(mapper.bin(v)).unwrap_or_default();
                 }
             }
         }

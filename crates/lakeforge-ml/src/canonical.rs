@@ -46,14 +46,10 @@ fn finish(mut z: u64) -> u64 {
 #[inline]
 fn hash_bytes(bytes: &[u8]) -> u64 {
     let mut h = mix(0, bytes.len() as u64);
-    let mut words = bytes.chunks_exact(8);
-    for w in &mut words {
-        h = mix(
-            h,
-            u64::from_le_bytes(w.try_into().expect("chunks of 8 bytes")),
-        );
+    let (words, rest) = bytes.as_chunks::<8>();
+    for w in words {
+        h = mix(h, u64::from_le_bytes(*w));
     }
-    let rest = words.remainder();
     if !rest.is_empty() {
         let mut last = [0u8; 8];
         last[..rest.len()].copy_from_slice(rest);
@@ -115,9 +111,8 @@ fn hash_column<C: Fn(u64, u64) -> u64 + Copy>(
             let start = data.offset() * width;
             let bytes = &data.buffers()[0].as_slice()[start..start + data.len() * width];
             if width == 8 {
-                fold(hashes, nulls, combine, |i| {
-                    u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes"))
-                });
+                let words = bytes.as_chunks::<8>().0;
+                fold(hashes, nulls, combine, |i| u64::from_le_bytes(words[i]));
             } else {
                 fold(hashes, nulls, combine, |i| {
                     hash_bytes(&bytes[i * width..(i + 1) * width])
@@ -213,17 +208,15 @@ pub fn canonical_indices(batch: &RecordBatch) -> Result<Vec<u32>> {
             end += 1;
         }
         if end - start > 1 {
-            if compare.is_none() {
-                let options = SortOptions::default();
-                compare = Some(
-                    batch
-                        .columns()
-                        .iter()
-                        .map(|c| make_comparator(c.as_ref(), c.as_ref(), options))
-                        .collect::<std::result::Result<Vec<_>, _>>()?,
-                );
-            }
-            let columns = compare.as_ref().expect("built above");
+            // Built at the first run of equal hashes, then kept for the next ones.
+            let columns = match compare.take() {
+                Some(columns) => columns,
+                None => batch
+                    .columns()
+                    .iter()
+                    .map(|c| make_comparator(c.as_ref(), c.as_ref(), SortOptions::default()))
+                    .collect::<std::result::Result<Vec<_>, _>>()?,
+            };
             keyed[start..end].sort_by(|a, b| {
                 columns
                     .iter()
@@ -231,6 +224,7 @@ pub fn canonical_indices(batch: &RecordBatch) -> Result<Vec<u32>> {
                     .find(|o| *o != Ordering::Equal)
                     .unwrap_or(Ordering::Equal)
             });
+            compare = Some(columns);
         }
         start = end;
     }

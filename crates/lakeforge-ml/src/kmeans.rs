@@ -175,8 +175,10 @@ impl KMeansModel {
                     best = Some(m);
                 }
             }
-            best.expect("n_init >= 1")
-        })
+            best.ok_or_else(|| {
+                MlError::invalid_param("n_init", params.n_init.to_string(), "must be at least 1")
+            })
+        })?
     }
 
     /// Cluster index of every row.

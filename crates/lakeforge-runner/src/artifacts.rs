@@ -75,8 +75,11 @@ pub(crate) fn write_artifacts(
 }
 
 pub(crate) fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
-    // Cannot fail: a serde_json::Value has string keys and no non-finite numbers.
-    let text = serde_json::to_string_pretty(value).expect("JSON values serialize");
+    // A serde_json::Value has string keys and finite numbers, so this does not fail in practice.
+    let text = serde_json::to_string_pretty(value).map_err(|e| RunnerError::Io {
+        path: path.into(),
+        source: e.into(),
+    })?;
     write_atomic(path, text)
 }
 

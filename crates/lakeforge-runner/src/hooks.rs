@@ -92,7 +92,7 @@ pub(crate) async fn run_project_hooks(
                 unique_id: format!("operation.{0}.{0}-{kind}", project.name),
                 name: format!("{kind} of dbt_project.yml"),
                 status: NodeStatus::Error,
-                message: e.to_string(),
+                message: lakeforge_project::error_text(&e),
                 execution_time: 0.0,
                 started_at: now(),
                 rows_affected: None,
@@ -125,7 +125,7 @@ pub(crate) async fn run_project_hooks(
                 Err(e) => {
                     failed = true;
                     r.status = NodeStatus::Error;
-                    r.message = e.to_string();
+                    r.message = lakeforge_project::error_text(&e);
                 }
             }
         }

@@ -117,22 +117,19 @@ pub(crate) fn plan(project: &Project, selected: &BTreeSet<String>, command: Comm
         let Some(model) = node.depends_on.first() else {
             continue;
         };
-        // The `expect`s in this function cannot fail: `waits_on` has an entry for every chosen
-        // node, and `model` and `id` were chosen.
+        // `waits_on` has an entry for every chosen node; `model` and `id` were chosen.
         let model_waits = waits_on.get(model).cloned();
         match model_waits {
             Some(w) => {
                 waits_on.insert(id.clone(), w);
-                waits_on
-                    .get_mut(model)
-                    .expect("chosen model has an entry")
-                    .push(id.clone());
+                if let Some(model_waits) = waits_on.get_mut(model) {
+                    model_waits.push(id.clone());
+                }
             }
             None => {
-                waits_on
-                    .get_mut(id)
-                    .expect("planned")
-                    .retain(|d| d != model);
+                if let Some(own) = waits_on.get_mut(id) {
+                    own.retain(|d| d != model);
+                }
             }
         }
     }
@@ -164,8 +161,10 @@ pub(crate) fn plan(project: &Project, selected: &BTreeSet<String>, command: Comm
                     if is_test || !chosen.contains(child) || test_ancestors.contains(child) {
                         continue;
                     }
-                    let w = waits_on.get_mut(child).expect("chosen node has an entry");
-                    if !w.contains(t) {
+                    // Chosen, so it has an entry.
+                    if let Some(w) = waits_on.get_mut(child)
+                        && !w.contains(t)
+                    {
                         w.push(t.clone());
                     }
                 }

@@ -237,11 +237,12 @@ pub async fn run_until(
                     results.push(r);
                     frontier.push((child, true));
                 } else {
-                    // Cannot fail: the plan gave every chosen node a count of what it waits on.
-                    let n = remaining.get_mut(&child).expect("planned");
-                    *n -= 1;
-                    if *n == 0 {
-                        ready.insert(position[&child], child);
+                    // The plan gave every chosen node a count of what it waits on.
+                    if let Some(n) = remaining.get_mut(&child) {
+                        *n -= 1;
+                        if *n == 0 {
+                            ready.insert(position[&child], child);
+                        }
                     }
                 }
             }

@@ -726,7 +726,7 @@ pub async fn load_scoring_models(
 /// alias or version of its own.
 pub fn pin_predict_alias(sql: &str, alias: &str) -> String {
     static UNPINNED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r#"(?i)(\bpredict\s*\(\s*')([^'@]+)'"#).expect("valid regex")
+        lakeforge_project::literal_regex(r#"(?i)(\bpredict\s*\(\s*')([^'@]+)'"#)
     });
     UNPINNED
         .replace_all(sql, |c: &regex::Captures| {

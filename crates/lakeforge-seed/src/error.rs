@@ -18,14 +18,16 @@ pub enum SeedError {
     },
 
     /// The CSV reader stopped: a row with more or fewer fields than the header, text that is
-    /// not UTF-8, or the file could not be read.
+    /// not UTF-8, or the file could not be read. `message` says the reader's error in words a
+    /// seed's author acts on, so the error as raised is not a `source()` (which would show it
+    /// again, in the reader's words, after the message; see `lakeforge_project::error_text`)
+    /// but [`SeedError::raw`].
     #[error("{path}:{line}: {message}")]
     Csv {
         path: String,
         line: usize,
         message: String,
-        #[source]
-        source: csv::Error,
+        raw: csv::Error,
     },
 
     /// The header, the seed's `delimiter` or `column_types`, or a value that does not fit its
@@ -66,6 +68,14 @@ pub enum SeedError {
 }
 
 impl SeedError {
+    /// The error of the CSV reader as it was raised, for a `Csv` error (its message words it).
+    pub fn raw(&self) -> Option<&csv::Error> {
+        match self {
+            SeedError::Csv { raw, .. } => Some(raw),
+            _ => None,
+        }
+    }
+
     /// The seed's file, as the project names it (e.g. `seeds/customers.csv`).
     pub fn path(&self) -> &str {
         match self {
@@ -133,7 +143,7 @@ impl SeedError {
             path: path.into(),
             line,
             message,
-            source,
+            raw: source,
         }
     }
 }

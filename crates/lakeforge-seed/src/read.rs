@@ -231,7 +231,7 @@ mod tests {
     fn ragged_row_names_file_and_line() {
         let e = parse("a,b\n1,2\n3\n", &Default::default()).unwrap_err();
         assert_eq!((e.path(), e.line(), e.column()), ("seeds/x.csv", 3, None));
-        assert!(std::error::Error::source(&e).is_some());
+        assert!(e.raw().is_some());
         let e = e.to_string();
         assert!(
             e.starts_with("seeds/x.csv:3: row has 1 fields but the header has 2"),

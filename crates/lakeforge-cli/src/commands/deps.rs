@@ -80,10 +80,7 @@ pub async fn run(args: DepsArgs) -> anyhow::Result<ExitCode> {
         Event::LockWritten { path } => println!("Wrote {}", shown(&path)),
         Event::LockUpToDate { path } => println!("{} is up to date", shown(&path)),
     })
-    .await
-    // The messages already end with their cause and a hint; printing the source chain after
-    // them again would only repeat it.
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    .await?;
     if !summary.installed.is_empty() {
         println!(
             "Installed {} package{} into {} in {:.1}s",

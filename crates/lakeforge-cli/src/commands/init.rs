@@ -86,7 +86,9 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
     }
     for (path, content) in FILES {
         let p = dir.join(path);
-        std::fs::create_dir_all(p.parent().expect("files are in the project folder"))?;
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
         std::fs::write(&p, content).with_context(|| format!("writing {}", p.display()))?;
     }
     let customers = args.customers.unwrap_or((args.orders / 10).max(10));

@@ -112,8 +112,6 @@ pub async fn load_scoring_models(
         return Ok(());
     }
     let store = runs::open_store(project).await?;
-    lakeforge_runner::train::load_scoring_models(engine, store.as_ref(), sql)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    lakeforge_runner::train::load_scoring_models(engine, store.as_ref(), sql).await?;
     Ok(())
 }

@@ -513,10 +513,9 @@ async fn promote(
 /// `YYYY-MM-DD` (the end of that day, UTC) or RFC 3339.
 fn parse_moment(text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
     if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        // Cannot fail: 23:59:59.999999 is a valid time of every day.
-        let end = d
-            .and_hms_micro_opt(23, 59, 59, 999_999)
-            .expect("valid time");
+        // The last microsecond of that day: the start of the next one, less one microsecond.
+        let end = d.and_time(chrono::NaiveTime::MIN) + chrono::TimeDelta::days(1)
+            - chrono::TimeDelta::microseconds(1);
         return Ok(end.and_utc());
     }
     chrono::DateTime::parse_from_rfc3339(text)
@@ -578,10 +577,7 @@ async fn reproduce(project_args: &ProjectArgs, name: &str, spec: &str) -> anyhow
             .training_version
             .map_or("-".into(), |x| x.to_string())
     );
-    // Rendered once: the error's text already says its cause.
-    let r = lakeforge_runner::train::reproduce(&engine, &store, name, v.version)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let r = lakeforge_runner::train::reproduce(&engine, &store, name, v.version).await?;
     println!("recorded   sha256 {}", r.recorded_sha256);
     println!(
         "on disk    sha256 {}",

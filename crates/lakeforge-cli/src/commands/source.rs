@@ -99,7 +99,12 @@ pub async fn run(args: SourceArgs) -> anyhow::Result<ExitCode> {
         let name = format!("{}.{}", s.source_name, s.name);
         let outcome = engine.query(&format!("source {name}"), &sql).await;
         let (status, max_loaded, age, message) = match outcome {
-            Err(e) => ("runtime error", None, None, Some(e.to_string())),
+            Err(e) => (
+                "runtime error",
+                None,
+                None,
+                Some(lakeforge_project::error_text(&e)),
+            ),
             Ok((_, batches)) => {
                 let nanos = batches.iter().find(|b| b.num_rows() > 0).and_then(|b| {
                     let a = b.column(0).as_any().downcast_ref::<Int64Array>()?;
@@ -150,9 +155,8 @@ pub async fn run(args: SourceArgs) -> anyhow::Result<ExitCode> {
             "criteria": {"warn_after": policy.get("warn_after"), "error_after": policy.get("error_after"), "filter": policy.get("filter")},
             "error": message,
         }));
-        if let Some(m) = message {
-            // Cannot fail: a row was pushed for this source just above.
-            rows.last_mut().expect("pushed").push(m);
+        if let (Some(m), Some(row)) = (message, rows.last_mut()) {
+            row.push(m);
         }
     }
     if rows.is_empty() {

@@ -1,6 +1,8 @@
 //! End-to-end tests: each runs the `lakeforge` binary on a copy of a fixture project and checks
 //! what a user sees (golden snapshots) and what lands in the lake.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 mod build;

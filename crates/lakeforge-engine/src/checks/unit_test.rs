@@ -112,9 +112,10 @@ pub async fn run_unit_test(
     // Only the columns the test expects are compared, as in dbt.
     let mut projected = Vec::new();
     for f in expected.schema().fields() {
-        // Cannot fail: every expected column was looked up in the actual schema above, and a
-        // missing one returned an error naming it.
-        let (i, _) = find_column(&actual_schema, f.name()).expect("checked above");
+        // Every expected column was looked up in the actual schema above (a missing one was an
+        // error naming it); the same error here keeps this lookup panic-free.
+        let (i, _) = find_column(&actual_schema, f.name())
+            .ok_or_else(|| expect_error(context, plan, f.name(), &actual_schema))?;
         projected.push(actual.column(i).clone());
     }
     let actual_rows = render_rows(&projected, actual.num_rows())?;
@@ -261,10 +262,12 @@ fn register(
     relation: &Relation,
     batch: RecordBatch,
 ) -> datafusion::error::Result<()> {
-    // Cannot fail: the session was built here with CATALOG as its default catalog.
-    let catalog = ctx
-        .catalog(CATALOG)
-        .expect("the isolated session creates its default catalog");
+    // The session was built here with CATALOG as its default catalog.
+    let Some(catalog) = ctx.catalog(CATALOG) else {
+        return Err(datafusion::error::DataFusionError::Internal(format!(
+            "the unit test's session has no catalog `{CATALOG}`"
+        )));
+    };
     if catalog.schema(&relation.schema).is_none() {
         catalog.register_schema(&relation.schema, Arc::new(MemorySchemaProvider::new()))?;
     }

@@ -154,10 +154,10 @@ fn message(e: EngineError) -> AdapterError {
 
 /// Wait for `fut` from synchronous code that may be running on a tokio worker (see the module
 /// documentation for why this way).
-pub fn block_on<F>(fut: F) -> F::Output
+pub fn block_on<F, T>(fut: F) -> Result<T, EngineError>
 where
-    F: Future + Send,
-    F::Output: Send,
+    F: Future<Output = Result<T, EngineError>> + Send,
+    T: Send,
 {
     match Handle::try_current() {
         Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
@@ -169,7 +169,9 @@ where
                     tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
-                        .expect("a current-thread runtime builds")
+                        .map_err(|e| {
+                            EngineError::sql("query", format!("starting a runtime for it: {e}"))
+                        })?
                         .block_on(fut)
                 })
                 .join()

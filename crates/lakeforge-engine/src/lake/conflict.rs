@@ -42,7 +42,7 @@ pub(crate) fn write_error(relation: &Relation, e: DeltaTableError) -> EngineErro
         EngineError::ConcurrentWrite {
             relation: relation.to_string(),
             attempts: 1,
-            source: Box::new(e),
+            raw: Box::new(e),
         }
     } else {
         EngineError::delta(relation, e)
@@ -61,14 +61,12 @@ where
     let mut attempt = 1;
     loop {
         match write().await {
-            Err(EngineError::ConcurrentWrite {
-                relation, source, ..
-            }) => {
+            Err(EngineError::ConcurrentWrite { relation, raw, .. }) => {
                 if attempt >= OVERWRITE_ATTEMPTS {
                     return Err(EngineError::ConcurrentWrite {
                         relation,
                         attempts: attempt,
-                        source,
+                        raw,
                     });
                 }
                 tracing::debug!(%relation, attempt, "commit conflict on an independent write; trying again");

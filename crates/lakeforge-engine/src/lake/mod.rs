@@ -375,8 +375,10 @@ fn register_log_stores() {
     ONCE.call_once(|| {
         let registry = deltalake::logstore::logstore_factories();
         for scheme in ["s3", "s3a", "az", "azure", "abfs", "abfss", "adl"] {
-            // Cannot fail: `scheme` comes from our fixed list of object-store schemes.
-            let url = Url::parse(&format!("{scheme}://")).expect("a scheme is a URL");
+            // Each `scheme://` of this fixed list parses; `let ... else` only keeps it panic-free.
+            let Ok(url) = Url::parse(&format!("{scheme}://")) else {
+                continue;
+            };
             if !registry.contains_key(&url) {
                 registry.insert(url, Arc::new(ConditionalPutLogStores));
             }

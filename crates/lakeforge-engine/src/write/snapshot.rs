@@ -113,12 +113,18 @@ pub async fn snapshot(engine: &Engine, node: &Node, sql: &str) -> Result<WriteOu
         .filter(|c| !is_meta(c.as_str()))
         .collect();
 
-    // The next table: the old columns, the query's new ones, then the meta columns.
-    // The `expect`s below cannot fail: `tdata` lists the table's own fields, META_COLUMNS were
-    // checked present above (a missing one is an error), and IS_DELETED only when has_deleted.
+    // The next table: the old columns, the query's new ones, then the meta columns. Every
+    // name looked up in the table's schema comes from it (`tdata`, the meta columns checked
+    // present above, IS_DELETED only when has_deleted), so `table_field` finds each one.
+    let table_field = |name: &str| {
+        tschema
+            .field_with_name(name)
+            .cloned()
+            .map_err(|e| EngineError::sql(context, e))
+    };
     let mut fields: Vec<Field> = Vec::new();
     for c in &tdata {
-        fields.push(tschema.field_with_name(c).expect("listed").clone());
+        fields.push(table_field(c)?);
     }
     for f in sschema.fields() {
         if !tdata.contains(f.name()) {
@@ -126,15 +132,10 @@ pub async fn snapshot(engine: &Engine, node: &Node, sql: &str) -> Result<WriteOu
         }
     }
     for m in META_COLUMNS {
-        fields.push(tschema.field_with_name(m).expect("checked").clone());
+        fields.push(table_field(m)?);
     }
     if has_deleted {
-        fields.push(
-            tschema
-                .field_with_name(IS_DELETED)
-                .expect("checked")
-                .clone(),
-        );
+        fields.push(table_field(IS_DELETED)?);
     } else if new_record {
         fields.push(Field::new(IS_DELETED, DataType::Utf8, true));
     }

@@ -3,6 +3,8 @@
 //! (`LAKEFORGE_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`). An
 //! unreachable PostgreSQL fails the `postgres` tests.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 #[macro_use]
 mod common;
 

@@ -208,15 +208,19 @@ impl Histogram {
                 .iter()
                 .enumerate()
                 .filter(|&(_, &f)| active[f])
-                .map(|(lane, &f)| (lane, per_feature[f].take().expect("one group per feature")))
+                // Each feature is in one group, so its slice is still there to take.
+                .filter_map(|(lane, &f)| per_feature[f].take().map(|bins| (lane, bins)))
                 .collect();
             if !lanes.is_empty() {
                 units.push(Unit::Group { group: gi, lanes });
             }
         }
         for (f, col) in data.columns.iter().enumerate() {
-            if active[f] && matches!(col, BinColumn::U16(_)) {
-                let bins = per_feature[f].take().expect("wide feature");
+            // A wide feature is in no group, so its slice is still there to take.
+            if active[f]
+                && matches!(col, BinColumn::U16(_))
+                && let Some(bins) = per_feature[f].take()
+            {
                 units.push(Unit::Wide { feature: f, bins });
             }
         }

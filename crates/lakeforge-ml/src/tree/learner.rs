@@ -113,8 +113,11 @@ impl<'a> TreeLearner<'a> {
                     pick = Some((i, b.gain));
                 }
             }
+            // The picked leaf has a split (that is why it was picked).
             let Some((li, _)) = pick else { break };
-            let split = leaves[li].best.take().expect("picked leaf has a split");
+            let Some(split) = leaves[li].best.take() else {
+                break;
+            };
             let node_idx = nodes.len();
             let new_leaf = leaves.len();
             let parent = leaves[li].parent;

@@ -5,6 +5,8 @@
 //! encodings) and tuning behaviour; training that follows the rows, not
 //! their stored order (`row_order`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod categorical_encoding;
 mod common;
 mod hostile_files;

@@ -82,14 +82,7 @@ pub(crate) fn jinja_error(
         );
     }
     // Errors of nested macro calls are chained as sources; keep their words.
-    let mut cause = std::error::Error::source(&err);
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !message.contains(&text) {
-            message = format!("{message}: {text}");
-        }
-        cause = c.source();
-    }
+    let mut message = crate::error_text::text_with_causes(message, std::error::Error::source(&err));
     if let Some(chain) = lock(&data.error_chain).as_ref()
         && !chain.is_empty()
     {

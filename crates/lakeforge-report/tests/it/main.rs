@@ -2,6 +2,8 @@
 //! (`data`), the rendered page (`html`), and byte-for-byte pages for fixed data
 //! (`golden`, files under `golden/`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 mod data;
 mod golden;

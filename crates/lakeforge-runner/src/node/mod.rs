@@ -50,7 +50,7 @@ pub(crate) async fn execute_node(env: &NodeEnv, node: &Node) -> NodeResult {
     let mut result = NodeResult::blank(node, NodeStatus::Success, String::new());
     if let Err(e) = dispatch(env, node, &mut result).await {
         result.status = NodeStatus::Error;
-        result.message = e.to_string();
+        result.message = lakeforge_project::error_text(&e);
     }
     result.execution_time = clock.elapsed().as_secs_f64();
     result

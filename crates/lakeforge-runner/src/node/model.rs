@@ -86,7 +86,7 @@ async fn export(env: &NodeEnv, node: &Node, result: &mut NodeResult) -> Result<(
         lakeforge_engine::export::parse_exports(config, &project.root, &project.target.connections)
             .map_err(|e| RunnerError::ExportConfig {
                 path: node.path.clone(),
-                message: e.to_string(),
+                message: lakeforge_project::error_text(&e),
             })?;
     for spec in specs {
         let rows = lakeforge_engine::export::export(&env.engine, &node.relation, &spec)

@@ -36,7 +36,7 @@ impl Lease {
                     }
                     // The next refresh may still succeed before the TTL runs out.
                     Err(e) => events.event(SchedulerEvent::LeaseRefreshFailed {
-                        error: e.to_string(),
+                        error: lakeforge_project::error_text(&e),
                     }),
                 }
             }

@@ -61,9 +61,9 @@ pub struct TickRun<'a> {
 
 /// Starts a tick's run and waits for it: the CLI loads the project, runs it as `build` does
 /// and prints its nodes. An error means the run could not be made or recorded; it is recorded
-/// as the tick's error (its alternate form, `{:#}`, is the text kept).
+/// as the tick's error, in the words `lakeforge_project::error_text` gives it and its causes.
 pub trait TickLauncher {
-    type Error: std::fmt::Display;
+    type Error: Into<Box<dyn std::error::Error + Send + Sync>>;
 
     fn launch(
         &self,
@@ -387,7 +387,8 @@ impl Scheduler {
                 });
             }
             Err(e) => {
-                let message = format!("{e:#}");
+                let e: Box<dyn std::error::Error + Send + Sync> = e.into();
+                let message = lakeforge_project::error_text(e.as_ref());
                 self.store
                     .finish_tick(name, tick, None, RunStatus::Error, Some(&message))
                     .await?;

@@ -2,6 +2,8 @@
 //! a real socket (and one over TLS, `tls.rs`), against a SQLite registry holding models trained
 //! here.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
