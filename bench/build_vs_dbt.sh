@@ -16,7 +16,7 @@
 # Output under bench/out/ (bench/out/tiny/ with --tiny; cleaned per run): one folder per size,
 # compile<N>/, logs/, results.tsv, meta.txt and report.md (the markdown tables, also printed at
 # the end). dbt-core (pinned below 1.12: 1.12 downloads a parser wheel at install time from
-# outside the package registries) and dbt-duckdb go into bench/.venv; later runs reuse it.
+# outside the package registries) and dbt-duckdb go into $venvs/dbt (see bench/lib.sh); later runs reuse it.
 #
 # Exits 0 when every step ran and the results of both tools matched. A dbt seed that passes
 # its timeout or the memory cap is reported as such (not a failure); then dbt's raw tables are
@@ -61,10 +61,10 @@ failures=0
 bench_copy_bin "$out/bin"
 
 # ---------------------------------------------------------------- tools
-say "Python venv with dbt-core + dbt-duckdb ($bench_dir/.venv)"
-bench_venv "$bench_dir/.venv" "dbt.version, dbt.adapters.duckdb, duckdb" \
+say "Python venv with dbt-core + dbt-duckdb ($venvs/dbt)"
+bench_venv "$venvs/dbt" "dbt.version, dbt.adapters.duckdb, duckdb" \
   'dbt-core>=1.10,<1.12' 'dbt-duckdb>=1.10,<1.12'
-dbt="$bench_dir/.venv/bin/dbt"
+dbt="$venvs/dbt/bin/dbt"
 export DBT_SEND_ANONYMOUS_USAGE_STATS=False DBT_USE_COLORS=False DBT_VERSION_CHECK=False
 "$py" -c 'import importlib.metadata as m; print("dbt-core", m.version("dbt-core"), "| dbt-duckdb", m.version("dbt-duckdb"), "| duckdb", m.version("duckdb"))'
 

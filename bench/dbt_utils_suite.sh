@@ -14,7 +14,7 @@
 # profiles.yml, which reads POSTGRES_* variables, stays in place and is not used), then run
 # `deps` and `build --full-refresh`. Counted from each tool's target/run_results.json:
 # passed = success + pass + warn; the rest (error, fail, skipped) are listed by name.
-# dbt-core 1.10 and dbt-duckdb 1.10 go into bench/.venv (shared with build_vs_dbt.sh).
+# dbt-core 1.10 and dbt-duckdb 1.10 go into $venvs/dbt (see bench/lib.sh; shared with build_vs_dbt.sh).
 #
 # Output: bench/out/dbt_utils/{lakeforge,dbt}.{log,tsv} and report.md (also printed).
 # Exits 0 when the suite ran to the end (whatever the count); non-zero when a tool could not
@@ -104,9 +104,9 @@ lf_dir="$(prepare lakeforge)"
 run_tool lakeforge "$lf_dir" "$bin"
 
 if [ "$with_dbt" = 1 ]; then
-  bench_venv "$bench_dir/.venv" "dbt.version, dbt.adapters.duckdb" "dbt-core>=1.10,<1.11" "dbt-duckdb>=1.10,<1.11"
+  bench_venv "$venvs/dbt" "dbt.version, dbt.adapters.duckdb" "dbt-core>=1.10,<1.11" "dbt-duckdb>=1.10,<1.11"
   dbt_dir="$(prepare dbt)"
-  run_tool dbt "$dbt_dir" "$bench_dir/.venv/bin/dbt"
+  run_tool dbt "$dbt_dir" "$venvs/dbt/bin/dbt"
 fi
 
 {

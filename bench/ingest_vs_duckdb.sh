@@ -23,7 +23,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 cd "$repo"
-bench_venv "$bench_dir/.venv-ingest" "duckdb, pyarrow, pandas, psycopg2" duckdb pyarrow pandas psycopg2-binary
+bench_venv "$venvs/ingest" "duckdb, pyarrow, pandas, psycopg2" duckdb pyarrow pandas psycopg2-binary
 if [[ -z "${LAKEFORGE_BIN:-}" ]]; then
   cargo build -p lakeforge-cli
 fi

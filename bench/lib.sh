@@ -17,6 +17,7 @@
 #   target_dir    the folder cargo builds into, as scripts/target-dir says ($CARGO_TARGET_DIR,
 #                 else ./target): one build serves the tests and the benchmarks
 #   default_bin   $target_dir/debug/lakeforge, what `cargo build` / `cargo test` leave there
+#   venvs         the folder of the peers' Python venvs (outside the checkout; see below)
 #   bin           $LAKEFORGE_BIN when set, else default_bin (--bin overrides it, see bench_arg)
 # and offers the functions below, each documented where it is defined:
 #   say, die, usage                     step headers, fatal errors, the script's help
@@ -45,6 +46,11 @@ bench_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$bench_dir/.." && pwd)"
 target_dir="$("$repo"/scripts/target-dir)"
 default_bin="$target_dir/debug/lakeforge"
+# The peers' Python venvs live outside the checkout, as the cargo build does, so that a fresh
+# clone on the same machine (CI's) reuses them rather than installing dbt, Great Expectations,
+# LightGBM, XGBoost and MLflow again: $LAKEFORGE_BENCH_VENVS, default ~/.cache/lakeforge-bench-venvs
+# (dbt/: dbt-core, dbt-duckdb, GX; ingest/; ml/; serve/).
+venvs="${LAKEFORGE_BENCH_VENVS:-$HOME/.cache/lakeforge-bench-venvs}"
 bin="${LAKEFORGE_BIN:-$default_bin}"
 
 say() { printf '\n==> %s\n' "$*"; }

@@ -22,7 +22,7 @@
 #
 # Output under bench/out/quality/ (bench/out/tiny-quality/ with --tiny; cleaned per run):
 # data/, the lakeforge/ and dbt/ projects, runs/ (each run's results), logs/, results.tsv,
-# meta.txt and report.md (also printed at the end). Python packages go into bench/.venv.
+# meta.txt and report.md (also printed at the end). Python packages go into $venvs/dbt (see bench/lib.sh).
 #
 # Exits 0 when every step ran and all tools reported exactly the planted failing tests and
 # counts; 1 otherwise.
@@ -66,14 +66,14 @@ failures=0
 bench_copy_bin "$out/bin"
 
 # ---------------------------------------------------------------- tools
-say "Python venv with dbt-core + dbt-duckdb + Great Expectations ($bench_dir/.venv)"
+say "Python venv with dbt-core + dbt-duckdb + Great Expectations ($venvs/dbt)"
 # dbt-core below 1.12: 1.12's install downloads a parser wheel from outside the registries.
 # SQLAlchemy below 2.1, which GX 1.x's SQL engine is written for.
-bench_venv "$bench_dir/.venv" \
+bench_venv "$venvs/dbt" \
   "dbt.version, dbt.adapters.duckdb, duckdb, great_expectations, sqlalchemy, pyarrow, numpy" \
   'dbt-core>=1.10,<1.12' 'dbt-duckdb>=1.10,<1.12' 'great_expectations>=1.0,<2' \
   'sqlalchemy>=2.0,<2.1' pyarrow numpy
-dbt="$bench_dir/.venv/bin/dbt"
+dbt="$venvs/dbt/bin/dbt"
 export DBT_SEND_ANONYMOUS_USAGE_STATS=False DBT_USE_COLORS=False DBT_VERSION_CHECK=False
 export GX_ANALYTICS_ENABLED=false
 

@@ -11,7 +11,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 cd "$repo"
-bench_venv "$bench_dir/.venv-ml" "lightgbm, xgboost, sklearn, pyarrow, pandas" \
+bench_venv "$venvs/ml" "lightgbm, xgboost, sklearn, pyarrow, pandas" \
   lightgbm xgboost scikit-learn pyarrow pandas
 bench_cargo_profile
 cargo build --profile "$PROFILE" --workspace --bins --examples

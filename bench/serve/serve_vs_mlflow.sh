@@ -10,7 +10,7 @@
 #   PROFILE=dev bench/serve/serve_vs_mlflow.sh --tiny      # CI smoke size (seconds per server)
 #   LAKEFORGE_BIN=path/to/lakeforge bench/serve/serve_vs_mlflow.sh   # another binary, no build
 #
-# Installs its own peers: wrk (apt-get, when missing) and a venv bench/.venv-serve with mlflow,
+# Installs its own peers: wrk (apt-get, when missing) and a venv $venvs/serve (see bench/lib.sh) with mlflow,
 # lightgbm, pandas and pyarrow.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/../lib.sh
@@ -22,7 +22,7 @@ if ! command -v wrk >/dev/null; then
   bench_apt_install wrk \
     || { echo "wrk is not installed and apt-get could not install it; hint: install wrk (https://github.com/wg/wrk)" >&2; exit 1; }
 fi
-bench_venv "$bench_dir/.venv-serve" "mlflow, lightgbm, pandas, pyarrow" "mlflow>=2.9,<4" lightgbm pandas pyarrow
+bench_venv "$venvs/serve" "mlflow, lightgbm, pandas, pyarrow" "mlflow>=2.9,<4" lightgbm pandas pyarrow
 
 bench_cargo_profile
 # The binary as the other benchmarks build it. The echo example is lakeforge-serve's own (no

@@ -95,6 +95,32 @@ impl Project {
     }
 }
 
+/// Where scripts/setup-test-env puts what the tests need beside Rust: outside the checkout, so
+/// a fresh clone on the same machine (CI's) reuses it ($LAKEFORGE_TEST_ENV, default
+/// ~/.cache/lakeforge-test-env).
+fn test_env() -> PathBuf {
+    std::env::var_os("LAKEFORGE_TEST_ENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/lakeforge-test-env")
+        })
+}
+
+/// The Python venv of the tests ($LAKEFORGE_TEST_VENV, else `venv` of the test env).
+pub fn test_venv() -> PathBuf {
+    std::env::var_os("LAKEFORGE_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| test_env().join("venv"))
+}
+
+/// The npm tools of the tests, Azurite ($LAKEFORGE_TEST_TOOLS, else `tools` of the test env).
+pub fn test_tools() -> PathBuf {
+    std::env::var_os("LAKEFORGE_TEST_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| test_env().join("tools"))
+}
+
 pub fn lakeforge() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_lakeforge"));
     c.env_remove("LAKEFORGE_PROJECT_DIR")

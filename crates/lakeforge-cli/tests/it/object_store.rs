@@ -12,27 +12,13 @@ use std::time::{Duration, Instant};
 
 use crate::common::{Project, Run};
 
-const SETUP_HINT: &str = "hint: run scripts/setup-test-env (it installs moto[server], boto3 and azure-storage-blob into .venv and Azurite under .test-tools)";
+const SETUP_HINT: &str = "hint: run scripts/setup-test-env (it installs moto[server], boto3 and azure-storage-blob into its venv and Azurite into its tools, under ~/.cache/lakeforge-test-env)";
 
 /// Azurite's well-known development account (public, from Azure's documentation).
 const AZURITE_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn venv() -> PathBuf {
-    std::env::var_os("LAKEFORGE_TEST_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv"))
-}
-
-fn tools() -> PathBuf {
-    std::env::var_os("LAKEFORGE_TEST_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".test-tools"))
-}
+use crate::common::{test_tools as tools, test_venv as venv};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

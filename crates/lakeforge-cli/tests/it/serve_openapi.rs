@@ -16,9 +16,7 @@ use std::time::{Duration, Instant};
 use crate::common::Project;
 
 fn schemathesis() -> PathBuf {
-    let venv = std::env::var_os("LAKEFORGE_TEST_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
+    let venv = crate::common::test_venv();
     let bin = venv.join("bin/schemathesis");
     assert!(
         bin.is_file(),
