@@ -13,9 +13,8 @@
 //! `migrate` (the migrations), `history` (runs, node executions, lineage), `lock` (leases),
 //! `schedule` (claimed schedule ticks, exactly once), `registry` (ML model versions, trials
 //! and aliases with their history, and in `registry/rules.rs` the rules every caller shares:
-//! [`ModelStatus`], [`DEFAULT_ALIAS`], [`check_alias_name`], [`MetaStore::promotion`]),
-//! `testing` (throwaway PostgreSQL databases for tests, behind the `testing` feature so it
-//! stays out of release builds).
+//! [`ModelStatus`], [`DEFAULT_ALIAS`], [`check_alias_name`], [`MetaStore::promotion`]).
+//! Throwaway PostgreSQL databases for tests are in the dev-only crate `lakeforge-meta-testing`.
 
 use std::time::Duration;
 
@@ -45,12 +44,10 @@ mod migrate;
 mod registry;
 mod schedule;
 mod state;
-#[cfg(any(test, feature = "testing"))]
-pub mod testing;
 mod tokens;
 
 pub use history::{LineageEdge, LineageRecord, NodeExecution, NodeRecord, RunRecord, RunStatus};
-pub use location::Location;
+pub use location::{Location, redact as redact_url, scrub as scrub_url};
 pub use lock::LockInfo;
 pub use registry::{
     AliasChange, AliasProblem, DEFAULT_ALIAS, ModelStatus, ModelSummary, ModelVersion,

@@ -58,7 +58,7 @@ impl std::fmt::Display for Location {
 /// `url` with the password (in the user part or a `password=` parameter) replaced by `***`.
 /// Text that is not a URL is returned unchanged; a URL that cannot be parsed but may hold a
 /// password shows only its scheme.
-pub(crate) fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     let Some((scheme, _)) = url.split_once("://") else {
         return url.to_string();
     };
@@ -87,7 +87,7 @@ pub(crate) fn redact(url: &str) -> String {
 
 /// `text` (an error message about `url`) with the URL's password replaced by `***`, should a
 /// driver have echoed it.
-pub(crate) fn scrub(url: &str, text: &str) -> String {
+pub fn scrub(url: &str, text: &str) -> String {
     let Ok(parsed) = url::Url::parse(url) else {
         return text.to_string();
     };

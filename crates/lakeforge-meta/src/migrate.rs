@@ -123,8 +123,8 @@ pub(crate) async fn postgres(conn: &mut PgConnection, location: &str) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::TestPostgres;
     use crate::{MetaStore, NodeRecord};
+    use lakeforge_meta_testing::TestPostgres;
 
     #[test]
     fn both_backends_have_the_same_versions() {

@@ -7,6 +7,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::{Dataset, FeatureKind};
+use crate::error::{MlError, Result};
 use crate::rng::Rng;
 
 /// Per-feature value → bin mapping. The last bin always holds missing values.
@@ -166,27 +167,46 @@ pub struct BinningConfig {
 /// Rows per parallel task when binning / packing.
 const BIN_CHUNK: usize = 1 << 16;
 
+/// A bin as a column stores it: `u8` for a feature of at most 256 bins, else `u16`.
+trait BinIndex: Copy + Default + Send {
+    /// How many bins the type can number.
+    const BINS: usize;
+    /// `b` as this type; `bin_column` picks the type so that every bin of the mapper fits.
+    fn from_bin(b: usize) -> Self;
+}
+
+impl BinIndex for u8 {
+    const BINS: usize = 1 << 8;
+    fn from_bin(b: usize) -> u8 {
+        debug_assert!(b < Self::BINS);
+        b as u8
+    }
+}
+
+impl BinIndex for u16 {
+    const BINS: usize = 1 << 16;
+    fn from_bin(b: usize) -> u16 {
+        debug_assert!(b < Self::BINS);
+        b as u16
+    }
+}
+
 /// Bins a numeric column: "first bound >= v" (same result as [`BinMapper::bin`]).
-/// `T` is chosen by `bin_column` to hold every bin of the mapper, so each conversion succeeds;
-/// `unwrap_or_default` only keeps this loop free of a panic path.
-fn bin_numeric<T: TryFrom<usize> + Default>(
-    upper: &[f64],
-    col: &[f64],
-    missing: usize,
-    out: &mut [T],
-) {
+fn bin_numeric<T: BinIndex>(upper: &[f64], col: &[f64], missing: usize, out: &mut [T]) {
     for (o, &v) in out.iter_mut().zip(col) {
         let b = if v.is_nan() {
             missing
         } else {
             upper.partition_point(|&u| u < v)
         };
-        *o = T::try_from(b).unwrap_or_default();
+        *o = T::from_bin(b);
     }
 }
 
-fn bin_column(mapper: &BinMapper, col: &[f64]) -> BinColumn {
-    fn fill<T: TryFrom<usize> + Copy + Default + Send>(mapper: &BinMapper, col: &[f64]) -> Vec<T> {
+/// The column's bins, in the narrowest type that numbers all of the mapper's bins; `None`
+/// when even `u16` cannot (more than 65,536 bins).
+fn bin_column(mapper: &BinMapper, col: &[f64]) -> Option<BinColumn> {
+    fn fill<T: BinIndex>(mapper: &BinMapper, col: &[f64]) -> Vec<T> {
         let mut out = vec![T::default(); col.len()];
         match mapper {
             BinMapper::Numeric { upper } => {
@@ -197,16 +217,19 @@ fn bin_column(mapper: &BinMapper, col: &[f64]) -> BinColumn {
             }
             BinMapper::Categorical { .. } => {
                 for (o, &v) in out.iter_mut().zip(col) {
-                    *o = T::try_from(mapper.bin(v)).unwrap_or_default();
+                    *o = T::from_bin(mapper.bin(v));
                 }
             }
         }
         out
     }
-    if mapper.num_bins() <= 256 {
-        BinColumn::U8(fill::<u8>(mapper, col))
+    let bins = mapper.num_bins();
+    if bins <= u8::BINS {
+        Some(BinColumn::U8(fill::<u8>(mapper, col)))
+    } else if bins <= u16::BINS {
+        Some(BinColumn::U16(fill::<u16>(mapper, col)))
     } else {
-        BinColumn::U16(fill::<u16>(mapper, col))
+        None
     }
 }
 
@@ -228,7 +251,9 @@ fn sort_total(values: &mut [f64]) {
 }
 
 impl BinnedData {
-    pub fn build(data: &Dataset, cfg: &BinningConfig) -> BinnedData {
+    /// Bins every feature of `data`; a feature with more than 65,536 bins (a categorical
+    /// column with that many categories) is refused.
+    pub fn build(data: &Dataset, cfg: &BinningConfig) -> Result<BinnedData> {
         let n = data.n_rows();
         let sample: Option<Vec<usize>> = if n > cfg.sample_cnt {
             Some(Rng::derive(cfg.seed, 1).sample_indices(n, cfg.sample_cnt))
@@ -251,11 +276,16 @@ impl BinnedData {
                         BinMapper::fit_numeric(vals, cfg.max_bin, cfg.min_data_in_bin)
                     }
                 };
-                let column = bin_column(&mapper, col);
-                (mapper, column)
+                let column = bin_column(&mapper, col).ok_or_else(|| MlError::TooManyBins {
+                    feature: data.names()[j].clone(),
+                    bins: mapper.num_bins(),
+                })?;
+                Ok((mapper, column))
             })
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
             .unzip();
-        BinnedData::from_columns(n, mappers, columns)
+        Ok(BinnedData::from_columns(n, mappers, columns))
     }
 
     /// Assembles binned data from per-feature columns, building the packed
@@ -322,7 +352,7 @@ mod tests {
             -1.0,
             f64::INFINITY,
         ];
-        match bin_column(&m, &col) {
+        match bin_column(&m, &col).unwrap() {
             BinColumn::U8(b) => {
                 let want: Vec<u8> = col.iter().map(|&v| m.bin(v) as u8).collect();
                 assert_eq!(b, want);
@@ -331,6 +361,40 @@ mod tests {
         }
         // bin <= b  <=>  v <= threshold(b)
         assert!(1.0 <= m.threshold(0) && 2.0 > m.threshold(0));
+    }
+
+    #[test]
+    fn a_feature_with_more_bins_than_u16_numbers_is_refused() {
+        let ds = Dataset::from_columns(
+            3,
+            vec!["zip".into()],
+            vec![FeatureKind::Categorical {
+                n_categories: 70_000,
+            }],
+            vec![vec![0.0, 69_999.0, f64::NAN]],
+        );
+        let cfg = BinningConfig {
+            max_bin: 255,
+            min_data_in_bin: 1,
+            sample_cnt: 1000,
+            seed: 0,
+        };
+        let err = BinnedData::build(&ds, &cfg).err().unwrap();
+        assert!(
+            matches!(&err, MlError::TooManyBins { feature, bins: 70_001 } if feature == "zip"),
+            "{err}"
+        );
+        // 65,535 categories and the missing bin still fit.
+        let ds = Dataset::from_columns(
+            2,
+            vec!["zip".into()],
+            vec![FeatureKind::Categorical {
+                n_categories: 65_535,
+            }],
+            vec![vec![65_534.0, f64::NAN]],
+        );
+        let b = BinnedData::build(&ds, &cfg).unwrap();
+        assert_eq!((b.columns[0].get(0), b.columns[0].get(1)), (65_534, 65_535));
     }
 
     #[test]
@@ -361,7 +425,7 @@ mod tests {
             .collect();
         for max_bin in [1, 2, 7, 63, 255, 1000] {
             let m = BinMapper::fit_numeric(vals.clone(), max_bin, 1);
-            let c = bin_column(&m, &vals);
+            let c = bin_column(&m, &vals).unwrap();
             for (i, &v) in vals.iter().enumerate() {
                 assert_eq!(c.get(i), m.bin(v), "max_bin {max_bin} value {v}");
             }
@@ -380,7 +444,8 @@ mod tests {
                 sample_cnt: 1000,
                 seed: 1,
             },
-        );
+        )
+        .unwrap();
         assert_eq!(b.groups, vec![vec![0, 1]]);
         for r in 0..vals.len() {
             for f in 0..2 {

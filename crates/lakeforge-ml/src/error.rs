@@ -46,6 +46,11 @@ pub enum MlError {
     #[error("target column '{column}': {reason}")]
     InvalidTarget { column: String, reason: String },
 
+    #[error(
+        "feature column '{feature}' has {bins} bins; at most 65,536 are supported: group its rarest categories, or leave it out"
+    )]
+    TooManyBins { feature: String, bins: usize },
+
     #[error("no training rows: {0}")]
     EmptyData(String),
 

@@ -49,6 +49,12 @@ pub enum RunnerError {
         #[source]
         source: Box<EngineError>,
     },
+    /// A rule the runner's own code keeps was found broken: a bug in Lakeforge, not in the
+    /// project.
+    #[error(
+        "internal error: {0}\nhint: this is a bug in Lakeforge, not in your project; please report it with the command you ran"
+    )]
+    Bug(String),
     /// A model's pre- or post-hook failed; the note says whether the model's write happened.
     #[error("{source}\n{}", hook_note(.post))]
     Hook {

@@ -117,20 +117,16 @@ pub(crate) fn plan(project: &Project, selected: &BTreeSet<String>, command: Comm
         let Some(model) = node.depends_on.first() else {
             continue;
         };
-        // `waits_on` has an entry for every chosen node; `model` and `id` were chosen.
-        let model_waits = waits_on.get(model).cloned();
-        match model_waits {
-            Some(w) => {
-                waits_on.insert(id.clone(), w);
-                if let Some(model_waits) = waits_on.get_mut(model) {
-                    model_waits.push(id.clone());
-                }
-            }
-            None => {
-                if let Some(own) = waits_on.get_mut(id) {
-                    own.retain(|d| d != model);
-                }
-            }
+        if let Some(model_waits) = waits_on.get_mut(model) {
+            let w = model_waits.clone();
+            model_waits.push(id.clone());
+            waits_on.insert(id.clone(), w);
+        } else {
+            // The model is not chosen (its unit test was): the test waits for nothing of it.
+            waits_on
+                .entry(id.clone())
+                .or_default()
+                .retain(|d| d != model);
         }
     }
 
@@ -161,10 +157,8 @@ pub(crate) fn plan(project: &Project, selected: &BTreeSet<String>, command: Comm
                     if is_test || !chosen.contains(child) || test_ancestors.contains(child) {
                         continue;
                     }
-                    // Chosen, so it has an entry.
-                    if let Some(w) = waits_on.get_mut(child)
-                        && !w.contains(t)
-                    {
+                    let w = waits_on.entry(child.clone()).or_default();
+                    if !w.contains(t) {
                         w.push(t.clone());
                     }
                 }

@@ -17,11 +17,11 @@ use lakeforge_project::hooks::HookKind;
 use lakeforge_project::{CompileContext, Node, Project, ResourceType};
 use tokio::task::JoinSet;
 
-use crate::Result;
 use crate::node::test_batch::test_batches;
 use crate::node::{NodeEnv, execute_node};
 use crate::plan::{Command, plan};
 use crate::results::{NodeResult, NodeStatus, RunSummary, now};
+use crate::{Result, RunnerError};
 
 /// How the run reports progress; the CLI prints lines and a progress bar from these.
 pub trait Reporter: Send + Sync {
@@ -238,11 +238,14 @@ pub async fn run_until(
                     frontier.push((child, true));
                 } else {
                     // The plan gave every chosen node a count of what it waits on.
-                    if let Some(n) = remaining.get_mut(&child) {
-                        *n -= 1;
-                        if *n == 0 {
-                            ready.insert(position[&child], child);
-                        }
+                    let Some(n) = remaining.get_mut(&child) else {
+                        return Err(RunnerError::Bug(format!(
+                            "{child} waits on {finished} but has no count in the plan"
+                        )));
+                    };
+                    *n -= 1;
+                    if *n == 0 {
+                        ready.insert(position[&child], child);
                     }
                 }
             }

@@ -2,7 +2,7 @@
 //! the default SQLite store and with `metadata:` naming a database of the machine's real
 //! PostgreSQL (`LAKEFORGE_TEST_POSTGRES_URL`). Both print the same, so they share snapshots.
 
-use lakeforge_meta::testing::TestPostgres;
+use lakeforge_meta_testing::TestPostgres;
 
 use crate::common::{Project, normalize};
 

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use lakeforge_meta::testing::TestPostgres;
+use lakeforge_meta_testing::TestPostgres;
 
 use crate::common::{Background, Project};
 

@@ -1,7 +1,7 @@
 //! A store to test on, of either backend, and `on_both!`, which runs a test body on each.
 
 use lakeforge_meta::MetaStore;
-use lakeforge_meta::testing::TestPostgres;
+use lakeforge_meta_testing::TestPostgres;
 
 /// Where a test's store lives; dropping it removes the store.
 pub enum Db {

@@ -69,7 +69,7 @@ async fn unreachable_postgres_fails_with_a_hint_and_no_password() {
 async fn wrong_password_is_not_shown() {
     // Trust authentication accepts any password, so use a user that does not exist instead:
     // the server's refusal must not echo the password either.
-    let pg = lakeforge_meta::testing::TestPostgres::create();
+    let pg = lakeforge_meta_testing::TestPostgres::create();
     let mut url = url::Url::parse(pg.url()).unwrap();
     url.set_username("lakeforge_no_such_user").unwrap();
     url.set_password(Some("Sup3rS3cret")).unwrap();

@@ -67,7 +67,7 @@ fn train_inner(
             sample_cnt: params.bin_construct_sample_cnt,
             seed: params.seed,
         },
-    );
+    )?;
     let learner = TreeLearner::new(
         &binned,
         TreeConfig {

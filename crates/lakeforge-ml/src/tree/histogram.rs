@@ -208,8 +208,13 @@ impl Histogram {
                 .iter()
                 .enumerate()
                 .filter(|&(_, &f)| active[f])
-                // Each feature is in one group, so its slice is still there to take.
-                .filter_map(|(lane, &f)| per_feature[f].take().map(|bins| (lane, bins)))
+                // `from_columns` puts each feature in one group at most, so its slice is
+                // still there to take.
+                .filter_map(|(lane, &f)| {
+                    let bins = per_feature[f].take();
+                    debug_assert!(bins.is_some(), "feature {f} is in two groups");
+                    bins.map(|bins| (lane, bins))
+                })
                 .collect();
             if !lanes.is_empty() {
                 units.push(Unit::Group { group: gi, lanes });

@@ -113,9 +113,10 @@ impl<'a> TreeLearner<'a> {
                     pick = Some((i, b.gain));
                 }
             }
-            // The picked leaf has a split (that is why it was picked).
-            let Some((li, _)) = pick else { break };
-            let Some(split) = leaves[li].best.take() else {
+            // No leaf left with a split that gains: the tree is done.
+            let Some((li, split)) =
+                pick.and_then(|(li, _)| leaves[li].best.take().map(|split| (li, split)))
+            else {
                 break;
             };
             let node_idx = nodes.len();
@@ -378,7 +379,8 @@ mod tests {
                 sample_cnt: 1000,
                 seed: 0,
             },
-        );
+        )
+        .unwrap();
         let g: Vec<f32> = (0..20).map(|i| if i > 5 { -1.0 } else { 1.0 }).collect();
         let h = vec![1.0f32; 20];
         let learner = TreeLearner::new(&binned, cfg(4));

@@ -1,4 +1,7 @@
-//! Throwaway PostgreSQL databases for tests (this crate's and the CLI's end-to-end tests): each
+//! Throwaway PostgreSQL databases for the tests of `lakeforge-meta` and of the CLI's end-to-end
+//! tests. A crate of its own, used only as a dev-dependency, so the store's crate is built with
+//! one feature set for tests and for the binary (a `testing` feature made every crate above it
+//! compile twice). Each
 //! [`TestPostgres`] is a fresh database on the server named by `LAKEFORGE_TEST_POSTGRES_URL`
 //! (default `postgres://postgres@127.0.0.1:5432/test`), dropped again when it goes out of
 //! scope. A server that cannot be reached fails the test rather than skipping it: CI starts
@@ -46,7 +49,7 @@ impl TestPostgres {
             panic!(
                 "cannot create a test database on the PostgreSQL server at {}: {e}\n\
                  hint: start PostgreSQL (CI does), or point {URL_ENV} at one",
-                crate::location::redact(&admin_url)
+                lakeforge_meta::redact_url(&admin_url)
             );
         }
         TestPostgres {
@@ -109,7 +112,7 @@ fn execute(url: &str, sql: String) -> Result<(), SetupError> {
                     .await
                     .map_err(|_| SetupError::Timeout)?
                     .map_err(|e| {
-                        SetupError::Connect(crate::location::scrub(&url, &e.to_string()))
+                        SetupError::Connect(lakeforge_meta::scrub_url(&url, &e.to_string()))
                     })?;
             sqlx::raw_sql(sqlx::AssertSqlSafe(sql.as_str()))
                 .execute(&mut conn)
