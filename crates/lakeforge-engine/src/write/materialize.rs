@@ -88,14 +88,8 @@ pub async fn materialize(
                 match crate::write::passthrough::copy_parquet_files(engine, relation, df).await? {
                     Some(copied) => Ok(copied),
                     None => {
-                        overwrite(
-                            engine,
-                            relation,
-                            normalize::for_delta(df.clone(), context)?,
-                            "CREATE TABLE",
-                            None,
-                        )
-                        .await
+                        let df = normalize::for_delta(df.clone(), context)?;
+                        write_replacement(engine, relation, df, "CREATE TABLE").await
                     }
                 }
             })
@@ -145,7 +139,21 @@ pub(crate) async fn replace(
     df: DataFrame,
     action: &'static str,
 ) -> Result<WriteOutcome> {
-    retry_on_conflict(|| overwrite(engine, relation, df.clone(), action, None)).await
+    retry_on_conflict(|| write_replacement(engine, relation, df.clone(), action)).await
+}
+
+/// Replace the table's contents and schema with `df` in one commit: encoded by one writer per
+/// partition of its plan when it has several (`parallel`), else by delta-rs's write.
+async fn write_replacement(
+    engine: &Engine,
+    relation: &Relation,
+    df: DataFrame,
+    action: &'static str,
+) -> Result<WriteOutcome> {
+    if let Some(written) = crate::write::parallel::replace(engine, relation, df.clone()).await? {
+        return Ok(WriteOutcome { action, ..written });
+    }
+    overwrite(engine, relation, df, action, None).await
 }
 
 /// Replace the table's contents and schema in one commit based on version `based_on` (None:

@@ -22,9 +22,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::prelude::DataFrame;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
-use deltalake::kernel::{Action, Add, StructType};
-use deltalake::operations::create::CreateBuilder;
-use deltalake::protocol::SaveMode;
+use deltalake::kernel::{Add, StructType};
 use futures::TryStreamExt;
 use lakeforge_project::Relation;
 
@@ -57,38 +55,28 @@ pub(crate) async fn copy_parquet_files(
         return Ok(None);
     };
 
+    let delta_schema: StructType = schema
+        .as_ref()
+        .try_into_kernel()
+        .map_err(|e| EngineError::delta(relation, e))?;
     let table = engine.lake().table_for_write(relation).await?;
     let copy_dir = table_dir.clone();
     let copied = tokio::task::spawn_blocking(move || copy_files(&files, &copy_dir))
         .await
         .map_err(|e| EngineError::Internal(e.to_string()))??;
     let rows: u64 = copied.iter().map(|(_, n)| *n).sum();
-    let adds: Vec<Action> = copied.iter().map(|(a, _)| Action::Add(a.clone())).collect();
-    let delta_schema: StructType = schema
-        .as_ref()
-        .try_into_kernel()
-        .map_err(|e| EngineError::delta(relation, e))?;
-    let committed = CreateBuilder::new()
-        .with_log_store(table.log_store())
-        .with_columns(delta_schema.fields().cloned())
-        .with_save_mode(SaveMode::Overwrite)
-        .with_commit_properties(crate::write::materialize::commit_properties())
-        .with_actions(adds)
-        .await;
-    let table = match committed {
-        Ok(t) => t,
-        Err(e) => {
-            // Nothing references the copies: remove them, the previous version stands.
-            remove_copies(&copied, &table_dir);
-            return Err(crate::lake::conflict::write_error(relation, e));
-        }
-    };
-    engine.lake().note_table(relation);
-    Ok(Some(WriteOutcome {
-        action: "CREATE TABLE",
-        rows: Some(rows),
-        version: table.version().map(|v| v as i64),
-    }))
+    let adds: Vec<Add> = copied.into_iter().map(|(a, _)| a).collect();
+    crate::write::commit::replace_with_files(
+        engine,
+        relation,
+        &table,
+        &delta_schema,
+        adds,
+        rows,
+        |adds| async move { remove_copies(&adds, &table_dir) },
+    )
+    .await
+    .map(Some)
 }
 
 /// The local files `df` reads, when its optimized plan is a bare scan of every column of a
@@ -210,7 +198,8 @@ fn copy_files(
     for (i, (path, size, rows)) in files.iter().enumerate() {
         let name = format!("part-{i:05}-{run}-c000.parquet");
         if let Err(e) = std::fs::copy(path, table_dir.join(&name)) {
-            remove_copies(&copied, table_dir);
+            let done: Vec<Add> = copied.into_iter().map(|(a, _)| a).collect();
+            remove_copies(&done, table_dir);
             return Err(EngineError::Lake {
                 path: path.clone(),
                 source: e,
@@ -229,8 +218,8 @@ fn copy_files(
     Ok(copied)
 }
 
-fn remove_copies(copied: &[(Add, u64)], table_dir: &std::path::Path) {
-    for (add, _) in copied {
+fn remove_copies(copied: &[Add], table_dir: &std::path::Path) {
+    for add in copied {
         let _ = std::fs::remove_file(table_dir.join(&add.path));
     }
 }

@@ -241,3 +241,85 @@ fn parquet_files(dir: &Path) -> Vec<std::path::PathBuf> {
     files.sort();
     files
 }
+
+/// A table whose query has several partitions is encoded by one writer per partition and
+/// committed once: one new version, every row once, a file per writer; replacing it again
+/// commits one more version holding only the new rows.
+#[tokio::test]
+async fn a_table_of_several_partitions_is_written_by_several_writers_in_one_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    // A union of two queries is two partitions of the plan at any thread count.
+    let both = "select id, 'a' as side from (values (1), (2), (3)) as t(id) \
+                union all select id, 'b' as side from (values (4), (5)) as t(id)";
+    let p = project(dir.path(), &[("both", both)], &[]);
+    let engine = engine(dir.path(), &p);
+    let plan = engine
+        .dataframe(
+            "test",
+            "select * from (values (1)) as a(x) union all select * from (values (2)) as b(x)",
+        )
+        .await
+        .unwrap()
+        .create_physical_plan()
+        .await
+        .unwrap();
+    use datafusion::physical_plan::ExecutionPlanProperties as _;
+    assert!(plan.output_partitioning().partition_count() >= 2);
+
+    let first = build(&engine, &p, "both").await;
+    assert_eq!(
+        (first.action, first.rows, first.version),
+        ("CREATE TABLE", Some(5), Some(0))
+    );
+    let files = parquet_files(&dir.path().join("lake/main/both"));
+    assert!(files.len() >= 2, "one file per writer: {files:?}");
+    assert_eq!(
+        rows(&engine, "select id, side from both order by id").await,
+        ["1|a", "2|a", "3|a", "4|b", "5|b"]
+    );
+
+    let again = build(&engine, &p, "both").await;
+    assert_eq!((again.rows, again.version), (Some(5), Some(1)));
+    assert_eq!(
+        rows(&engine, "select count(*), count(distinct id) from both").await,
+        ["5|5"]
+    );
+    // Five rows, not ten: the first version's files are no longer part of the table.
+    assert_eq!(
+        engine.table_version(&Relation::new("main", "both")).await,
+        Some(1)
+    );
+}
+
+/// A writer that fails (a division by zero in one partition) fails the model: nothing is
+/// committed, the previous version stands, and no file of the failed write is left behind.
+#[tokio::test]
+async fn a_failing_partition_commits_nothing_and_leaves_no_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = "select id from (values (1), (2)) as t(id) \
+                union all select id from (values (3)) as t(id)";
+    let p = project(dir.path(), &[("both", good)], &[]);
+    let engine = engine(dir.path(), &p);
+    build(&engine, &p, "both").await;
+    let before = parquet_files(&dir.path().join("lake/main/both"));
+
+    let bad = "select id from (values (1), (2)) as t(id) \
+               union all select 10 / (id - 3) as id from (values (3)) as t(id)";
+    let p = project(dir.path(), &[("both", bad)], &[]);
+    let node = p.node_by_name("both").unwrap();
+    let sql = CompileContext::new(p.clone())
+        .compile(node, false)
+        .unwrap()
+        .sql;
+    let err = materialize(&engine, node, &sql, false).await.unwrap_err();
+    assert!(
+        err.to_string().to_lowercase().contains("divide by zero"),
+        "{err}"
+    );
+    assert_eq!(
+        engine.table_version(&Relation::new("main", "both")).await,
+        Some(0)
+    );
+    assert_eq!(parquet_files(&dir.path().join("lake/main/both")), before);
+    assert_eq!(rows(&engine, "select count(*) from both").await, ["3"]);
+}

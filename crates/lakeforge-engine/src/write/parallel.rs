@@ -1,0 +1,172 @@
+//! A table model's rows encoded by several Parquet writers at once. delta-rs writes an
+//! unpartitioned table through one writer task, so however many cores computed the rows, one
+//! encodes them all (on two cores a 10M-row table kept 1.2 of them busy). Here each partition
+//! of the query's physical plan gets a writer of its own, on a task of its own, and the files
+//! they write are committed together in one `CREATE OR REPLACE` (`commit.rs`, as the Parquet
+//! pass-through does): a failure before the commit leaves the previous version readable and
+//! nothing refers to the files it wrote (they are removed).
+//!
+//! Only for a plan of several partitions: one partition (a query ending in `ORDER BY`, a small
+//! scan) keeps its row order through the ordinary write, which has nothing to split anyway.
+
+use std::sync::Arc;
+
+use datafusion::physical_plan::{
+    ExecutionPlan, ExecutionPlanProperties, execute_stream_partitioned,
+};
+use datafusion::prelude::DataFrame;
+use delta_kernel::table_properties::DataSkippingNumIndexedCols;
+use deltalake::datafile::writer::{DeltaWriter, WriterConfig};
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
+use deltalake::kernel::{Add, StructType};
+use futures::StreamExt as _;
+use lakeforge_project::Relation;
+use object_store::ObjectStoreExt as _;
+use tokio::task::JoinSet;
+
+use crate::error::{EngineError, Result};
+use crate::session::Engine;
+use crate::write::materialize::WriteOutcome;
+
+/// Columns with statistics in each file's Add action: Delta's default, as delta-rs writes.
+const INDEXED_COLUMNS: u64 = 32;
+
+/// Replace `relation` with the rows of `df`, one writer per partition of its plan; `None` when
+/// the plan has a single partition (the caller writes it the ordinary way).
+pub(crate) async fn replace(
+    engine: &Engine,
+    relation: &Relation,
+    df: DataFrame,
+) -> Result<Option<WriteOutcome>> {
+    let plan = df
+        .create_physical_plan()
+        .await
+        .map_err(|e| EngineError::sql(relation.to_string().as_str(), e))?;
+    if plan.output_partitioning().partition_count() < 2 {
+        return Ok(None);
+    }
+    let schema = plan.schema();
+    let converted: std::result::Result<StructType, _> = schema.as_ref().try_into_kernel();
+    let Ok(delta_schema) = converted else {
+        // A type Delta has no name for: the ordinary write says which.
+        return Ok(None);
+    };
+    let table = engine.lake().table_for_write(relation).await?;
+    let store = table.log_store().object_store(None);
+    let properties = engine
+        .context()
+        .state()
+        .config_options()
+        .execution
+        .parquet
+        .into_writer_properties_builder()
+        .map_err(|e| EngineError::sql(relation.to_string().as_str(), e))?
+        .build();
+    let config = WriterConfig::new(
+        schema.clone(),
+        Vec::new(),
+        Some(properties),
+        None,
+        None,
+        DataSkippingNumIndexedCols::NumColumns(INDEXED_COLUMNS),
+        None,
+    );
+    let written = write_partitions(engine, relation, plan, store.clone(), config).await;
+    let (adds, rows) = match written {
+        Ok(w) => w,
+        Err((e, adds)) => {
+            remove_files(&store, &adds).await;
+            return Err(e);
+        }
+    };
+    crate::write::commit::replace_with_files(
+        engine,
+        relation,
+        &table,
+        &delta_schema,
+        adds,
+        rows,
+        |adds| async move { remove_files(&store, &adds).await },
+    )
+    .await
+    .map(Some)
+}
+
+/// Drain each partition of `plan` through a writer of its own; the files written and the rows
+/// in them, or the first error with the files already written (for the caller to remove).
+async fn write_partitions(
+    engine: &Engine,
+    relation: &Relation,
+    plan: Arc<dyn ExecutionPlan>,
+    store: deltalake::logstore::ObjectStoreRef,
+    config: WriterConfig,
+) -> std::result::Result<(Vec<Add>, u64), (EngineError, Vec<Add>)> {
+    let context = relation.to_string();
+    let streams = execute_stream_partitioned(plan, engine.context().task_ctx())
+        .map_err(|e| (EngineError::sql(context.as_str(), e), Vec::new()))?;
+    let mut tasks = JoinSet::new();
+    for mut stream in streams {
+        let mut writer = DeltaWriter::new(store.clone(), config.clone());
+        let context = context.clone();
+        let relation = relation.clone();
+        tasks.spawn(async move {
+            let mut rows = 0u64;
+            while let Some(batch) = stream.next().await {
+                let batch = match batch {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let _ = writer.abort().await;
+                        return Err(EngineError::sql(context.as_str(), e));
+                    }
+                };
+                rows += batch.num_rows() as u64;
+                if let Err(e) = writer.write(&batch).await {
+                    let _ = writer.abort().await;
+                    return Err(EngineError::delta(&relation, e));
+                }
+            }
+            let adds = writer
+                .close()
+                .await
+                .map_err(|e| EngineError::delta(&relation, e))?;
+            Ok((adds, rows))
+        });
+    }
+    let mut adds = Vec::new();
+    let mut rows = 0;
+    let mut failed = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok((a, r))) => {
+                adds.extend(a);
+                rows += r;
+            }
+            Ok(Err(e)) => {
+                // The other writers stop too; what they finished is removed with the rest.
+                failed.get_or_insert(e);
+                tasks.abort_all();
+            }
+            Err(e) if e.is_cancelled() => {}
+            Err(e) => {
+                failed.get_or_insert(EngineError::Internal(format!(
+                    "a writer of {relation} stopped: {e}"
+                )));
+                tasks.abort_all();
+            }
+        }
+    }
+    match failed {
+        Some(e) => Err((e, adds)),
+        None => Ok((adds, rows)),
+    }
+}
+
+/// Remove files a failed write left; the table never referred to them.
+async fn remove_files(store: &deltalake::logstore::ObjectStoreRef, adds: &[Add]) {
+    for add in adds {
+        let Ok(path) = object_store::path::Path::parse(&add.path) else {
+            continue;
+        };
+        let _ = store.delete(&path).await;
+    }
+}
