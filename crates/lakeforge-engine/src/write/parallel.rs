@@ -10,6 +10,7 @@
 //! scan) keeps its row order through the ordinary write, which has nothing to split anyway.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use datafusion::physical_plan::{
     ExecutionPlan, ExecutionPlanProperties, execute_stream_partitioned,
@@ -93,7 +94,11 @@ pub(crate) async fn replace(
 }
 
 /// Drain each partition of `plan` through a writer of its own; the files written and the rows
-/// in them, or the first error with the files already written (for the caller to remove).
+/// in them, or the first error with every file written (for the caller to remove).
+///
+/// A failing writer does not abort the others: a task aborted while closing its file would
+/// leave a file no one knows of. It raises `stop`, each writer closes what it has at its next
+/// batch, and every file written is returned.
 async fn write_partitions(
     engine: &Engine,
     relation: &Relation,
@@ -104,32 +109,48 @@ async fn write_partitions(
     let context = relation.to_string();
     let streams = execute_stream_partitioned(plan, engine.context().task_ctx())
         .map_err(|e| (EngineError::sql(context.as_str(), e), Vec::new()))?;
+    let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = JoinSet::new();
     for mut stream in streams {
         let mut writer = DeltaWriter::new(store.clone(), config.clone());
         let context = context.clone();
         let relation = relation.clone();
+        let stop = stop.clone();
         tasks.spawn(async move {
             let mut rows = 0u64;
+            let mut failure = None;
             while let Some(batch) = stream.next().await {
-                let batch = match batch {
-                    Ok(b) => b,
-                    Err(e) => {
-                        let _ = writer.abort().await;
-                        return Err(EngineError::sql(context.as_str(), e));
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let written = match batch {
+                    Ok(b) => {
+                        rows += b.num_rows() as u64;
+                        writer
+                            .write(&b)
+                            .await
+                            .map_err(|e| EngineError::delta(&relation, e))
                     }
+                    Err(e) => Err(EngineError::sql(context.as_str(), e)),
                 };
-                rows += batch.num_rows() as u64;
-                if let Err(e) = writer.write(&batch).await {
-                    let _ = writer.abort().await;
-                    return Err(EngineError::delta(&relation, e));
+                if let Err(e) = written {
+                    stop.store(true, Ordering::Relaxed);
+                    failure = Some(e);
+                    break;
                 }
             }
-            let adds = writer
-                .close()
-                .await
-                .map_err(|e| EngineError::delta(&relation, e))?;
-            Ok((adds, rows))
+            // Closed even after a failure, so that every file it wrote is known (and removed).
+            match writer.close().await {
+                Ok(adds) => (adds, rows, failure),
+                Err(e) => {
+                    stop.store(true, Ordering::Relaxed);
+                    (
+                        Vec::new(),
+                        rows,
+                        failure.or(Some(EngineError::delta(&relation, e))),
+                    )
+                }
+            }
         });
     }
     let mut adds = Vec::new();
@@ -137,21 +158,18 @@ async fn write_partitions(
     let mut failed = None;
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(Ok((a, r))) => {
+            Ok((a, r, failure)) => {
                 adds.extend(a);
                 rows += r;
+                if let Some(e) = failure {
+                    failed.get_or_insert(e);
+                }
             }
-            Ok(Err(e)) => {
-                // The other writers stop too; what they finished is removed with the rest.
-                failed.get_or_insert(e);
-                tasks.abort_all();
-            }
-            Err(e) if e.is_cancelled() => {}
             Err(e) => {
+                stop.store(true, Ordering::Relaxed);
                 failed.get_or_insert(EngineError::Internal(format!(
                     "a writer of {relation} stopped: {e}"
                 )));
-                tasks.abort_all();
             }
         }
     }
