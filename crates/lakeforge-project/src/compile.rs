@@ -93,9 +93,65 @@ pub struct CompileContext {
     package_resolvers: HashMap<String, Arc<ProjectResolver>>,
     /// The database macros query while compiling; `None` renders as dbt does at parse time.
     adapter: Option<Arc<dyn Adapter>>,
-    /// dbt's `graph` (nodes, sources, ... as in manifest.json), built the first time a node is
-    /// compiled.
-    graph: std::sync::OnceLock<minijinja::Value>,
+    /// dbt's `graph` (nodes, sources, ... as in manifest.json), built the first time a template
+    /// reads it ([`LazyGraph`]).
+    graph: minijinja::Value,
+}
+
+/// dbt's `graph` variable, built from the project the first time a template reads one of its
+/// keys. Building it serializes the whole project (a manifest), which took 15% of compiling a
+/// 2,000-model project, and most projects never read it; the packages that do (auditing or
+/// documenting a project through `graph.nodes.values()`) see the same map as before.
+#[derive(Debug)]
+struct LazyGraph {
+    project: Arc<Project>,
+    value: std::sync::OnceLock<minijinja::Value>,
+}
+
+/// The keys of `graph`, as dbt's.
+const GRAPH_KEYS: &[&str] = &[
+    "nodes",
+    "sources",
+    "macros",
+    "metrics",
+    "semantic_models",
+    "saved_queries",
+    "exposures",
+    "groups",
+];
+
+impl LazyGraph {
+    fn value(&self) -> &minijinja::Value {
+        self.value.get_or_init(|| {
+            let mut manifest = crate::manifest::manifest_json(&self.project, &HashMap::new());
+            let mut graph = serde_json::Map::new();
+            for key in GRAPH_KEYS {
+                let v = match manifest.get_mut(*key) {
+                    Some(v) => v.take(),
+                    None => serde_json::json!({}),
+                };
+                graph.insert(key.to_string(), v);
+            }
+            minijinja::Value::from_serialize(graph)
+        })
+    }
+}
+
+impl minijinja::value::Object for LazyGraph {
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        self.value()
+            .get_item(key)
+            .ok()
+            .filter(|v| !v.is_undefined())
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Str(GRAPH_KEYS)
+    }
 }
 
 /// ref() and source() of the nodes of one package (or of the root project), in dbt's search
@@ -166,12 +222,16 @@ impl CompileContext {
             .packages()
             .map(|p| (p.to_string(), resolver(p)))
             .collect();
+        let graph = minijinja::Value::from_object(LazyGraph {
+            project: project.clone(),
+            value: std::sync::OnceLock::new(),
+        });
         CompileContext {
             resolver: resolver(&project.name),
             package_resolvers,
             project,
             adapter: None,
-            graph: std::sync::OnceLock::new(),
+            graph,
         }
     }
 
@@ -190,32 +250,11 @@ impl CompileContext {
         let mut extra = self.project.scope_of(node).render_extra();
         // While compiling, macros see the whole project as dbt's `graph` (packages that audit
         // or document a project iterate `graph.nodes.values()`); parsing sees an empty one.
-        extra.insert("graph".to_string(), self.graph().clone());
+        extra.insert("graph".to_string(), self.graph.clone());
         if with_model {
             extra.insert("model".to_string(), model_value(node));
         }
         extra
-    }
-
-    fn graph(&self) -> &minijinja::Value {
-        self.graph.get_or_init(|| {
-            let mut manifest = crate::manifest::manifest_json(&self.project, &HashMap::new());
-            let mut graph = serde_json::Map::new();
-            for key in [
-                "nodes",
-                "sources",
-                "macros",
-                "metrics",
-                "semantic_models",
-                "saved_queries",
-            ] {
-                graph.insert(key.to_string(), manifest[key].take());
-            }
-            for key in ["exposures", "groups"] {
-                graph.insert(key.to_string(), serde_json::json!({}));
-            }
-            minijinja::Value::from_serialize(graph)
-        })
     }
 
     /// The resolver of ref()/source() calls written in `node`'s package.

@@ -318,4 +318,21 @@ fn compiled_macros_see_the_project_as_dbts_graph() {
         sql,
         "select 'shop.inventory,shop.orders,shop_utils.util_numbers,shop_utils.util_stage' as models, 0 as sources"
     );
+
+    // `graph`, built when a template first reads it, is a mapping with dbt's keys.
+    write(
+        &root,
+        "models/graph_keys.sql",
+        "select '{{ graph | list | sort | join(',') }}' as keys, {{ graph is mapping }} as m, {{ graph.nope is undefined }} as u\n",
+    );
+    let project = Arc::new(load(&root).unwrap());
+    let ctx = CompileContext::new(project.clone());
+    let sql = ctx
+        .compile(&project.nodes["model.shop.graph_keys"], false)
+        .unwrap()
+        .sql;
+    assert_eq!(
+        sql,
+        "select 'exposures,groups,macros,metrics,nodes,saved_queries,semantic_models,sources' as keys, True as m, True as u"
+    );
 }
