@@ -117,16 +117,12 @@ pub(crate) fn plan(project: &Project, selected: &BTreeSet<String>, command: Comm
         let Some(model) = node.depends_on.first() else {
             continue;
         };
+        // A model that is not chosen (only its unit test was) is not waited for: it is not
+        // among the test's nearest chosen ancestors either.
         if let Some(model_waits) = waits_on.get_mut(model) {
             let w = model_waits.clone();
             model_waits.push(id.clone());
             waits_on.insert(id.clone(), w);
-        } else {
-            // The model is not chosen (its unit test was): the test waits for nothing of it.
-            waits_on
-                .entry(id.clone())
-                .or_default()
-                .retain(|d| d != model);
         }
     }
 

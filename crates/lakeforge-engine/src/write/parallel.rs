@@ -33,7 +33,8 @@ use crate::write::materialize::WriteOutcome;
 const INDEXED_COLUMNS: u64 = 32;
 
 /// Replace `relation` with the rows of `df`, one writer per partition of its plan; `None` when
-/// the plan has a single partition (the caller writes it the ordinary way).
+/// the plan has a single partition or a type Delta cannot name (the caller writes it the
+/// ordinary way, which plans the query again).
 pub(crate) async fn replace(
     engine: &Engine,
     relation: &Relation,
