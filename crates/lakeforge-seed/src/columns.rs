@@ -139,10 +139,6 @@ impl ColumnBuilder {
         self.as_builder().len()
     }
 
-    pub(crate) fn is_empty(&mut self) -> bool {
-        self.len() == 0
-    }
-
     /// Append the CSV value `v`, parsed into the column's type.
     pub(crate) fn append(&mut self, v: &str) -> std::result::Result<(), ValueError> {
         let bad = |what: &'static str| ValueError::Invalid {

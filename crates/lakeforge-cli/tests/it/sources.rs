@@ -343,5 +343,6 @@ fn plain_parquet_sources_are_copied_into_the_lake_as_they_are() {
     p.run(&["build", "-s", "items_raw"]).ok();
     let again = last_commit(&p, "items_raw");
     assert!(again.contains("\"remove\""), "{again}");
+    assert!(again.contains(r#""operation":"WRITE""#), "{again}");
     assert_eq!(p.sql("select count(*) as n from items_raw"), "n\n2\n");
 }

@@ -1,13 +1,22 @@
-//! The commit that makes files already written into a table's folder its new contents: one
-//! `CREATE OR REPLACE` (the new schema, every earlier file out of the snapshot, these files in),
-//! shared by the Parquet pass-through (files copied as they are) and the parallel writers (files
-//! encoded by several writers). Nothing refers to the files before the commit lands, so a failed
-//! commit removes them and the previous version stands.
+//! The commit that makes files already written into a table's folder its new contents, shared
+//! by the Parquet pass-through (files copied as they are) and the parallel writers (files
+//! encoded by several writers). Nothing refers to the files before the commit lands, so a
+//! failed commit removes them and the previous version stands.
+//!
+//! An existing table is overwritten as delta-rs's own overwrite does it: one `WRITE` commit
+//! removing every current file, adding the new ones and, when the columns changed, the table's
+//! metadata with the new schema. The table keeps its id, properties and protocol, so readers
+//! that follow it (a streaming reader, a change-data feed) see one table across builds. A new
+//! table, or one whose layout the new files cannot join (partition columns, column mapping, a
+//! type its protocol does not allow), is created over in one `CREATE OR REPLACE` instead.
 
 use deltalake::DeltaTable;
-use deltalake::kernel::{Action, Add, StructType};
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, PROTOCOL};
+use deltalake::kernel::{Action, Add, EagerSnapshot, MetadataExt as _, StructType};
 use deltalake::operations::create::CreateBuilder;
-use deltalake::protocol::SaveMode;
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::table::state::DeltaTableState;
+use futures::TryStreamExt as _;
 use lakeforge_project::Relation;
 
 use crate::error::Result;
@@ -29,21 +38,20 @@ where
     F: FnOnce(Vec<Add>) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let actions: Vec<Action> = adds.iter().cloned().map(Action::Add).collect();
-    let committed = CreateBuilder::new()
-        .with_log_store(table.log_store())
-        .with_columns(schema.fields().cloned())
-        .with_save_mode(SaveMode::Overwrite)
-        .with_commit_properties(crate::write::materialize::commit_properties())
-        .with_actions(actions)
-        .await;
+    let properties = properties(&adds, rows);
+    let committed = match table.snapshot() {
+        Ok(state) if joinable(state.snapshot(), schema) => {
+            overwrite(table, state, schema, &adds, properties).await
+        }
+        _ => create_or_replace(table, schema, &adds, properties).await,
+    };
     match committed {
-        Ok(table) => {
+        Ok(version) => {
             engine.lake().note_table(relation);
             Ok(WriteOutcome {
                 action: "CREATE TABLE",
                 rows: Some(rows),
-                version: table.version().map(|v| v as i64),
+                version: Some(version),
             })
         }
         Err(e) => {
@@ -51,4 +59,78 @@ where
             Err(crate::lake::conflict::write_error(relation, e))
         }
     }
+}
+
+/// Lakeforge's commit properties with the metrics delta-rs's own writes record, so the
+/// table's history shows the rows and files of this commit too.
+fn properties(adds: &[Add], rows: u64) -> CommitProperties {
+    let metrics = serde_json::json!({
+        "num_added_files": adds.len(),
+        "num_added_rows": rows,
+    });
+    crate::write::materialize::commit_properties()
+        .with_metadata([("operationMetrics".to_string(), metrics)])
+}
+
+/// Whether files of `schema`, unpartitioned and named by their columns, can replace the
+/// contents of the table `snapshot` describes within its current layout and protocol.
+fn joinable(snapshot: &EagerSnapshot, schema: &StructType) -> bool {
+    use delta_kernel::table_features::ColumnMappingMode;
+    snapshot.metadata().partition_columns().is_empty()
+        && snapshot.table_configuration().column_mapping_mode() == ColumnMappingMode::None
+        && PROTOCOL
+            .check_can_write_timestamp_ntz(snapshot, schema)
+            .is_ok()
+        && PROTOCOL.check_can_write_variant(snapshot, schema).is_ok()
+}
+
+/// One `WRITE` (overwrite) commit on top of `state`: every current file out, `adds` in, the
+/// metadata's schema replaced when it differs. A commit by someone else since `state` fails it
+/// (no retries: see `commit_properties`).
+async fn overwrite(
+    table: &DeltaTable,
+    state: &DeltaTableState,
+    schema: &StructType,
+    adds: &[Add],
+    properties: CommitProperties,
+) -> deltalake::DeltaResult<i64> {
+    let snapshot = state.snapshot();
+    let mut actions: Vec<Action> = snapshot
+        .file_views(table.log_store().as_ref(), None)
+        .map_ok(|file| Action::Remove(file.remove_action(true)))
+        .try_collect()
+        .await?;
+    if snapshot.schema().as_ref() != schema {
+        actions.push(Action::Metadata(
+            snapshot.metadata().clone().with_schema(schema)?,
+        ));
+    }
+    actions.extend(adds.iter().cloned().map(Action::Add));
+    let operation = DeltaOperation::Write {
+        mode: SaveMode::Overwrite,
+        partition_by: None,
+        predicate: None,
+    };
+    let commit = CommitBuilder::from(properties)
+        .with_actions(actions)
+        .build(Some(state), table.log_store(), operation)
+        .await?;
+    Ok(commit.version() as i64)
+}
+
+/// One `CREATE OR REPLACE` commit: a table of `schema` holding exactly `adds`.
+async fn create_or_replace(
+    table: &DeltaTable,
+    schema: &StructType,
+    adds: &[Add],
+    properties: CommitProperties,
+) -> deltalake::DeltaResult<i64> {
+    let created = CreateBuilder::new()
+        .with_log_store(table.log_store())
+        .with_columns(schema.fields().cloned())
+        .with_save_mode(SaveMode::Overwrite)
+        .with_commit_properties(properties)
+        .with_actions(adds.iter().cloned().map(Action::Add))
+        .await?;
+    Ok(created.version().map(|v| v as i64).unwrap_or_default())
 }

@@ -143,7 +143,8 @@ pub(crate) async fn replace(
 }
 
 /// Replace the table's contents and schema with `df` in one commit: encoded by one writer per
-/// partition of its plan when it has several (`parallel`), else by delta-rs's write.
+/// partition of its plan (`parallel`), or by delta-rs's write when a column has a type Delta
+/// cannot name (its error says which).
 async fn write_replacement(
     engine: &Engine,
     relation: &Relation,

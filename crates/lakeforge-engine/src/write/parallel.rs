@@ -2,19 +2,18 @@
 //! unpartitioned table through one writer task, so however many cores computed the rows, one
 //! encodes them all (on two cores a 10M-row table kept 1.2 of them busy). Here each partition
 //! of the query's physical plan gets a writer of its own, on a task of its own, and the files
-//! they write are committed together in one `CREATE OR REPLACE` (`commit.rs`, as the Parquet
-//! pass-through does): a failure before the commit leaves the previous version readable and
-//! nothing refers to the files it wrote (they are removed).
+//! they write are committed together in one commit (`commit.rs`, shared with the Parquet
+//! pass-through): a failure before the commit leaves the previous version readable and nothing
+//! refers to the files it wrote (they are removed).
 //!
-//! Only for a plan of several partitions: one partition (a query ending in `ORDER BY`, a small
-//! scan) keeps its row order through the ordinary write, which has nothing to split anyway.
+//! A plan of one partition (a query ending in `ORDER BY`, a small scan) gets one writer, which
+//! keeps its row order; every table write then takes the same path and commit (`commit.rs`),
+//! planned once, its row count known without reading the commit back.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use datafusion::physical_plan::{
-    ExecutionPlan, ExecutionPlanProperties, execute_stream_partitioned,
-};
+use datafusion::physical_plan::{ExecutionPlan, execute_stream_partitioned};
 use datafusion::prelude::DataFrame;
 use delta_kernel::table_properties::DataSkippingNumIndexedCols;
 use deltalake::datafile::writer::{DeltaWriter, WriterConfig};
@@ -33,8 +32,8 @@ use crate::write::materialize::WriteOutcome;
 const INDEXED_COLUMNS: u64 = 32;
 
 /// Replace `relation` with the rows of `df`, one writer per partition of its plan; `None` when
-/// the plan has a single partition or a type Delta cannot name (the caller writes it the
-/// ordinary way, which plans the query again).
+/// the plan has a type Delta cannot name (the caller writes it the ordinary way, which plans
+/// the query again and says which).
 pub(crate) async fn replace(
     engine: &Engine,
     relation: &Relation,
@@ -44,9 +43,6 @@ pub(crate) async fn replace(
         .create_physical_plan()
         .await
         .map_err(|e| EngineError::sql(relation.to_string().as_str(), e))?;
-    if plan.output_partitioning().partition_count() < 2 {
-        return Ok(None);
-    }
     let schema = plan.schema();
     let converted: std::result::Result<StructType, _> = schema.as_ref().try_into_kernel();
     let Ok(delta_schema) = converted else {

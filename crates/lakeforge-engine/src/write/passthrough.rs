@@ -7,8 +7,8 @@
 //! Only when it is safe: a lake on local disk, local source files, no hive partition columns,
 //! and every file with the same schema made only of types Delta stores as they are (no
 //! unsigned integers, nanosecond timestamps, view or large strings). Anything else takes the
-//! ordinary write. The copy happens before the commit, and one `CREATE OR REPLACE` commit
-//! swaps the table, so a failure leaves the previous version readable.
+//! ordinary write. The copy happens before the commit, and one commit swaps the table's files
+//! (`commit.rs`), so a failure leaves the previous version readable.
 
 use std::path::PathBuf;
 use std::sync::Arc;
