@@ -318,7 +318,8 @@ pub struct Node {
     /// Unique ids of the nodes (and sources) this node reads.
     pub depends_on: Vec<String>,
     pub test: Option<TestKind>,
-    /// Hash of the raw file, for state comparison.
+    /// Hash of the raw file, for state comparison (of a seed over 1 MiB: of its path, size and
+    /// modification time, see `load::nodes::seed_checksum`).
     pub checksum: String,
     /// ML models: the checked declaration.
     #[serde(skip_serializing_if = "Option::is_none")]

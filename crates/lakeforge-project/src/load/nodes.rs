@@ -188,7 +188,7 @@ pub(super) fn snapshot_node(
     })
 }
 
-pub(super) fn seed_node(ctx: &Ctx<'_>, path: String, bytes: &[u8]) -> Result<RawNode> {
+pub(super) fn seed_node(ctx: &Ctx<'_>, path: String, checksum: String) -> Result<RawNode> {
     let name = stem(&path);
     let file = &ctx.scope.file;
     let fqn = fqn_of(&file.name, &path, &file.seed_paths, &name);
@@ -213,7 +213,7 @@ pub(super) fn seed_node(ctx: &Ctx<'_>, path: String, bytes: &[u8]) -> Result<Raw
                 .and_then(|p| p.1.description.clone())
                 .unwrap_or_default(),
             columns: columns_of(resource_props.map(|p| &p.1)),
-            checksum: checksum(bytes),
+            checksum,
             config,
             relation,
             raw_code: String::new(),
@@ -227,6 +227,30 @@ pub(super) fn seed_node(ctx: &Ctx<'_>, path: String, bytes: &[u8]) -> Result<Raw
     })
 }
 
+/// Seeds larger than this are not read when the project loads (dbt's limit too): hashing a
+/// 400 MB seed on every command cost a second.
+const HASHED_SEED_BYTES: u64 = 1024 * 1024;
+
+/// The checksum `--state` and `--changed` compare: a seed's contents, or for one over
+/// [`HASHED_SEED_BYTES`] its path, size and modification time (dbt compares only the path of
+/// those, so an edited large seed goes unnoticed there).
+fn seed_checksum(path: &str, abs: &std::path::Path) -> Result<String> {
+    let meta = std::fs::metadata(abs).map_err(|e| ProjectError::io(abs, e))?;
+    if meta.len() <= HASHED_SEED_BYTES {
+        let bytes = std::fs::read(abs).map_err(|e| ProjectError::io(abs, e))?;
+        return Ok(checksum(&bytes));
+    }
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    Ok(checksum(
+        format!("{path}\0{}\0{modified}", meta.len()).as_bytes(),
+    ))
+}
+
 /// Every model, seed, singular test and snapshot of one scope, in a stable order.
 pub(super) fn scope_nodes(ctx: &Ctx<'_>, root: &std::path::Path) -> Result<Vec<RawNode>> {
     let file = &ctx.scope.file;
@@ -235,8 +259,8 @@ pub(super) fn scope_nodes(ctx: &Ctx<'_>, root: &std::path::Path) -> Result<Vec<R
         raw.push(parse_sql_node(ctx, ResourceType::Model, path, text)?);
     }
     for (path, abs) in list_files(root, &file.seed_paths, &["csv"])? {
-        let bytes = std::fs::read(&abs).map_err(|e| ProjectError::io(&abs, e))?;
-        raw.push(seed_node(ctx, path, &bytes)?);
+        let hash = seed_checksum(&path, &abs)?;
+        raw.push(seed_node(ctx, path, hash)?);
     }
     let generic_dirs = generic_dirs(ctx.scope);
     for (path, text) in read_files(root, &file.test_paths, &["sql"])? {
@@ -273,4 +297,31 @@ pub(super) fn scope_nodes(ctx: &Ctx<'_>, root: &std::path::Path) -> Result<Vec<R
         )?);
     }
     Ok(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small seed is hashed by its contents; a large one by its size and modification time,
+    /// which an edit changes.
+    #[test]
+    fn large_seeds_are_hashed_by_their_file_and_small_ones_by_contents() {
+        let dir = tempfile::tempdir().unwrap();
+        let small = dir.path().join("small.csv");
+        std::fs::write(&small, "a\n1\n").unwrap();
+        assert_eq!(
+            seed_checksum("seeds/small.csv", &small).unwrap(),
+            checksum(b"a\n1\n")
+        );
+
+        let large = dir.path().join("large.csv");
+        let rows = "a\n".to_string() + &"1\n".repeat(HASHED_SEED_BYTES as usize);
+        std::fs::write(&large, &rows).unwrap();
+        let before = seed_checksum("seeds/large.csv", &large).unwrap();
+        assert_ne!(before, checksum(rows.as_bytes()));
+        assert_eq!(seed_checksum("seeds/large.csv", &large).unwrap(), before);
+        std::fs::write(&large, rows + "2\n").unwrap();
+        assert_ne!(seed_checksum("seeds/large.csv", &large).unwrap(), before);
+    }
 }
