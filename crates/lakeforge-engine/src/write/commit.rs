@@ -8,11 +8,15 @@
 //! metadata with the new schema. The table keeps its id, properties and protocol, so readers
 //! that follow it (a streaming reader, a change-data feed) see one table across builds. A new
 //! table, or one whose layout the new files cannot join (partition columns, column mapping, a
-//! type its protocol does not allow), is created over in one `CREATE OR REPLACE` instead.
+//! type its protocol does not allow), is created over in one `CREATE OR REPLACE` instead. A
+//! table whose writes must be checked as they go (constraints, generated columns) is not
+//! written through here at all (`writes_need_checks`).
 
 use deltalake::DeltaTable;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, PROTOCOL};
-use deltalake::kernel::{Action, Add, EagerSnapshot, MetadataExt as _, StructType};
+use deltalake::kernel::{
+    Action, Add, DataType, EagerSnapshot, MetadataExt as _, StructField, StructType,
+};
 use deltalake::operations::create::CreateBuilder;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::table::state::DeltaTableState;
@@ -59,6 +63,34 @@ where
             Err(crate::lake::conflict::write_error(relation, e))
         }
     }
+}
+
+/// Whether writes to `table` must check or compute values as they go: CHECK constraints,
+/// column invariants, generated or identity columns (set by another tool; Lakeforge sets
+/// none). The writers whose files this module commits do none of that, so such a table is
+/// written by delta-rs's own write, which does. Asked before any file is written.
+pub(crate) fn writes_need_checks(table: &DeltaTable) -> bool {
+    fn checked<'a>(mut fields: impl Iterator<Item = &'a StructField>) -> bool {
+        fields.any(|f| {
+            f.metadata.keys().any(|k| {
+                k.starts_with("delta.invariants")
+                    || k.starts_with("delta.generationExpression")
+                    || k.starts_with("delta.identity")
+            }) || match f.data_type() {
+                DataType::Struct(inner) => checked(inner.fields()),
+                _ => false,
+            }
+        })
+    }
+    let Ok(state) = table.snapshot() else {
+        return false;
+    };
+    state
+        .metadata()
+        .configuration()
+        .keys()
+        .any(|k| k.starts_with("delta.constraints."))
+        || checked(state.schema().fields())
 }
 
 /// Lakeforge's commit properties with the metrics delta-rs's own writes record, so the

@@ -32,8 +32,9 @@ use crate::write::materialize::WriteOutcome;
 const INDEXED_COLUMNS: u64 = 32;
 
 /// Replace `relation` with the rows of `df`, one writer per partition of its plan; `None` when
-/// the plan has a type Delta cannot name (the caller writes it the ordinary way, which plans
-/// the query again and says which).
+/// the plan has a type Delta cannot name or the table's writes must be checked (constraints,
+/// generated columns): the caller writes it the ordinary way, which plans the query again and
+/// checks or says what is wrong.
 pub(crate) async fn replace(
     engine: &Engine,
     relation: &Relation,
@@ -50,6 +51,9 @@ pub(crate) async fn replace(
         return Ok(None);
     };
     let table = engine.lake().table_for_write(relation).await?;
+    if crate::write::commit::writes_need_checks(&table) {
+        return Ok(None);
+    }
     let store = table.log_store().object_store(None);
     let properties = engine
         .context()

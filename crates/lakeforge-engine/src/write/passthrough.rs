@@ -60,6 +60,9 @@ pub(crate) async fn copy_parquet_files(
         .try_into_kernel()
         .map_err(|e| EngineError::delta(relation, e))?;
     let table = engine.lake().table_for_write(relation).await?;
+    if crate::write::commit::writes_need_checks(&table) {
+        return Ok(None);
+    }
     let copy_dir = table_dir.clone();
     let copied = tokio::task::spawn_blocking(move || copy_files(&files, &copy_dir))
         .await

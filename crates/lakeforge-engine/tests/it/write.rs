@@ -392,3 +392,50 @@ async fn a_rebuilt_table_keeps_its_identity_and_properties() {
     let metrics = &history[0].info["operationMetrics"];
     assert_eq!(metrics["num_added_rows"], 3, "{metrics}");
 }
+
+/// A table someone gave a CHECK constraint is written by delta-rs's own write, which enforces
+/// it: a rebuild breaking the constraint fails and commits nothing; one keeping it lands.
+#[tokio::test]
+async fn a_constraint_set_on_a_table_is_enforced_when_it_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let table_dir = dir.path().join("lake/main/both");
+    let good = "select id from (values (1), (2)) as t(id) \
+                union all select id from (values (3)) as t(id)";
+    let p = project(dir.path(), &[("both", good)], &[]);
+    let engine = engine(dir.path(), &p);
+    build(&engine, &p, "both").await;
+    open(&table_dir)
+        .await
+        .add_constraint()
+        .with_constraint("id_positive", "id > 0")
+        .await
+        .unwrap();
+
+    let bad = "select id from (values (1), (2)) as t(id) \
+               union all select -id as id from (values (3)) as t(id)";
+    let p = project(dir.path(), &[("both", bad)], &[]);
+    let node = p.node_by_name("both").unwrap();
+    let sql = CompileContext::new(p.clone())
+        .compile(node, false)
+        .unwrap()
+        .sql;
+    let err = materialize(&engine, node, &sql, false).await.unwrap_err();
+    assert!(err.to_string().contains("failed validation check"), "{err}");
+    assert_eq!(
+        engine.table_version(&Relation::new("main", "both")).await,
+        Some(1)
+    );
+
+    let p = project(dir.path(), &[("both", good)], &[]);
+    let again = build(&engine, &p, "both").await;
+    assert_eq!((again.rows, again.version), (Some(3), Some(2)));
+    let table = open(&table_dir).await;
+    assert!(
+        table
+            .snapshot()
+            .unwrap()
+            .metadata()
+            .configuration()
+            .contains_key("delta.constraints.id_positive")
+    );
+}
