@@ -22,7 +22,17 @@ pub use lakeforge_seed::{read_csv, sql_type};
 /// Load the seed `node` from the CSV at `path` into the lake.
 pub async fn load_seed(engine: &Engine, node: &Node, path: &Path) -> Result<WriteOutcome> {
     let delimiter = lakeforge_seed::delimiter(&node.path, node.config.delimiter.as_deref())?;
-    let (schema, batches) = read_csv(path, &node.path, delimiter, &node.config.column_types)?;
+    // Parsing is seconds of CPU for a large seed: off the runtime's workers, which meanwhile
+    // drive other nodes' writers.
+    let (file, rel, types) = (
+        path.to_path_buf(),
+        node.path.clone(),
+        node.config.column_types.clone(),
+    );
+    let (schema, batches) =
+        tokio::task::spawn_blocking(move || read_csv(&file, &rel, delimiter, &types))
+            .await
+            .map_err(|e| EngineError::Internal(format!("reading seed {}: {e}", node.path)))??;
     let context = engine.context();
     let writers = context.state().config().target_partitions();
     let table = MemTable::try_new(schema, in_parts(batches, writers))
