@@ -66,15 +66,16 @@ pub(crate) fn parse_date(v: &str) -> Option<NaiveDate> {
     // Nearly every date in a CSV is four, two and two digits: read them straight (chrono
     // re-reads the format string for every value, a quarter of a large seed's load). Any other
     // shape keeps chrono's reading of `%Y-%m-%d`.
-    match v.as_bytes() {
-        [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] => {
-            let y = digits(&[*y0, *y1, *y2, *y3])?;
-            let m = digits(&[*m0, *m1])?;
-            let d = digits(&[*d0, *d1])?;
-            NaiveDate::from_ymd_opt(y as i32, m, d)
-        }
-        _ => NaiveDate::parse_from_str(v, "%Y-%m-%d").ok(),
+    if let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = v.as_bytes()
+        && let (Some(y), Some(m), Some(d)) = (
+            digits(&[*y0, *y1, *y2, *y3]),
+            digits(&[*m0, *m1]),
+            digits(&[*d0, *d1]),
+        )
+    {
+        return NaiveDate::from_ymd_opt(y as i32, m, d);
     }
+    NaiveDate::parse_from_str(v, "%Y-%m-%d").ok()
 }
 
 /// The number `bytes` spell when they are all ASCII digits.
@@ -150,6 +151,8 @@ mod tests {
             "2024-01-32",
             "2024-1-011",
             "20x4-01-01",
+            // The same shape with a signed year: chrono's to read.
+            "+123-01-01",
         ] {
             assert_eq!(
                 parse_date(d),

@@ -50,6 +50,15 @@ fn engine(dir: &Path, project: &Project) -> Engine {
 
 /// Compile model `name` as a run would (incremental when its table exists) and write it.
 async fn build(engine: &Engine, project: &Arc<Project>, name: &str) -> WriteOutcome {
+    try_build(engine, project, name).await.unwrap()
+}
+
+/// [`build`], for a model whose write may fail.
+async fn try_build(
+    engine: &Engine,
+    project: &Arc<Project>,
+    name: &str,
+) -> Result<WriteOutcome, lakeforge_engine::EngineError> {
     let node = project.node_by_name(name).unwrap();
     let incremental = node.config.materialized == Materialization::Incremental
         && engine.stored(&node.relation) == Some(StoredKind::Table);
@@ -57,7 +66,7 @@ async fn build(engine: &Engine, project: &Arc<Project>, name: &str) -> WriteOutc
         .compile(node, incremental)
         .unwrap()
         .sql;
-    materialize(engine, node, &sql, false).await.unwrap()
+    materialize(engine, node, &sql, false).await
 }
 
 /// The rows of `sql`, one `a|b` line each, in the query's order.
@@ -306,12 +315,7 @@ async fn a_failing_partition_commits_nothing_and_leaves_no_files() {
     let bad = "select id from (values (1), (2)) as t(id) \
                union all select 10 / (id - 3) as id from (values (3)) as t(id)";
     let p = project(dir.path(), &[("both", bad)], &[]);
-    let node = p.node_by_name("both").unwrap();
-    let sql = CompileContext::new(p.clone())
-        .compile(node, false)
-        .unwrap()
-        .sql;
-    let err = materialize(&engine, node, &sql, false).await.unwrap_err();
+    let err = try_build(&engine, &p, "both").await.unwrap_err();
     assert!(
         err.to_string().to_lowercase().contains("divide by zero"),
         "{err}"
@@ -414,12 +418,7 @@ async fn a_constraint_set_on_a_table_is_enforced_when_it_is_rebuilt() {
     let bad = "select id from (values (1), (2)) as t(id) \
                union all select -id as id from (values (3)) as t(id)";
     let p = project(dir.path(), &[("both", bad)], &[]);
-    let node = p.node_by_name("both").unwrap();
-    let sql = CompileContext::new(p.clone())
-        .compile(node, false)
-        .unwrap()
-        .sql;
-    let err = materialize(&engine, node, &sql, false).await.unwrap_err();
+    let err = try_build(&engine, &p, "both").await.unwrap_err();
     assert!(err.to_string().contains("failed validation check"), "{err}");
     assert_eq!(
         engine.table_version(&Relation::new("main", "both")).await,
