@@ -53,8 +53,17 @@ impl Serialize for Manifest<'_> {
                 "adapter_type": "lakeforge",
             }),
         )?;
-        m.serialize_entry("metrics", &crate::semantic::metrics_json(&p.semantic, &p.name))?;
-        m.serialize_entry("nodes", &NodesView { of: self, unit_tests: false })?;
+        m.serialize_entry(
+            "metrics",
+            &crate::semantic::metrics_json(&p.semantic, &p.name),
+        )?;
+        m.serialize_entry(
+            "nodes",
+            &NodesView {
+                of: self,
+                unit_tests: false,
+            },
+        )?;
         m.serialize_entry("parent_map", &p.graph.parents)?;
         m.serialize_entry(
             "saved_queries",
@@ -65,7 +74,13 @@ impl Serialize for Manifest<'_> {
             &crate::semantic::semantic_models_json(&p.semantic, &p.name, &p.nodes),
         )?;
         m.serialize_entry("sources", &SourcesView(p))?;
-        m.serialize_entry("unit_tests", &NodesView { of: self, unit_tests: true })?;
+        m.serialize_entry(
+            "unit_tests",
+            &NodesView {
+                of: self,
+                unit_tests: true,
+            },
+        )?;
         m.end()
     }
 }
@@ -204,8 +219,11 @@ impl Serialize for ConfigView<'_> {
             List(&'a [String]),
         }
         let config = &self.0.config;
-        let mut entries: BTreeMap<&str, Entry> =
-            config.raw.iter().map(|(k, v)| (k.as_str(), Entry::Given(v))).collect();
+        let mut entries: BTreeMap<&str, Entry> = config
+            .raw
+            .iter()
+            .map(|(k, v)| (k.as_str(), Entry::Given(v)))
+            .collect();
         entries.insert("materialized", Entry::Text(config.materialized.as_str()));
         entries.insert("tags", Entry::List(&config.tags));
         s.collect_map(entries)

@@ -252,26 +252,41 @@ fn seed_checksum(path: &str, abs: &std::path::Path) -> Result<String> {
 }
 
 /// Every model, seed, singular test and snapshot of one scope, in a stable order.
+/// Parse SQL files into nodes on every core: rendering each file's Jinja is most of a
+/// project's load. Nodes keep the files' order, and an error is the first file's in that order,
+/// as a one-by-one parse would report it.
+fn parse_sql_nodes(
+    ctx: &Ctx<'_>,
+    kind: ResourceType,
+    files: Vec<(String, String)>,
+) -> Result<Vec<RawNode>> {
+    use rayon::prelude::*;
+    let parsed: Vec<Result<RawNode>> = files
+        .into_par_iter()
+        .map(|(path, text)| parse_sql_node(ctx, kind, path, text))
+        .collect();
+    parsed.into_iter().collect()
+}
+
 pub(super) fn scope_nodes(ctx: &Ctx<'_>, root: &std::path::Path) -> Result<Vec<RawNode>> {
     let file = &ctx.scope.file;
-    let mut raw = Vec::new();
-    for (path, text) in read_files(root, &file.model_paths, &["sql"])? {
-        raw.push(parse_sql_node(ctx, ResourceType::Model, path, text)?);
-    }
+    let mut raw = parse_sql_nodes(
+        ctx,
+        ResourceType::Model,
+        read_files(root, &file.model_paths, &["sql"])?,
+    )?;
     for (path, abs) in list_files(root, &file.seed_paths, &["csv"])? {
         let hash = seed_checksum(&path, &abs)?;
         raw.push(seed_node(ctx, path, hash)?);
     }
     let generic_dirs = generic_dirs(ctx.scope);
-    for (path, text) in read_files(root, &file.test_paths, &["sql"])? {
-        if generic_dirs
+    let mut tests = read_files(root, &file.test_paths, &["sql"])?;
+    tests.retain(|(path, _)| {
+        !generic_dirs
             .iter()
             .any(|g| path.starts_with(&format!("{g}/")))
-        {
-            continue;
-        }
-        raw.push(parse_sql_node(ctx, ResourceType::Test, path, text)?);
-    }
+    });
+    raw.extend(parse_sql_nodes(ctx, ResourceType::Test, tests)?);
     for (path, text) in read_files(root, &file.snapshot_paths, &["sql"])? {
         let (name, body) = crate::snapshot::parse_block(&path, &text)?;
         let yaml = ctx

@@ -4,5 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
 
 mod jinja_runtime;
+mod many_files;
 mod modern;
 mod packages;
