@@ -42,6 +42,14 @@ pub(super) struct Remote {
     pub(super) index: RwLock<Index>,
 }
 
+/// See [`Files::commit_stamp`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct CommitStamp {
+    size: u64,
+    modified: Option<std::time::SystemTime>,
+    tag: Option<String>,
+}
+
 /// A read that finds nothing is an error for some callers and an answer for others.
 pub(super) enum Read {
     Found(Vec<u8>),
@@ -182,6 +190,42 @@ impl Files {
             Files::Remote(r) => match r.store.head(&r.object(parts)).await {
                 Ok(_) => Ok(true),
                 Err(object_store::Error::NotFound { .. }) => Ok(false),
+                Err(e) => Err(r.error(e)),
+            },
+        }
+    }
+
+    /// What identifies the commit file of `version` of the table `schema/name` as written
+    /// (size, modification time, and in object storage its entity tag); None when there is no
+    /// such commit. Two reads with equal stamps read the same commit.
+    pub(super) async fn commit_stamp(
+        &self,
+        schema: &str,
+        name: &str,
+        version: u64,
+    ) -> Result<Option<CommitStamp>> {
+        let file = format!("{version:020}.json");
+        let parts = [schema, name, "_delta_log", file.as_str()];
+        match self {
+            Files::Local(root) => match std::fs::metadata(local_path(root, &parts)) {
+                Ok(m) => Ok(Some(CommitStamp {
+                    size: m.len(),
+                    modified: m.modified().ok(),
+                    tag: None,
+                })),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(EngineError::Lake {
+                    path: local_path(root, &parts),
+                    source: e,
+                }),
+            },
+            Files::Remote(r) => match r.store.head(&r.object(&parts)).await {
+                Ok(meta) => Ok(Some(CommitStamp {
+                    size: meta.size,
+                    modified: Some(meta.last_modified.into()),
+                    tag: meta.e_tag,
+                })),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
                 Err(e) => Err(r.error(e)),
             },
         }

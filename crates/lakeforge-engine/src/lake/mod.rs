@@ -14,6 +14,7 @@
 pub mod catalog;
 pub(crate) mod conflict;
 mod files;
+mod snapshots;
 pub mod storage;
 
 use parking_lot::RwLock;
@@ -48,6 +49,7 @@ struct Inner {
     /// The root as a URL with a trailing slash (`file:///...` for a local lake).
     url: Url,
     files: Files,
+    snapshots: snapshots::Snapshots,
 }
 
 impl Lake {
@@ -79,6 +81,7 @@ impl Lake {
             inner: Arc::new(Inner {
                 url,
                 files: Files::Local(root),
+                snapshots: Default::default(),
             }),
         })
     }
@@ -107,6 +110,7 @@ impl Lake {
             inner: Arc::new(Inner {
                 url,
                 files: Files::Remote(remote),
+                snapshots: Default::default(),
             }),
         })
     }
@@ -178,11 +182,23 @@ impl Lake {
         relation: &Relation,
         version: Option<i64>,
     ) -> DeltaResult<DeltaTable> {
+        let snapshots = &self.inner.snapshots;
+        if version.is_none()
+            && let Some(table) = snapshots.latest(&self.inner.files, relation).await
+        {
+            return Ok(table);
+        }
         let mut builder = self.builder(relation)?;
         if let Some(v) = version {
             builder = builder.with_version(v as _);
         }
-        builder.load().await
+        let table = builder.load().await?;
+        if version.is_none() {
+            snapshots
+                .remember(&self.inner.files, relation, &table)
+                .await;
+        }
+        Ok(table)
     }
 
     /// The Delta table of `relation` for a write: loaded when it exists, empty otherwise (the
@@ -191,14 +207,33 @@ impl Lake {
         self.inner
             .files
             .create_folder(&[&relation.schema, &relation.identifier])?;
+        let snapshots = &self.inner.snapshots;
+        if let Some(table) = snapshots.latest(&self.inner.files, relation).await {
+            return Ok(table);
+        }
         let mut table = self
             .builder(relation)
             .and_then(|b| b.build())
             .map_err(|e| EngineError::delta(relation, e))?;
         match table.load().await {
-            Ok(()) | Err(DeltaTableError::NotATable(_)) => Ok(table),
+            Ok(()) => {
+                snapshots
+                    .remember(&self.inner.files, relation, &table)
+                    .await;
+                Ok(table)
+            }
+            Err(DeltaTableError::NotATable(_)) => Ok(table),
             Err(e) => Err(EngineError::delta(relation, e)),
         }
+    }
+
+    /// Record `table`, just committed by this process, as the latest version of `relation`,
+    /// so the next read of it (a child model's) need not read its log.
+    pub(crate) async fn committed(&self, relation: &Relation, table: &DeltaTable) {
+        self.inner
+            .snapshots
+            .remember(&self.inner.files, relation, table)
+            .await;
     }
 
     /// Record that a write committed `relation` as a table. A view of the same name still
@@ -300,6 +335,7 @@ impl Lake {
             .files
             .delete_folder(&[&relation.schema, &relation.identifier])
             .await?;
+        self.inner.snapshots.forget(relation);
         if self.stored(relation) == Some(StoredKind::Table) {
             self.note(relation, None);
         }

@@ -50,12 +50,13 @@ where
         _ => create_or_replace(table, schema, &adds, properties).await,
     };
     match committed {
-        Ok(version) => {
+        Ok(table) => {
             engine.lake().note_table(relation);
+            engine.lake().committed(relation, &table).await;
             Ok(WriteOutcome {
                 action: "CREATE TABLE",
                 rows: Some(rows),
-                version: Some(version),
+                version: table.version().map(|v| v as i64),
             })
         }
         Err(e) => {
@@ -125,7 +126,7 @@ async fn overwrite(
     schema: &StructType,
     adds: &[Add],
     properties: CommitProperties,
-) -> deltalake::DeltaResult<i64> {
+) -> deltalake::DeltaResult<DeltaTable> {
     let snapshot = state.snapshot();
     let mut actions: Vec<Action> = snapshot
         .file_views(table.log_store().as_ref(), None)
@@ -147,7 +148,9 @@ async fn overwrite(
         .with_actions(actions)
         .build(Some(state), table.log_store(), operation)
         .await?;
-    Ok(commit.version() as i64)
+    let mut committed = DeltaTable::new(table.log_store());
+    committed.state = Some(commit.snapshot);
+    Ok(committed)
 }
 
 /// One `CREATE OR REPLACE` commit: a table of `schema` holding exactly `adds`.
@@ -156,13 +159,12 @@ async fn create_or_replace(
     schema: &StructType,
     adds: &[Add],
     properties: CommitProperties,
-) -> deltalake::DeltaResult<i64> {
-    let created = CreateBuilder::new()
+) -> deltalake::DeltaResult<DeltaTable> {
+    CreateBuilder::new()
         .with_log_store(table.log_store())
         .with_columns(schema.fields().cloned())
         .with_save_mode(SaveMode::Overwrite)
         .with_commit_properties(properties)
         .with_actions(adds.iter().cloned().map(Action::Add))
-        .await?;
-    Ok(created.version().map(|v| v as i64).unwrap_or_default())
+        .await
 }

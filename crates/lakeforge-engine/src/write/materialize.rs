@@ -248,6 +248,7 @@ async fn finish(
     action: &'static str,
 ) -> Result<WriteOutcome> {
     engine.lake().note_table(relation);
+    engine.lake().committed(relation, &table).await;
     let version = table.version().map(|v| v as i64);
     let commits: Vec<_> = table
         .history(Some(1))
@@ -479,6 +480,7 @@ async fn merge(
         .map_err(|e| EngineError::delta(relation, e))?
         .await
         .map_err(|e| write_error(relation, e))?;
+    engine.lake().committed(relation, &table).await;
     Ok(WriteOutcome {
         action: "MERGE",
         // usize to u64: lossless on every platform Lakeforge builds for.

@@ -438,3 +438,43 @@ async fn a_constraint_set_on_a_table_is_enforced_when_it_is_rebuilt() {
             .contains_key("delta.constraints.id_positive")
     );
 }
+
+/// The lake keeps the snapshot of a table it read or committed, but a read always sees the
+/// table's latest version: after another process commits to it, and after another process
+/// drops it and builds it again up to the same version number.
+#[tokio::test]
+async fn a_remembered_table_is_read_at_its_latest_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let ours = engine(
+        dir.path(),
+        &project(dir.path(), &[("t", "select 1 as v")], &[]),
+    );
+    build(
+        &ours,
+        &project(dir.path(), &[("t", "select 1 as v")], &[]),
+        "t",
+    )
+    .await;
+    assert_eq!(rows(&ours, "select v from t").await, ["1"]);
+    assert_eq!(rows(&ours, "select v from t").await, ["1"]);
+
+    // Another process (an engine with a lake of its own over the same folder) commits.
+    let p = project(dir.path(), &[("t", "select 2 as v")], &[]);
+    let theirs = engine(dir.path(), &p);
+    assert_eq!(build(&theirs, &p, "t").await.version, Some(1));
+    assert_eq!(rows(&ours, "select v from t").await, ["2"]);
+
+    // It drops the table and builds it twice: version 1 again, of other rows.
+    std::fs::remove_dir_all(dir.path().join("lake/main/t")).unwrap();
+    let p = project(dir.path(), &[("t", "select 3 as v")], &[]);
+    build(&theirs, &p, "t").await;
+    let p = project(dir.path(), &[("t", "select 33 as v")], &[]);
+    assert_eq!(build(&theirs, &p, "t").await.version, Some(1));
+    assert_eq!(rows(&ours, "select v from t").await, ["33"]);
+
+    // Our own rebuild of it starts from its latest version too.
+    let p = project(dir.path(), &[("t", "select 4 as v")], &[]);
+    assert_eq!(build(&ours, &p, "t").await.version, Some(2));
+    assert_eq!(rows(&ours, "select v from t").await, ["4"]);
+    assert_eq!(rows(&theirs, "select v from t").await, ["4"]);
+}
