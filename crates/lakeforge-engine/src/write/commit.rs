@@ -42,12 +42,11 @@ where
     F: FnOnce(Vec<Add>) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let properties = properties(&adds, rows);
     let committed = match table.snapshot() {
         Ok(state) if joinable(state.snapshot(), schema) => {
-            overwrite(table, state, schema, &adds, properties).await
+            overwrite(table, state, schema, &adds, rows).await
         }
-        _ => create_or_replace(table, schema, &adds, properties).await,
+        _ => create_or_replace(table, schema, &adds, properties(&adds, rows, None)).await,
     };
     match committed {
         Ok(table) => {
@@ -96,11 +95,15 @@ pub(crate) fn writes_need_checks(table: &DeltaTable) -> bool {
 
 /// Lakeforge's commit properties with the metrics delta-rs's own writes record, so the
 /// table's history shows the rows and files of this commit too.
-fn properties(adds: &[Add], rows: u64) -> CommitProperties {
-    let metrics = serde_json::json!({
+/// `removed`: the files an overwrite removes, when it is one.
+fn properties(adds: &[Add], rows: u64, removed: Option<usize>) -> CommitProperties {
+    let mut metrics = serde_json::json!({
         "num_added_files": adds.len(),
         "num_added_rows": rows,
     });
+    if let Some(removed) = removed {
+        metrics["num_removed_files"] = removed.into();
+    }
     crate::write::materialize::commit_properties()
         .with_metadata([("operationMetrics".to_string(), metrics)])
 }
@@ -125,7 +128,7 @@ async fn overwrite(
     state: &DeltaTableState,
     schema: &StructType,
     adds: &[Add],
-    properties: CommitProperties,
+    rows: u64,
 ) -> deltalake::DeltaResult<DeltaTable> {
     let snapshot = state.snapshot();
     let mut actions: Vec<Action> = snapshot
@@ -133,6 +136,7 @@ async fn overwrite(
         .map_ok(|file| Action::Remove(file.remove_action(true)))
         .try_collect()
         .await?;
+    let properties = properties(adds, rows, Some(actions.len()));
     if snapshot.schema().as_ref() != schema {
         actions.push(Action::Metadata(
             snapshot.metadata().clone().with_schema(schema)?,

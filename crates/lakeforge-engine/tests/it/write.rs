@@ -395,6 +395,13 @@ async fn a_rebuilt_table_keeps_its_identity_and_properties() {
         .unwrap();
     let metrics = &history[0].info["operationMetrics"];
     assert_eq!(metrics["num_added_rows"], 3, "{metrics}");
+    let removes = std::fs::read_to_string(table_dir.join("_delta_log/00000000000000000003.json"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with(r#"{"remove""#))
+        .count();
+    assert!(removes > 0);
+    assert_eq!(metrics["num_removed_files"], removes, "{metrics}");
 }
 
 /// A table someone gave a CHECK constraint is written by delta-rs's own write, which enforces
