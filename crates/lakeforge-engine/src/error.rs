@@ -62,6 +62,19 @@ pub enum EngineError {
         cause: Cause,
     },
 
+    /// The rows written break a CHECK constraint or an invariant the table carries (set by
+    /// another tool); nothing was committed. delta-rs's message shows the rows, not the
+    /// checks, so the table's checks are listed beside it.
+    #[error(
+        "Delta table {relation}: {cause}\nthe table's checks: {checks}\nhint: change the model so that its rows pass them, or drop a check that no longer applies with the tool that set it"
+    )]
+    Constraint {
+        relation: String,
+        checks: String,
+        #[source]
+        cause: Cause,
+    },
+
     /// Another run committed to the table while this one was writing it, and redoing the
     /// write could lose what that run wrote (or a full overwrite lost every attempt). Said in
     /// our words: delta-rs's (kept as `raw`, see [`EngineError::raw`]) speaks of isolation
@@ -272,6 +285,7 @@ impl EngineError {
             EngineError::Sql { cause, .. }
             | EngineError::LakeStore { cause, .. }
             | EngineError::Delta { cause, .. }
+            | EngineError::Constraint { cause, .. }
             | EngineError::Export { cause, .. } => cause.raw(),
             EngineError::ConcurrentWrite { raw, .. } => Some(raw.as_ref()),
             _ => None,

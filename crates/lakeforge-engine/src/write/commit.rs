@@ -93,6 +93,29 @@ pub(crate) fn writes_need_checks(table: &DeltaTable) -> bool {
         || checked(state.schema().fields())
 }
 
+/// The CHECK constraints (`name: expression`) and column invariants of `table`, for an error
+/// that a write broke one of them; None when it has neither.
+pub(crate) fn checks_of(table: &DeltaTable) -> Option<String> {
+    let state = table.snapshot().ok()?;
+    let mut checks: Vec<String> = state
+        .metadata()
+        .configuration()
+        .iter()
+        .filter_map(|(k, v)| Some(format!("{}: {v}", k.strip_prefix("delta.constraints.")?)))
+        .collect();
+    checks.sort();
+    for field in state.schema().fields() {
+        if let Some(invariant) = field.metadata().get("delta.invariants") {
+            let text = match invariant {
+                deltalake::kernel::MetadataValue::String(s) => s.clone(),
+                other => format!("{other:?}"),
+            };
+            checks.push(format!("invariant of {}: {text}", field.name()));
+        }
+    }
+    (!checks.is_empty()).then(|| checks.join("; "))
+}
+
 /// Lakeforge's commit properties with the metrics delta-rs's own writes record, so the
 /// table's history shows the rows and files of this commit too.
 /// `removed`: the files an overwrite removes, when it is one.

@@ -167,6 +167,7 @@ pub(crate) async fn overwrite(
     based_on: Option<i64>,
 ) -> Result<WriteOutcome> {
     let table = open_for_write(engine, relation, based_on).await?;
+    let checks = crate::write::commit::checks_of(&table);
     let state = Arc::new(engine.context().state());
     let table = table
         .write(Vec::new())
@@ -176,7 +177,7 @@ pub(crate) async fn overwrite(
         .with_save_mode(SaveMode::Overwrite)
         .with_schema_mode(SchemaMode::Overwrite)
         .await
-        .map_err(|e| write_error(relation, e))?;
+        .map_err(|e| checked_write_error(relation, checks, e))?;
     finish(engine, relation, table, action).await
 }
 
@@ -188,6 +189,7 @@ pub(crate) async fn append(
     based_on: Option<i64>,
 ) -> Result<WriteOutcome> {
     let table = open_for_write(engine, relation, based_on).await?;
+    let checks = crate::write::commit::checks_of(&table);
     let mut builder = table
         .write(Vec::new())
         .with_input_plan(df.into_unoptimized_plan())
@@ -197,7 +199,9 @@ pub(crate) async fn append(
     if merge_schema {
         builder = builder.with_schema_mode(SchemaMode::Merge);
     }
-    let table = builder.await.map_err(|e| write_error(relation, e))?;
+    let table = builder
+        .await
+        .map_err(|e| checked_write_error(relation, checks, e))?;
     finish(engine, relation, table, "INSERT").await
 }
 
@@ -239,6 +243,26 @@ pub(crate) fn commit_properties() -> CommitProperties {
     CommitProperties::default()
         .with_application_transaction(Transaction::new(APP_ID, now_ms))
         .with_max_retries(0)
+}
+
+/// [`write_error`], naming the table's `checks` when the write broke one of them.
+fn checked_write_error(
+    relation: &Relation,
+    checks: Option<String>,
+    e: deltalake::DeltaTableError,
+) -> EngineError {
+    use crate::error::IntoDeltaCause as _;
+    // delta-rs reports a broken check as invalid data, in these words (its own tests say so).
+    match checks {
+        Some(checks) if e.to_string().contains("failed validation check") => {
+            EngineError::Constraint {
+                relation: relation.to_string(),
+                checks,
+                cause: e.into_cause(),
+            }
+        }
+        _ => write_error(relation, e),
+    }
 }
 
 async fn finish(

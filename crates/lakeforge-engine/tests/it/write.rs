@@ -427,6 +427,11 @@ async fn a_constraint_set_on_a_table_is_enforced_when_it_is_rebuilt() {
     let p = project(dir.path(), &[("both", bad)], &[]);
     let err = try_build(&engine, &p, "both").await.unwrap_err();
     assert!(err.to_string().contains("failed validation check"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("the table's checks: id_positive: id > 0"),
+        "{err}"
+    );
     assert_eq!(
         engine.table_version(&Relation::new("main", "both")).await,
         Some(1)
