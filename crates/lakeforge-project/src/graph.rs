@@ -1,7 +1,7 @@
 //! The DAG between nodes (and sources): parent/child maps, a topological order, and cycle
 //! detection that reports the whole cycle so the user sees which refs to break.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::error::{ProjectError, Result};
 use crate::node::{Node, SourceTable};
@@ -19,24 +19,33 @@ impl Graph {
         nodes: &BTreeMap<String, Node>,
         sources: &BTreeMap<String, SourceTable>,
     ) -> Result<Graph> {
-        let mut parents: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let mut children: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for id in sources.keys().chain(nodes.keys()) {
-            parents.entry(id.clone()).or_default();
-            children.entry(id.clone()).or_default();
-        }
+        // Collected, not grown entry by entry: ids are long strings sharing long prefixes
+        // (`test.shop.not_null_...`), so each BTreeMap lookup was a dozen string compares.
+        let parents: BTreeMap<String, Vec<String>> = sources
+            .keys()
+            .map(|id| (id.clone(), Vec::new()))
+            .chain(
+                nodes
+                    .iter()
+                    .map(|(id, n)| (id.clone(), n.depends_on.clone())),
+            )
+            .collect();
+        let mut readers: HashMap<&str, Vec<String>> = HashMap::new();
         for node in nodes.values() {
             for dep in &node.depends_on {
-                parents
-                    .entry(node.unique_id.clone())
-                    .or_default()
-                    .push(dep.clone());
-                children
-                    .entry(dep.clone())
+                readers
+                    .entry(dep.as_str())
                     .or_default()
                     .push(node.unique_id.clone());
             }
         }
+        let mut children: BTreeMap<String, Vec<String>> = sources
+            .keys()
+            .chain(nodes.keys())
+            .map(|id| (id.clone(), readers.remove(id.as_str()).unwrap_or_default()))
+            .collect();
+        // Ids read but not defined keep their entry, as before.
+        children.extend(readers.into_iter().map(|(id, r)| (id.to_string(), r)));
         let order = topo_order(&parents)?;
         Ok(Graph {
             parents,
@@ -86,7 +95,7 @@ fn topo_order(parents: &BTreeMap<String, Vec<String>>) -> Result<Vec<String>> {
         Visiting,
         Done,
     }
-    let mut marks: BTreeMap<&str, Mark> = BTreeMap::new();
+    let mut marks: HashMap<&str, Mark> = HashMap::with_capacity(parents.len());
     let mut order = Vec::with_capacity(parents.len());
     for start in parents.keys() {
         if marks.contains_key(start.as_str()) {
