@@ -31,12 +31,11 @@ impl Snapshots {
         let key = (relation.schema.clone(), relation.identifier.clone());
         let (table, stamp) = self.latest.lock().get(&key).cloned()?;
         let version = table.version()?;
-        let stamp_now = files
-            .commit_stamp(&relation.schema, &relation.identifier, version)
-            .await;
-        let next = files
-            .commit_stamp(&relation.schema, &relation.identifier, version + 1)
-            .await;
+        // Both at once: in object storage each is a request.
+        let (stamp_now, next) = futures::join!(
+            files.commit_stamp(&relation.schema, &relation.identifier, version),
+            files.commit_stamp(&relation.schema, &relation.identifier, version + 1),
+        );
         if matches!((stamp_now, next), (Ok(Some(now)), Ok(None)) if now == stamp) {
             return Some(table);
         }

@@ -66,35 +66,24 @@ where
 }
 
 /// Whether writes to `table` must check or compute values as they go: CHECK constraints,
-/// column invariants, generated or identity columns (set by another tool; Lakeforge sets
-/// none). The writers whose files this module commits do none of that, so such a table is
-/// written by delta-rs's own write, which does. Asked before any file is written.
+/// column invariants ([`checks_of`]), generated or identity columns (set by another tool;
+/// Lakeforge sets none). The writers whose files this module commits do none of that, so such
+/// a table is written by delta-rs's own write, which does. Asked before any file is written.
 pub(crate) fn writes_need_checks(table: &DeltaTable) -> bool {
-    fn checked<'a>(mut fields: impl Iterator<Item = &'a StructField>) -> bool {
-        fields.any(|f| {
-            f.metadata.keys().any(|k| {
-                k.starts_with("delta.invariants")
-                    || k.starts_with("delta.generationExpression")
-                    || k.starts_with("delta.identity")
-            }) || match f.data_type() {
-                DataType::Struct(inner) => checked(inner.fields()),
-                _ => false,
-            }
-        })
-    }
     let Ok(state) = table.snapshot() else {
         return false;
     };
-    state
-        .metadata()
-        .configuration()
-        .keys()
-        .any(|k| k.starts_with("delta.constraints."))
-        || checked(state.schema().fields())
+    let mut computed = false;
+    visit_fields(state.schema().fields(), "", &mut |_, f| {
+        computed |= f.metadata.keys().any(|k| {
+            k.starts_with("delta.generationExpression") || k.starts_with("delta.identity")
+        });
+    });
+    computed || checks_of(table).is_some()
 }
 
-/// The CHECK constraints (`name: expression`) and column invariants of `table`, for an error
-/// that a write broke one of them; None when it has neither.
+/// The CHECK constraints (`name: expression`) and column invariants (nested columns too) of
+/// `table`, for an error that a write broke one of them; None when it has neither.
 pub(crate) fn checks_of(table: &DeltaTable) -> Option<String> {
     let state = table.snapshot().ok()?;
     let mut checks: Vec<String> = state
@@ -104,21 +93,36 @@ pub(crate) fn checks_of(table: &DeltaTable) -> Option<String> {
         .filter_map(|(k, v)| Some(format!("{}: {v}", k.strip_prefix("delta.constraints.")?)))
         .collect();
     checks.sort();
-    for field in state.schema().fields() {
-        if let Some(invariant) = field.metadata().get("delta.invariants") {
+    visit_fields(state.schema().fields(), "", &mut |path, f| {
+        if let Some(invariant) = f.metadata().get("delta.invariants") {
             let text = match invariant {
                 deltalake::kernel::MetadataValue::String(s) => s.clone(),
                 other => format!("{other:?}"),
             };
-            checks.push(format!("invariant of {}: {text}", field.name()));
+            checks.push(format!("invariant of {path}: {text}"));
         }
-    }
+    });
     (!checks.is_empty()).then(|| checks.join("; "))
 }
 
+/// Call `visit` with every field and its dotted path, struct fields' own fields included.
+fn visit_fields<'a>(
+    fields: impl Iterator<Item = &'a StructField>,
+    prefix: &str,
+    visit: &mut dyn FnMut(&str, &StructField),
+) {
+    for f in fields {
+        let path = format!("{prefix}{}", f.name());
+        visit(&path, f);
+        if let DataType::Struct(inner) = f.data_type() {
+            visit_fields(inner.fields(), &format!("{path}."), visit);
+        }
+    }
+}
+
 /// Lakeforge's commit properties with the metrics delta-rs's own writes record, so the
-/// table's history shows the rows and files of this commit too.
-/// `removed`: the files an overwrite removes, when it is one.
+/// table's history shows the rows and files of this commit too. `removed`: the files an
+/// overwrite removes, when it is one.
 fn properties(adds: &[Add], rows: u64, removed: Option<usize>) -> CommitProperties {
     let mut metrics = serde_json::json!({
         "num_added_files": adds.len(),

@@ -144,7 +144,7 @@ pub(crate) async fn replace(
 
 /// Replace the table's contents and schema with `df` in one commit: encoded by one writer per
 /// partition of its plan (`parallel`), or by delta-rs's write when a column has a type Delta
-/// cannot name (its error says which).
+/// cannot name (its error says which) or the table's writes must be checked (constraints).
 async fn write_replacement(
     engine: &Engine,
     relation: &Relation,

@@ -251,7 +251,6 @@ fn seed_checksum(path: &str, abs: &std::path::Path) -> Result<String> {
     ))
 }
 
-/// Every model, seed, singular test and snapshot of one scope, in a stable order.
 /// Parse SQL files into nodes on every core: rendering each file's Jinja is most of a
 /// project's load. Nodes keep the files' order, and an error is the first file's in that order,
 /// as a one-by-one parse would report it.
@@ -268,6 +267,7 @@ fn parse_sql_nodes(
     parsed.into_iter().collect()
 }
 
+/// Every model, seed, singular test and snapshot of one scope, in a stable order.
 pub(super) fn scope_nodes(ctx: &Ctx<'_>, root: &std::path::Path) -> Result<Vec<RawNode>> {
     let file = &ctx.scope.file;
     let mut raw = parse_sql_nodes(
