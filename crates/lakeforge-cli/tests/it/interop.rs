@@ -121,9 +121,12 @@ fn kill_during_rebuild_leaves_previous_version_readable() {
                 "the rebuild finished ({status}) before a new data file appeared; make the table bigger"
             );
         }
+        // A data file being staged (`part-….parquet#1`, renamed into place when
+        // complete) counts: waiting for a finished file raced the commit, which
+        // follows the last rename within milliseconds.
         let new_file = std::fs::read_dir(&table).unwrap().any(|e| {
             let name = e.unwrap().file_name();
-            name.to_string_lossy().ends_with(".parquet") && !before.contains(&name)
+            name.to_string_lossy().contains(".parquet") && !before.contains(&name)
         });
         if new_file {
             child.kill().unwrap(); // SIGKILL
