@@ -9,7 +9,9 @@
 use rayon::prelude::*;
 
 use crate::binning::{BinColumn, BinnedData};
-use crate::tree::histogram::{Histogram, feature_offsets};
+use std::sync::Mutex;
+
+use crate::tree::histogram::{HistBin, Histogram, feature_offsets};
 use crate::tree::split::{SplitCandidate, SplitConfig, SplitKind, Stats, leaf_output};
 use crate::tree::{Node, SplitRule, Tree, bitset_from};
 
@@ -61,6 +63,8 @@ pub struct TreeLearner<'a> {
     data: &'a BinnedData,
     offsets: Vec<usize>,
     cfg: TreeConfig,
+    /// Histogram buffers of the last tree's leaves, reused by the next tree.
+    spare: Mutex<Vec<Vec<HistBin>>>,
 }
 
 /// Rows per parallel partition chunk; ranges shorter than two chunks are
@@ -73,6 +77,7 @@ impl<'a> TreeLearner<'a> {
             data,
             offsets: feature_offsets(data),
             cfg,
+            spare: Mutex::new(Vec::new()),
         }
     }
 
@@ -84,7 +89,16 @@ impl<'a> TreeLearner<'a> {
             None => (0..self.data.n_rows as u32).collect(),
         };
         let mut scratch = vec![0u32; indices.len()];
-        let hist = Histogram::build(self.data, &self.offsets, active, bag, g, h);
+        let mut spare = std::mem::take(&mut *self.spare.lock().unwrap_or_else(|e| e.into_inner()));
+        let hist = Histogram::build_in(
+            spare.pop().unwrap_or_default(),
+            self.data,
+            &self.offsets,
+            active,
+            bag,
+            g,
+            h,
+        );
         let stats = sum_stats(&indices, g, h, bag.is_none());
         let l = &self.cfg.split;
         let output = leaf_output(stats.g, stats.h, l.lambda_l1, l.lambda_l2, l.max_delta_step);
@@ -148,8 +162,15 @@ impl<'a> TreeLearner<'a> {
             } else {
                 &indices[mid..end]
             };
-            let small_hist =
-                Histogram::build(self.data, &self.offsets, active, Some(small_rows), g, h);
+            let small_hist = Histogram::build_in(
+                spare.pop().unwrap_or_default(),
+                self.data,
+                &self.offsets,
+                active,
+                Some(small_rows),
+                g,
+                h,
+            );
             let mut large_hist = std::mem::replace(&mut leaves[li].hist, Histogram::zeros(0));
             large_hist.subtract(&small_hist);
             let (left_hist, right_hist) = if left_smaller {
@@ -192,6 +213,8 @@ impl<'a> TreeLearner<'a> {
 
         let leaf_values = leaves.iter().map(|l| l.output).collect();
         let ranges = leaves.iter().map(|l| (l.start, l.end)).collect();
+        spare.extend(leaves.into_iter().map(|l| l.hist.bins));
+        *self.spare.lock().unwrap_or_else(|e| e.into_inner()) = spare;
         GrownTree {
             tree: Tree { nodes, leaf_values },
             indices,

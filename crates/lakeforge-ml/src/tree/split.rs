@@ -94,7 +94,7 @@ fn gain_given_output(g: f64, h: f64, l1: f64, l2: f64, out: f64) -> f64 {
 /// Loss reduction of a leaf with gradient sum `g` and hessian sum `h`.
 /// Without `max_delta_step` this is LightGBM's closed form `sg^2 / (h + l2)`
 /// (`sg` = L1-thresholded gradient); with it, the gain of the clamped output.
-#[inline]
+#[inline(always)]
 fn side_gain(g: f64, h: f64, l1: f64, l2: f64, max_delta_step: f64) -> f64 {
     if max_delta_step > 0.0 {
         let out = leaf_output(g, h, l1, l2, max_delta_step);
@@ -113,12 +113,13 @@ pub fn leaf_gain(s: &Stats, l1: f64, l2: f64, max_delta_step: f64) -> f64 {
 }
 
 impl SplitConfig {
+    #[inline(always)]
     fn admissible(&self, s: &Stats) -> bool {
         s.n >= self.min_data_in_leaf && s.h >= self.min_sum_hessian_in_leaf
     }
 
     /// Gain of a split (the hot path of split finding: no outputs computed).
-    #[inline]
+    #[inline(always)]
     fn split_gain(&self, left: &Stats, right: &Stats, l2: f64) -> f64 {
         side_gain(left.g, left.h, self.lambda_l1, l2, self.max_delta_step)
             + side_gain(right.g, right.h, self.lambda_l1, l2, self.max_delta_step)
@@ -168,29 +169,13 @@ impl SplitConfig {
         let n_value_bins = missing_bin;
         let mut missing = Stats::default();
         missing.add(&hist[missing_bin]);
-        let mut best: Option<SplitCandidate> = None;
-        let mut consider = |left: Stats, threshold_bin: usize, default_left: bool| {
-            let right = total.minus(&left);
-            if !self.admissible(&left) || !self.admissible(&right) {
-                return;
-            }
-            let gain = self.split_gain(&left, &right, self.lambda_l2);
-            if gain > min_gain && best.as_ref().is_none_or(|b| gain > b.gain) {
-                let (lo, ro) = self.outputs(&left, &right, self.lambda_l2);
-                best = Some(SplitCandidate {
-                    feature,
-                    gain,
-                    kind: SplitKind::Numeric {
-                        threshold_bin,
-                        default_left,
-                    },
-                    left,
-                    right,
-                    left_output: lo,
-                    right_output: ro,
-                });
-            }
-        };
+        let l2 = self.lambda_l2;
+        // The scan is the hot loop of split finding (every bin of every feature
+        // of both children of every split): it keeps only the best threshold's
+        // numbers and builds the candidate once at the end. A split must gain
+        // more than `min_gain` and than every threshold before it.
+        let mut bar = min_gain;
+        let mut best: Option<(usize, bool, Stats)> = None;
         // Pass 1: missing rows go right.
         let mut left = Stats::default();
         let last_t = if missing.n > 0 {
@@ -204,10 +189,21 @@ impl SplitConfig {
                 // Same partition as the previous threshold; skip the rescore.
                 continue;
             }
-            // With no missing rows in this leaf, route future missing values
-            // with the larger side: the least surprising default.
-            let default_left = missing.n == 0 && left.n >= total.n - left.n;
-            consider(left, t, default_left);
+            let right = total.minus(&left);
+            if right.n < self.min_data_in_leaf {
+                break; // the right side only shrinks from here
+            }
+            if !self.admissible(&left) || !self.admissible(&right) {
+                continue;
+            }
+            let gain = self.split_gain(&left, &right, l2);
+            if gain > bar {
+                bar = gain;
+                // With no missing rows in this leaf, route future missing values
+                // with the larger side: the least surprising default.
+                let default_left = missing.n == 0 && left.n >= right.n;
+                best = Some((t, default_left, left));
+            }
         }
         // Pass 2: missing rows go left.
         if missing.n > 0 {
@@ -217,10 +213,36 @@ impl SplitConfig {
                 if bin.n == 0 {
                     continue;
                 }
-                consider(left, t, true);
+                let right = total.minus(&left);
+                if right.n < self.min_data_in_leaf {
+                    break;
+                }
+                if !self.admissible(&left) || !self.admissible(&right) {
+                    continue;
+                }
+                let gain = self.split_gain(&left, &right, l2);
+                if gain > bar {
+                    bar = gain;
+                    best = Some((t, true, left));
+                }
             }
         }
-        best
+        best.map(|(threshold_bin, default_left, left)| {
+            let right = total.minus(&left);
+            let (left_output, right_output) = self.outputs(&left, &right, l2);
+            SplitCandidate {
+                feature,
+                gain: bar,
+                kind: SplitKind::Numeric {
+                    threshold_bin,
+                    default_left,
+                },
+                left,
+                right,
+                left_output,
+                right_output,
+            }
+        })
     }
 
     fn categorical(
