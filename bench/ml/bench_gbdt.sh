@@ -5,6 +5,7 @@
 #
 #   bench/ml/bench_gbdt.sh                 # 1M rows
 #   PROFILE=dev bench/ml/bench_gbdt.sh --rows 10000    # CI smoke size, reusing the test build
+#   bench/ml/bench_gbdt.sh --data mixed --rows 300000  # missing values and categorical columns
 #   (extra flags are passed to bench_gbdt.py: --threads, --trees, --skip xgboost, ...)
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/../lib.sh
