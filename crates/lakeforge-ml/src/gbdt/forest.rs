@@ -168,8 +168,16 @@ impl FlatForest {
             let idx = &mut idx[..rows];
             idx.fill(root);
             for _ in 0..depth {
+                // Leaves step to themselves: once no row moves, all are in leaves
+                // (leaf-wise trees are deep on a few paths only).
+                let mut moved = false;
                 for (j, i) in idx.iter_mut().enumerate() {
-                    *i = self.step::<CAT>(*i, &x[j * p..(j + 1) * p]);
+                    let next = self.step::<CAT>(*i, &x[j * p..(j + 1) * p]);
+                    moved |= next != *i;
+                    *i = next;
+                }
+                if !moved {
+                    break;
                 }
             }
             let c = t % k;
@@ -200,8 +208,14 @@ impl FlatForest {
             idx[..m].copy_from_slice(&self.roots[t0..t0 + m]);
             let depth = self.depths[t0..t0 + m].iter().copied().max().unwrap_or(0);
             for _ in 0..depth {
+                let mut moved = false;
                 for i in idx[..m].iter_mut() {
-                    *i = self.step::<CAT>(*i, x);
+                    let next = self.step::<CAT>(*i, x);
+                    moved |= next != *i;
+                    *i = next;
+                }
+                if !moved {
+                    break;
                 }
             }
             for (j, &i) in idx[..m].iter().enumerate() {
