@@ -90,7 +90,7 @@ impl<'a> TreeLearner<'a> {
         };
         let mut scratch = vec![0u32; indices.len()];
         let mut spare = std::mem::take(&mut *self.spare.lock().unwrap_or_else(|e| e.into_inner()));
-        let hist = Histogram::build_in(
+        let hist = Histogram::build(
             spare.pop().unwrap_or_default(),
             self.data,
             &self.offsets,
@@ -162,7 +162,7 @@ impl<'a> TreeLearner<'a> {
             } else {
                 &indices[mid..end]
             };
-            let small_hist = Histogram::build_in(
+            let small_hist = Histogram::build(
                 spare.pop().unwrap_or_default(),
                 self.data,
                 &self.offsets,
