@@ -3,6 +3,7 @@
 //! is wrong, and with `store_failures` writes them to a table of the audit schema.
 
 use arrow::array::{Array, Int64Array, RecordBatch};
+use futures::StreamExt;
 use lakeforge_project::{Relation, TestConfig};
 
 use crate::error::{EngineError, Result};
@@ -32,6 +33,15 @@ pub async fn run_test(
         Some(n) => format!("select * from (\n{sql}\n) dbt_internal_test limit {n}"),
         None => sql.to_string(),
     };
+    // The default count: one evaluation of the test's query, counting the rows it returns and
+    // keeping the first as the sample, where `count(*)` and then a sample query evaluated it
+    // twice (a regex over 10M rows, a GROUP BY of every key).
+    if config.fail_calc == "count(*)"
+        && !config.store_failures
+        && let Some(outcome) = count_by_reading(engine, context, &failing, sample_rows).await?
+    {
+        return Ok(outcome);
+    }
     let calc_sql = format!(
         "select cast(coalesce({}, 0) as bigint) as failures from (\n{failing}\n) dbt_internal_test",
         config.fail_calc
@@ -117,4 +127,96 @@ pub async fn count_row_failures(
         out.insert(c.test_id.clone(), col.value(0).max(0) as u64);
     }
     Ok(out)
+}
+
+/// Failing rows beyond which [`count_by_reading`] gives up: it reads every column the test's
+/// query selects for each failing row, while `count(*)` reads only what the filter needs, so
+/// a test failing on many rows is counted by `count(*)`.
+const READ_TO_COUNT_LIMIT: u64 = 10_000;
+
+/// The failing rows of `failing` counted by reading them, with the first `sample_rows` kept;
+/// `None` once more than [`READ_TO_COUNT_LIMIT`] rows came (the reading stops there).
+async fn count_by_reading(
+    engine: &Engine,
+    context: &str,
+    failing: &str,
+    sample_rows: usize,
+) -> Result<Option<TestOutcome>> {
+    let mut stream = engine
+        .dataframe(context, failing)
+        .await?
+        .execute_stream()
+        .await
+        .map_err(|e| EngineError::sql(context, e))?;
+    let mut failures = 0u64;
+    let mut sample = Vec::new();
+    let mut kept = 0usize;
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(|e| EngineError::sql(context, e))?;
+        let take = sample_rows.saturating_sub(kept).min(batch.num_rows());
+        if take > 0 {
+            sample.push(batch.slice(0, take));
+            kept += take;
+        }
+        failures += batch.num_rows() as u64;
+        if failures > READ_TO_COUNT_LIMIT {
+            return Ok(None);
+        }
+    }
+    Ok(Some(TestOutcome {
+        failures,
+        sample,
+        stored_in: None,
+    }))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is a failed test
+mod tests {
+    use super::*;
+
+    fn relation() -> Relation {
+        Relation::new("main", "audit")
+    }
+
+    /// Both ways of counting (reading a few failing rows, `count(*)` for many) give the
+    /// query's row count, with a sample of at most the rows asked for.
+    #[tokio::test]
+    async fn failing_rows_are_counted_few_or_many() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::new(crate::Lake::open(dir.path()).unwrap(), "main", 2).unwrap();
+        let cfg = TestConfig::default();
+        for (filter, want) in [
+            ("value > 30000", 0),
+            ("value <= 3", 3),
+            ("value % 2 = 0", 15_000),
+            ("true", 30_000),
+        ] {
+            let sql = format!("select value from generate_series(1, 30000) where {filter}");
+            let out = run_test(&engine, "t", &sql, &cfg, &relation(), 5)
+                .await
+                .unwrap();
+            assert_eq!(out.failures, want, "{filter}");
+            let sampled: usize = out.sample.iter().map(RecordBatch::num_rows).sum();
+            assert_eq!(sampled, want.min(5) as usize, "{filter}");
+        }
+        let limited = TestConfig {
+            limit: Some(12_000),
+            ..TestConfig::default()
+        };
+        let sql = "select value from generate_series(1, 30000)";
+        let out = run_test(&engine, "t", sql, &limited, &relation(), 5)
+            .await
+            .unwrap();
+        assert_eq!(out.failures, 12_000);
+        let summed = TestConfig {
+            fail_calc: "sum(value)".into(),
+            ..TestConfig::default()
+        };
+        let sql = "select value from generate_series(1, 4)";
+        let out = run_test(&engine, "t", sql, &summed, &relation(), 5)
+            .await
+            .unwrap();
+        assert_eq!(out.failures, 10);
+    }
 }

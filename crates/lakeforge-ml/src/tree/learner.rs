@@ -6,11 +6,11 @@
 //! Rows live in one index buffer; every leaf owns a contiguous range of it
 //! (kept in increasing row order), and a split partitions its range in place.
 
+use std::sync::Mutex;
+
 use rayon::prelude::*;
 
 use crate::binning::{BinColumn, BinnedData};
-use std::sync::Mutex;
-
 use crate::tree::histogram::{HistBin, Histogram, feature_offsets};
 use crate::tree::split::{SplitCandidate, SplitConfig, SplitKind, Stats, leaf_output};
 use crate::tree::{Node, SplitRule, Tree, bitset_from};
