@@ -36,11 +36,17 @@ pub async fn run_test(
     // The default count: one evaluation of the test's query, counting the rows it returns and
     // keeping the first as the sample, where `count(*)` and then a sample query evaluated it
     // twice (a regex over 10M rows, a GROUP BY of every key).
-    if config.fail_calc == "count(*)"
-        && !config.store_failures
-        && let Some(outcome) = count_by_reading(engine, context, &failing, sample_rows).await?
-    {
-        return Ok(outcome);
+    let mut read_sample = None;
+    if config.fail_calc == "count(*)" && !config.store_failures {
+        let read = count_by_reading(engine, context, &failing, sample_rows).await?;
+        if let Some(failures) = read.failures {
+            return Ok(TestOutcome {
+                failures,
+                sample: read.sample,
+                stored_in: None,
+            });
+        }
+        read_sample = Some(read.sample);
     }
     let calc_sql = format!(
         "select cast(coalesce({}, 0) as bigint) as failures from (\n{failing}\n) dbt_internal_test",
@@ -58,7 +64,9 @@ pub async fn run_test(
                 .map(|a| a.value(0))
         })
         .unwrap_or(0);
-    let sample = if failures > 0 && sample_rows > 0 {
+    let sample = if let Some(sample) = read_sample {
+        sample
+    } else if failures > 0 && sample_rows > 0 {
         engine
             .query(
                 context,
@@ -134,14 +142,22 @@ pub async fn count_row_failures(
 /// a test failing on many rows is counted by `count(*)`.
 const READ_TO_COUNT_LIMIT: u64 = 10_000;
 
-/// The failing rows of `failing` counted by reading them, with the first `sample_rows` kept;
-/// `None` once more than [`READ_TO_COUNT_LIMIT`] rows came (the reading stops there).
+/// What [`count_by_reading`] read.
+struct Read {
+    /// The number of failing rows, or `None` when there were more than
+    /// [`READ_TO_COUNT_LIMIT`] (the reading stopped there).
+    failures: Option<u64>,
+    /// The first `sample_rows` failing rows.
+    sample: Vec<RecordBatch>,
+}
+
+/// The failing rows of `failing` counted by reading them, with the first `sample_rows` kept.
 async fn count_by_reading(
     engine: &Engine,
     context: &str,
     failing: &str,
     sample_rows: usize,
-) -> Result<Option<TestOutcome>> {
+) -> Result<Read> {
     let mut stream = engine
         .dataframe(context, failing)
         .await?
@@ -159,15 +175,17 @@ async fn count_by_reading(
             kept += take;
         }
         failures += batch.num_rows() as u64;
-        if failures > READ_TO_COUNT_LIMIT {
-            return Ok(None);
+        if failures > READ_TO_COUNT_LIMIT && kept == sample_rows {
+            return Ok(Read {
+                failures: None,
+                sample,
+            });
         }
     }
-    Ok(Some(TestOutcome {
-        failures,
+    Ok(Read {
+        failures: Some(failures),
         sample,
-        stored_in: None,
-    }))
+    })
 }
 
 #[cfg(test)]
