@@ -246,8 +246,11 @@ def main():
     if opts.lakeforge_bin and "lakeforge" not in skip:
         engines.append(("lakeforge (cli, incl. parquet io)", lambda: bench_lakeforge_cli(xtr, ytr, xte, yte)))
     # The in-process example generates the numeric data itself; it has no mixed data.
-    if opts.lakeforge_example and "lakeforge" not in skip and opts.data == "numeric":
-        engines.append(("lakeforge (in-process)", lambda: bench_lakeforge_example(n_test)))
+    if opts.lakeforge_example and "lakeforge" not in skip:
+        if opts.data == "numeric":
+            engines.append(("lakeforge (in-process)", lambda: bench_lakeforge_example(n_test)))
+        else:
+            print("lakeforge (in-process) skipped: the example has numeric data only", file=sys.stderr)
     engines += [("lightgbm", lambda: bench_lightgbm(xtr, ytr, xte, yte)),
                 ("xgboost", lambda: bench_xgboost(xtr, ytr, xte, yte)),
                 ("sklearn-hgb", lambda: bench_sklearn(xtr, ytr, xte, yte))]
