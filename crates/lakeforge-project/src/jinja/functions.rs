@@ -2,16 +2,18 @@
 //! resolved while compiling), var/env_var, is_incremental, log/print, return, and the filters
 //! dbt adds. `base_environment` is also what profiles.yml and packages.yml render with.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use minijinja::value::{Kwargs, Value};
+use minijinja::value::{Kwargs, Rest, Value};
 use minijinja::{Environment, ErrorKind, State, UndefinedBehavior};
 
 use crate::node::Relation;
 
 use super::context::RenderData;
 use super::{
-    ADAPTER_TYPE, ENV_OVERRIDES, JinjaGlobals, VAR_OVERRIDES, invalid, lock, macros, runtime,
+    ADAPTER_TYPE, ENV_OVERRIDES, JinjaGlobals, RelationResolver, ResolveError, VAR_OVERRIDES,
+    invalid, lock, macros, runtime,
 };
 
 /// An environment with dbt's functions that need no project (used for profiles.yml too).
@@ -74,27 +76,27 @@ pub(crate) fn base_environment() -> Environment<'static> {
     env
 }
 
+/// The project's vars as var() reads them.
+pub(crate) type Vars = Arc<BTreeMap<String, serde_json::Value>>;
+
 /// Globals that depend on the project: var(), target, project_name.
-pub(crate) fn add_project_globals(env: &mut Environment<'static>, globals: &JinjaGlobals) {
-    let vars = Arc::new(globals.vars.clone());
-    env.add_function("var", move |state: &State, name: String, default: Option<Value>| {
-        // A unit test's `overrides: vars:` win over the project's vars.
-        if let Some(v) = state
-            .lookup(VAR_OVERRIDES)
-            .and_then(|o| o.get_attr(&name).ok())
-            .filter(|v| !v.is_undefined())
-        {
-            return Ok(v);
-        }
-        match vars.get(&name) {
-            Some(v) => Ok(Value::from_serialize(v)),
-            None => default.ok_or_else(|| {
-                invalid(format!(
-                        "required var `{name}` is not set\nhint: add it under `vars:` in dbt_project.yml, pass --vars '{{{name}: ...}}', or give var() a default"
-                    ))
-            }),
-        }
-    });
+pub(crate) fn add_project_globals(
+    env: &mut Environment<'static>,
+    globals: &JinjaGlobals,
+    vars: Vars,
+) {
+    // The default is taken as given, `none` included (`var('x', none)` is none, as in dbt).
+    env.add_function(
+        "var",
+        move |state: &State, name: String, rest: Rest<Value>| {
+            let default = match rest.as_slice() {
+                [] => None,
+                [d] => Some(d.clone()),
+                _ => return Err(invalid("var() takes a name and at most one default")),
+            };
+            var_value(&vars, state.lookup(VAR_OVERRIDES), &name, default)
+        },
+    );
     env.add_global(
         "target",
         Value::from_serialize(serde_json::json!({
@@ -107,6 +109,30 @@ pub(crate) fn add_project_globals(env: &mut Environment<'static>, globals: &Jinj
         })),
     );
     env.add_global("project_name", Value::from(globals.project_name.clone()));
+}
+
+/// What var(`name`, `default`) returns: a unit test's or a package's `overrides` (the
+/// `VAR_OVERRIDES` context value) win over the project's vars.
+pub(crate) fn var_value(
+    vars: &BTreeMap<String, serde_json::Value>,
+    overrides: Option<Value>,
+    name: &str,
+    default: Option<Value>,
+) -> Result<Value, minijinja::Error> {
+    if let Some(v) = overrides
+        .and_then(|o| o.get_attr(name).ok())
+        .filter(|v| !v.is_undefined())
+    {
+        return Ok(v);
+    }
+    match vars.get(name) {
+        Some(v) => Ok(Value::from_serialize(v)),
+        None => default.ok_or_else(|| {
+            invalid(format!(
+                "required var `{name}` is not set\nhint: add it under `vars:` in dbt_project.yml, pass --vars '{{{name}: ...}}', or give var() a default"
+            ))
+        }),
+    }
 }
 
 fn log_fn(msg: Value, info: Option<bool>, kwargs: Kwargs) -> Result<String, minijinja::Error> {
@@ -138,13 +164,33 @@ fn ref_fn(
     lock(&data.capture.state)
         .refs
         .push((package.clone(), name.clone()));
-    let relation = match &data.capture.resolver {
-        Some(r) => r
-            .resolve_ref(package.as_deref(), &name)
-            .map_err(|e| invalid(e.to_string()))?,
-        None => Relation::new("__ref__", name),
-    };
+    let relation = ref_relation(data.capture.resolver.as_deref(), package.as_deref(), &name)
+        .map_err(|e| invalid(e.to_string()))?;
     Ok(runtime::relation_value(&relation))
+}
+
+/// The relation ref() returns: the resolver's while compiling, a placeholder while parsing.
+pub(crate) fn ref_relation(
+    resolver: Option<&dyn RelationResolver>,
+    package: Option<&str>,
+    name: &str,
+) -> Result<Relation, ResolveError> {
+    match resolver {
+        Some(r) => r.resolve_ref(package, name),
+        None => Ok(Relation::new("__ref__", name)),
+    }
+}
+
+/// The relation source() returns: the resolver's while compiling, a placeholder while parsing.
+pub(crate) fn source_relation(
+    resolver: Option<&dyn RelationResolver>,
+    source: &str,
+    table: &str,
+) -> Result<Relation, ResolveError> {
+    match resolver {
+        Some(r) => r.resolve_source(source, table),
+        None => Ok(Relation::new(format!("__source__{source}"), table)),
+    }
 }
 
 fn source_fn(
@@ -156,12 +202,8 @@ fn source_fn(
     lock(&data.capture.state)
         .sources
         .push((source.clone(), table.clone()));
-    let relation = match &data.capture.resolver {
-        Some(r) => r
-            .resolve_source(&source, &table)
-            .map_err(|e| invalid(e.to_string()))?,
-        None => Relation::new(format!("__source__{source}"), table),
-    };
+    let relation = source_relation(data.capture.resolver.as_deref(), &source, &table)
+        .map_err(|e| invalid(e.to_string()))?;
     Ok(runtime::relation_value(&relation))
 }
 
@@ -183,7 +225,7 @@ impl minijinja::value::Object for ConfigFn {
             for key in kwargs.args() {
                 let value: Value = kwargs.get(key)?;
                 let json = serde_json::to_value(&value).unwrap_or(serde_json::Value::Null);
-                captured.config.insert(key.replace('-', "_"), json);
+                record_config(&mut captured, key, json);
             }
         }
         Ok(Value::from(""))
@@ -215,6 +257,11 @@ impl minijinja::value::Object for ConfigFn {
             _ => Err(minijinja::Error::from(ErrorKind::UnknownMethod)),
         }
     }
+}
+
+/// What config(`key`=`value`) records.
+pub(crate) fn record_config(captured: &mut super::Captured, key: &str, value: serde_json::Value) {
+    captured.config.insert(key.replace('-', "_"), value);
 }
 
 pub(crate) fn render_data(state: &State, what: &str) -> Result<Arc<RenderData>, minijinja::Error> {

@@ -26,6 +26,7 @@ mod modules;
 mod pycompat;
 mod rewrite;
 mod runtime;
+mod simple;
 mod test_call;
 
 use std::collections::BTreeMap;
@@ -170,6 +171,8 @@ pub struct Jinja {
     /// caller left out prints as an empty string (packages rely on it).
     macro_env: Arc<Environment<'static>>,
     index: Arc<MacroIndex>,
+    /// The project's vars (var() reads them; so do templates rendered without minijinja).
+    vars: functions::Vars,
 }
 
 impl Jinja {
@@ -178,7 +181,8 @@ impl Jinja {
     pub fn new(globals: &JinjaGlobals, packages: &[MacroPackage]) -> Result<Self> {
         let mut env = functions::base_environment();
         env.set_auto_escape_callback(|_| AutoEscape::None);
-        functions::add_project_globals(&mut env, globals);
+        let vars: functions::Vars = Arc::new(globals.vars.clone());
+        functions::add_project_globals(&mut env, globals, vars.clone());
         runtime::add_globals(&mut env);
         modules::add_globals(&mut env);
         pycompat::install(&mut env);
@@ -190,6 +194,7 @@ impl Jinja {
             env,
             macro_env: Arc::new(macro_env),
             index: Arc::new(index),
+            vars,
         })
     }
 
@@ -209,7 +214,91 @@ impl Jinja {
     }
 
     /// Render with extra context variables (e.g. a generic test's `model` and arguments).
+    /// Templates whose only Jinja is ref/source/config/var with literal arguments are spliced
+    /// without minijinja (`simple.rs`), with the same result.
     pub fn render_with(
+        &self,
+        req: RenderRequest<'_>,
+        extra: BTreeMap<String, Value>,
+    ) -> Result<(String, Captured)> {
+        if let Some(done) = simple::parse(req.source).and_then(|t| {
+            let package = req.package.unwrap_or(&self.index.root);
+            self.render_simple(&t, package, req.resolver.as_deref(), &extra)
+        }) {
+            return Ok(done);
+        }
+        self.render_full(req, extra)
+    }
+
+    /// Render a template parsed by `simple.rs`, answering each call as the runtime's functions
+    /// do. `None` when minijinja must render it: a name the template uses means something else
+    /// here (a macro or context value called `ref`, ...), or a call fails, whose error message
+    /// (with the file and line) the full render gives.
+    fn render_simple(
+        &self,
+        template: &simple::Simple<'_>,
+        package: &str,
+        resolver: Option<&dyn RelationResolver>,
+        extra: &BTreeMap<String, Value>,
+    ) -> Option<(String, Captured)> {
+        let shadowed = |name: &str| {
+            extra.contains_key(name)
+                || self.index.resolve(package, name).is_some()
+                || self.index.has_package(name)
+        };
+        let mut out = String::new();
+        let mut captured = Captured::default();
+        for piece in &template.pieces {
+            match piece {
+                simple::Piece::Text(t) => out.push_str(t),
+                simple::Piece::Ref { package, name } => {
+                    if shadowed("ref") {
+                        return None;
+                    }
+                    captured
+                        .refs
+                        .push((package.map(str::to_string), name.to_string()));
+                    let r = functions::ref_relation(resolver, *package, name).ok()?;
+                    out.push_str(&runtime::relation_value(&r).to_string());
+                }
+                simple::Piece::Source { source, table } => {
+                    if shadowed("source") {
+                        return None;
+                    }
+                    captured
+                        .sources
+                        .push((source.to_string(), table.to_string()));
+                    let r = functions::source_relation(resolver, source, table).ok()?;
+                    out.push_str(&runtime::relation_value(&r).to_string());
+                }
+                simple::Piece::Config(args) => {
+                    if shadowed("config") {
+                        return None;
+                    }
+                    for (key, value) in args {
+                        functions::record_config(&mut captured, key, value.to_json());
+                    }
+                }
+                simple::Piece::Var { name, default } => {
+                    if shadowed("var") {
+                        return None;
+                    }
+                    let v = functions::var_value(
+                        &self.vars,
+                        extra.get(VAR_OVERRIDES).cloned(),
+                        name,
+                        default.as_ref().map(simple::Literal::to_value),
+                    )
+                    .ok()?;
+                    out.push_str(&v.to_string());
+                }
+            }
+        }
+        Some((out, captured))
+    }
+
+    /// Render with minijinja.
+    fn render_full(
         &self,
         req: RenderRequest<'_>,
         extra: BTreeMap<String, Value>,

@@ -157,3 +157,103 @@ fn config_get_reads_what_the_node_set() {
         .to_string();
     assert!(e.contains("required config `unique_key`"), "{e}");
 }
+
+/// Resolves every ref to `analytics.<name>` (or `<package>_schema.<name>`), and refuses
+/// `ref('missing')`.
+struct TestResolver;
+
+impl RelationResolver for TestResolver {
+    fn resolve_ref(
+        &self,
+        package: Option<&str>,
+        name: &str,
+    ) -> std::result::Result<Relation, ResolveError> {
+        if name == "missing" {
+            return Err(ResolveError::Ref {
+                package: None,
+                name: name.into(),
+                suggestion: None,
+            });
+        }
+        let schema = package.map_or("analytics".to_string(), |p| format!("{p}_schema"));
+        Ok(Relation::new(schema, name))
+    }
+
+    fn resolve_source(
+        &self,
+        source: &str,
+        table: &str,
+    ) -> std::result::Result<Relation, ResolveError> {
+        Ok(Relation::new(format!("raw_{source}"), table))
+    }
+}
+
+#[test]
+fn templates_spliced_without_minijinja_render_as_minijinja_does() {
+    let j = jinja(&[]);
+    let templates = [
+        "select 1\n",
+        "",
+        "{{ config(materialized='incremental', unique_key=['a', 'b'], enabled=true, n=-4, x=none, full_refresh=False,) }}\nselect * from {{ ref('orders') }}",
+        "{{\n  config(\n    materialized = \"table\",\n    tags = [],\n  )\n}}\n\nwith o as (select * from {{ ref('shop', 'orders') }})\nselect * from o\n",
+        "select {{ var('limit') }}, {{ var('other', 'fallback') }}, {{ var('n', 5) }}, {{ var('b', True) }}, {{ var('z', None) }} from {{ source('shop', 'raw_orders') }}",
+        "a  \n{{- ref('x') -}}\n  b {#- comment -#}  c {# another #}\n{#- trims -#}\nd\n\n",
+        "select '{' as brace, '}}' as close, { from {{ ref('x') }}",
+        "{# only a comment #}",
+        "select {{ref('x')}}{{ref('y')}}",
+    ];
+    for src in templates {
+        assert!(simple::parse(src).is_some(), "not simple: {src}");
+        for resolver in [
+            None,
+            Some(Arc::new(TestResolver) as Arc<dyn RelationResolver>),
+        ] {
+            for package_vars in [false, true] {
+                let req = || RenderRequest {
+                    file: "models/m.sql",
+                    source: src,
+                    resolver: resolver.clone(),
+                    ..Default::default()
+                };
+                let extra = || {
+                    let mut extra = BTreeMap::new();
+                    if package_vars {
+                        extra.insert(
+                            VAR_OVERRIDES.to_string(),
+                            Value::from_serialize(serde_json::json!({"limit": 99, "n": "six"})),
+                        );
+                    }
+                    extra
+                };
+                let spliced = j.render_with(req(), extra()).unwrap();
+                let full = j.render_full(req(), extra()).unwrap();
+                assert_eq!(spliced.0, full.0, "{src}");
+                assert_eq!(format!("{:?}", spliced.1), format!("{:?}", full.1), "{src}");
+            }
+        }
+    }
+}
+
+#[test]
+fn spliced_templates_defer_to_minijinja_for_errors_and_shadowed_names() {
+    // A project macro called `ref` wins over dbt's ref(), as in dbt.
+    let j = jinja(&[(
+        "macros/ref.sql",
+        "{% macro ref(name) %}custom_{{ name }}{% endmacro %}",
+    )]);
+    let (out, _) = parse(&j, "select * from {{ ref('a') }}").unwrap();
+    assert_eq!(out, "select * from custom_a");
+    // A ref() that resolves to nothing fails with the file and line minijinja reports.
+    let j = jinja(&[]);
+    let e = j
+        .render(RenderRequest {
+            file: "models/m.sql",
+            source: "select 1\nfrom {{ ref('missing') }}",
+            resolver: Some(Arc::new(TestResolver)),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("models/m.sql:2"), "{e}");
+    assert!(e.contains("ref('missing')"), "{e}");
+}
