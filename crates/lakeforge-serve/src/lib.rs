@@ -195,18 +195,19 @@ pub fn router(state: Arc<ServeState>) -> Router {
 /// Metrics and the access log for every request.
 async fn observe(State(state): State<Arc<ServeState>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = request.method().clone();
-    let path = request.uri().path().to_string();
+    // The matched route is shared (an `Arc<str>` inside); the method and path are copied only
+    // for the access log, so a request without one allocates nothing here.
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let logged = state
+        .options
+        .access_log
+        .then(|| (request.method().clone(), request.uri().path().to_string()));
     let response = next.run(request).await;
     let secs = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
-    state.metrics.request(&route, status, secs);
-    if state.options.access_log {
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
+    state.metrics.request(route, status, secs);
+    if let Some((method, path)) = logged {
         println!(
             "{}",
             json!({"ts": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -377,7 +378,7 @@ async fn predict(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<PredictQuery>, axum::extract::rejection::QueryRejection>,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Predictions>> {
     let Path(name) = path?;
     let Query(q) = query.map_err(|e| ApiError::BadRequest {
         message: format!("query string: {}", e.body_text()),
@@ -396,7 +397,7 @@ async fn predict_version(
     State(state): State<Arc<ServeState>>,
     path: Result<Path<(String, String)>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Predictions>> {
     let Path((name, version)) = path?;
     let version = version
         .parse::<i64>()
@@ -417,7 +418,7 @@ async fn run_prediction(
     version: Option<i64>,
     alias: Option<&str>,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Predictions>> {
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge {
@@ -456,11 +457,20 @@ async fn run_prediction(
     state
         .metrics
         .predicted(name, loaded.record.version, predictions.len());
-    Ok(Json(json!({
-        "model": name,
-        "version": loaded.record.version,
-        "predictions": predictions,
-    })))
+    Ok(Json(Predictions {
+        model: name.to_string(),
+        predictions,
+        version: loaded.record.version,
+    }))
+}
+
+/// A prediction response: `{"model": ..., "predictions": [...], "version": ...}` (the keys in
+/// this order), serialized straight from the struct rather than through a JSON map.
+#[derive(serde::Serialize)]
+struct Predictions {
+    model: String,
+    predictions: Vec<Value>,
+    version: i64,
 }
 
 fn predict_rows(loaded: &LoadedVersion, rows: &[Vec<input::Cell>]) -> ApiResult<Vec<Value>> {

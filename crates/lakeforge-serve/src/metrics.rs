@@ -23,12 +23,23 @@ struct Histogram {
     count: u64,
 }
 
+/// Counters keyed by route or model first, so a request that finds its key allocates nothing.
 #[derive(Default)]
 struct Inner {
-    requests: BTreeMap<(String, u16), u64>,
+    /// route → status → requests.
+    requests: BTreeMap<String, BTreeMap<u16, u64>>,
     latency: BTreeMap<String, Histogram>,
-    rows: BTreeMap<(String, i64), u64>,
+    /// model → version → rows.
+    rows: BTreeMap<String, BTreeMap<i64, u64>>,
     errors: BTreeMap<String, u64>,
+}
+
+/// Applies `f` to the entry of `key`, inserting a default one the first time.
+fn with_entry<V: Default>(map: &mut BTreeMap<String, V>, key: &str, f: impl FnOnce(&mut V)) {
+    match map.get_mut(key) {
+        Some(v) => f(v),
+        None => f(map.entry(key.to_string()).or_default()),
+    }
 }
 
 #[derive(Default)]
@@ -46,34 +57,29 @@ fn escape(label: &str) -> String {
 impl Metrics {
     pub fn request(&self, route: &str, status: u16, seconds: f64) {
         let mut m = self.inner.lock();
-        *m.requests.entry((route.to_string(), status)).or_default() += 1;
-        let h = m.latency.entry(route.to_string()).or_default();
-        if h.counts.is_empty() {
-            h.counts = vec![0; BUCKETS.len()];
-        }
-        if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
-            h.counts[i] += 1;
-        }
-        h.sum += seconds;
-        h.count += 1;
+        with_entry(&mut m.requests, route, |by_status| {
+            *by_status.entry(status).or_default() += 1
+        });
+        with_entry(&mut m.latency, route, |h| {
+            if h.counts.is_empty() {
+                h.counts = vec![0; BUCKETS.len()];
+            }
+            if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
+                h.counts[i] += 1;
+            }
+            h.sum += seconds;
+            h.count += 1;
+        });
     }
 
     pub fn predicted(&self, model: &str, version: i64, rows: usize) {
-        *self
-            .inner
-            .lock()
-            .rows
-            .entry((model.to_string(), version))
-            .or_default() += rows as u64;
+        with_entry(&mut self.inner.lock().rows, model, |by_version| {
+            *by_version.entry(version).or_default() += rows as u64
+        });
     }
 
     pub fn prediction_error(&self, model: &str) {
-        *self
-            .inner
-            .lock()
-            .errors
-            .entry(model.to_string())
-            .or_default() += 1;
+        with_entry(&mut self.inner.lock().errors, model, |n| *n += 1);
     }
 
     pub fn render(&self) -> String {
@@ -81,12 +87,14 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP lakeforge_http_requests_total HTTP requests by route and status.\n");
         out.push_str("# TYPE lakeforge_http_requests_total counter\n");
-        for ((route, status), n) in &m.requests {
-            let _ = writeln!(
-                out,
-                "lakeforge_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
-                escape(route)
-            );
+        for (route, by_status) in &m.requests {
+            let route = escape(route);
+            for (status, n) in by_status {
+                let _ = writeln!(
+                    out,
+                    "lakeforge_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}",
+                );
+            }
         }
         out.push_str("# HELP lakeforge_http_request_duration_seconds Request latency by route.\n");
         out.push_str("# TYPE lakeforge_http_request_duration_seconds histogram\n");
@@ -118,12 +126,14 @@ impl Metrics {
         }
         out.push_str("# HELP lakeforge_predictions_total Rows predicted by model and version.\n");
         out.push_str("# TYPE lakeforge_predictions_total counter\n");
-        for ((model, version), n) in &m.rows {
-            let _ = writeln!(
-                out,
-                "lakeforge_predictions_total{{model=\"{}\",version=\"{version}\"}} {n}",
-                escape(model)
-            );
+        for (model, by_version) in &m.rows {
+            let model = escape(model);
+            for (version, n) in by_version {
+                let _ = writeln!(
+                    out,
+                    "lakeforge_predictions_total{{model=\"{model}\",version=\"{version}\"}} {n}",
+                );
+            }
         }
         out.push_str(
             "# HELP lakeforge_prediction_errors_total Prediction requests that failed, by model.\n",
