@@ -343,8 +343,6 @@ async fn interrupted() {
     }
 }
 
-/// Run a node with its `timeout`, again after an error up to `retries` times with exponential
-/// backoff; returns the final result and the results of the attempts that errored before it.
 /// How many ready nodes one task takes, with `free` tasks still to start. Nodes that only
 /// compile take tens of microseconds, less than handing a task to a worker thread and back
 /// (a 2,000-model `compile` spent a third of its time switching threads), so they go in
@@ -358,6 +356,8 @@ fn batch_size(command: Command, ready: usize, free: usize) -> usize {
     }
 }
 
+/// Run a node with its `timeout`, again after an error up to `retries` times with exponential
+/// backoff; returns the final result and the results of the attempts that errored before it.
 async fn attempt_with_retries(
     env: Arc<NodeEnv>,
     node: Node,

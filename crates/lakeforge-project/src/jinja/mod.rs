@@ -6,7 +6,9 @@
 //! A node is rendered twice: once while the project loads (parse mode: ref/source/config calls
 //! are recorded, relations are placeholders, no adapter so `execute` is false) and once before it
 //! runs (compile mode: every ref resolves to its real relation, is_incremental() knows whether
-//! the table exists, and with an adapter macros may query the lake).
+//! the table exists, and with an adapter macros may query the lake). A node whose only Jinja is
+//! ref/source/config/var with literal arguments is spliced both times without minijinja
+//! (`simple.rs`), with the same text and the same recorded calls.
 //!
 //! The flow inside: [`Jinja::new`] splits every macro file of every package into one compiled
 //! template per macro (`macros.rs`), once per load. A render evaluates the node's template
