@@ -90,7 +90,7 @@
       }
       const notes = [];
       if (attempts.length > 1) notes.push(attempts.length + " attempts");
-      if (last.rows_affected !== null) notes.push(number(last.rows_affected) + " rows");
+      if (last.rows_affected !== null) notes.push(number(last.rows_affected) + (last.rows_affected === 1 ? " row" : " rows"));
       if (last.delta_version !== null) notes.push("v" + last.delta_version);
       if (notes.length) row.appendChild(svg("text", { class: "bar-label", x: end + 6, y: y + ROW_HEIGHT / 2 + 4 }, notes.join(" · ")));
       row.addEventListener("click", () => select(id));

@@ -31,7 +31,9 @@ pub struct NodeAttempt {
     pub unique_id: String,
     /// The kind of node, from its id's first part (`model`, `test`, `seed`...).
     pub resource_type: &'static str,
-    /// The id's last part (`orders` of `model.shop.orders`).
+    /// The id without its type and package (`orders` of `model.shop.orders`), and for a
+    /// generic test without the hash dbt appends (`not_null_orders_id` of
+    /// `test.shop.not_null_orders_id.61055f5794`).
     pub name: String,
     pub status: String,
     /// 1 for the first attempt; retries count up.
@@ -71,6 +73,23 @@ fn resource_type(unique_id: &str) -> &'static str {
         .unwrap_or("unknown")
 }
 
+/// What a node is called in the pages; see [`NodeAttempt::name`].
+fn node_name(unique_id: &str, resource_type: &str) -> String {
+    let parts: Vec<&str> = unique_id.split('.').collect();
+    let Some(mut rest) = parts.get(2..).filter(|r| !r.is_empty()) else {
+        return unique_id.to_string();
+    };
+    if let [head @ .., hash] = rest
+        && resource_type == "test"
+        && !head.is_empty()
+        && hash.len() == 10
+        && hash.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        rest = head;
+    }
+    rest.join(".")
+}
+
 /// `started_at + elapsed_s` in the store's form (RFC 3339 UTC, milliseconds).
 fn finished_at(started_at: &str, elapsed_s: f64) -> Option<String> {
     let start = DateTime::parse_from_rfc3339(started_at).ok()?;
@@ -82,14 +101,10 @@ fn finished_at(started_at: &str, elapsed_s: f64) -> Option<String> {
 impl From<NodeExecution> for NodeAttempt {
     fn from(e: NodeExecution) -> Self {
         let r = e.record;
+        let kind = resource_type(&r.unique_id);
         NodeAttempt {
-            resource_type: resource_type(&r.unique_id),
-            name: r
-                .unique_id
-                .rsplit('.')
-                .next()
-                .unwrap_or_default()
-                .to_string(),
+            resource_type: kind,
+            name: node_name(&r.unique_id, kind),
             finished_at: finished_at(&r.started_at, r.elapsed_s),
             unique_id: r.unique_id,
             status: r.status,
@@ -260,6 +275,22 @@ mod tests {
         assert_eq!(resource_type("operation.shop.on-run-start.0"), "operation");
         assert_eq!(resource_type("nonsense"), "unknown");
         assert_eq!(resource_type(""), "unknown");
+    }
+
+    #[test]
+    fn names_drop_the_type_the_package_and_a_test_hash() {
+        let name = |id: &str| node_name(id, resource_type(id));
+        assert_eq!(name("model.shop.orders"), "orders");
+        assert_eq!(
+            name("test.shop.not_null_orders_id.61055f5794"),
+            "not_null_orders_id"
+        );
+        assert_eq!(name("test.shop.assert_positive"), "assert_positive");
+        assert_eq!(name("unit_test.shop.orders.t"), "orders.t");
+        assert_eq!(name("source.shop.raw.orders"), "raw.orders");
+        assert_eq!(name("model.shop.version.61055f5794"), "version.61055f5794");
+        assert_eq!(name("odd"), "odd");
+        assert_eq!(name("model.shop"), "model.shop");
     }
 
     #[test]

@@ -170,6 +170,9 @@ async fn one_run_has_every_attempt_of_its_nodes() {
     assert_eq!(model["rows_affected"], 42);
     assert_eq!(model["delta_version"], 3);
     assert_eq!(model["elapsed_s"], 1.0);
+    // A generic test is named without the hash of its id.
+    assert_eq!(ok["nodes"][2]["name"], "not_null_orders_id");
+    assert_eq!(ok["nodes"][2]["resource_type"], "test");
 }
 
 #[tokio::test]

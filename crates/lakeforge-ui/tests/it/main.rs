@@ -82,7 +82,7 @@ impl Fixture {
                 None,
             ),
             node(
-                "test.shop.not_null_orders_id",
+                "test.shop.not_null_orders_id.61055f5794",
                 "pass",
                 "2026-01-01T10:00:01.800Z",
                 0.1,
