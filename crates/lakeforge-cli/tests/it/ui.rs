@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::common::{Background, Project};
+use crate::common::{Background, Project, free_port};
 
 /// The status line and body of `GET path` on 127.0.0.1:`port`.
 fn get(port: u16, path: &str) -> (String, String) {
@@ -64,11 +64,7 @@ fn ui_is_refused_without_history_or_without_tokens_beyond_loopback() {
 fn ui_serves_the_recorded_runs_and_stops_on_sigterm() {
     let p = Project::fixture("proj");
     p.run(&["build", "--threads", "1"]).ok();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut ui = Background::spawn(&p, &["ui", "--port", &port.to_string()]);
     let url = format!("Lakeforge UI on http://127.0.0.1:{port}/");
     ui.wait_for(1, Duration::from_secs(30), |l| l.contains(&url));

@@ -88,11 +88,7 @@ async fn without_a_token_pages_redirect_to_login_and_the_api_is_401() {
         "{form}"
     );
     assert!(!form.contains("/logout"), "no logout on the login form");
-    let (_, token) = f
-        .store
-        .create_token("v", &["predict".into()])
-        .await
-        .unwrap();
+    let token = f.token("predict").await;
     let page = send(
         &state,
         get_with("/runs", "authorization", &format!("Bearer {token}")),
@@ -107,11 +103,7 @@ async fn without_a_token_pages_redirect_to_login_and_the_api_is_401() {
 #[tokio::test]
 async fn a_bearer_token_or_the_login_cookie_opens_every_route() {
     let f = Fixture::new().await;
-    let (_, token) = f
-        .store
-        .create_token("viewer", &["predict".into()])
-        .await
-        .unwrap();
+    let token = f.token("predict").await;
     let state = with_tokens(&f);
     let bearer = format!("Bearer {token}");
     let cookie = format!("theme=dark; lakeforge_ui_token={token}");
@@ -129,12 +121,9 @@ async fn a_bearer_token_or_the_login_cookie_opens_every_route() {
         assert_eq!(response.status(), StatusCode::OK, "{uri} with the cookie");
     }
     // A revoked token is refused.
-    let (_, revoked) = f
-        .store
-        .create_token("gone", &["admin".into()])
-        .await
-        .unwrap();
-    f.store.revoke_token("gone").await.unwrap();
+    let revoked = f.token("admin").await;
+    // `Fixture::token` names tokens t0, t1... in order.
+    assert_eq!(f.store.revoke_token("t1").await.unwrap(), 1);
     let response = send(
         &state,
         get_with("/api/runs", "authorization", &format!("Bearer {revoked}")),
@@ -146,11 +135,7 @@ async fn a_bearer_token_or_the_login_cookie_opens_every_route() {
 #[tokio::test]
 async fn logging_in_sets_an_http_only_strict_cookie() {
     let f = Fixture::new().await;
-    let (_, token) = f
-        .store
-        .create_token("viewer", &["admin".into()])
-        .await
-        .unwrap();
+    let token = f.token("admin").await;
     let state = with_tokens(&f);
     let response = send(
         &state,
@@ -224,11 +209,7 @@ async fn failed_logins_are_limited_per_client() {
 #[tokio::test]
 async fn cross_site_posts_are_refused() {
     let f = Fixture::new().await;
-    let (_, token) = f
-        .store
-        .create_token("viewer", &["predict".into()])
-        .await
-        .unwrap();
+    let token = f.token("predict").await;
     let state = with_tokens(&f);
     let response = send(
         &state,

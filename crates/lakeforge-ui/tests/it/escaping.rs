@@ -44,32 +44,24 @@ async fn markup_in_run_ids_errors_and_titles_is_escaped_in_every_page() {
         )
         .await
         .unwrap();
-    f.store
-        .record_node(
-            RUN,
-            &node(
-                "model.shop.<script>alert(6)</script>",
-                "error",
-                "2026-01-04T00:00:00.100Z",
-                0.1,
-                Some(ERROR),
-            ),
-        )
-        .await
-        .unwrap();
-    f.store
-        .record_node(
-            RUN,
-            &node(
-                "test.shop.evil",
-                "fail",
-                "2026-01-04T00:00:00.200Z",
-                0.1,
-                Some(ERROR),
-            ),
-        )
-        .await
-        .unwrap();
+    for n in [
+        node(
+            "model.shop.<script>alert(6)</script>",
+            "error",
+            "2026-01-04T00:00:00.100Z",
+            0.1,
+            Some(ERROR),
+        ),
+        node(
+            "test.shop.evil",
+            "fail",
+            "2026-01-04T00:00:00.200Z",
+            0.1,
+            Some(ERROR),
+        ),
+    ] {
+        f.store.record_node(RUN, &n).await.unwrap();
+    }
     f.store
         .finish_run(RUN, "error", "2026-01-04T00:00:01.000Z", 1.0)
         .await

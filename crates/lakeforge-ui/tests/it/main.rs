@@ -183,6 +183,16 @@ impl Fixture {
         f
     }
 
+    /// A new API token of the store with `scope`.
+    pub async fn token(&self, scope: &str) -> String {
+        let name = format!("t{}", self.store.tokens().await.unwrap().len());
+        self.store
+            .create_token(&name, &[scope.to_string()])
+            .await
+            .unwrap()
+            .1
+    }
+
     pub fn state(&self, options: UiOptions) -> Arc<UiState> {
         UiState::new(self.store.clone(), options)
     }
