@@ -45,8 +45,11 @@ enum Command {
     Models(commands::models::ModelsArgs),
     /// Serve predictions of the registered models over HTTP.
     Serve(commands::serve::ServeArgs),
-    /// API tokens of `lakeforge serve`: create, list, revoke.
+    /// API tokens of `lakeforge serve` and `lakeforge ui`: create, list, revoke.
     Tokens(commands::tokens::TokensArgs),
+    /// The web UI on 127.0.0.1:8765: recent runs, failing tests, registered models, and each
+    /// run's timeline of nodes.
+    Ui(commands::ui::UiArgs),
     /// Run again the nodes that errored, failed or were skipped in the last run, with the same
     /// command, selection, vars and flags.
     Retry(commands::retry::RetryArgs),
@@ -201,6 +204,7 @@ async fn main() -> ExitCode {
         Command::Models(a) => commands::models::run(a).await,
         Command::Serve(a) => tokio::task::block_in_place(|| commands::serve::run(a)),
         Command::Tokens(a) => commands::tokens::run(a).await,
+        Command::Ui(a) => commands::ui::run(a).await,
         Command::Retry(a) => commands::retry::run(a).await,
         Command::Ls(a) => commands::ls::run(a),
         Command::Show(a) => commands::show::run(a).await,

@@ -125,10 +125,75 @@ pub struct LineageRecord {
     pub edge: LineageEdge,
 }
 
-enum RunFilter<'a> {
-    All,
-    Exact(&'a str),
-    Prefix(&'a str),
+/// Which runs [`MetaStore::find_runs`] lists: each field that is set narrows the list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunQuery {
+    pub status: Option<RunStatus>,
+    /// The command as recorded (`build`, `run`, `test`...).
+    pub command: Option<String>,
+    /// Runs started at or after this time: RFC 3339 in UTC as the store writes it, or a
+    /// prefix of one (`2026-01-31` is that day's first moment). Compared as text, which is
+    /// time order for the store's fixed-width timestamps.
+    pub started_from: Option<String>,
+    /// Runs started before this time (the same form).
+    pub started_before: Option<String>,
+}
+
+/// One page of runs, newest first, and how many runs match in all.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunPage {
+    pub runs: Vec<RunRecord>,
+    pub total: i64,
+}
+
+/// The conditions on `runs` of a query, each with the one text value it binds: `?` in a
+/// condition is that value's placeholder. Placeholders are numbered from where the query's
+/// own parameters end, so the same conditions serve the page and the count.
+#[derive(Default)]
+struct RunConditions(Vec<(&'static str, String)>);
+
+impl RunConditions {
+    fn and(mut self, condition: &'static str, value: impl Into<String>) -> Self {
+        self.0.push((condition, value.into()));
+        self
+    }
+
+    /// `WHERE ...` with placeholders from `$first` on (empty without conditions).
+    fn sql(&self, first: usize) -> String {
+        if self.0.is_empty() {
+            return String::new();
+        }
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .enumerate()
+            .map(|(i, (c, _))| c.replace('?', &format!("${}", first + i)))
+            .collect();
+        format!("WHERE {}", parts.join(" AND "))
+    }
+
+    fn values(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(_, v)| v.as_str())
+    }
+}
+
+impl From<&RunQuery> for RunConditions {
+    fn from(q: &RunQuery) -> Self {
+        let mut c = RunConditions::default();
+        if let Some(s) = q.status {
+            c = c.and("status = ?", s.as_str());
+        }
+        if let Some(cmd) = &q.command {
+            c = c.and("command = ?", cmd.as_str());
+        }
+        if let Some(t) = &q.started_from {
+            c = c.and("started_at >= ?", t.as_str());
+        }
+        if let Some(t) = &q.started_before {
+            c = c.and("started_at < ?", t.as_str());
+        }
+        c
+    }
 }
 
 impl MetaStore {
@@ -270,13 +335,29 @@ impl MetaStore {
 
     /// The most recent runs, newest first.
     pub async fn runs(&self, limit: i64) -> Result<Vec<RunRecord>> {
-        self.query_runs(RunFilter::All, limit).await
+        self.query_runs(&RunConditions::default(), limit, 0).await
+    }
+
+    /// The runs `query` matches, newest first: `limit` of them after skipping `offset`, and
+    /// how many match in all.
+    pub async fn find_runs(&self, query: &RunQuery, limit: i64, offset: i64) -> Result<RunPage> {
+        let conditions = RunConditions::from(query);
+        let count_sql = format!("SELECT COUNT(*) FROM runs {}", conditions.sql(1));
+        let total: i64 = on_pool!(&self.pool, p => {
+            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str()));
+            for v in conditions.values() {
+                q = q.bind(v);
+            }
+            q.fetch_one(p).await?
+        });
+        let runs = self.query_runs(&conditions, limit, offset).await?;
+        Ok(RunPage { runs, total })
     }
 
     /// The run with this exact id.
     pub async fn run(&self, run_id: &str) -> Result<Option<RunRecord>> {
         Ok(self
-            .query_runs(RunFilter::Exact(run_id), 1)
+            .query_runs(&RunConditions::default().and("run_id = ?", run_id), 1, 0)
             .await?
             .into_iter()
             .next())
@@ -296,7 +377,11 @@ impl MetaStore {
         }
         const SHOWN: usize = 5;
         let mut found = self
-            .query_runs(RunFilter::Prefix(spec), SHOWN as i64 + 1)
+            .query_runs(
+                &RunConditions::default().and("substr(run_id, 1, length(?)) = ?", spec),
+                SHOWN as i64 + 1,
+                0,
+            )
             .await?;
         match found.len() {
             0 => Err(not_found()),
@@ -315,19 +400,22 @@ impl MetaStore {
         }
     }
 
-    async fn query_runs(&self, filter: RunFilter<'_>, limit: i64) -> Result<Vec<RunRecord>> {
-        let (condition, arg) = match filter {
-            RunFilter::All => ("", None),
-            RunFilter::Exact(id) => ("WHERE run_id = $2", Some(id)),
-            RunFilter::Prefix(p) => ("WHERE substr(run_id, 1, length($2)) = $2", Some(p)),
-        };
+    async fn query_runs(
+        &self,
+        conditions: &RunConditions,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<RunRecord>> {
+        // $1 and $2 are the limit and offset; the conditions' values follow.
+        let condition = conditions.sql(3);
         // The newest runs first, then how their nodes ended: each node's latest attempt.
         let sql = format!(
             "SELECT r.run_id, r.command, r.args, r.status, r.started_at, r.finished_at, r.elapsed_s, \
                COUNT(CASE WHEN n.status IN {OK_STATUSES} THEN 1 END) AS nodes_ok, \
                COUNT(CASE WHEN n.status IN {FAILED_STATUSES} THEN 1 END) AS nodes_failed, \
                COUNT(CASE WHEN n.status = 'skipped' THEN 1 END) AS nodes_skipped \
-             FROM (SELECT * FROM runs {condition} ORDER BY started_at DESC, run_id DESC LIMIT $1) r \
+             FROM (SELECT * FROM runs {condition} ORDER BY started_at DESC, run_id DESC \
+               LIMIT $1 OFFSET $2) r \
              LEFT JOIN node_executions n ON n.run_id = r.run_id AND n.attempt = \
                (SELECT MAX(m.attempt) FROM node_executions m \
                 WHERE m.run_id = n.run_id AND m.unique_id = n.unique_id) \
@@ -335,9 +423,9 @@ impl MetaStore {
              ORDER BY r.started_at DESC, r.run_id DESC"
         );
         Ok(on_pool!(&self.pool, p => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(limit);
-            if let Some(a) = arg {
-                q = q.bind(a);
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(limit).bind(offset);
+            for v in conditions.values() {
+                q = q.bind(v);
             }
             q.fetch_all(p)
                 .await?

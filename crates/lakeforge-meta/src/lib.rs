@@ -13,7 +13,10 @@
 //! `migrate` (the migrations), `history` (runs, node executions, lineage), `lock` (leases),
 //! `schedule` (claimed schedule ticks, exactly once), `registry` (ML model versions, trials
 //! and aliases with their history, and in `registry/rules.rs` the rules every caller shares:
-//! [`ModelStatus`], [`DEFAULT_ALIAS`], [`check_alias_name`], [`MetaStore::promotion`]).
+//! [`ModelStatus`], [`DEFAULT_ALIAS`], [`check_alias_name`], [`MetaStore::promotion`]),
+//! `tokens` (API tokens, stored as hashes) and `token_check` ([`TokenChecker`]: how every
+//! server that takes tokens checks a presented one, with bounded caches and per-client
+//! failure budgets).
 //! Throwaway PostgreSQL databases for tests are in the dev-only crate `lakeforge-meta-testing`.
 
 use std::time::Duration;
@@ -44,9 +47,12 @@ mod migrate;
 mod registry;
 mod schedule;
 mod state;
+mod token_check;
 mod tokens;
 
-pub use history::{LineageEdge, LineageRecord, NodeExecution, NodeRecord, RunRecord, RunStatus};
+pub use history::{
+    LineageEdge, LineageRecord, NodeExecution, NodeRecord, RunPage, RunQuery, RunRecord, RunStatus,
+};
 pub use location::{Location, redact as redact_url, scrub as scrub_url};
 pub use lock::LockInfo;
 pub use registry::{
@@ -55,6 +61,9 @@ pub use registry::{
 };
 pub use schedule::{TickRecord, tick_text};
 pub use state::LatestExecution;
+pub use token_check::{
+    AuthLimits, AuthStats, TokenChecker, TokenRejection, bearer_token, scope_grants,
+};
 pub use tokens::{SCOPES, TokenInfo, token_digest, token_hash};
 
 #[derive(Debug, thiserror::Error)]

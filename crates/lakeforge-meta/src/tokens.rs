@@ -1,6 +1,7 @@
-//! API tokens for `lakeforge serve`: created with a name and scopes, shown once, stored only as
-//! a SHA-256 hash, revoked by id or name. The server checks a request's bearer token by its
-//! hash ([`MetaStore::token_scopes`]); 32 random bytes make the hash safe to store unsalted.
+//! API tokens for `lakeforge serve` and `lakeforge ui`: created with a name and scopes, shown
+//! once, stored only as a SHA-256 hash, revoked by id or name. The servers check a request's
+//! token by its hash (`token_check`, [`MetaStore::token_scopes`]); 32 random bytes make the
+//! hash safe to store unsalted.
 
 use crate::decode::RowExt;
 use chrono::{SecondsFormat, Utc};

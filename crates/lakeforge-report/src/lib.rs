@@ -17,3 +17,4 @@ mod svg;
 mod text;
 
 pub use page::render_html;
+pub use text::esc as escape_html;

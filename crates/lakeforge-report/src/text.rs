@@ -2,8 +2,9 @@
 //! importances and labels (metric values use `lakeforge_ml::report::fmt_value`, the
 //! format of the report's own info lines).
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub(crate) fn esc(s: &str) -> String {
+/// Escapes text for HTML element content and quoted attribute values (also the web UI's
+/// escaping, as `lakeforge_report::escape_html`).
+pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
         match ch {

@@ -19,6 +19,7 @@ pub mod show;
 pub mod source;
 pub mod sql;
 pub mod tokens;
+pub mod ui;
 
 use std::sync::Arc;
 

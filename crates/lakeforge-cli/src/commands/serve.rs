@@ -66,10 +66,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let addr: SocketAddr = format!("{}:{}", args.host, args.port)
-        .parse()
-        .or_else(|_| format!("[{}]:{}", args.host, args.port).parse())
-        .with_context(|| format!("`{}` is not an IP address to listen on", args.host))?;
+    let addr = listen_addr(&args.host, args.port)?;
     let require_tokens = args.require_token || (!addr.ip().is_loopback() && !args.no_token);
     // Read before anything else, so a wrong file fails at once.
     let tls = match (&args.tls_cert, &args.tls_key) {
@@ -81,7 +78,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = open_store(&args.project).await?.context(
         "nothing has run in this project yet, so there is no model to serve\nhint: declare `ml_models:` and run `lakeforge build`",
     )?;
-    if require_tokens && store.tokens().await?.iter().all(|t| t.revoked_at.is_some()) {
+    if require_tokens && !super::tokens::has_live_token(&store).await? {
         bail!(
             "serving on {addr} requires API tokens, and none exists\nhint: `lakeforge tokens create NAME --scope predict`, or listen on 127.0.0.1"
         );
@@ -125,7 +122,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown() {
+/// `--host` and `--port` as an address to listen on (an IPv6 host with or without brackets).
+pub(crate) fn listen_addr(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
+    format!("{host}:{port}")
+        .parse()
+        .or_else(|_| format!("[{host}]:{port}").parse())
+        .with_context(|| format!("`{host}` is not an IP address to listen on"))
+}
+
+/// Resolves at the first SIGTERM or Ctrl-C.
+pub(crate) async fn shutdown() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -1,5 +1,5 @@
-//! `lakeforge tokens create|list|revoke`: API tokens of `lakeforge serve`, kept in the metadata
-//! store as hashes; a token is printed once, when created.
+//! `lakeforge tokens create|list|revoke`: API tokens of `lakeforge serve` and `lakeforge ui`,
+//! kept in the metadata store as hashes; a token is printed once, when created.
 
 use std::process::ExitCode;
 
@@ -39,6 +39,12 @@ pub enum TokensCommand {
         project: ProjectArgs,
         which: String,
     },
+}
+
+/// Whether the store holds a token that is not revoked (servers that require tokens refuse
+/// to start without one).
+pub(crate) async fn has_live_token(store: &lakeforge_meta::MetaStore) -> anyhow::Result<bool> {
+    Ok(store.tokens().await?.iter().any(|t| t.revoked_at.is_none()))
 }
 
 pub async fn run(args: TokensArgs) -> anyhow::Result<ExitCode> {

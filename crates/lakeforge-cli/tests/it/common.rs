@@ -150,6 +150,15 @@ pub fn normalize(s: &str, project: &Project) -> String {
     dots.replace_all(&s, " ... ").into_owned()
 }
 
+/// A loopback port that was free a moment ago, for a server a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A `lakeforge` process left running (a scheduler), whose output lines (stdout and stderr)
 /// are collected as they come.
 pub struct Background {

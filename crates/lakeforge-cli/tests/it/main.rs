@@ -30,4 +30,5 @@ mod selection;
 mod serve_openapi;
 mod snapshots;
 mod sources;
+mod ui;
 mod unit;

@@ -18,15 +18,7 @@ const SETUP_HINT: &str = "hint: run scripts/setup-test-env (it installs moto[ser
 const AZURITE_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-use crate::common::{test_tools as tools, test_venv as venv};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::common::{free_port, test_tools as tools, test_venv as venv};
 
 /// A server process, killed on drop.
 struct Server {

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::Project;
+use crate::common::{Project, free_port};
 
 fn schemathesis() -> PathBuf {
     let venv = crate::common::test_venv();
@@ -24,14 +24,6 @@ fn schemathesis() -> PathBuf {
         venv.display()
     );
     bin
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The server process, killed on drop so a failing test leaves nothing behind.

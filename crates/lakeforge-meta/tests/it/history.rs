@@ -1,6 +1,6 @@
 //! Runs, node executions with attempts, lineage, and finding a run by id, prefix or `last`.
 
-use lakeforge_meta::{LineageEdge, MetaError, NodeRecord};
+use lakeforge_meta::{LineageEdge, MetaError, NodeRecord, RunQuery, RunStatus};
 
 use crate::common::Db;
 
@@ -9,6 +9,7 @@ on_both!(
     attempts_are_kept_apart,
     records_lineage,
     finds_runs_by_prefix_and_last,
+    finds_runs_by_status_command_and_date_in_pages,
     run_status_is_checked,
 );
 
@@ -247,6 +248,67 @@ async fn finds_runs_by_prefix_and_last(db: Db) {
             other => panic!("expected no run for {spec}, got {other:?}"),
         }
     }
+}
+
+async fn finds_runs_by_status_command_and_date_in_pages(db: Db) {
+    let store = db.open().await;
+    for (id, command, at, status) in [
+        ("a", "build", "2026-01-01T10:00:00.000Z", Some("success")),
+        ("b", "run", "2026-01-01T23:59:59.999Z", Some("error")),
+        ("c", "build", "2026-01-02T00:00:00.000Z", Some("error")),
+        ("d", "test", "2026-01-03T08:00:00.000Z", None),
+    ] {
+        store.start_run(id, command, "{}", at).await.unwrap();
+        if let Some(s) = status {
+            store.finish_run(id, s, at, 1.0).await.unwrap();
+        }
+    }
+    let find = |q: RunQuery, limit, offset| {
+        let store = store.clone();
+        async move {
+            let page = store.find_runs(&q, limit, offset).await.unwrap();
+            let ids: Vec<String> = page.runs.into_iter().map(|r| r.run_id).collect();
+            (ids, page.total)
+        }
+    };
+    assert_eq!(
+        find(RunQuery::default(), 2, 0).await,
+        (vec!["d".into(), "c".into()], 4)
+    );
+    assert_eq!(
+        find(RunQuery::default(), 2, 2).await,
+        (vec!["b".into(), "a".into()], 4)
+    );
+    assert_eq!(find(RunQuery::default(), 2, 4).await, (vec![], 4));
+    let errors = RunQuery {
+        status: Some(RunStatus::Error),
+        ..RunQuery::default()
+    };
+    assert_eq!(
+        find(errors.clone(), 10, 0).await,
+        (vec!["c".into(), "b".into()], 2)
+    );
+    let built_with_errors = RunQuery {
+        command: Some("build".into()),
+        ..errors
+    };
+    assert_eq!(find(built_with_errors, 10, 0).await, (vec!["c".into()], 1));
+    // A day's range: from its first moment, before the next day's.
+    let first_day = RunQuery {
+        started_from: Some("2026-01-01".into()),
+        started_before: Some("2026-01-02".into()),
+        ..RunQuery::default()
+    };
+    assert_eq!(
+        find(first_day, 10, 0).await,
+        (vec!["b".into(), "a".into()], 2)
+    );
+    let running = RunQuery {
+        status: Some(RunStatus::Running),
+        started_from: Some("2026-01-02".into()),
+        ..RunQuery::default()
+    };
+    assert_eq!(find(running, 10, 0).await, (vec!["d".into()], 1));
 }
 
 async fn run_status_is_checked(db: Db) {

@@ -1,0 +1,71 @@
+//! `lakeforge ui`: the web UI (lakeforge-ui) over the project's metadata store, on
+//! 127.0.0.1:8765 unless told otherwise. On loopback it is open; listening anywhere else
+//! requires API tokens (`lakeforge tokens create`), as `lakeforge serve` does. SIGTERM or
+//! Ctrl-C stops accepting connections and lets requests in flight finish.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use lakeforge_ui::{UiOptions, UiState};
+
+use super::runs::open_store;
+use super::serve::{listen_addr, shutdown};
+use super::tokens::has_live_token;
+use crate::ProjectArgs;
+
+#[derive(Args, Clone, Debug)]
+pub struct UiArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Address to listen on; anything but loopback requires API tokens.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    #[arg(long, default_value_t = 8765)]
+    pub port: u16,
+    /// Require an API token even on loopback.
+    #[arg(long)]
+    pub require_token: bool,
+}
+
+pub async fn run(args: UiArgs) -> anyhow::Result<ExitCode> {
+    let addr = listen_addr(&args.host, args.port)?;
+    let require_tokens = args.require_token || !addr.ip().is_loopback();
+    let store = open_store(&args.project).await?.context(
+        "nothing has run in this project yet, so there is no history to show\nhint: `lakeforge build` records a run",
+    )?;
+    if require_tokens && !has_live_token(&store).await? {
+        bail!(
+            "the UI on {addr} requires API tokens, and none exists\nhint: `lakeforge tokens create NAME` makes one (any scope may read the UI), or listen on 127.0.0.1"
+        );
+    }
+    let title = args
+        .project
+        .project_dir
+        .canonicalize()
+        .ok()
+        .and_then(|dir| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let state = UiState::new(
+        store,
+        UiOptions {
+            require_tokens,
+            title,
+            ..UiOptions::default()
+        },
+    );
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    eprintln!(
+        "Lakeforge UI on http://{addr}/ ({}); Ctrl-C stops",
+        if require_tokens {
+            "API token required"
+        } else {
+            "open to this machine"
+        }
+    );
+    lakeforge_ui::serve(listener, state, shutdown()).await?;
+    eprintln!("Stopped.");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,73 @@
+// The overview page: the last runs, the failing tests of the latest run, and the registered
+// models with the version their production alias points at (GET /api/overview).
+"use strict";
+
+(() => {
+  const { el, badge, runLink, time, number, getJSON, setStatus, fillRuns } = LF;
+
+  function fillFailing(data) {
+    const title = document.getElementById("failing-title");
+    const tbody = document.querySelector("#failing tbody");
+    tbody.replaceChildren();
+    const latest = data.latest_run;
+    if (latest) {
+      title.replaceChildren("Failing tests of the latest run (", runLink(latest.run_id), ")");
+    }
+    if (data.failing_tests.length === 0) {
+      const text = latest ? "No test failed in the latest run." : "No run recorded yet.";
+      tbody.appendChild(el("tr", {}, el("td", { colspan: 4, class: "empty" }, text)));
+      return;
+    }
+    for (const t of data.failing_tests) {
+      tbody.appendChild(
+        el(
+          "tr",
+          {},
+          el("td", { class: "mono", title: t.unique_id }, t.name),
+          el("td", {}, badge(t.status)),
+          el("td", { class: "num" }, t.attempt),
+          el("td", { class: "error" }, t.error || t.message || "")
+        )
+      );
+    }
+  }
+
+  function fillModels(data) {
+    document.getElementById("production-title").textContent = data.production_alias;
+    const tbody = document.querySelector("#models tbody");
+    tbody.replaceChildren();
+    if (data.models.length === 0) {
+      tbody.appendChild(el("tr", {}, el("td", { colspan: 6, class: "empty" }, "No model registered yet.")));
+      return;
+    }
+    for (const m of data.models) {
+      const aliases = m.aliases.map(([alias, version]) => alias + " → v" + version).join(", ");
+      tbody.appendChild(
+        el(
+          "tr",
+          {},
+          el("td", { class: "mono" }, m.name),
+          el("td", { class: "num" }, number(m.versions)),
+          el("td", { class: "num" }, "v" + m.latest),
+          el("td", { class: "num" }, m.production === null ? "—" : "v" + m.production),
+          el("td", {}, aliases),
+          el("td", {}, time(m.latest_created_at))
+        )
+      );
+    }
+  }
+
+  async function load() {
+    try {
+      const data = await getJSON("/api/overview");
+      fillRuns(document.querySelector("#runs tbody"), data.runs, "No run recorded yet.");
+      fillFailing(data);
+      fillModels(data);
+      setStatus("");
+    } catch (e) {
+      setStatus(e.message, true);
+    }
+  }
+
+  load();
+})();

@@ -1,0 +1,131 @@
+//! Errors of the web UI's API, each a JSON response whose status says whose fault it is: 4xx
+//! for the client's mistakes (a bad filter names its query parameter), 5xx only for the
+//! server's own, whose details go to the log rather than to the client.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use lakeforge_meta::{MetaError, TokenRejection};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UiError {
+    /// A query parameter (or form field) the client got wrong.
+    #[error("{message}")]
+    BadRequest { field: String, message: String },
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error(
+        "missing or unknown API token; send `Authorization: Bearer <token>` or log in at /login (`lakeforge tokens create NAME` makes one)"
+    )]
+    Unauthorized,
+    #[error("too many failed authentications from this address; retry after {retry_after_secs} s")]
+    TooManyFailures { retry_after_secs: u64 },
+    /// A request the UI refuses whoever sends it: a cross-site form post, or a host name
+    /// that is not loopback while the UI is open without tokens.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The store could not be read; the cause is logged, not shown.
+    #[error("the metadata store could not be read")]
+    Store(#[source] MetaError),
+    /// Checking a token needed the store, which could not be asked.
+    #[error("the metadata store could not be asked about the token")]
+    TokenStore(#[source] MetaError),
+}
+
+pub type UiResult<T> = Result<T, UiError>;
+
+impl UiError {
+    pub fn bad(field: impl Into<String>, message: impl Into<String>) -> UiError {
+        UiError::BadRequest {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            UiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            UiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            UiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            UiError::TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
+            UiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            UiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            UiError::TokenStore(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// A short machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            UiError::BadRequest { .. } => "bad_request",
+            UiError::NotFound { .. } => "not_found",
+            UiError::Unauthorized => "unauthorized",
+            UiError::TooManyFailures { .. } => "too_many_requests",
+            UiError::Forbidden(_) => "forbidden",
+            UiError::Store(_) => "internal",
+            UiError::TokenStore(_) => "unavailable",
+        }
+    }
+}
+
+impl From<MetaError> for UiError {
+    fn from(e: MetaError) -> Self {
+        UiError::Store(e)
+    }
+}
+
+impl From<TokenRejection> for UiError {
+    fn from(e: TokenRejection) -> Self {
+        match e {
+            TokenRejection::Unknown => UiError::Unauthorized,
+            TokenRejection::TooManyFailures { retry_after_secs } => {
+                UiError::TooManyFailures { retry_after_secs }
+            }
+            TokenRejection::Store(e) => UiError::TokenStore(e),
+        }
+    }
+}
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        if let UiError::Store(e) | UiError::TokenStore(e) = &self {
+            tracing::error!(error = %e, "{}", self);
+        }
+        let mut body = json!({"error": {"code": self.code(), "message": self.to_string()}});
+        if let UiError::BadRequest { field, .. } = &self {
+            body["error"]["field"] = json!(field);
+        }
+        let mut response = (self.status(), Json(body)).into_response();
+        match self {
+            UiError::Unauthorized => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            UiError::TooManyFailures { retry_after_secs } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, retry_after_secs.into());
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_request_names_its_field_and_internal_errors_hide_their_cause() {
+        let bad = UiError::bad("status", "`x` is not a run status").into_response();
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        let store = UiError::Store(MetaError::InvalidStatus {
+            status: "secret detail".into(),
+        });
+        assert_eq!(store.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!store.to_string().contains("secret detail"));
+    }
+}

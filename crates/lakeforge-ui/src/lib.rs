@@ -1,0 +1,96 @@
+//! `lakeforge-ui`: the web UI, `lakeforge ui`. An axum [`Router`] over [`UiState`] (the
+//! metadata store the CLI opened, and how the UI is guarded) serving two things from the
+//! binary itself:
+//!
+//! - a JSON API under `/api/` (`api`; the runs list's filters in `filters`), read from the
+//!   store on every request;
+//! - pages that are clients of that API (`pages`): hand-written HTML, CSS and JavaScript
+//!   compiled in from `assets/`, no build step and nothing fetched from elsewhere.
+//!
+//! Routes: `GET /` (overview), `GET /runs`, `GET /runs/{run_id}` (a run's timeline, refreshed
+//! while it runs), `GET /login`, `POST /login`, `POST /logout`, `GET /assets/{file}`,
+//! `GET /api/overview`, `GET /api/runs`, `GET /api/runs/{run_id}`.
+//!
+//! Who may call them is `auth`'s: open on loopback (to loopback host names only), or an API
+//! token of the store on every route, checked as the prediction server checks them. Errors
+//! are `error`'s [`UiError`], JSON responses that name the parameter at fault.
+//!
+//! It reads the store only: no DataFusion, no runner. It sits beside the prediction server
+//! (lakeforge-serve), which it does not depend on; the CLI composes either.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod filters;
+pub mod pages;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware;
+use axum::routing::{get, post};
+use lakeforge_meta::{AuthLimits, MetaStore, TokenChecker};
+
+pub use error::{UiError, UiResult};
+
+/// How one UI is served.
+#[derive(Debug, Clone, Default)]
+pub struct UiOptions {
+    /// Require an API token on every route but the login form and logging out (always, beyond
+    /// loopback).
+    pub require_tokens: bool,
+    /// Shown in every page's header: the project's name or folder.
+    pub title: String,
+    /// Bounds of the token checker's caches and failure budgets.
+    pub auth: AuthLimits,
+}
+
+/// What every request reads.
+pub struct UiState {
+    pub store: MetaStore,
+    pub options: UiOptions,
+    tokens: TokenChecker,
+}
+
+impl UiState {
+    pub fn new(store: MetaStore, options: UiOptions) -> Arc<UiState> {
+        Arc::new(UiState {
+            store,
+            tokens: TokenChecker::new(options.auth.clone()),
+            options,
+        })
+    }
+}
+
+pub fn router(state: Arc<UiState>) -> Router {
+    Router::new()
+        .route("/", get(pages::overview))
+        .route("/runs", get(pages::runs))
+        .route("/runs/{run_id}", get(pages::run))
+        .route("/login", get(auth::login_form).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/assets/{file}", get(pages::asset))
+        .route("/api/overview", get(api::overview))
+        .route("/api/runs", get(api::runs))
+        .route("/api/runs/{run_id}", get(api::run))
+        .fallback(pages::fallback)
+        .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
+        .layer(middleware::from_fn(pages::security_headers))
+        .with_state(state)
+}
+
+/// Serve the UI on `listener` until `shutdown` resolves; requests in flight then finish
+/// before this returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<UiState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
