@@ -87,6 +87,20 @@ pub fn seconds_arg(flag: &str, secs: f64) -> anyhow::Result<std::time::Duration>
     }
 }
 
+/// Warnings and errors the long-running servers (`serve`, `ui`) log while they answer
+/// requests (a failed registry refresh, a panicking handler, a store error behind a 500) go to
+/// stderr; `RUST_LOG` (e.g. `RUST_LOG=lakeforge_serve=debug`) chooses others. One-shot
+/// commands report through their own output and install nothing.
+pub fn log_server_events() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Err only if a subscriber is already installed, which keeps the first one.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 pub fn default_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())

@@ -57,6 +57,7 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    super::log_server_events();
     // The server gets a runtime of its own so --workers sizes it.
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(w) = args.workers {

@@ -29,6 +29,7 @@ pub struct UiArgs {
 }
 
 pub async fn run(args: UiArgs) -> anyhow::Result<ExitCode> {
+    super::log_server_events();
     let addr = listen_addr(&args.host, args.port)?;
     let require_tokens = args.require_token || !addr.ip().is_loopback();
     let store = open_store(&args.project).await?.context(
