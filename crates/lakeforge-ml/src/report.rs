@@ -78,6 +78,34 @@ fn pairs_null_as_nan<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, f64
         .collect())
 }
 
+/// The file beside a version's model file that holds its [`Evaluation`].
+pub const EVALUATION_FILE: &str = "evaluation.json";
+
+/// Held-out labels and predictions of a trained version, as the training node stores them
+/// beside the artifact ([`EVALUATION_FILE`], JSON): what a report is drawn from later, with
+/// [`ReportData::from_predictions`]. `labels` and `predictions` are shaped as that function
+/// takes them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// `Task::name()`.
+    pub task: String,
+    pub classes: Vec<String>,
+    pub labels: Vec<f64>,
+    pub predictions: Vec<f64>,
+    pub metrics: Vec<(String, f64)>,
+    pub importance: Vec<(String, f64)>,
+    pub confusion: Option<(Vec<String>, Vec<Vec<usize>>)>,
+}
+
+/// The [`EVALUATION_FILE`] beside the model file `artifact` (a path relative to the lake's
+/// root, as the registry records it).
+pub fn evaluation_path(artifact: &str) -> String {
+    match artifact.rsplit_once('/') {
+        Some((dir, _)) => format!("{dir}/{EVALUATION_FILE}"),
+        None => EVALUATION_FILE.to_string(),
+    }
+}
+
 /// Sizes of the stored data; the defaults keep a report's JSON to tens of KB.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ReportOptions {
@@ -369,6 +397,15 @@ pub fn fmt_value(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_evaluation_sits_beside_the_model_file() {
+        assert_eq!(
+            evaluation_path("_models/churn/3f2a/model.lfm"),
+            "_models/churn/3f2a/evaluation.json"
+        );
+        assert_eq!(evaluation_path("model.lfm"), "evaluation.json");
+    }
 
     fn names(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()

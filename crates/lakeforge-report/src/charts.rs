@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use lakeforge_ml::curves::Histogram;
 use lakeforge_ml::report::fmt_value;
-use lakeforge_ml::{Curve, ResidualData};
+use lakeforge_ml::{Curve, ReportData, ResidualData, Task};
 
 use crate::svg::{
     CHART_W, Frame, PALETTE, chart_open, dashed_line, fmt_tick, legend, nice_ticks, polyline,
@@ -16,6 +16,80 @@ use crate::text::{c, esc, fmt_area, fmt_importance, truncate};
 
 /// How many features [`top_importance`] keeps.
 pub const MAX_IMPORTANCE_BARS: usize = 20;
+
+/// The figures a page can embed one at a time, each drawn from its part of a [`ReportData`]
+/// (the confusion matrix, a table, is not one of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Figure {
+    Roc,
+    PrecisionRecall,
+    Residuals,
+    ResidualHistogram,
+    Importance,
+}
+
+impl Figure {
+    pub const ALL: [Figure; 5] = [
+        Figure::Roc,
+        Figure::PrecisionRecall,
+        Figure::Residuals,
+        Figure::ResidualHistogram,
+        Figure::Importance,
+    ];
+
+    /// Its name in URLs (`roc`, `pr`, `residuals`, `residual-histogram`, `importance`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Figure::Roc => "roc",
+            Figure::PrecisionRecall => "pr",
+            Figure::Residuals => "residuals",
+            Figure::ResidualHistogram => "residual-histogram",
+            Figure::Importance => "importance",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Figure> {
+        Figure::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// The figures a model of `task` (`Task::name()`) can have; whether one is drawn still
+    /// depends on its data ([`Figure::draw`]).
+    pub fn for_task(task: &str) -> &'static [Figure] {
+        match Task::parse(task) {
+            Some((Task::Binary | Task::Multiclass, _)) => {
+                &[Figure::Roc, Figure::PrecisionRecall, Figure::Importance]
+            }
+            Some((Task::Regression, _)) => &[
+                Figure::Residuals,
+                Figure::ResidualHistogram,
+                Figure::Importance,
+            ],
+            Some((Task::Clustering, _)) | None => &[],
+        }
+    }
+
+    /// The figure as standalone SVG, or None when `report` has nothing for it to show.
+    pub fn draw(self, report: &ReportData) -> Option<String> {
+        match self {
+            Figure::Roc => report.roc.as_deref().filter(|c| !c.is_empty()).map(roc_svg),
+            Figure::PrecisionRecall => report.pr.as_deref().filter(|c| !c.is_empty()).map(pr_svg),
+            Figure::Residuals => report
+                .residuals
+                .as_ref()
+                .filter(|r| !r.points.is_empty())
+                .map(scatter_svg),
+            Figure::ResidualHistogram => report
+                .residuals
+                .as_ref()
+                .filter(|r| !r.histogram.counts.is_empty())
+                .map(|r| histogram_svg(&r.histogram)),
+            Figure::Importance => {
+                let shown = top_importance(&report.feature_importance);
+                (!shown.is_empty()).then(|| importance_svg(&shown))
+            }
+        }
+    }
+}
 
 /// ROC curve(s): one for a binary model, one-vs-rest per class with a legend otherwise;
 /// the diagonal is what a random ranking achieves.

@@ -8,11 +8,17 @@
 //! → [`charts`] (one SVG or table per figure, on the axes and ticks of `svg.rs`, with
 //! numbers and text written by `text.rs`) → [`render_html`] (the page around them).
 //!
+//! A registered version's data comes from [`stored::report_data`]: the evaluation its training
+//! stored beside the artifact, with the registry's metrics and provenance (the CLI's report
+//! and the web UI's charts both read it there).
+//!
 //! Everything is deterministic: the same data renders to the same bytes, so reports can
-//! be diffed and cached. The crate depends on `lakeforge-ml` for the data types only.
+//! be diffed and cached. The crate depends on `lakeforge-ml` for the data types and on
+//! `lakeforge-meta` for the registry's version record only.
 
 pub mod charts;
 mod page;
+pub mod stored;
 mod svg;
 mod text;
 

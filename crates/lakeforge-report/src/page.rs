@@ -7,9 +7,7 @@ use std::fmt::Write as _;
 use lakeforge_ml::report::fmt_value;
 use lakeforge_ml::{ReportData, Task};
 
-use crate::charts::{
-    confusion_table, histogram_svg, importance_svg, pr_svg, roc_svg, scatter_svg, top_importance,
-};
+use crate::charts::{Figure, confusion_table, importance_svg, top_importance};
 use crate::text::esc;
 
 const STYLE: &str = "\
@@ -75,21 +73,15 @@ pub fn render_html(r: &ReportData) -> String {
         h.push_str("</table>\n");
     }
 
-    let mut charts = Vec::new();
-    if let Some(roc) = r.roc.as_deref().filter(|c| !c.is_empty()) {
-        charts.push(roc_svg(roc));
-    }
-    if let Some(pr) = r.pr.as_deref().filter(|c| !c.is_empty()) {
-        charts.push(pr_svg(pr));
-    }
-    if let Some(res) = &r.residuals {
-        if !res.points.is_empty() {
-            charts.push(scatter_svg(res));
-        }
-        if !res.histogram.counts.is_empty() {
-            charts.push(histogram_svg(&res.histogram));
-        }
-    }
+    let charts: Vec<String> = [
+        Figure::Roc,
+        Figure::PrecisionRecall,
+        Figure::Residuals,
+        Figure::ResidualHistogram,
+    ]
+    .into_iter()
+    .filter_map(|f| f.draw(r))
+    .collect();
     if !charts.is_empty() {
         h.push_str("<h2>Charts</h2>\n<div class=\"charts\">\n");
         for c in charts {

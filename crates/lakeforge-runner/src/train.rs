@@ -24,13 +24,13 @@ use lakeforge_meta::{
     DEFAULT_ALIAS, MetaError, MetaStore, ModelStatus, ModelVersion, NewModelVersion,
     TrainingRecord, TrialRecord, check_alias_name,
 };
+use lakeforge_ml::report::EVALUATION_FILE;
 use lakeforge_ml::{
     Algorithm, FitSpec, ImportanceType, Metric, MlError, Model, SearchSpace, SplitStrategy, Task,
     TuneOptions, TuneStrategy,
 };
 use lakeforge_project::ml_model::{parse_model_ref, predict_references};
 use lakeforge_project::{MlModelSpec, Node, SplitSpec};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// What a training produced, before anything is written.
@@ -49,17 +49,9 @@ pub struct Trained {
     pub evaluation: Evaluation,
 }
 
-/// Held-out labels and predictions, kept beside the artifact for reports.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Evaluation {
-    pub task: String,
-    pub classes: Vec<String>,
-    pub labels: Vec<f64>,
-    pub predictions: Vec<f64>,
-    pub metrics: Vec<(String, f64)>,
-    pub importance: Vec<(String, f64)>,
-    pub confusion: Option<(Vec<String>, Vec<Vec<usize>>)>,
-}
+/// Held-out labels and predictions, kept beside the artifact for reports (lakeforge-ml's, so
+/// the report's readers need not link the runner).
+pub use lakeforge_ml::report::Evaluation;
 
 /// The ML model a message is about, as messages name it: `models/ml.yml: ml model `churn``.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -510,7 +502,7 @@ pub(crate) async fn train_node(
     lake.put_file(&format!("{dir}/model.lfm"), trained.bytes.clone())
         .await?;
     let evaluation = serde_json::to_vec(&trained.evaluation).unwrap_or_default();
-    lake.put_file(&format!("{dir}/evaluation.json"), evaluation)
+    lake.put_file(&format!("{dir}/{EVALUATION_FILE}"), evaluation)
         .await?;
 
     let feature_schema: Vec<serde_json::Value> = trained

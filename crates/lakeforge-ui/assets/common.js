@@ -4,7 +4,9 @@
 "use strict";
 
 const LF = (() => {
-  const STATUSES = ["success", "pass", "warn", "error", "fail", "skipped", "running", "cancelled"];
+  const STATUSES = [
+    "success", "pass", "warn", "error", "fail", "skipped", "running", "cancelled", "passed", "rejected",
+  ];
 
   function append(node, child) {
     if (child === null || child === undefined || child === false) return;
@@ -55,6 +57,22 @@ const LF = (() => {
 
   function runLink(runId) {
     return el("a", { href: runHref(runId), class: "mono" }, runId);
+  }
+
+  function modelHref(name) {
+    return "/models/" + encodeURIComponent(name);
+  }
+
+  function modelLink(name) {
+    return el("a", { href: modelHref(name), class: "mono" }, name);
+  }
+
+  // A metric's value as the pages show it (`null` is a metric undefined for the version).
+  function metric(value) {
+    if (value === null || value === undefined) return "—";
+    const a = Math.abs(value);
+    if (a !== 0 && (a < 1e-3 || a >= 1e6)) return value.toExponential(3);
+    return String(Number(value.toPrecision(4)));
   }
 
   // The store's timestamps are RFC 3339 in UTC: shown as `2026-01-31 10:00:00`.
@@ -139,5 +157,8 @@ const LF = (() => {
     }
   }
 
-  return { el, svg, badge, statusClass, runHref, runLink, time, duration, number, getJSON, setStatus, fillRuns };
+  return {
+    el, svg, badge, statusClass, runHref, runLink, modelHref, modelLink, metric,
+    time, duration, number, getJSON, setStatus, fillRuns,
+  };
 })();

@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { el, badge, runLink, time, number, getJSON, setStatus, fillRuns } = LF;
+  const { el, badge, runLink, modelLink, time, number, getJSON, setStatus, fillRuns } = LF;
 
   function fillFailing(data) {
     const title = document.getElementById("failing-title");
@@ -46,7 +46,7 @@
         el(
           "tr",
           {},
-          el("td", { class: "mono" }, m.name),
+          el("td", {}, modelLink(m.name)),
           el("td", { class: "num" }, number(m.versions)),
           el("td", { class: "num" }, "v" + m.latest),
           el("td", { class: "num" }, m.production === null ? "—" : "v" + m.production),

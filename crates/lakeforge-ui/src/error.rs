@@ -6,6 +6,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use lakeforge_meta::{MetaError, TokenRejection};
+use lakeforge_report::stored::StoredReportError;
 use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +16,10 @@ pub enum UiError {
     BadRequest { field: String, message: String },
     #[error("{what} not found")]
     NotFound { what: String },
+    /// A chart that cannot be drawn, for a reason the message gives (no evaluation file, no
+    /// data for that figure, no lake given to the UI).
+    #[error("{0}")]
+    NoChart(String),
     #[error(
         "missing or unknown API token; send `Authorization: Bearer <token>` or log in at /login (`lakeforge tokens create NAME` makes one)"
     )]
@@ -31,6 +36,16 @@ pub enum UiError {
     /// Checking a token needed the store, which could not be asked.
     #[error("the metadata store could not be asked about the token")]
     TokenStore(#[source] MetaError),
+    /// A file of the lake could not be read; the cause is logged, not shown.
+    #[error("a file of the lake could not be read")]
+    Lake {
+        location: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A stored evaluation is not what Lakeforge writes; the cause is logged, not shown.
+    #[error("the stored evaluation could not be read")]
+    Evaluation(#[source] StoredReportError),
 }
 
 pub type UiResult<T> = Result<T, UiError>;
@@ -46,11 +61,13 @@ impl UiError {
     pub fn status(&self) -> StatusCode {
         match self {
             UiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            UiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            UiError::NotFound { .. } | UiError::NoChart(_) => StatusCode::NOT_FOUND,
             UiError::Unauthorized => StatusCode::UNAUTHORIZED,
             UiError::TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
             UiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            UiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            UiError::Store(_) | UiError::Lake { .. } | UiError::Evaluation(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             UiError::TokenStore(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -59,11 +76,11 @@ impl UiError {
     pub fn code(&self) -> &'static str {
         match self {
             UiError::BadRequest { .. } => "bad_request",
-            UiError::NotFound { .. } => "not_found",
+            UiError::NotFound { .. } | UiError::NoChart(_) => "not_found",
             UiError::Unauthorized => "unauthorized",
             UiError::TooManyFailures { .. } => "too_many_requests",
             UiError::Forbidden(_) => "forbidden",
-            UiError::Store(_) => "internal",
+            UiError::Store(_) | UiError::Lake { .. } | UiError::Evaluation(_) => "internal",
             UiError::TokenStore(_) => "unavailable",
         }
     }
@@ -89,8 +106,13 @@ impl From<TokenRejection> for UiError {
 
 impl IntoResponse for UiError {
     fn into_response(self) -> Response {
-        if let UiError::Store(e) | UiError::TokenStore(e) = &self {
-            tracing::error!(error = %e, "{}", self);
+        match &self {
+            UiError::Store(e) | UiError::TokenStore(e) => tracing::error!(error = %e, "{}", self),
+            UiError::Lake { location, source } => {
+                tracing::error!(error = %source, location = %location, "{}", self)
+            }
+            UiError::Evaluation(e) => tracing::error!(error = %e, "{}", self),
+            _ => {}
         }
         let mut body = json!({"error": {"code": self.code(), "message": self.to_string()}});
         if let UiError::BadRequest { field, .. } = &self {

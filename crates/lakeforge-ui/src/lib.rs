@@ -8,8 +8,10 @@
 //!   compiled in from `assets/`, no build step and nothing fetched from elsewhere.
 //!
 //! Routes: `GET /` (overview), `GET /runs`, `GET /runs/{run_id}` (a run's timeline, refreshed
-//! while it runs), `GET /login`, `POST /login`, `POST /logout`, `GET /assets/{file}`,
-//! `GET /api/overview`, `GET /api/runs`, `GET /api/runs/{run_id}`.
+//! while it runs), `GET /models`, `GET /models/{name}` (the registry, read-only),
+//! `GET /login`, `POST /login`, `POST /logout`, `GET /assets/{file}`, `GET /api/overview`,
+//! `GET /api/runs`, `GET /api/runs/{run_id}`, and the registry's (`models`): `GET /api/models`,
+//! `GET /api/models/{name}`, `GET /api/models/{name}/versions/{version}/charts/{kind}.svg`.
 //!
 //! Who may call them is `auth`'s: open on loopback (to loopback host names only), or an API
 //! token of the store on every route, checked as the prediction server checks them. Errors
@@ -22,6 +24,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod filters;
+pub mod models;
 pub mod pages;
 
 use std::net::SocketAddr;
@@ -33,6 +36,7 @@ use axum::routing::{get, post};
 use lakeforge_meta::{AuthLimits, MetaStore, TokenChecker};
 
 pub use error::{UiError, UiResult};
+pub use models::{LakeFiles, ReadFile};
 
 /// How one UI is served.
 #[derive(Debug, Clone, Default)]
@@ -50,15 +54,28 @@ pub struct UiOptions {
 pub struct UiState {
     pub store: MetaStore,
     pub options: UiOptions,
+    /// The lake's files, where model charts are drawn from; without them a chart is a 404
+    /// saying so.
+    pub files: Option<LakeFiles>,
     tokens: TokenChecker,
 }
 
 impl UiState {
     pub fn new(store: MetaStore, options: UiOptions) -> Arc<UiState> {
+        UiState::with_files(store, options, None)
+    }
+
+    /// A UI that also reads the lake's files (the models' evaluations, for their charts).
+    pub fn with_files(
+        store: MetaStore,
+        options: UiOptions,
+        files: Option<LakeFiles>,
+    ) -> Arc<UiState> {
         Arc::new(UiState {
             store,
             tokens: TokenChecker::new(options.auth.clone()),
             options,
+            files,
         })
     }
 }
@@ -68,12 +85,20 @@ pub fn router(state: Arc<UiState>) -> Router {
         .route("/", get(pages::overview))
         .route("/runs", get(pages::runs))
         .route("/runs/{run_id}", get(pages::run))
+        .route("/models", get(pages::models))
+        .route("/models/{name}", get(pages::model))
         .route("/login", get(auth::login_form).post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/assets/{file}", get(pages::asset))
         .route("/api/overview", get(api::overview))
         .route("/api/runs", get(api::runs))
         .route("/api/runs/{run_id}", get(api::run))
+        .route("/api/models", get(models::list))
+        .route("/api/models/{name}", get(models::detail))
+        .route(
+            "/api/models/{name}/versions/{version}/charts/{file}",
+            get(models::chart),
+        )
         .fallback(pages::fallback)
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
         .layer(middleware::from_fn(pages::security_headers))

@@ -54,6 +54,16 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../assets/run.js"),
     ),
+    (
+        "models.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/models.js"),
+    ),
+    (
+        "model.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/model.js"),
+    ),
 ];
 
 /// What every response carries: scripts, styles, images and fetches of this origin only, no
@@ -214,6 +224,45 @@ pub async fn run(
     }
 }
 
+pub async fn models(State(state): State<Arc<UiState>>) -> Response {
+    Page {
+        title: Html::trusted("Models"),
+        main: Html::trusted(include_str!("../assets/models.html")),
+        script: Some("models.js"),
+        body: Html::default(),
+        logout: true,
+        state: &state,
+    }
+    .render(StatusCode::OK)
+}
+
+/// One registered model's page; an unknown model is a 404 page saying so.
+pub async fn model(
+    State(state): State<Arc<UiState>>,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
+    let name = match path {
+        Ok(Path(name)) => name,
+        Err(_) => return not_found(&state, "model with that name"),
+    };
+    match state.store.model_versions(&name).await {
+        Ok(versions) if versions.is_empty() => not_found(&state, &format!("model `{name}`")),
+        Ok(_) => {
+            let name = Html::text(&name);
+            Page {
+                title: Html(format!("Model {}", name.as_str())),
+                main: Html::trusted(include_str!("../assets/model.html")),
+                script: Some("model.js"),
+                body: Html(format!(" data-model=\"{}\"", name.as_str())),
+                logout: true,
+                state: &state,
+            }
+            .render(StatusCode::OK)
+        }
+        Err(e) => UiError::from(e).into_response(),
+    }
+}
+
 /// The page for what does not exist (`what`: "run `x`", "page").
 fn not_found(state: &UiState, what: &str) -> Response {
     let message = Html::text(&format!("No {what} here."));
@@ -346,6 +395,8 @@ mod tests {
             include_str!("../assets/overview.html"),
             include_str!("../assets/runs.html"),
             include_str!("../assets/run.html"),
+            include_str!("../assets/models.html"),
+            include_str!("../assets/model.html"),
             include_str!("../assets/login.html"),
         ] {
             for (i, _) in page.match_indices("/assets/") {

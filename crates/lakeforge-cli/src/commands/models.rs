@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use comfy_table::{CellAlignment, Table, presets};
 use lakeforge_meta::{DEFAULT_ALIAS, MetaError, MetaStore, ModelVersion};
+use lakeforge_ml::report::evaluation_path;
 
 use super::runs::{open_store, time};
 use crate::ProjectArgs;
@@ -385,14 +386,6 @@ async fn show(
         eprintln!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The `evaluation.json` beside a model file of the lake.
-fn evaluation_path(artifact: &str) -> String {
-    match artifact.rsplit_once('/') {
-        Some((dir, _)) => format!("{dir}/evaluation.json"),
-        None => "evaluation.json".into(),
-    }
 }
 
 fn right_align(t: &mut Table, col: usize) {

@@ -155,16 +155,20 @@ fn model_files(lake: lakeforge_engine::Lake) -> lakeforge_serve::models::ModelFi
     }
     ModelFiles::Reader {
         location: lake.location(),
-        read: std::sync::Arc::new(move |path: String| {
-            let lake = lake.clone();
-            Box::pin(async move {
-                lake.get_file(&path)
-                    .await
-                    .map_err(std::io::Error::other)?
-                    .ok_or_else(|| {
-                        std::io::Error::new(std::io::ErrorKind::NotFound, "no such file")
-                    })
-            })
-        }),
+        read: lake_reader(lake),
     }
+}
+
+/// Reads files of `lake` (paths relative to its root); a missing one is `NotFound`. The
+/// prediction server's model files and the web UI's evaluations are read through it.
+pub(crate) fn lake_reader(lake: lakeforge_engine::Lake) -> lakeforge_serve::models::ReadFile {
+    std::sync::Arc::new(move |path: String| {
+        let lake = lake.clone();
+        Box::pin(async move {
+            lake.get_file(&path)
+                .await
+                .map_err(std::io::Error::other)?
+                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"))
+        })
+    })
 }

@@ -1,5 +1,5 @@
-//! `lakeforge ui`: the web UI (lakeforge-ui) over the project's metadata store, on
-//! 127.0.0.1:8765 unless told otherwise. On loopback it is open; listening anywhere else
+//! `lakeforge ui`: the web UI (lakeforge-ui) over the project's metadata store (and its lake's
+//! files, for the model charts), on 127.0.0.1:8765 unless told otherwise. On loopback it is open; listening anywhere else
 //! requires API tokens (`lakeforge tokens create`), as `lakeforge serve` does. SIGTERM or
 //! Ctrl-C stops accepting connections and lets requests in flight finish.
 
@@ -7,10 +7,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use lakeforge_ui::{UiOptions, UiState};
+use lakeforge_ui::{LakeFiles, UiOptions, UiState};
 
 use super::runs::open_store;
-use super::serve::{listen_addr, shutdown};
+use super::serve::{lake_reader, listen_addr, shutdown};
 use super::tokens::has_live_token;
 use crate::ProjectArgs;
 
@@ -47,13 +47,24 @@ pub async fn run(args: UiArgs) -> anyhow::Result<ExitCode> {
         .ok()
         .and_then(|dir| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_default();
-    let state = UiState::new(
+    let files = match lake_files(&args.project).await {
+        Ok(files) => Some(files),
+        Err(e) => {
+            eprintln!(
+                "warning: model charts are unavailable: {}",
+                lakeforge_project::error_text(e.as_ref())
+            );
+            None
+        }
+    };
+    let state = UiState::with_files(
         store,
         UiOptions {
             require_tokens,
             title,
             ..UiOptions::default()
         },
+        files,
     );
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -69,4 +80,14 @@ pub async fn run(args: UiArgs) -> anyhow::Result<ExitCode> {
     lakeforge_ui::serve(listener, state, shutdown()).await?;
     eprintln!("Stopped.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The project's lake, whose files hold the models' evaluations the charts are drawn from.
+async fn lake_files(project: &ProjectArgs) -> anyhow::Result<LakeFiles> {
+    let project = super::load_project(project)?;
+    let lake = lakeforge_engine::Lake::open_target(&project.target).await?;
+    Ok(LakeFiles {
+        location: lake.location(),
+        read: lake_reader(lake),
+    })
 }
