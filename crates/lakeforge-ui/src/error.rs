@@ -30,6 +30,9 @@ pub enum UiError {
     /// that is not loopback while the UI is open without tokens.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The project's graph is unavailable: it did not load (its error said) or none was given.
+    #[error("{0}")]
+    NoProject(String),
     /// The store could not be read; the cause is logged, not shown.
     #[error("the metadata store could not be read")]
     Store(#[source] MetaError),
@@ -68,7 +71,7 @@ impl UiError {
             UiError::Store(_) | UiError::Lake { .. } | UiError::Evaluation(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
-            UiError::TokenStore(_) => StatusCode::SERVICE_UNAVAILABLE,
+            UiError::TokenStore(_) | UiError::NoProject(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -82,6 +85,7 @@ impl UiError {
             UiError::Forbidden(_) => "forbidden",
             UiError::Store(_) | UiError::Lake { .. } | UiError::Evaluation(_) => "internal",
             UiError::TokenStore(_) => "unavailable",
+            UiError::NoProject(_) => "no_project",
         }
     }
 }

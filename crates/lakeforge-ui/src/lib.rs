@@ -9,21 +9,23 @@
 //!
 //! Routes: `GET /` (overview), `GET /runs`, `GET /runs/{run_id}` (a run's timeline, refreshed
 //! while it runs), `GET /models`, `GET /models/{name}` (the registry, read-only),
-//! `GET /login`, `POST /login`, `POST /logout`, `GET /assets/{file}`, `GET /api/overview`,
-//! `GET /api/runs`, `GET /api/runs/{run_id}`, and the registry's (`models`): `GET /api/models`,
+//! `GET /lineage` (the project's graph), `GET /login`, `POST /login`, `POST /logout`,
+//! `GET /assets/{file}`, `GET /api/overview`, `GET /api/runs`, `GET /api/runs/{run_id}`,
+//! `GET /api/lineage` (`lineage`: the project the CLI loaded, [`ProjectGraph`]), and the registry's (`models`): `GET /api/models`,
 //! `GET /api/models/{name}`, `GET /api/models/{name}/versions/{version}/charts/{kind}.svg`.
 //!
 //! Who may call them is `auth`'s: open on loopback (to loopback host names only), or an API
 //! token of the store on every route, checked as the prediction server checks them. Errors
 //! are `error`'s [`UiError`], JSON responses that name the parameter at fault.
 //!
-//! It reads the store only: no DataFusion, no runner. It sits beside the prediction server
-//! (lakeforge-serve), which it does not depend on; the CLI composes either.
+//! It reads the store and the loaded project only: no DataFusion, no runner. It sits beside
+//! the prediction server (lakeforge-serve), which it does not depend on; the CLI composes either.
 
 pub mod api;
 pub mod auth;
 pub mod error;
 pub mod filters;
+pub mod lineage;
 pub mod models;
 pub mod pages;
 
@@ -36,6 +38,7 @@ use axum::routing::{get, post};
 use lakeforge_meta::{AuthLimits, MetaStore, TokenChecker};
 
 pub use error::{UiError, UiResult};
+pub use lineage::ProjectGraph;
 pub use models::{LakeFiles, ReadFile};
 
 /// How one UI is served.
@@ -57,6 +60,8 @@ pub struct UiState {
     /// The lake's files, where model charts are drawn from; without them a chart is a 404
     /// saying so.
     pub files: Option<LakeFiles>,
+    /// The project as the CLI loaded it, for the lineage page.
+    pub project: ProjectGraph,
     tokens: TokenChecker,
 }
 
@@ -71,11 +76,22 @@ impl UiState {
         options: UiOptions,
         files: Option<LakeFiles>,
     ) -> Arc<UiState> {
+        UiState::with_project(store, options, files, ProjectGraph::Absent)
+    }
+
+    /// A UI that also draws the project's graph (the lineage page).
+    pub fn with_project(
+        store: MetaStore,
+        options: UiOptions,
+        files: Option<LakeFiles>,
+        project: ProjectGraph,
+    ) -> Arc<UiState> {
         Arc::new(UiState {
             store,
             tokens: TokenChecker::new(options.auth.clone()),
             options,
             files,
+            project,
         })
     }
 }
@@ -87,12 +103,14 @@ pub fn router(state: Arc<UiState>) -> Router {
         .route("/runs/{run_id}", get(pages::run))
         .route("/models", get(pages::models))
         .route("/models/{name}", get(pages::model))
+        .route("/lineage", get(pages::lineage))
         .route("/login", get(auth::login_form).post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/assets/{file}", get(pages::asset))
         .route("/api/overview", get(api::overview))
         .route("/api/runs", get(api::runs))
         .route("/api/runs/{run_id}", get(api::run))
+        .route("/api/lineage", get(lineage::lineage))
         .route("/api/models", get(models::list))
         .route("/api/models/{name}", get(models::detail))
         .route(

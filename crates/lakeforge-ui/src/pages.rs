@@ -64,6 +64,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../assets/model.js"),
     ),
+    (
+        "lineage.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/lineage.js"),
+    ),
 ];
 
 /// What every response carries: scripts, styles, images and fetches of this origin only, no
@@ -236,6 +241,20 @@ pub async fn models(State(state): State<Arc<UiState>>) -> Response {
     .render(StatusCode::OK)
 }
 
+/// The project's graph (drawn by `lineage.js` from `GET /api/lineage`, which says why when the
+/// project did not load).
+pub async fn lineage(State(state): State<Arc<UiState>>) -> Response {
+    Page {
+        title: Html::trusted("Lineage"),
+        main: Html::trusted(include_str!("../assets/lineage.html")),
+        script: Some("lineage.js"),
+        body: Html::default(),
+        logout: true,
+        state: &state,
+    }
+    .render(StatusCode::OK)
+}
+
 /// One registered model's page; an unknown model is a 404 page saying so.
 pub async fn model(
     State(state): State<Arc<UiState>>,
@@ -397,6 +416,7 @@ mod tests {
             include_str!("../assets/run.html"),
             include_str!("../assets/models.html"),
             include_str!("../assets/model.html"),
+            include_str!("../assets/lineage.html"),
             include_str!("../assets/login.html"),
         ] {
             for (i, _) in page.match_indices("/assets/") {

@@ -1,5 +1,6 @@
-//! `lakeforge ui`: the web UI (lakeforge-ui) over the project's metadata store (and its lake's
-//! files, for the model charts), on 127.0.0.1:8765 unless told otherwise. On loopback it is open; listening anywhere else
+//! `lakeforge ui`: the web UI (lakeforge-ui) over the project's metadata store, the project as
+//! loaded here (its graph, for the lineage page; a project that does not load leaves the other
+//! pages working, and the lineage page shows why) and its lake's files (the model charts), on 127.0.0.1:8765 unless told otherwise. On loopback it is open; listening anywhere else
 //! requires API tokens (`lakeforge tokens create`), as `lakeforge serve` does. SIGTERM or
 //! Ctrl-C stops accepting connections and lets requests in flight finish.
 
@@ -7,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use lakeforge_ui::{LakeFiles, UiOptions, UiState};
+use lakeforge_ui::{LakeFiles, ProjectGraph, UiOptions, UiState};
 
 use super::runs::open_store;
 use super::serve::{lake_reader, listen_addr, shutdown};
@@ -47,17 +48,31 @@ pub async fn run(args: UiArgs) -> anyhow::Result<ExitCode> {
         .ok()
         .and_then(|dir| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_default();
-    let files = match lake_files(&args.project).await {
-        Ok(files) => Some(files),
+    let project = match super::load_project(&args.project) {
+        Ok(project) => ProjectGraph::Loaded(project),
         Err(e) => {
-            eprintln!(
-                "warning: model charts are unavailable: {}",
-                lakeforge_project::error_text(e.as_ref())
-            );
+            let message = lakeforge_project::error_text(e.as_ref());
+            eprintln!("warning: the lineage page is unavailable: {message}");
+            ProjectGraph::Failed(message)
+        }
+    };
+    let files = match &project {
+        ProjectGraph::Loaded(project) => match lake_files(project).await {
+            Ok(files) => Some(files),
+            Err(e) => {
+                eprintln!(
+                    "warning: model charts are unavailable: {}",
+                    lakeforge_project::error_text(e.as_ref())
+                );
+                None
+            }
+        },
+        _ => {
+            eprintln!("warning: model charts are unavailable: the project did not load");
             None
         }
     };
-    let state = UiState::with_files(
+    let state = UiState::with_project(
         store,
         UiOptions {
             require_tokens,
@@ -65,6 +80,7 @@ pub async fn run(args: UiArgs) -> anyhow::Result<ExitCode> {
             ..UiOptions::default()
         },
         files,
+        project,
     );
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -83,8 +99,7 @@ pub async fn run(args: UiArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The project's lake, whose files hold the models' evaluations the charts are drawn from.
-async fn lake_files(project: &ProjectArgs) -> anyhow::Result<LakeFiles> {
-    let project = super::load_project(project)?;
+async fn lake_files(project: &lakeforge_project::Project) -> anyhow::Result<LakeFiles> {
     let lake = lakeforge_engine::Lake::open_target(&project.target).await?;
     Ok(LakeFiles {
         location: lake.location(),

@@ -2,7 +2,8 @@
 //! `MetaStore`'s own API (runs with node executions of several statuses and attempts, a
 //! registered model): the JSON API and its errors, pages and assets with their content
 //! types, escaping of project text in server-rendered HTML (`escaping.rs`), the token mode
-//! (`auth.rs`), the model registry's pages, API and charts (`models.rs`), and one run over a
+//! (`auth.rs`), the model registry's pages, API and charts (`models.rs`), the lineage API and
+//! page over a project in a temporary folder (`lineage.rs`), and one run over a
 //! real socket.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
@@ -10,6 +11,7 @@
 mod api;
 mod auth;
 mod escaping;
+mod lineage;
 mod models;
 mod pages;
 
