@@ -78,9 +78,13 @@ function watch(page) {
     problems.push(`console error: ${text}`);
   });
   page.on("pageerror", (error) => problems.push(`uncaught exception: ${error.message}`));
-  page.on("requestfailed", (request) =>
-    problems.push(`request failed: ${request.method()} ${request.url()} (${request.failure()?.errorText})`),
-  );
+  page.on("requestfailed", (request) => {
+    const reason = request.failure()?.errorText;
+    // Cancelled by the browser itself, as when the page navigates away before its favicon
+    // arrived: not a failure of the UI (refused, reset or unreachable are other errors).
+    if (reason === "net::ERR_ABORTED") return;
+    problems.push(`request failed: ${request.method()} ${request.url()} (${reason})`);
+  });
   page.on("response", (response) => {
     const status = response.status();
     if (status >= 400 && !allowedStatuses.includes(status)) {
