@@ -103,7 +103,10 @@ fn ui_serves_the_recorded_runs_and_stops_on_sigterm() {
 
 /// The checkout's root (the browser script and its node_modules are under `tests/browser/`).
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// The browser script, once node, Chromium and playwright-core are all there; otherwise the
