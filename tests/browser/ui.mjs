@@ -323,6 +323,7 @@ try {
       check(!(await context.cookies()).some((c) => c.name === "lakeforge_ui_token"), "the cookie outlived logging out");
       await page.goto(`${base}/runs`);
       check(new URL(page.url()).pathname === "/login", `after logging out /runs went to ${page.url()}`);
+      await screenshot(page, "logged-out");
       return "the cookie is gone and pages go to the login form again";
     });
   }
