@@ -319,6 +319,11 @@ mod tests {
             ("host", "127.0.0.1:8765"),
             ("sec-fetch-site", "cross-site"),
         ])));
+        // What browsers send when a referrer policy hides where a post comes from.
+        assert!(is_cross_site(&headers(&[
+            ("host", "127.0.0.1:8765"),
+            ("origin", "null"),
+        ])));
     }
 
     #[test]

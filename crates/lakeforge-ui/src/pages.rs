@@ -72,7 +72,9 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
 ];
 
 /// What every response carries: scripts, styles, images and fetches of this origin only, no
-/// framing, no sniffing content types, no referrer sent elsewhere.
+/// framing, no sniffing content types, no referrer sent elsewhere (`same-origin`, not
+/// `no-referrer`: under `no-referrer` a browser sends `Origin: null` with the UI's own form
+/// posts, and `auth` then refuses the login and logout forms as cross-site).
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -373,7 +375,7 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

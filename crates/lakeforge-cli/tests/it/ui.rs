@@ -1,11 +1,15 @@
 //! `lakeforge ui` as users start it: refused where there is nothing to show or no token to
-//! require, and on loopback serving the runs a real `build` recorded until SIGTERM.
+//! require, and on loopback serving the runs a real `build` recorded until SIGTERM; and its
+//! pages in a real browser (tests/browser/ui.mjs: headless Chromium driven by playwright-core,
+//! both installed by scripts/setup-test-env).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
 
-use crate::common::{Background, Project, free_port};
+use crate::common::{Background, Project, free_port, lakeforge};
 
 /// The status line and body of `GET path` on 127.0.0.1:`port`.
 fn get(port: u16, path: &str) -> (String, String) {
@@ -95,4 +99,169 @@ fn ui_serves_the_recorded_runs_and_stops_on_sigterm() {
     ui.signal("TERM");
     assert_eq!(ui.wait(Duration::from_secs(30)), 0, "{}", ui.output());
     assert!(ui.output().contains("Stopped."), "{}", ui.output());
+}
+
+/// The checkout's root (the browser script and its node_modules are under `tests/browser/`).
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The browser script, once node, Chromium and playwright-core are all there; otherwise the
+/// test fails saying how to get them (CI runs scripts/setup-test-env first: never a skip).
+fn browser_script() -> PathBuf {
+    let hint = "hint: run scripts/setup-test-env (it installs Debian's `chromium` and \
+                tests/browser's playwright-core)";
+    let node = Command::new("node").arg("--version").output();
+    assert!(
+        node.as_ref().is_ok_and(|o| o.status.success()),
+        "the browser tests need `node` (20 or later) on PATH: {node:?}\n{hint}"
+    );
+    assert!(
+        Path::new("/usr/bin/chromium").is_file(),
+        "the browser tests need /usr/bin/chromium\n{hint}"
+    );
+    let browser = repo_root().join("tests/browser");
+    assert!(
+        browser
+            .join("node_modules/playwright-core/package.json")
+            .is_file(),
+        "the browser tests need playwright-core in {}\n{hint}",
+        browser.join("node_modules").display()
+    );
+    browser.join("ui.mjs")
+}
+
+/// Where a test's screenshots go: `<target folder>/ui-screenshots/<test>/`, beside the
+/// binary's `debug/` (the target folder is `$CARGO_TARGET_DIR` or `./target`), emptied first.
+fn screenshots_dir(test: &str) -> PathBuf {
+    let bin = Path::new(env!("CARGO_BIN_EXE_lakeforge"));
+    let target = bin.parent().and_then(Path::parent).unwrap();
+    let dir = target.join("ui-screenshots").join(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Start `lakeforge ui` with `args` on a free port; its base URL once it listens.
+fn start_ui(p: &Project, args: &[&str]) -> (Background, String) {
+    let port = free_port().to_string();
+    let mut all = vec!["ui", "--port", port.as_str()];
+    all.extend_from_slice(args);
+    let ui = Background::spawn(p, &all);
+    let url = format!("http://127.0.0.1:{port}");
+    let listening = format!("Lakeforge UI on {url}/");
+    ui.wait_for(1, Duration::from_secs(30), |l| l.contains(&listening));
+    (ui, url)
+}
+
+/// Every page of the UI in headless Chromium, open and in token mode, over a real build of
+/// the `init` demo with two failing tests: one fails its rows, one errors and carries markup
+/// in its name (a file named `<img src=x onerror=alert(1)>.sql`) and in its error text. What
+/// the script checks is listed at the top of tests/browser/ui.mjs; its screenshots are in
+/// `<target folder>/ui-screenshots/ui_pages_work_in_a_real_browser/{open,token}/`.
+#[test]
+fn ui_pages_work_in_a_real_browser() {
+    let script = browser_script();
+    let started = Instant::now();
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = tmp.path().join("demo");
+    let init = lakeforge()
+        .args(["init", demo.to_str().unwrap(), "--orders", "500"])
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{init:?}");
+    let p = Project::copy_of(&demo);
+    p.write(
+        "tests/assert_no_scores.sql",
+        "-- Fails on purpose: every customer has a score.\n\
+         select customer_id from {{ ref('customer_value_scores') }}\n",
+    );
+    p.write(
+        "tests/<img src=x onerror=alert(1)>.sql",
+        "select \"<script>alert(2)</script>\" from {{ ref('customer_value_scores') }}\n",
+    );
+    // Two runs, so that the runs list has something to filter: a seed that succeeds, then a
+    // build whose two tests fail after every model (and the ML model) is built.
+    p.run(&["seed"]).ok();
+    let build = p.run(&["build"]);
+    assert_eq!(build.code, 1, "{}\n{}", build.stdout, build.stderr);
+    assert!(build.stdout.contains("ERROR=2 SKIP=0"), "{}", build.stdout);
+    let token = p.run(&["tokens", "create", "browser"]).ok().stdout;
+    let token = token.trim();
+
+    let expect = serde_json::json!({
+        "nodes": [
+            "raw_customers", "raw_orders", "raw_payments", "stg_customers", "stg_orders",
+            "stg_payments", "orders", "customers", "daily_revenue", "customer_value",
+            "customer_value_scores", "assert_no_scores", "<img src=x onerror=alert(1)>",
+        ],
+        "failing_tests": [
+            { "name": "assert_no_scores", "error": "Got 50 results, configured to fail if != 0" },
+            {
+                "name": "<img src=x onerror=alert(1)>",
+                "error": "No field named \"<script>alert(2)</script>\"",
+            },
+        ],
+        "markup": ["<img src=x onerror=alert(1)>", "<script>alert(2)</script>"],
+        "models": [{ "name": "customer_value", "production": 1 }],
+    });
+    let expect_file = p.path().join("browser-expect.json");
+    std::fs::write(&expect_file, expect.to_string()).unwrap();
+    let shots = screenshots_dir("ui_pages_work_in_a_real_browser");
+    eprintln!("screenshots: {}", shots.display());
+
+    let (mut open, open_url) = start_ui(&p, &[]);
+    let (mut guarded, guarded_url) = start_ui(&p, &["--require-token"]);
+    for (mode, url, token) in [
+        ("open", &open_url, None),
+        ("token", &guarded_url, Some(token)),
+    ] {
+        let mut node = Command::new("node");
+        node.arg(&script)
+            .args(["--base-url", url.as_str()])
+            .arg("--out")
+            .arg(shots.join(mode))
+            .arg("--expect")
+            .arg(&expect_file);
+        if let Some(token) = token {
+            node.args(["--token", token]);
+        }
+        let out = node.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "the browser checks failed ({mode}):\n{stdout}\n{stderr}"
+        );
+        assert!(stdout.contains("all steps passed"), "{stdout}");
+        eprintln!("{mode}:\n{stdout}");
+    }
+    for (name, expected) in [
+        ("open", &["overview", "runs", "runs-filtered", "run"][..]),
+        (
+            "token",
+            &[
+                "login",
+                "login-refused",
+                "overview",
+                "runs",
+                "runs-filtered",
+                "run",
+            ][..],
+        ),
+    ] {
+        for shot in expected {
+            let file = shots.join(name).join(format!("{shot}.png"));
+            assert!(file.is_file(), "no screenshot {}", file.display());
+        }
+    }
+
+    for ui in [&mut open, &mut guarded] {
+        ui.signal("TERM");
+        assert_eq!(ui.wait(Duration::from_secs(30)), 0, "{}", ui.output());
+    }
+    eprintln!("browser test took {:?}", started.elapsed());
 }

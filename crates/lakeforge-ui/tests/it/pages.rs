@@ -25,6 +25,9 @@ async fn pages_are_html_with_a_strict_content_security_policy() {
             "{csp}"
         );
         assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        // Not `no-referrer`, under which browsers send the UI's own form posts with
+        // `Origin: null`, refused as cross-site (the browser test's login caught it).
+        assert_eq!(h[header::REFERRER_POLICY], "same-origin");
         assert_eq!(h[header::CACHE_CONTROL], "no-store");
         let page = text(response).await;
         assert!(page.starts_with("<!doctype html>"), "{uri}");
