@@ -336,9 +336,13 @@ impl Node {
         self.fqn
             .first()
             .map(String::as_str)
-            .or_else(|| self.unique_id.split('.').nth(1))
-            .unwrap_or_default()
+            .unwrap_or_else(|| package_of_unique_id(&self.unique_id))
     }
+}
+
+/// The package part of a unique id (`<type>.<package>.<name...>`, as dbt writes them).
+fn package_of_unique_id(unique_id: &str) -> &str {
+    unique_id.split('.').nth(1).unwrap_or_default()
 }
 
 /// A declared source table (`sources:` in properties YAML).
@@ -358,4 +362,11 @@ pub struct SourceTable {
     pub database: Option<crate::database::DatabaseSource>,
     /// Extra keys (`meta`, `freshness`, location settings) kept for later stages.
     pub raw: serde_json::Value,
+}
+
+impl SourceTable {
+    /// The package that declares the source (from `source.<package>.<source>.<table>`).
+    pub fn package(&self) -> &str {
+        package_of_unique_id(&self.unique_id)
+    }
 }

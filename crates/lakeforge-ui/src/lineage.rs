@@ -84,8 +84,7 @@ fn source_entry(source: &SourceTable) -> GraphNode<'_> {
         // As dbt shows a source: `source_name.table`.
         name: format!("{}.{}", source.source_name, source.name),
         resource_type: ResourceType::Source.as_str(),
-        // `source.<package>.<source>.<table>`
-        package: source.unique_id.split('.').nth(1).unwrap_or_default(),
+        package: source.package(),
         materialized: None,
         path: &source.path,
         description: &source.description,
