@@ -18,8 +18,9 @@
 //! token of the store on every route, checked as the prediction server checks them. Errors
 //! are `error`'s [`UiError`], JSON responses that name the parameter at fault.
 //!
-//! It reads the store and the loaded project only: no DataFusion, no runner. It sits beside
-//! the prediction server (lakeforge-serve), which it does not depend on; the CLI composes either.
+//! It reads the store, the loaded project and, through the engine the CLI opened, the lake; it
+//! never runs anything (no runner). It sits beside the prediction server (lakeforge-serve),
+//! which it does not depend on and which stays free of the engine; the CLI composes either.
 
 pub mod api;
 pub mod auth;
@@ -35,6 +36,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::middleware;
 use axum::routing::{get, post};
+use lakeforge_engine::Engine;
 use lakeforge_meta::{AuthLimits, MetaStore, TokenChecker};
 
 pub use error::{UiError, UiResult};
@@ -62,6 +64,9 @@ pub struct UiState {
     pub files: Option<LakeFiles>,
     /// The project as the CLI loaded it, for the lineage page.
     pub project: ProjectGraph,
+    /// A query session over the project's lake (tables, their history and rows, column-level
+    /// lineage); without one those pages say the lake is unavailable.
+    pub engine: Option<Arc<Engine>>,
     tokens: TokenChecker,
 }
 
@@ -76,15 +81,17 @@ impl UiState {
         options: UiOptions,
         files: Option<LakeFiles>,
     ) -> Arc<UiState> {
-        UiState::with_project(store, options, files, ProjectGraph::Absent)
+        UiState::with_project(store, options, files, ProjectGraph::Absent, None)
     }
 
-    /// A UI that also draws the project's graph (the lineage page).
+    /// A UI that also draws the project's graph (the lineage page) and, given an engine over
+    /// the project's lake, reads its tables.
     pub fn with_project(
         store: MetaStore,
         options: UiOptions,
         files: Option<LakeFiles>,
         project: ProjectGraph,
+        engine: Option<Arc<Engine>>,
     ) -> Arc<UiState> {
         Arc::new(UiState {
             store,
@@ -92,6 +99,7 @@ impl UiState {
             options,
             files,
             project,
+            engine,
         })
     }
 }

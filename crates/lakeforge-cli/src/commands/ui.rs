@@ -1,6 +1,7 @@
 //! `lakeforge ui`: the web UI (lakeforge-ui) over the project's metadata store, the project as
 //! loaded here (its graph, for the lineage page; a project that does not load leaves the other
-//! pages working, and the lineage page shows why) and its lake's files (the model charts), on 127.0.0.1:8765 unless told otherwise. On loopback it is open; listening anywhere else
+//! pages working, and the lineage page shows why) and a query session over its lake (tables,
+//! column lineage, the model charts' files), on 127.0.0.1:8765 unless told otherwise. On loopback it is open; listening anywhere else
 //! requires API tokens (`lakeforge tokens create`), as `lakeforge serve` does. SIGTERM or
 //! Ctrl-C stops accepting connections and lets requests in flight finish.
 
@@ -10,6 +11,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use lakeforge_ui::{LakeFiles, ProjectGraph, UiOptions, UiState};
 
+use super::default_threads;
 use super::runs::open_store;
 use super::serve::{lake_reader, listen_addr, shutdown};
 use super::tokens::has_live_token;
@@ -56,22 +58,30 @@ pub async fn run(args: UiArgs) -> anyhow::Result<ExitCode> {
             ProjectGraph::Failed(message)
         }
     };
-    let files = match &project {
-        ProjectGraph::Loaded(project) => match lake_files(project).await {
-            Ok(files) => Some(files),
+    // One session over the lake serves the table pages and the model charts' files.
+    let engine = match &project {
+        ProjectGraph::Loaded(project) => match super::open_engine(project, default_threads()).await
+        {
+            Ok(engine) => Some(engine),
             Err(e) => {
                 eprintln!(
-                    "warning: model charts are unavailable: {}",
+                    "warning: the lake's tables and model charts are unavailable: {}",
                     lakeforge_project::error_text(e.as_ref())
                 );
                 None
             }
         },
         _ => {
-            eprintln!("warning: model charts are unavailable: the project did not load");
+            eprintln!(
+                "warning: the lake's tables and model charts are unavailable: the project did not load"
+            );
             None
         }
     };
+    let files = engine.as_ref().map(|engine| LakeFiles {
+        location: engine.lake().location(),
+        read: lake_reader(engine.lake().clone()),
+    });
     let state = UiState::with_project(
         store,
         UiOptions {
@@ -81,6 +91,7 @@ pub async fn run(args: UiArgs) -> anyhow::Result<ExitCode> {
         },
         files,
         project,
+        engine,
     );
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -96,13 +107,4 @@ pub async fn run(args: UiArgs) -> anyhow::Result<ExitCode> {
     lakeforge_ui::serve(listener, state, shutdown()).await?;
     eprintln!("Stopped.");
     Ok(ExitCode::SUCCESS)
-}
-
-/// The project's lake, whose files hold the models' evaluations the charts are drawn from.
-async fn lake_files(project: &lakeforge_project::Project) -> anyhow::Result<LakeFiles> {
-    let lake = lakeforge_engine::Lake::open_target(&project.target).await?;
-    Ok(LakeFiles {
-        location: lake.location(),
-        read: lake_reader(lake),
-    })
 }

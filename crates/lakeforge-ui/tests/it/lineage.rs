@@ -84,6 +84,7 @@ fn with(fixture: &Fixture, project: ProjectGraph) -> Arc<UiState> {
         },
         None,
         project,
+        None,
     )
 }
 
