@@ -9,7 +9,8 @@
 //   { "nodes": ["stg_orders", ...],                        names the run's timeline shows
 //     "failing_tests": [{"name": "...", "error": "..."}],  failing tests of the latest run
 //     "markup": ["<img src=x onerror=alert(1)>", ...],     project text that is markup
-//     "models": [{"name": "...", "production": 1}] }       registered models
+//     "models": [{"name": "...", "production": 1}],        registered models
+//     "failing_rows": {"test": "...", "column": "..."} }   a failing test that stores its rows
 // and needs at least two runs, one of them `error` and one `seed`. Steps, each with a
 // full-page screenshot in --out (FAILED-<step>.png when it fails):
 //   login (with --token): the API answers 401 and a page goes to the login form (keeping
@@ -23,6 +24,10 @@
 //   run: from the filtered list to the run by its link; every expected node on the
 //     timeline, a bar per attempt, the legend; the failing tests' errors in the table, and
 //     picking one shows its error and marks its timeline row.
+//   quality (with "failing_rows": {"test": "...", "column": "..."} in --expect): the failing
+//     tests with their status and result squares; from the test's link to its page, which
+//     shows its failing rows (a table with that column), history and chart; the overview
+//     links the test to that page.
 //   logout (with --token): the cookie is gone, pages go to the login form again.
 // On every page: no console error, uncaught exception, failed request, dialog, or response
 // of 400 and above (but the refused login's 401); no element or event handler attribute
@@ -313,6 +318,50 @@ try {
     await screenshot(page, "run");
     return `run ${runId}: ${labels.length} nodes on the timeline, ${bars} bars`;
   });
+
+  // Data quality: the failing tests on the quality page, and a failing test's own page
+  // with its failing rows (expected.failing_rows: the test, a column of its rows).
+  if (expected.failing_rows) {
+    await step(page, "quality", async () => {
+      const want = expected.failing_rows;
+      await page.goto(`${base}/quality`);
+      await ready(page);
+      const rows = await page.locator("#tests tbody tr").evaluateAll((trs) =>
+        trs.map((tr) => ({ name: tr.cells[2] ? tr.cells[2].querySelector("a")?.textContent : null, status: tr.cells[3]?.textContent.trim(), squares: tr.querySelectorAll("svg.strip rect.cell:not(.absent)").length })),
+      );
+      for (const test of expected.failing_tests || []) {
+        const row = rows.find((r) => r.name === test.name);
+        check(row, `${test.name} is not on the quality page (it lists: ${rows.map((r) => r.name).join(", ")})`);
+        check(["fail", "error"].includes(row.status), `${test.name}'s latest status shows ${row.status}`);
+        check(row.squares >= 1, `${test.name} has no result square`);
+      }
+      await markupShownAsText(page.locator("#tests"), "the quality page's tests");
+      await nothingInjected(page);
+      await screenshot(page, "quality");
+
+      // From the quality page to the test's page, by its link.
+      await page.locator("#tests tbody tr td:nth-child(3) a", { hasText: want.test }).first().click();
+      await page.waitForURL((url) => url.pathname.startsWith("/quality/tests/"));
+      await ready(page);
+      check((await page.locator("#title").textContent()).includes(want.test), "the test page does not name the test");
+      const header = await texts(page.locator("#failing-rows table th"));
+      check(header.includes(want.column), `the failing rows' columns: ${header.join(", ")}`);
+      const shown = await page.locator("#failing-rows table tbody tr").count();
+      check(shown >= 1, "the test page shows no failing row");
+      const history = await texts(page.locator("#history tbody .badge"));
+      check(history.includes("fail"), `the history: ${history.join(", ")}`);
+      check((await page.locator("#chart svg rect.bar").count()) >= 1, "no bar in the failures chart");
+      await nothingInjected(page);
+      await screenshot(page, "quality-test");
+
+      // The overview's failing tests lead to the same page.
+      await page.goto(`${base}/`);
+      await ready(page);
+      const href = await page.locator("#failing tbody tr td:first-child a", { hasText: want.test }).first().getAttribute("href");
+      check(href && href.startsWith("/quality/tests/"), `the overview links ${want.test} to ${href}`);
+      return `${rows.length} tests; ${want.test} shows ${shown} failing rows`;
+    });
+  }
 
   if (args.token) {
     await step(page, "logout", async () => {

@@ -52,7 +52,7 @@ const OK_STATUSES: &str = "('success', 'pass', 'warn')";
 const FAILED_STATUSES: &str = "('error', 'fail')";
 
 /// One node's execution, as the runner records it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct NodeRecord {
     pub unique_id: String,
     pub status: String,
@@ -64,6 +64,13 @@ pub struct NodeRecord {
     /// SHA-256 of the compiled SQL that ran.
     pub sql_hash: Option<String>,
     pub message: Option<String>,
+    /// Tests: the value of the test's `fail_calc` over its failing rows (their count by
+    /// default).
+    pub failures: Option<i64>,
+    /// Models with quarantine: the rows routed to the quarantine table.
+    pub quarantined: Option<i64>,
+    /// Tests that did not pass: a few failing rows, formatted as a text table.
+    pub sample: Option<String>,
 }
 
 impl NodeRecord {
@@ -85,6 +92,17 @@ pub struct NodeExecution {
     pub attempt: i64,
     /// The message, when the execution errored or failed.
     pub error: Option<String>,
+}
+
+/// How a node ended in one run (its last attempt there), with the run's start and command: a
+/// point of the node's history across runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeRunResult {
+    pub run_id: String,
+    pub run_started_at: String,
+    pub command: String,
+    #[serde(flatten)]
+    pub execution: NodeExecution,
 }
 
 /// A run as recorded, with how its nodes ended (their latest attempts).
@@ -196,6 +214,36 @@ impl From<&RunQuery> for RunConditions {
     }
 }
 
+/// The columns of `node_executions` (aliased `n`) that [`execution_row!`] reads, in its order.
+const EXECUTION_COLUMNS: &str = "n.unique_id, n.attempt, n.status, n.started_at, n.elapsed_s, \
+    n.rows_affected, n.delta_version, n.sql_hash, n.message, n.error, n.failures, \
+    n.quarantined, n.sample";
+
+/// A [`NodeExecution`] from [`EXECUTION_COLUMNS`] starting at column `$at` of a row, whichever
+/// backend it came from.
+macro_rules! execution_row {
+    ($r:expr, $at:expr) => {{
+        let (r, at, t) = ($r, $at, "node_executions");
+        Ok::<_, MetaError>(NodeExecution {
+            record: NodeRecord {
+                unique_id: r.col(t, at)?,
+                status: r.col(t, at + 2)?,
+                started_at: r.col(t, at + 3)?,
+                elapsed_s: r.col(t, at + 4)?,
+                rows_affected: r.col(t, at + 5)?,
+                delta_version: r.col(t, at + 6)?,
+                sql_hash: r.col(t, at + 7)?,
+                message: r.col(t, at + 8)?,
+                failures: r.col(t, at + 10)?,
+                quarantined: r.col(t, at + 11)?,
+                sample: r.col(t, at + 12)?,
+            },
+            attempt: r.col(t, at + 1)?,
+            error: r.col(t, at + 9)?,
+        })
+    }};
+}
+
 impl MetaStore {
     pub async fn start_run(
         &self,
@@ -254,13 +302,16 @@ impl MetaStore {
         r: &NodeRecord,
     ) -> Result<()> {
         let sql = "INSERT INTO node_executions (run_id, unique_id, attempt, status, started_at, \
-                   elapsed_s, rows_affected, delta_version, sql_hash, message, error) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                   elapsed_s, rows_affected, delta_version, sql_hash, message, error, failures, \
+                   quarantined, sample) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
                    ON CONFLICT (run_id, unique_id, attempt) DO UPDATE SET \
                    status = excluded.status, started_at = excluded.started_at, \
                    elapsed_s = excluded.elapsed_s, rows_affected = excluded.rows_affected, \
                    delta_version = excluded.delta_version, sql_hash = excluded.sql_hash, \
-                   message = excluded.message, error = excluded.error";
+                   message = excluded.message, error = excluded.error, \
+                   failures = excluded.failures, quarantined = excluded.quarantined, \
+                   sample = excluded.sample";
         on_pool!(&self.pool, p => {
             sqlx::query(sql)
                 .bind(run_id)
@@ -274,6 +325,9 @@ impl MetaStore {
                 .bind(&r.sql_hash)
                 .bind(&r.message)
                 .bind(r.error())
+                .bind(r.failures)
+                .bind(r.quarantined)
+                .bind(&r.sample)
                 .execute(p)
                 .await?;
         });
@@ -448,28 +502,83 @@ impl MetaStore {
 
     /// Every recorded execution in a run, in the order they started.
     pub async fn node_executions(&self, run_id: &str) -> Result<Vec<NodeExecution>> {
-        let sql = "SELECT unique_id, attempt, status, started_at, elapsed_s, rows_affected, \
-                   delta_version, sql_hash, message, error FROM node_executions \
-                   WHERE run_id = $1 ORDER BY started_at, unique_id, attempt";
-        Ok(on_pool!(&self.pool, p => sqlx::query(sql)
+        let sql = format!(
+            "SELECT {EXECUTION_COLUMNS} FROM node_executions n \
+             WHERE n.run_id = $1 ORDER BY n.started_at, n.unique_id, n.attempt"
+        );
+        Ok(
+            on_pool!(&self.pool, p => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(run_id)
             .fetch_all(p)
             .await?
             .into_iter()
-            .map(|r| Ok(NodeExecution {
-                record: NodeRecord {
-                    unique_id: r.col("node_executions", 0)?,
-                    status: r.col("node_executions", 2)?,
-                    started_at: r.col("node_executions", 3)?,
-                    elapsed_s: r.col("node_executions", 4)?,
-                    rows_affected: r.col("node_executions", 5)?,
-                    delta_version: r.col("node_executions", 6)?,
-                    sql_hash: r.col("node_executions", 7)?,
-                    message: r.col("node_executions", 8)?,
-                },
-                attempt: r.col("node_executions", 1)?,
-                error: r.col("node_executions", 9)?,
-            }))
-            .collect::<Result<Vec<_>>>()?))
+            .map(|r| execution_row!(&r, 0))
+            .collect::<Result<Vec<_>>>()?),
+        )
+    }
+
+    /// How the nodes whose unique id starts with `prefix` (`test.`) ended in each of the
+    /// `runs` latest runs that executed any of them: each node's last attempt in each run,
+    /// newest run first.
+    pub async fn results_by_prefix(&self, prefix: &str, runs: i64) -> Result<Vec<NodeRunResult>> {
+        self.node_results(
+            |t| format!("substr({t}.unique_id, 1, length($2)) = $2"),
+            Some(prefix),
+            runs,
+        )
+        .await
+    }
+
+    /// The models' quarantine counts in each of the `runs` latest runs that quarantined rows
+    /// of any model (a model with quarantine on records a count, 0 included, when it runs).
+    pub async fn quarantine_results(&self, runs: i64) -> Result<Vec<NodeRunResult>> {
+        self.node_results(|t| format!("{t}.quarantined IS NOT NULL"), None, runs)
+            .await
+    }
+
+    /// How one node ended in each of the `runs` latest runs that executed it, newest first.
+    pub async fn node_history(&self, unique_id: &str, runs: i64) -> Result<Vec<NodeRunResult>> {
+        self.node_results(|t| format!("{t}.unique_id = $2"), Some(unique_id), runs)
+            .await
+    }
+
+    /// The last attempts, in the `runs` latest runs where `condition` holds of an execution,
+    /// of the executions it holds of. `condition(alias)` is SQL on the `node_executions` row
+    /// `alias`, binding `value` as `$2` if it uses it.
+    async fn node_results(
+        &self,
+        condition: impl Fn(&str) -> String,
+        value: Option<&str>,
+        runs: i64,
+    ) -> Result<Vec<NodeRunResult>> {
+        let sql = format!(
+            "SELECT r.run_id, r.started_at, r.command, {EXECUTION_COLUMNS} \
+             FROM node_executions n JOIN runs r ON r.run_id = n.run_id \
+             WHERE n.run_id IN (SELECT x.run_id FROM runs x WHERE EXISTS \
+                 (SELECT 1 FROM node_executions e WHERE e.run_id = x.run_id AND {}) \
+               ORDER BY x.started_at DESC, x.run_id DESC LIMIT $1) \
+             AND {} \
+             AND n.attempt = (SELECT MAX(m.attempt) FROM node_executions m \
+               WHERE m.run_id = n.run_id AND m.unique_id = n.unique_id) \
+             ORDER BY r.started_at DESC, r.run_id DESC, n.unique_id",
+            condition("e"),
+            condition("n"),
+        );
+        Ok(on_pool!(&self.pool, p => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(runs);
+            if let Some(v) = value {
+                q = q.bind(v);
+            }
+            q.fetch_all(p)
+                .await?
+                .into_iter()
+                .map(|r| Ok(NodeRunResult {
+                    run_id: r.col("runs", 0)?,
+                    run_started_at: r.col("runs", 1)?,
+                    command: r.col("runs", 2)?,
+                    execution: execution_row!(&r, 3)?,
+                }))
+                .collect::<Result<Vec<_>>>()?
+        }))
     }
 }

@@ -51,7 +51,8 @@ mod token_check;
 mod tokens;
 
 pub use history::{
-    LineageEdge, LineageRecord, NodeExecution, NodeRecord, RunPage, RunQuery, RunRecord, RunStatus,
+    LineageEdge, LineageRecord, NodeExecution, NodeRecord, NodeRunResult, RunPage, RunQuery,
+    RunRecord, RunStatus,
 };
 pub use location::{Location, redact as redact_url, scrub as scrub_url};
 pub use lock::LockInfo;

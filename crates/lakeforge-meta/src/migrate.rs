@@ -27,6 +27,10 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0004_model_registry.sql"),
     ),
     (5, include_str!("../migrations/sqlite/0005_api_tokens.sql")),
+    (
+        6,
+        include_str!("../migrations/sqlite/0006_test_failures_quarantine.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -46,6 +50,10 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     (
         5,
         include_str!("../migrations/postgres/0005_api_tokens.sql"),
+    ),
+    (
+        6,
+        include_str!("../migrations/postgres/0006_test_failures_quarantine.sql"),
     ),
 ];
 
@@ -226,6 +234,7 @@ mod tests {
             delta_version: Some(0),
             sql_hash: None,
             message: None,
+            ..NodeRecord::default()
         };
         store.record_node_attempt("r1", 2, &retry).await.unwrap();
         assert!(store.record_node("no-such-run", &retry).await.is_err());

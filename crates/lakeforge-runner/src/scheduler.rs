@@ -447,6 +447,9 @@ async fn record(
                 delta_version: r.delta_version,
                 sql_hash: r.state_hash.clone(),
                 message: Some(r.message.clone()),
+                failures: r.failures.map(|x| x as i64),
+                quarantined: r.quarantined.map(|x| x as i64),
+                sample: r.sample.clone(),
             },
         )
         .await?;

@@ -23,7 +23,7 @@
         el(
           "tr",
           {},
-          el("td", { class: "mono", title: t.unique_id }, t.name),
+          el("td", { class: "mono", title: t.unique_id }, el("a", { href: "/quality/tests/" + encodeURIComponent(t.unique_id) }, t.name)),
           el("td", {}, badge(t.status)),
           el("td", { class: "num" }, t.attempt),
           el("td", { class: "error" }, t.error || t.message || "")

@@ -64,7 +64,7 @@ const RESOURCE_TYPES: &[&str] = &[
     "operation",
 ];
 
-fn resource_type(unique_id: &str) -> &'static str {
+pub(crate) fn resource_type(unique_id: &str) -> &'static str {
     let prefix = unique_id.split('.').next().unwrap_or_default();
     RESOURCE_TYPES
         .iter()
@@ -74,7 +74,7 @@ fn resource_type(unique_id: &str) -> &'static str {
 }
 
 /// What a node is called in the pages; see [`NodeAttempt::name`].
-fn node_name(unique_id: &str, resource_type: &str) -> String {
+pub(crate) fn node_name(unique_id: &str, resource_type: &str) -> String {
     let parts: Vec<&str> = unique_id.split('.').collect();
     let Some(mut rest) = parts.get(2..).filter(|r| !r.is_empty()) else {
         return unique_id.to_string();

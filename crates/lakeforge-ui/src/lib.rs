@@ -12,7 +12,9 @@
 //! `GET /lineage` (the project's graph), `GET /login`, `POST /login`, `POST /logout`,
 //! `GET /assets/{file}`, `GET /api/overview`, `GET /api/runs`, `GET /api/runs/{run_id}`,
 //! `GET /api/lineage` (`lineage`: the project the CLI loaded, [`ProjectGraph`]), and the registry's (`models`): `GET /api/models`,
-//! `GET /api/models/{name}`, `GET /api/models/{name}/versions/{version}/charts/{kind}.svg`.
+//! `GET /api/models/{name}`, `GET /api/models/{name}/versions/{version}/charts/{kind}.svg`,
+//! and data quality's (`quality`): `GET /quality`, `GET /quality/tests/{unique_id}`,
+//! `GET /api/quality`, `GET /api/quality/tests/{unique_id}`.
 //!
 //! Who may call them is `auth`'s: open on loopback (to loopback host names only), or an API
 //! token of the store on every route, checked as the prediction server checks them. Errors
@@ -29,6 +31,7 @@ pub mod filters;
 pub mod lineage;
 pub mod models;
 pub mod pages;
+pub mod quality;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -112,6 +115,10 @@ pub fn router(state: Arc<UiState>) -> Router {
         .route("/models", get(pages::models))
         .route("/models/{name}", get(pages::model))
         .route("/lineage", get(pages::lineage))
+        .route("/quality", get(pages::quality))
+        .route("/quality/tests/{unique_id}", get(pages::quality_test))
+        .route("/api/quality", get(quality::overview))
+        .route("/api/quality/tests/{unique_id}", get(quality::test))
         .route("/login", get(auth::login_form).post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/assets/{file}", get(pages::asset))

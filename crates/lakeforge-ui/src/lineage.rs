@@ -33,6 +33,11 @@ pub enum ProjectGraph {
 
 impl ProjectGraph {
     fn project(&self) -> UiResult<&Project> {
+        self.shared().map(|p| p.as_ref())
+    }
+
+    /// The project, or why there is none.
+    pub(crate) fn shared(&self) -> UiResult<&Arc<Project>> {
         match self {
             ProjectGraph::Loaded(p) => Ok(p),
             ProjectGraph::Failed(message) => Err(UiError::NoProject(format!(

@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use crate::UiState;
 use crate::api::find_run;
 use crate::error::UiError;
+use crate::quality::is_test_id;
 
 const LAYOUT: &str = include_str!("../assets/layout.html");
 
@@ -68,6 +69,16 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "lineage.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../assets/lineage.js"),
+    ),
+    (
+        "quality.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/quality.js"),
+    ),
+    (
+        "quality_test.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/quality_test.js"),
     ),
 ];
 
@@ -257,6 +268,54 @@ pub async fn lineage(State(state): State<Arc<UiState>>) -> Response {
     .render(StatusCode::OK)
 }
 
+/// Data quality: the tests over runs, quarantine counts, source freshness (drawn by
+/// `quality.js` from `GET /api/quality`).
+pub async fn quality(State(state): State<Arc<UiState>>) -> Response {
+    Page {
+        title: Html::trusted("Data quality"),
+        main: Html::trusted(include_str!("../assets/quality.html")),
+        script: Some("quality.js"),
+        body: Html::default(),
+        logout: true,
+        state: &state,
+    }
+    .render(StatusCode::OK)
+}
+
+/// One test's page: its history and failing rows; a test neither the project nor the store
+/// knows is a 404 page saying so.
+pub async fn quality_test(
+    State(state): State<Arc<UiState>>,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
+    let unique_id = match path {
+        Ok(Path(id)) if is_test_id(&id) => id,
+        _ => return not_found(&state, "test with that id"),
+    };
+    let in_project = state
+        .project
+        .shared()
+        .is_ok_and(|p| p.nodes.contains_key(&unique_id));
+    let known = in_project
+        || match state.store.node_history(&unique_id, 1).await {
+            Ok(results) => !results.is_empty(),
+            Err(e) => return UiError::from(e).into_response(),
+        };
+    if !known {
+        return not_found(&state, &format!("test `{unique_id}`"));
+    }
+    let id = Html::text(&unique_id);
+    Page {
+        title: Html(format!("Test {}", id.as_str())),
+        main: Html::trusted(include_str!("../assets/quality_test.html")),
+        script: Some("quality_test.js"),
+        body: Html(format!(" data-test-id=\"{}\"", id.as_str())),
+        logout: true,
+        state: &state,
+    }
+    .render(StatusCode::OK)
+}
+
 /// One registered model's page; an unknown model is a 404 page saying so.
 pub async fn model(
     State(state): State<Arc<UiState>>,
@@ -419,6 +478,8 @@ mod tests {
             include_str!("../assets/models.html"),
             include_str!("../assets/model.html"),
             include_str!("../assets/lineage.html"),
+            include_str!("../assets/quality.html"),
+            include_str!("../assets/quality_test.html"),
             include_str!("../assets/login.html"),
         ] {
             for (i, _) in page.match_indices("/assets/") {

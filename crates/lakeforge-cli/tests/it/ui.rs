@@ -158,7 +158,8 @@ fn start_ui(p: &Project, args: &[&str]) -> (Background, String) {
 }
 
 /// Every page of the UI in headless Chromium, open and in token mode, over a real build of
-/// the `init` demo with two failing tests: one fails its rows, one errors and carries markup
+/// the `init` demo with two failing tests: one fails its rows (stored with `store_failures`,
+/// which its quality page shows), one errors and carries markup
 /// in its name (a file named `<img src=x onerror=alert(1)>.sql`) and in its error text. What
 /// the script checks is listed at the top of tests/browser/ui.mjs; its screenshots are in
 /// `<target folder>/ui-screenshots/ui_pages_work_in_a_real_browser/{open,token}/`.
@@ -177,6 +178,7 @@ fn ui_pages_work_in_a_real_browser() {
     p.write(
         "tests/assert_no_scores.sql",
         "-- Fails on purpose: every customer has a score.\n\
+         {{ config(store_failures=true) }}\n\
          select customer_id from {{ ref('customer_value_scores') }}\n",
     );
     p.write(
@@ -207,6 +209,7 @@ fn ui_pages_work_in_a_real_browser() {
         ],
         "markup": ["<img src=x onerror=alert(1)>", "<script>alert(2)</script>"],
         "models": [{ "name": "customer_value", "production": 1 }],
+        "failing_rows": { "test": "assert_no_scores", "column": "customer_id" },
     });
     let expect_file = p.path().join("browser-expect.json");
     std::fs::write(&expect_file, expect.to_string()).unwrap();
@@ -240,7 +243,17 @@ fn ui_pages_work_in_a_real_browser() {
         eprintln!("{mode}:\n{stdout}");
     }
     for (name, expected) in [
-        ("open", &["overview", "runs", "runs-filtered", "run"][..]),
+        (
+            "open",
+            &[
+                "overview",
+                "runs",
+                "runs-filtered",
+                "run",
+                "quality",
+                "quality-test",
+            ][..],
+        ),
         (
             "token",
             &[
@@ -250,6 +263,8 @@ fn ui_pages_work_in_a_real_browser() {
                 "runs",
                 "runs-filtered",
                 "run",
+                "quality",
+                "quality-test",
             ][..],
         ),
     ] {

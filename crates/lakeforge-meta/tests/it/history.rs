@@ -11,6 +11,7 @@ on_both!(
     finds_runs_by_prefix_and_last,
     finds_runs_by_status_command_and_date_in_pages,
     run_status_is_checked,
+    results_across_runs_keep_failures_quarantine_and_samples,
 );
 
 fn node(id: &str, status: &str, started_at: &str, message: Option<&str>) -> NodeRecord {
@@ -23,6 +24,7 @@ fn node(id: &str, status: &str, started_at: &str, message: Option<&str>) -> Node
         delta_version: (status == "success").then_some(7),
         sql_hash: Some("abc123".into()),
         message: message.map(str::to_string),
+        ..NodeRecord::default()
     }
 }
 
@@ -328,4 +330,126 @@ async fn run_status_is_checked(db: Db) {
         .unwrap_err();
     assert!(matches!(err, MetaError::InvalidStatus { .. }), "{err}");
     assert!(err.to_string().contains("cancelled"), "{err}");
+}
+
+/// A test's failures and sample and a model's quarantine count are kept, and read back across
+/// runs: by id prefix, by node, and the runs that quarantined rows.
+async fn results_across_runs_keep_failures_quarantine_and_samples(db: Db) {
+    let store = db.open().await;
+    let test = |status: &str, at: &str, failures: i64| NodeRecord {
+        failures: Some(failures),
+        sample: (failures > 0).then(|| "+----+\n| id |\n+----+\n| 7  |\n+----+".to_string()),
+        ..node("test.p.t", status, at, Some("Got some results"))
+    };
+    // r1: the test fails, then passes on a retry; r2 runs models only, one quarantining rows;
+    // r3: the test fails with 3 failures; r4 runs nothing of interest (a seed).
+    store
+        .start_run("r1", "build", "{}", "2026-01-01T00:00:00.000Z")
+        .await
+        .unwrap();
+    store
+        .record_node_attempt("r1", 1, &test("fail", "2026-01-01T00:00:01.000Z", 2))
+        .await
+        .unwrap();
+    store
+        .record_node_attempt("r1", 2, &test("pass", "2026-01-01T00:00:02.000Z", 0))
+        .await
+        .unwrap();
+    store
+        .start_run("r2", "run", "{}", "2026-01-02T00:00:00.000Z")
+        .await
+        .unwrap();
+    let quarantining = NodeRecord {
+        quarantined: Some(4),
+        ..node("model.p.q", "success", "2026-01-02T00:00:01.000Z", None)
+    };
+    store.record_node("r2", &quarantining).await.unwrap();
+    store
+        .record_node(
+            "r2",
+            &node("model.p.a", "success", "2026-01-02T00:00:02.000Z", None),
+        )
+        .await
+        .unwrap();
+    store
+        .start_run("r3", "test", "{}", "2026-01-03T00:00:00.000Z")
+        .await
+        .unwrap();
+    store
+        .record_node("r3", &test("fail", "2026-01-03T00:00:01.000Z", 3))
+        .await
+        .unwrap();
+    store
+        .record_node(
+            "r3",
+            &node("test.p.u", "pass", "2026-01-03T00:00:02.000Z", None),
+        )
+        .await
+        .unwrap();
+    store
+        .start_run("r4", "seed", "{}", "2026-01-04T00:00:00.000Z")
+        .await
+        .unwrap();
+    store
+        .record_node(
+            "r4",
+            &node("seed.p.s", "success", "2026-01-04T00:00:01.000Z", None),
+        )
+        .await
+        .unwrap();
+
+    let tests = store.results_by_prefix("test.", 10).await.unwrap();
+    let seen: Vec<(&str, &str, &str, i64, Option<i64>)> = tests
+        .iter()
+        .map(|r| {
+            let e = &r.execution;
+            (
+                r.run_id.as_str(),
+                e.record.unique_id.as_str(),
+                e.record.status.as_str(),
+                e.attempt,
+                e.record.failures,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("r3", "test.p.t", "fail", 1, Some(3)),
+            ("r3", "test.p.u", "pass", 1, None),
+            ("r1", "test.p.t", "pass", 2, Some(0)),
+        ]
+    );
+    assert_eq!(tests[0].command, "test");
+    assert_eq!(tests[0].run_started_at, "2026-01-03T00:00:00.000Z");
+    assert!(
+        tests[0]
+            .execution
+            .record
+            .sample
+            .as_deref()
+            .unwrap()
+            .contains("| 7  |")
+    );
+    assert_eq!(tests[2].execution.record.sample, None);
+    // Only the latest run that ran tests, when asked for one.
+    let latest = store.results_by_prefix("test.", 1).await.unwrap();
+    assert!(latest.iter().all(|r| r.run_id == "r3") && latest.len() == 2);
+
+    let history = store.node_history("test.p.t", 10).await.unwrap();
+    let runs: Vec<&str> = history.iter().map(|r| r.run_id.as_str()).collect();
+    assert_eq!(runs, ["r3", "r1"]);
+    assert!(
+        store
+            .node_history("test.p.none", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let quarantine = store.quarantine_results(10).await.unwrap();
+    assert_eq!(quarantine.len(), 1);
+    assert_eq!(quarantine[0].run_id, "r2");
+    assert_eq!(quarantine[0].execution.record.unique_id, "model.p.q");
+    assert_eq!(quarantine[0].execution.record.quarantined, Some(4));
 }

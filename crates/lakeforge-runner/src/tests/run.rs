@@ -173,6 +173,22 @@ async fn what_sits_downstream_of_a_failure_is_skipped() {
     // Every node is recorded, the skipped ones too, and the run as failed.
     let executions = f.meta.node_executions(&summary.run_id).await.unwrap();
     assert_eq!(executions.len(), 7);
+    // The failing test's count and sample rows are recorded with it, for the UI.
+    let test = executions
+        .iter()
+        .find(|e| f.project.nodes[&e.record.unique_id].name == "not_null_nulls_v")
+        .unwrap();
+    assert_eq!(test.record.failures, Some(1));
+    let sample = test.record.sample.as_deref().unwrap_or_default();
+    assert!(sample.contains("| v |"), "{sample}");
+    let model = executions
+        .iter()
+        .find(|e| f.project.nodes[&e.record.unique_id].name == "fine")
+        .unwrap();
+    assert_eq!(
+        (model.record.failures, model.record.quarantined),
+        (None, None)
+    );
     let run = f.meta.run(&summary.run_id).await.unwrap().unwrap();
     assert_eq!(run.status, "error");
     assert_eq!(

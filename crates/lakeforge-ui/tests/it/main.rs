@@ -14,6 +14,7 @@ mod escaping;
 mod lineage;
 mod models;
 mod pages;
+mod quality;
 
 use std::sync::Arc;
 
@@ -47,6 +48,7 @@ pub fn node(
         delta_version: wrote.then_some(3),
         sql_hash: None,
         message: message.map(str::to_string),
+        ..NodeRecord::default()
     }
 }
 
