@@ -175,7 +175,12 @@ impl DocResolver<'_> {
         }
         for (path, r) in &mut index.snapshots {
             let owner = format!("snapshot.{package}.{}", r.name);
-            each(path, &owner, format!("snapshot `{}`", r.name), &mut r.description)?;
+            each(
+                path,
+                &owner,
+                format!("snapshot `{}`", r.name),
+                &mut r.description,
+            )?;
             for c in &mut r.columns {
                 let what = format!("column `{}` of snapshot `{}`", c.name, r.name);
                 each(path, &owner, what, &mut c.description)?;
@@ -203,11 +208,21 @@ impl DocResolver<'_> {
         }
         for (path, m) in &mut index.ml_models {
             let owner = format!("ml_model.{package}.{}", m.name);
-            each(path, &owner, format!("ML model `{}`", m.name), &mut m.description)?;
+            each(
+                path,
+                &owner,
+                format!("ML model `{}`", m.name),
+                &mut m.description,
+            )?;
         }
         for (path, u) in &mut index.unit_tests {
             let owner = format!("unit_test.{package}.{}.{}", u.model, u.name);
-            each(path, &owner, format!("unit test `{}`", u.name), &mut u.description)?;
+            each(
+                path,
+                &owner,
+                format!("unit test `{}`", u.name),
+                &mut u.description,
+            )?;
         }
         Ok(())
     }
@@ -259,7 +274,9 @@ impl DocResolver<'_> {
         let order = [self.root.to_string(), package.to_string()];
         let calls = calls.clone();
         Value::from_function(
-            move |first: String, second: Option<String>| -> std::result::Result<String, minijinja::Error> {
+            move |first: String,
+                  second: Option<String>|
+                  -> std::result::Result<String, minijinja::Error> {
                 let (package, name) = match second {
                     Some(name) => (Some(first), name),
                     None => (None, first),
@@ -272,7 +289,9 @@ impl DocResolver<'_> {
                     }
                     None => {
                         calls.missing.get_or_insert((package, name.clone()));
-                        Err(crate::jinja::invalid(format!("no docs block named `{name}`")))
+                        Err(crate::jinja::invalid(format!(
+                            "no docs block named `{name}`"
+                        )))
                     }
                 }
             },
@@ -299,7 +318,9 @@ impl DocResolver<'_> {
         };
         ProjectError::Config {
             path: path.into(),
-            message: format!("the description of {what} calls {call}, but no docs block has that name\nhint: {hint}"),
+            message: format!(
+                "the description of {what} calls {call}, but no docs block has that name\nhint: {hint}"
+            ),
         }
     }
 }
@@ -341,7 +362,10 @@ mod tests {
         assert_eq!(
             blocks,
             vec![
-                ("orders".to_string(), "One row per **order**.\n\n- a".to_string()),
+                (
+                    "orders".to_string(),
+                    "One row per **order**.\n\n- a".to_string()
+                ),
                 ("status_42".to_string(), "Status".to_string()),
             ]
         );
@@ -352,16 +376,35 @@ mod tests {
         let unclosed = parse_blocks("models/d.md", "x\n{% docs a %}\ntext")
             .unwrap_err()
             .to_string();
-        assert!(unclosed.starts_with("models/d.md:2: docs block `a` is not closed"), "{unclosed}");
-        assert!(unclosed.contains("hint: end it with `{% enddocs %}`"), "{unclosed}");
-        let nameless = parse_blocks("models/d.md", "{% docs %}x{% enddocs %}").unwrap_err().to_string();
-        assert!(nameless.contains("does not name its docs block"), "{nameless}");
-        let two_words = parse_blocks("models/d.md", "{% docs a b %}x{% enddocs %}").unwrap_err().to_string();
-        assert!(two_words.contains("does not name its docs block"), "{two_words}");
+        assert!(
+            unclosed.starts_with("models/d.md:2: docs block `a` is not closed"),
+            "{unclosed}"
+        );
+        assert!(
+            unclosed.contains("hint: end it with `{% enddocs %}`"),
+            "{unclosed}"
+        );
+        let nameless = parse_blocks("models/d.md", "{% docs %}x{% enddocs %}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            nameless.contains("does not name its docs block"),
+            "{nameless}"
+        );
+        let two_words = parse_blocks("models/d.md", "{% docs a b %}x{% enddocs %}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            two_words.contains("does not name its docs block"),
+            "{two_words}"
+        );
         let nested = parse_blocks("models/d.md", "{% docs a %}\n{% docs b %}x{% enddocs %}")
             .unwrap_err()
             .to_string();
-        assert!(nested.starts_with("models/d.md:2: a docs block starts inside docs block `a`"), "{nested}");
+        assert!(
+            nested.starts_with("models/d.md:2: a docs block starts inside docs block `a`"),
+            "{nested}"
+        );
     }
 
     fn doc(package: &str, name: &str) -> (String, Doc) {
@@ -389,9 +432,14 @@ mod tests {
         .into_iter()
         .collect();
         let order = ["root".to_string(), "pkg".to_string()];
-        let found = |p: Option<&str>, n: &str| lookup(&docs, &order, p, n).map(|d| d.block_contents.clone());
+        let found = |p: Option<&str>, n: &str| {
+            lookup(&docs, &order, p, n).map(|d| d.block_contents.clone())
+        };
         assert_eq!(found(None, "shared").as_deref(), Some("shared of root"));
-        assert_eq!(found(Some("pkg"), "shared").as_deref(), Some("shared of pkg"));
+        assert_eq!(
+            found(Some("pkg"), "shared").as_deref(),
+            Some("shared of pkg")
+        );
         assert_eq!(found(None, "own").as_deref(), Some("own of pkg"));
         assert_eq!(found(None, "far").as_deref(), Some("far of other"));
         assert_eq!(found(Some("root"), "far"), None);

@@ -23,8 +23,8 @@ mod props;
 mod resolve;
 mod scope;
 
-pub(crate) use files::{checksum, fqn_of};
 pub use docs::Doc;
+pub(crate) use files::{checksum, fqn_of};
 pub use nodes::schema_for;
 pub(crate) use resolve::{RefIndex, find_source};
 pub(crate) use scope::Scope;

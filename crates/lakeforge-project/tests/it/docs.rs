@@ -42,7 +42,11 @@ sources:
 /// `docs_paths` is given), and the package `docs_pkg` installed beside it.
 fn project(dir: &Path, props: &str, docs_paths: Option<&str>) -> PathBuf {
     let pkg = dir.join("docs_pkg");
-    write(&pkg, "dbt_project.yml", "name: docs_pkg\nversion: '1.0'\nconfig-version: 2\n");
+    write(
+        &pkg,
+        "dbt_project.yml",
+        "name: docs_pkg\nversion: '1.0'\nconfig-version: 2\n",
+    );
     write(
         &pkg,
         "macros/docs.md",
@@ -58,14 +62,22 @@ fn project(dir: &Path, props: &str, docs_paths: Option<&str>) -> PathBuf {
         &format!("name: shop\nversion: '1.0'\nconfig-version: 2\n{extra}"),
     );
     write(&root, "packages.yml", "packages:\n  - local: ../docs_pkg\n");
-    write(&root, "models/orders.sql", "select 1 as id, 'open' as status, 2 as plain\n");
+    write(
+        &root,
+        "models/orders.sql",
+        "select 1 as id, 'open' as status, 2 as plain\n",
+    );
     write(&root, "seeds/raw_orders.csv", "id\n1\n");
     write(
         &root,
         "models/docs/orders.md",
         "# Orders\n\n{% docs orders %}\nOne row per **order**.\n\n- placed online\n{% enddocs %}\n\n{% docs shared %}Defined by the project.{% enddocs %}\n",
     );
-    write(&root, "docs/status.md", "{% docs status %}`open` or `shipped`{% enddocs %}\n");
+    write(
+        &root,
+        "docs/status.md",
+        "{% docs status %}`open` or `shipped`{% enddocs %}\n",
+    );
     write(&root, "models/schema.yml", props);
     std::fs::create_dir_all(root.join("dbt_packages")).unwrap();
     std::os::unix::fs::symlink(&pkg, root.join("dbt_packages/docs_pkg")).unwrap();
@@ -94,7 +106,10 @@ fn doc_calls_in_descriptions_resolve_to_docs_blocks_of_the_project_and_its_packa
         ]
     );
     let orders = &p.nodes["model.shop.orders"];
-    assert_eq!(orders.description, "One row per **order**.\n\n- placed online");
+    assert_eq!(
+        orders.description,
+        "One row per **order**.\n\n- placed online"
+    );
     let column = |name: &str| {
         orders
             .columns
@@ -107,9 +122,15 @@ fn doc_calls_in_descriptions_resolve_to_docs_blocks_of_the_project_and_its_packa
     assert_eq!(column("id"), "Defined by the package.");
     assert_eq!(column("plain"), "no Jinja here");
     // doc('name') finds the root project's block before a package's of the same name.
-    assert_eq!(p.nodes["seed.shop.raw_orders"].description, "Defined by the project.");
+    assert_eq!(
+        p.nodes["seed.shop.raw_orders"].description,
+        "Defined by the project."
+    );
     let payments = &p.sources["source.shop.shop.payments"];
-    assert_eq!(payments.description, "One row per **order**.\n\n- placed online (source)");
+    assert_eq!(
+        payments.description,
+        "One row per **order**.\n\n- placed online (source)"
+    );
     assert_eq!(payments.columns[0].description, "`open` or `shipped`");
 
     let m = lakeforge_project::manifest::manifest_json(&p, &HashMap::new());
@@ -119,7 +140,10 @@ fn doc_calls_in_descriptions_resolve_to_docs_blocks_of_the_project_and_its_packa
     assert_eq!(doc["resource_type"], "doc");
     assert_eq!(doc["path"], "models/docs/orders.md");
     assert_eq!(doc["original_file_path"], "models/docs/orders.md");
-    assert_eq!(doc["block_contents"], "One row per **order**.\n\n- placed online");
+    assert_eq!(
+        doc["block_contents"],
+        "One row per **order**.\n\n- placed online"
+    );
     let pkg_doc = &m["docs"]["doc.docs_pkg.shared"];
     assert_eq!(pkg_doc["path"], "dbt_packages/docs_pkg/macros/docs.md");
     assert_eq!(pkg_doc["original_file_path"], "macros/docs.md");
@@ -141,7 +165,10 @@ fn without_docs_paths_blocks_are_read_from_the_resource_paths_only() {
         ),
         "{err}"
     );
-    assert!(err.contains("hint: the docs blocks are: `orders`, `pkg_only`, `shared`"), "{err}");
+    assert!(
+        err.contains("hint: the docs blocks are: `orders`, `pkg_only`, `shared`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -165,14 +192,21 @@ fn an_unknown_doc_name_is_an_error_naming_the_file_the_entry_and_a_close_name() 
         err.contains("the description of model `orders` calls doc('docs_pkg', 'orders')"),
         "{err}"
     );
-    assert!(err.contains("the docs blocks are: `pkg_only`, `shared`"), "{err}");
+    assert!(
+        err.contains("the docs blocks are: `pkg_only`, `shared`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_docs_name_defined_twice_in_one_package_names_both_files() {
     let dir = tempfile::tempdir().unwrap();
     let root = project(dir.path(), PROPS, Some("models, docs"));
-    write(&root, "docs/again.md", "{% docs orders %}Again.{% enddocs %}\n");
+    write(
+        &root,
+        "docs/again.md",
+        "{% docs orders %}Again.{% enddocs %}\n",
+    );
     let err = load(&root).unwrap_err().to_string();
     assert!(
         err.starts_with("docs/again.md: docs block `orders` is defined twice in package `shop`: in models/docs/orders.md and here"),
