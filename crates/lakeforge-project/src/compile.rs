@@ -489,24 +489,9 @@ impl CompileContext {
         Ok(sql.trim().trim_end_matches(';').trim().to_string())
     }
 
-    /// Where `lakeforge compile` writes a node's SQL: target/compiled/<project>/<path>.
+    /// Where `lakeforge compile` writes a node's SQL (see [`Project::compiled_path`]).
     pub fn compiled_path(&self, node: &Node) -> PathBuf {
-        // A package's node goes under the package's name, at its path inside the package.
-        let scope = self.project.scope_of(node);
-        let p = self
-            .project
-            .target_dir()
-            .join("compiled")
-            .join(&scope.name)
-            .join(scope.own_path(&node.path));
-        // Tests declared in YAML get a file of their own under the YAML file's path, as in dbt:
-        // a generic test's is named by its short name (its relation), which stays under 64
-        // characters however long its arguments make its full name.
-        match &node.test {
-            Some(TestKind::Generic { .. }) => p.join(format!("{}.sql", node.relation.identifier)),
-            Some(TestKind::Unit(_)) => p.join(format!("{}.sql", node.name)),
-            _ => p,
-        }
+        self.project.compiled_path(node)
     }
 
     fn relation_of(&self, unique_id: &str) -> Option<Relation> {

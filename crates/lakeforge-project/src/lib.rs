@@ -45,7 +45,7 @@ pub use compile::{
 pub use error::{ProjectError, Result};
 pub use error_text::{error_text, text_with_causes};
 pub use graph::Graph;
-pub use load::{LoadOptions, Project};
+pub use load::{Doc, LoadOptions, Project};
 pub use ml_model::{GateCondition, MlModelSpec, SplitSpec, TuningSpec};
 pub use node::{
     ColumnInfo, Condition, IncrementalStrategy, Materialization, Node, NodeConfig, OnSchemaChange,

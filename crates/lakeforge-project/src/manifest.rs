@@ -40,8 +40,9 @@ pub fn manifest_json(project: &Project, compiled: &HashMap<&str, &str>) -> Value
 impl Serialize for Manifest<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let p = self.project;
-        let mut m = s.serialize_map(Some(10))?;
+        let mut m = s.serialize_map(Some(11))?;
         m.serialize_entry("child_map", &p.graph.children)?;
+        m.serialize_entry("docs", &*p.docs)?;
         m.serialize_entry("macros", &Map::new())?;
         m.serialize_entry(
             "metadata",

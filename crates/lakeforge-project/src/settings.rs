@@ -30,6 +30,13 @@ pub struct DbtProjectFile {
     pub macro_paths: Vec<String>,
     #[serde(default = "default_snapshot_paths")]
     pub snapshot_paths: Vec<String>,
+    /// dbt's `analysis-paths` (none by default, as dbt's); read here only as a place docs
+    /// blocks may live.
+    #[serde(default)]
+    pub analysis_paths: Vec<String>,
+    /// Where `{% docs %}` blocks are read from (`.md` files); unset, every path above, as dbt.
+    #[serde(default)]
+    pub docs_paths: Option<Vec<String>>,
     #[serde(default = "default_target_path")]
     pub target_path: String,
     /// Where `lakeforge deps` installs packages, one folder per package named after it.

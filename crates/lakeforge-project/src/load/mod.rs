@@ -10,9 +10,10 @@ use std::sync::Arc;
 use crate::error::{ProjectError, Result};
 use crate::graph::Graph;
 use crate::jinja::Jinja;
-use crate::node::{Node, ResourceType, SourceTable};
+use crate::node::{Node, ResourceType, SourceTable, TestKind};
 use crate::settings::{DbtProjectFile, Target, read_yaml, resolve_target};
 
+mod docs;
 mod files;
 mod generic;
 mod macros;
@@ -22,6 +23,7 @@ mod props;
 mod resolve;
 mod scope;
 
+pub use docs::Doc;
 pub(crate) use files::{checksum, fqn_of};
 pub use nodes::schema_for;
 pub(crate) use resolve::{RefIndex, find_source};
@@ -60,6 +62,12 @@ pub struct Project {
     pub vars: BTreeMap<String, serde_json::Value>,
     /// A manifest of an earlier run to compare with (`--state DIR`), for `state:` selection.
     pub state: Option<crate::state::StateManifest>,
+    /// The `{% docs %}` blocks of the project and its packages, by unique id
+    /// (`doc.<package>.<name>`); descriptions have their `doc()` calls resolved already.
+    pub docs: Arc<BTreeMap<String, Doc>>,
+    /// The docs blocks (unique ids) the descriptions of each node or source used, by its
+    /// unique id.
+    pub docs_used: BTreeMap<String, std::collections::BTreeSet<String>>,
     /// Semantic models, metrics, saved queries and time spines (saved queries are nodes too).
     pub semantic: crate::semantic::SemanticLayer,
     pub(crate) jinja: Arc<Jinja>,
@@ -107,10 +115,17 @@ impl Project {
         let jinja = Arc::new(build_jinja(&root, &scopes, &target)?);
 
         let names: Vec<String> = scopes.iter().map(|s| s.name.clone()).collect();
+        let docs = docs::DocResolver {
+            docs: Arc::new(docs::read_docs(&root, &scopes)?),
+            jinja: &jinja,
+            root: &file.name,
+            used: Default::default(),
+        };
         let mut props = Vec::with_capacity(scopes.len());
         let mut raw: Vec<RawNode> = Vec::new();
         for scope in &scopes {
-            let index = read_props(&root, &scope.file)?;
+            let mut index = read_props(&root, &scope.file)?;
+            docs.resolve(scope, &mut index)?;
             let ctx = Ctx {
                 scope,
                 root: &file,
@@ -293,7 +308,11 @@ impl Project {
         )?;
 
         let graph = Graph::build(&nodes, &sources)?;
+        let docs_used = docs.used.into_inner().unwrap_or_else(|e| e.into_inner());
+        let docs = docs.docs;
         Ok(Project {
+            docs,
+            docs_used,
             semantic,
             root,
             name: file.name.clone(),
@@ -314,6 +333,25 @@ impl Project {
     /// The folder compiled SQL, manifest.json and run_results.json go to.
     pub fn target_dir(&self) -> PathBuf {
         self.root.join(&self.file.target_path)
+    }
+
+    /// Where `lakeforge compile` writes a node's SQL: target/compiled/<project>/<path>.
+    pub fn compiled_path(&self, node: &Node) -> PathBuf {
+        // A package's node goes under the package's name, at its path inside the package.
+        let scope = self.scope_of(node);
+        let p = self
+            .target_dir()
+            .join("compiled")
+            .join(&scope.name)
+            .join(scope.own_path(&node.path));
+        // Tests declared in YAML get a file of their own under the YAML file's path, as in dbt:
+        // a generic test's is named by its short name (its relation), which stays under 64
+        // characters however long its arguments make its full name.
+        match &node.test {
+            Some(TestKind::Generic { .. }) => p.join(format!("{}.sql", node.relation.identifier)),
+            Some(TestKind::Unit(_)) => p.join(format!("{}.sql", node.name)),
+            _ => p,
+        }
     }
 
     pub fn node(&self, unique_id: &str) -> Option<&Node> {

@@ -133,6 +133,8 @@ pub(crate) fn scopes(
         scoped.test_paths = prefixed(&pkg_file.test_paths);
         scoped.macro_paths = prefixed(&pkg_file.macro_paths);
         scoped.snapshot_paths = prefixed(&pkg_file.snapshot_paths);
+        scoped.analysis_paths = prefixed(&pkg_file.analysis_paths);
+        scoped.docs_paths = pkg_file.docs_paths.as_deref().map(prefixed);
         out.push(Scope {
             name: pkg_file.name.clone(),
             prefix: folder,

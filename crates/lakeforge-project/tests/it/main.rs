@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
 
+mod docs;
 mod jinja_runtime;
 mod many_files;
 mod modern;
