@@ -207,6 +207,7 @@ fn ui_pages_work_in_a_real_browser() {
         ],
         "markup": ["<img src=x onerror=alert(1)>", "<script>alert(2)</script>"],
         "models": [{ "name": "customer_value", "production": 1 }],
+        "lineage": { "node": "customers", "column": "email", "upstream": "raw_customers.email" },
     });
     let expect_file = p.path().join("browser-expect.json");
     std::fs::write(&expect_file, expect.to_string()).unwrap();
@@ -240,7 +241,18 @@ fn ui_pages_work_in_a_real_browser() {
         eprintln!("{mode}:\n{stdout}");
     }
     for (name, expected) in [
-        ("open", &["overview", "runs", "runs-filtered", "run"][..]),
+        (
+            "open",
+            &[
+                "overview",
+                "runs",
+                "runs-filtered",
+                "run",
+                "lineage",
+                "lineage-columns",
+                "model",
+            ][..],
+        ),
         (
             "token",
             &[
@@ -250,6 +262,9 @@ fn ui_pages_work_in_a_real_browser() {
                 "runs",
                 "runs-filtered",
                 "run",
+                "lineage",
+                "lineage-columns",
+                "model",
             ][..],
         ),
     ] {
