@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
 use axum::extract::rejection::PathRejection;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use lakeforge_engine::lineage::tables::{display_name, has_columns, resolve};
 use lakeforge_engine::lineage::trace::{Direction, Owner, Tracer};

@@ -89,10 +89,10 @@ pub fn resolve(project: &Project, name: &str) -> Result<String> {
 
 /// Whether `id` has columns to trace: an ML model's lineage is its tables only.
 pub fn has_columns(project: &Project, id: &str) -> bool {
-    !project
+    project
         .nodes
         .get(id)
-        .is_some_and(|n| n.resource_type == ResourceType::MlModel)
+        .is_none_or(|n| n.resource_type != ResourceType::MlModel)
 }
 
 /// Where a source that is not a table of the lake is read from: its database table or its

@@ -101,7 +101,10 @@ async fn a_models_columns_are_traced_to_the_source_across_models() {
     let shop = load_shop(true).await;
     let (status, body) = get_json(&shop.state, "/api/lineage/model.shop.totals/columns").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["node"], json!({"unique_id": "model.shop.totals", "name": "totals"}));
+    assert_eq!(
+        body["node"],
+        json!({"unique_id": "model.shop.totals", "name": "totals"})
+    );
     assert_eq!(body["direction"], "upstream");
     assert_eq!(body["columns"], json!(["customer_id", "total"]));
     let up = &body["upstream_columns"];
@@ -114,7 +117,9 @@ async fn a_models_columns_are_traced_to_the_source_across_models() {
         "{total:#}"
     );
     assert!(
-        sources.iter().any(|s| s["column"] == "kind" && s["kind"] == "indirect"),
+        sources
+            .iter()
+            .any(|s| s["column"] == "kind" && s["kind"] == "indirect"),
         "{total:#}"
     );
     let doubled = entry(up, "stg_events", "doubled");
@@ -157,14 +162,23 @@ async fn what_cannot_be_traced_says_why() {
     let (status, body) = get_json(&shop.state, "/api/lineage/totls/columns").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("no model, seed or source named `totls`"), "{message}");
-    assert!(message.contains("hint: did you mean `totals`?"), "{message}");
+    assert!(
+        message.contains("no model, seed or source named `totls`"),
+        "{message}"
+    );
+    assert!(
+        message.contains("hint: did you mean `totals`?"),
+        "{message}"
+    );
 
     let (status, body) = get_json(&shop.state, "/api/lineage/totals/columns?column=totl").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"]["field"], "column");
     assert!(
-        body["error"]["message"].as_str().unwrap().contains("did you mean `total`?"),
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `total`?"),
         "{body}"
     );
 
@@ -173,11 +187,15 @@ async fn what_cannot_be_traced_says_why() {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"]["code"], "not_built");
     assert!(
-        body["error"]["message"].as_str().unwrap().contains("lakeforge build -s +people"),
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("lakeforge build -s +people"),
         "{body}"
     );
 
-    let (status, body) = get_json(&shop.state, "/api/lineage/totals/columns?downstream=maybe").await;
+    let (status, body) =
+        get_json(&shop.state, "/api/lineage/totals/columns?downstream=maybe").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["field"], "downstream");
     let (status, body) = get_json(&shop.state, "/api/lineage/totals/columns?depth=1").await;
@@ -189,4 +207,3 @@ async fn what_cannot_be_traced_says_why() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "no_lake");
 }
-
