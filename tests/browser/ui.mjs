@@ -28,6 +28,7 @@
 //     tests with their status and result squares; from the test's link to its page, which
 //     shows its failing rows (a table with that column), history and chart; the overview
 //     links the test to that page.
+//   lineage, model (with expected.lineage / expected.models): see lineageSteps below.
 //   logout (with --token): the cookie is gone, pages go to the login form again.
 // On every page: no console error, uncaught exception, failed request, dialog, or response
 // of 400 and above (but the refused login's 401); no element or event handler attribute
@@ -162,6 +163,110 @@ async function markupShownAsText(locator, where) {
   const all = (await locator.allTextContents()).join("\n");
   for (const markup of expected.markup || []) {
     check(all.includes(markup), `${where} does not show ${JSON.stringify(markup)} as text`);
+  }
+}
+
+// ---- Lineage and model curves (issue 18, part 3): their own block, called after "run". ----
+// expected.lineage = { "node": "customers", "column": "email", "upstream": "raw_customers.email" }
+// names a model of the project, one of its columns and a column of another table it is
+// computed from; expected.models[0] is a registered model with charts.
+//   lineage: the graph shows the node; searching for it marks it and zooms to it (the SVG's
+//     viewBox changes); clicking it lights its upstream and downstream; the wheel zooms (the
+//     viewBox changes again); its column panel lists the column, and choosing it lists the
+//     upstream column with a link that picks that table on the graph.
+//   model: the model's page draws its charts: every chart image loads with a non-zero size.
+async function lineageSteps(page) {
+  const want = expected.lineage;
+  if (want) {
+    await step(page, "lineage", async () => {
+      await page.goto(`${base}/lineage`);
+      await ready(page);
+      await page.locator("#graph svg g.node").first().waitFor();
+      const viewBox = () => page.locator("#graph svg").getAttribute("viewBox");
+      const nodeId = (name) =>
+        page.$$eval(
+          "#graph g.node",
+          (gs, name) => {
+            const g = gs.find((g) => g.querySelector("title").textContent.startsWith(name + " ("));
+            return g ? g.getAttribute("data-id") : null;
+          },
+          name,
+        );
+      const id = await nodeId(want.node);
+      check(id, `the graph does not show ${want.node}`);
+      const drawn = await page.locator("#graph g.node").count();
+
+      // Search: the node is marked and the view zooms to the matches.
+      const fitted = await viewBox();
+      await page.fill("#search", want.node);
+      await page.press("#search", "Enter");
+      await page.locator(`#graph g.node.match[data-id="${id}"]`).waitFor();
+      check((await viewBox()) !== fitted, "searching did not move the view to the matches");
+
+      // Clicking a node lights its upstream and downstream (fitted first, so it is in view).
+      await page.locator("#search").fill("");
+      await page.click("#fit");
+      await page.locator(`#graph g.node[data-id="${id}"] rect`).click();
+      await page.locator(`#graph.focused g.node.current[data-id="${id}"]`).waitFor();
+      check((await page.locator("#detail-title").textContent()) === want.node, "the details do not name the node clicked");
+      const upstreamTable = want.upstream.slice(0, want.upstream.lastIndexOf("."));
+      const upstreamId = await nodeId(upstreamTable);
+      check(upstreamId, `the graph does not show ${upstreamTable}`);
+      check(
+        await page.locator(`#graph g.node.lit[data-id="${upstreamId}"]`).count() === 1,
+        `${upstreamTable}, upstream of ${want.node}, is not lit`,
+      );
+      const lit = await page.locator("#graph g.node.lit").count();
+      check(lit > 1 && lit <= drawn, `${lit} of ${drawn} nodes lit`);
+
+      // The wheel zooms: the viewBox shrinks around the pointer.
+      const before = (await viewBox()).split(" ").map(Number);
+      const box = await page.locator("#graph svg").boundingBox();
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      await page.mouse.wheel(0, -400);
+      await page.waitForFunction(
+        (w) => Number(document.querySelector("#graph svg").getAttribute("viewBox").split(" ")[2]) < w,
+        before[2],
+      );
+      await screenshot(page, "lineage");
+
+      // Column lineage: the column, and the upstream column it is computed from, linked.
+      const button = page.locator(`#column-list button[data-column="${want.column}"]`);
+      await button.waitFor({ timeout: 30_000 });
+      await button.click();
+      const lines = await texts(page.locator("#column-trace li"));
+      check(
+        lines.some((l) => l.includes(want.upstream)),
+        `${want.node}.${want.column}'s lineage does not show ${want.upstream}: ${lines.join(" | ")}`,
+      );
+      check(
+        await page.locator(`#graph g.node.lit[data-id="${upstreamId}"]`).count() === 1,
+        `the column's lineage does not light ${upstreamTable}`,
+      );
+      await nothingInjected(page);
+      await screenshot(page, "lineage-columns");
+      await page.locator(`#column-trace a[data-id="${upstreamId}"]`).first().click();
+      await page.waitForFunction((t) => document.getElementById("detail-title").textContent === t, upstreamTable);
+      return `${drawn} nodes drawn, ${lit} lit around ${want.node}; ${want.node}.${want.column} ← ${want.upstream}`;
+    });
+  }
+
+  const model = (expected.models || [])[0];
+  if (model) {
+    await step(page, "model", async () => {
+      await page.goto(`${base}/models/${encodeURIComponent(model.name)}`);
+      await ready(page);
+      await page.locator("#charts figure img").first().waitFor();
+      // Every chart image finished loading (a failed one is replaced by a caption saying so).
+      await page.waitForFunction(() => [...document.querySelectorAll("#charts img")].every((i) => i.complete));
+      const sizes = await page.$$eval("#charts img", (imgs) =>
+        imgs.map((i) => ({ src: i.getAttribute("src"), w: i.naturalWidth, h: i.naturalHeight })),
+      );
+      check(sizes.length >= 1, "no chart on the model's page");
+      for (const s of sizes) check(s.w > 0 && s.h > 0, `the chart ${s.src} has no size (${s.w}×${s.h})`);
+      await screenshot(page, "model");
+      return `${sizes.length} charts drawn (${sizes.map((s) => s.src.split("/").pop()).join(", ")})`;
+    });
   }
 }
 
@@ -362,6 +467,7 @@ try {
       return `${rows.length} tests; ${want.test} shows ${shown} failing rows`;
     });
   }
+  await lineageSteps(page);
 
   if (args.token) {
     await step(page, "logout", async () => {

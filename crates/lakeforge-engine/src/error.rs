@@ -137,6 +137,10 @@ pub enum EngineError {
     #[error("`{id}` is not a model, seed or source")]
     NotATable { id: String },
 
+    /// Lineage was asked about a name no model, seed or source has; `hint` says what to do.
+    #[error("no model, seed or source named `{name}`\nhint: {hint}")]
+    NoSuchTable { name: String, hint: String },
+
     #[error("internal error (a bug in Lakeforge, please report it): {0}")]
     Internal(String),
 }

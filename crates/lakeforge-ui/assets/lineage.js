@@ -3,6 +3,12 @@
 // to reduce crossings. The layout is computed once (again only when tests are shown or
 // hidden); pan and zoom change the SVG's viewBox and nothing else, so the page stays usable at
 // thousands of nodes. A selector box asks the API (GET /api/lineage?select=...).
+//
+// The first view fits the whole graph to the screen, as an outline: below a zoom level where
+// names could be read, labels are hidden (a CSS class, so zooming never redraws), and search,
+// a picked node or `?node=ID` in the address zoom in to where names show. A picked table's
+// columns come from GET /api/lineage/{id}/columns; choosing one lists its upstream (or
+// downstream) columns across models and lights their tables on the graph.
 "use strict";
 
 (() => {
@@ -15,6 +21,12 @@
   const MAX_LABEL = 28; // characters shown in a node; the whole name is its tooltip
   const TYPES = ["source", "seed", "model", "snapshot", "ml_model", "saved_query", "test", "unit_test"];
   const HIDDEN_BY_DEFAULT = new Set(["test", "unit_test"]);
+  // Below this many screen pixels per graph unit the 12-unit labels are under 6 px: hidden.
+  const LABELS_FROM = 0.5;
+  // Where search and picking zoom in to: names readable (1 px per unit).
+  const READABLE = 1;
+  // Nodes whose columns the API traces (tables; an ML model answers that it has none).
+  const TABLE_TYPES = new Set(["model", "seed", "source", "ml_model"]);
 
   const graphBox = document.getElementById("graph");
   const searchBox = document.getElementById("search");
@@ -169,6 +181,7 @@
   function setViewBox(vb) {
     viewBox = vb;
     view.svg.setAttribute("viewBox", `${vb.x} ${vb.y} ${vb.w} ${vb.h}`);
+    graphBox.classList.toggle("far", 1 / scale() < LABELS_FROM);
   }
 
   function aspect() {
@@ -190,6 +203,19 @@
     setViewBox({ x: x - viewBox.w / 2, y: y - viewBox.h / 2, w: viewBox.w, h: viewBox.h });
   }
 
+  // Centre on (x, y), zoomed in at least to where names are readable.
+  function zoomTo(x, y) {
+    const k = Math.min(1, 1 / (READABLE * scale()));
+    setViewBox({ x: x - (viewBox.w * k) / 2, y: y - (viewBox.h * k) / 2, w: viewBox.w * k, h: viewBox.h * k });
+  }
+
+  // Zoom by `factor` (below 1: in) around the point (px, py) of the graph.
+  function zoomAround(px, py, factor) {
+    const w = Math.max(50, Math.min(view.width * 20 + 1000, viewBox.w * factor));
+    const k = w / viewBox.w;
+    setViewBox({ x: px - (px - viewBox.x) * k, y: py - (py - viewBox.y) * k, w, h: viewBox.h * k });
+  }
+
   // Screen pixels → graph units.
   function scale() {
     const r = view.svg.getBoundingClientRect();
@@ -202,11 +228,9 @@
       e.preventDefault();
       const r = root.getBoundingClientRect();
       const factor = Math.exp(Math.max(-0.5, Math.min(0.5, e.deltaY * 0.0015)));
-      const w = Math.max(50, Math.min(view.width * 20 + 1000, viewBox.w * factor));
-      const k = w / viewBox.w;
       const px = viewBox.x + ((e.clientX - r.left) / r.width) * viewBox.w;
       const py = viewBox.y + ((e.clientY - r.top) / r.height) * viewBox.h;
-      setViewBox({ x: px - (px - viewBox.x) * k, y: py - (py - viewBox.y) * k, w, h: viewBox.h * k });
+      zoomAround(px, py, factor);
     }, { passive: false });
     root.addEventListener("pointerdown", (e) => {
       if (e.button !== 0) return;
@@ -278,21 +302,34 @@
     }
   }
 
+  // The node's upstream and downstream, lit.
+  function lineageOf(id) {
+    const { up, down } = adjacency();
+    return { upstream: walk(id, up), downstream: walk(id, down) };
+  }
+
   function pickNode(id) {
     const n = byId.get(id);
     if (!n) return;
-    const { up, down } = adjacency();
-    const upstream = walk(id, up);
-    const downstream = walk(id, down);
+    const { upstream, downstream } = lineageOf(id);
     current = id;
     focus = new Set([...upstream, ...downstream]);
     applyHighlight();
     showDetail(n, upstream.size - 1, downstream.size - 1);
+    showColumns(id);
+  }
+
+  // Pick a node and bring it into view, readable.
+  function goTo(id) {
+    pickNode(id);
+    const drawn = view && view.nodes.get(id);
+    if (drawn) zoomTo(drawn.x + NODE_W / 2, drawn.y + NODE_H / 2);
   }
 
   function clearFocus() {
     focus = null;
     current = null;
+    columnNode = null;
     applyHighlight();
     document.getElementById("detail").hidden = true;
   }
@@ -336,9 +373,144 @@
     if (centre && hits.length > 0) {
       const cx = hits.reduce((s, n) => s + n.x, 0) / hits.length + NODE_W / 2;
       const cy = hits.reduce((s, n) => s + n.y, 0) / hits.length + NODE_H / 2;
-      centreOn(cx, cy);
+      // A few matches are worth reading; many are better seen where they lie.
+      if (hits.length <= 20) zoomTo(cx, cy);
+      else centreOn(cx, cy);
     }
+    return hits;
   }
+
+  // ---- column lineage ----
+
+  const columnsBox = document.getElementById("columns");
+  const columnList = document.getElementById("column-list");
+  const columnTrace = document.getElementById("column-trace");
+  const columnDirection = document.getElementById("col-direction");
+  const columnAnswers = new Map(); // `${id} ${direction}` → the API's answer
+  let columnNode = null; // the node whose columns the panel shows
+
+  function columnStatus(text, isError) {
+    const node = document.getElementById("columns-status");
+    node.textContent = text;
+    node.classList.toggle("error", Boolean(isError));
+    node.hidden = text === "";
+  }
+
+  async function showColumns(id) {
+    columnNode = id;
+    columnList.replaceChildren();
+    columnTrace.replaceChildren();
+    if (!TABLE_TYPES.has(byId.get(id).resource_type)) {
+      columnsBox.hidden = true;
+      return;
+    }
+    columnsBox.hidden = false;
+    const direction = columnDirection.value;
+    const key = id + " " + direction;
+    let answer = columnAnswers.get(key);
+    if (!answer) {
+      columnStatus("Tracing its columns…");
+      try {
+        answer = await getJSON(
+          "/api/lineage/" + encodeURIComponent(id) + "/columns" + (direction === "down" ? "?downstream=true" : "")
+        );
+      } catch (e) {
+        if (columnNode === id) columnStatus(e.message, true);
+        return;
+      }
+      columnAnswers.set(key, answer);
+    }
+    // Another node (or direction) was picked while this one was traced.
+    if (columnNode !== id || columnDirection.value !== direction) return;
+    if (answer.note) {
+      columnStatus(answer.note);
+      return;
+    }
+    columnStatus(
+      answer.columns.length === 0
+        ? "No columns."
+        : answer.columns.length + " column" + (answer.columns.length === 1 ? "" : "s") + ": choose one for its lineage."
+    );
+    columnList.replaceChildren(
+      ...answer.columns.map((c) => {
+        const button = el("button", { type: "button", class: "link mono", "data-column": c }, c);
+        button.addEventListener("click", () => chooseColumn(answer, c, button));
+        return el("li", {}, button);
+      })
+    );
+  }
+
+  // A column of a trace as the API names it: its table (or bare relation) and name.
+  function columnKey(c) {
+    return (c.node === null ? "relation " + c.relation : c.node) + "\u0000" + c.column;
+  }
+
+  // The columns `column` reaches in `answer`, depth first as the CLI prints them: direct
+  // edges followed, indirect ones listed; a column reached again is not expanded again.
+  function traceLines(answer, column) {
+    const up = answer.direction === "upstream";
+    const reached = new Map(answer[up ? "upstream_columns" : "downstream_columns"].map((c) => [columnKey(c), c]));
+    const edgesOf = (c) => ((reached.get(columnKey(c)) || {})[up ? "sources" : "used_by"]) || [];
+    const lines = [];
+    const expanded = new Set();
+    const visit = (c, depth) => {
+      expanded.add(columnKey(c));
+      for (const e of edgesOf(c)) {
+        const follow = e.kind === "direct";
+        const repeated = follow && expanded.has(columnKey(e)) && edgesOf(e).length > 0;
+        lines.push({ depth, col: e, repeated });
+        if (follow && !expanded.has(columnKey(e))) visit(e, depth + 1);
+      }
+    };
+    visit({ node: answer.node.name, relation: null, column }, 0);
+    return lines;
+  }
+
+  function chooseColumn(answer, column, button) {
+    for (const b of columnList.querySelectorAll("button.chosen")) b.classList.remove("chosen");
+    button.classList.add("chosen");
+    const up = answer.direction === "upstream";
+    const lines = traceLines(answer, column);
+    const tables = new Set([answer.node.unique_id]);
+    const items = lines.map((l) => {
+      const id = l.col.node === null ? null : answer.tables[l.col.node];
+      if (id) tables.add(id);
+      const table = id
+        ? el("a", { href: "/lineage?node=" + encodeURIComponent(id), class: "mono", "data-id": id }, l.col.node)
+        : el("span", { class: "mono" }, l.col.node === null ? l.col.relation : l.col.node);
+      if (id) {
+        table.addEventListener("click", (event) => {
+          event.preventDefault();
+          goTo(id);
+        });
+      }
+      const item = el(
+        "li",
+        { class: "col-line " + l.col.kind },
+        up ? "← " : "→ ",
+        table,
+        el("span", { class: "mono" }, "." + l.col.column),
+        " ",
+        el("span", { class: "kind" }, l.col.kind),
+        l.repeated ? " … shown above" : ""
+      );
+      item.style.paddingLeft = l.depth * 1.2 + "em";
+      return item;
+    });
+    const none = up ? "no source columns" : "no downstream model uses it";
+    columnTrace.replaceChildren(
+      el("h4", { class: "mono" }, answer.node.name + "." + column),
+      items.length ? el("ul", { class: "column-trace" }, ...items) : el("p", { class: "empty" }, none)
+    );
+    // On the graph: the tables this column's lineage passes through.
+    focus = tables;
+    current = answer.node.unique_id;
+    applyHighlight();
+  }
+
+  columnDirection.addEventListener("change", () => {
+    if (columnNode) showColumns(columnNode);
+  });
 
   // ---- selector ----
 
@@ -380,6 +552,8 @@
       return;
     }
     draw();
+    const wanted = new URLSearchParams(location.search).get("node");
+    if (wanted && byId.has(wanted)) goTo(wanted);
   }
 
   let searchTimer = null;
@@ -390,7 +564,8 @@
   searchBox.addEventListener("keydown", (e) => {
     if (e.key === "Enter") {
       e.preventDefault();
-      applySearch(true);
+      const hits = applySearch(true) || [];
+      if (hits.length > 0) goTo(hits[0].g.getAttribute("data-id"));
     }
   });
   document.getElementById("tools").addEventListener("submit", applySelector);
@@ -401,6 +576,12 @@
     clearFocus();
     if (view) fit();
   });
+  const zoomCentre = (factor) => {
+    if (view) zoomAround(viewBox.x + viewBox.w / 2, viewBox.y + viewBox.h / 2, factor);
+  };
+  document.getElementById("zoom-in").addEventListener("click", () => zoomCentre(1 / 1.5));
+  document.getElementById("zoom-out").addEventListener("click", () => zoomCentre(1.5));
+  document.getElementById("fit").addEventListener("click", () => view && fit());
   showTests.addEventListener("change", () => {
     if (data && data.nodes.length) draw();
   });

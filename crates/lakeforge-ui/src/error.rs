@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use lakeforge_engine::EngineError;
 use lakeforge_meta::{MetaError, TokenRejection};
 use lakeforge_report::stored::StoredReportError;
 use serde_json::json;
@@ -33,6 +34,13 @@ pub enum UiError {
     /// The project's graph is unavailable: it did not load (its error said) or none was given.
     #[error("{0}")]
     NoProject(String),
+    /// No query session over the lake was given to the UI (the lake did not open).
+    #[error("{0}")]
+    NoLake(String),
+    /// Column lineage could not be traced: the engine's error, shown as the CLI shows it
+    /// (a node or column the project lacks, a table not built yet, SQL that does not plan).
+    #[error(transparent)]
+    Lineage(lakeforge_engine::EngineError),
     /// The store could not be read; the cause is logged, not shown.
     #[error("the metadata store could not be read")]
     Store(#[source] MetaError),
@@ -71,7 +79,21 @@ impl UiError {
             UiError::Store(_) | UiError::Lake { .. } | UiError::Evaluation(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
-            UiError::TokenStore(_) | UiError::NoProject(_) => StatusCode::SERVICE_UNAVAILABLE,
+            UiError::TokenStore(_) | UiError::NoProject(_) | UiError::NoLake(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            UiError::Lineage(e) => match e {
+                EngineError::NoSuchTable { .. } | EngineError::NotATable { .. } => {
+                    StatusCode::NOT_FOUND
+                }
+                EngineError::NoSuchColumn { .. } => StatusCode::BAD_REQUEST,
+                EngineError::NotBuilt { .. } => StatusCode::CONFLICT,
+                // The project's own SQL or Jinja did not compile or plan.
+                EngineError::Project(_) | EngineError::Sql { .. } => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
         }
     }
 
@@ -86,6 +108,14 @@ impl UiError {
             UiError::Store(_) | UiError::Lake { .. } | UiError::Evaluation(_) => "internal",
             UiError::TokenStore(_) => "unavailable",
             UiError::NoProject(_) => "no_project",
+            UiError::NoLake(_) => "no_lake",
+            UiError::Lineage(_) => match self.status() {
+                StatusCode::NOT_FOUND => "not_found",
+                StatusCode::BAD_REQUEST => "bad_request",
+                StatusCode::CONFLICT => "not_built",
+                StatusCode::UNPROCESSABLE_ENTITY => "project_sql",
+                _ => "internal",
+            },
         }
     }
 }
@@ -116,11 +146,26 @@ impl IntoResponse for UiError {
                 tracing::error!(error = %source, location = %location, "{}", self)
             }
             UiError::Evaluation(e) => tracing::error!(error = %e, "{}", self),
+            UiError::Lineage(e) if self.status().is_server_error() => {
+                tracing::error!(error = %lakeforge_project::error_text(e), "column lineage failed")
+            }
             _ => {}
         }
-        let mut body = json!({"error": {"code": self.code(), "message": self.to_string()}});
-        if let UiError::BadRequest { field, .. } = &self {
-            body["error"]["field"] = json!(field);
+        let message = match &self {
+            // Its causes (DataFusion's words, already free of credentials) say what to fix.
+            UiError::Lineage(e) if !self.status().is_server_error() => {
+                lakeforge_project::error_text(e)
+            }
+            UiError::Lineage(_) => "column lineage could not be traced".to_string(),
+            _ => self.to_string(),
+        };
+        let mut body = json!({"error": {"code": self.code(), "message": message}});
+        match &self {
+            UiError::BadRequest { field, .. } => body["error"]["field"] = json!(field),
+            UiError::Lineage(EngineError::NoSuchColumn { .. }) => {
+                body["error"]["field"] = json!("column")
+            }
+            _ => {}
         }
         let mut response = (self.status(), Json(body)).into_response();
         match self {

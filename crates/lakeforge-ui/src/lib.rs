@@ -11,10 +11,12 @@
 //! while it runs), `GET /models`, `GET /models/{name}` (the registry, read-only),
 //! `GET /lineage` (the project's graph), `GET /login`, `POST /login`, `POST /logout`,
 //! `GET /assets/{file}`, `GET /api/overview`, `GET /api/runs`, `GET /api/runs/{run_id}`,
-//! `GET /api/lineage` (`lineage`: the project the CLI loaded, [`ProjectGraph`]), and the registry's (`models`): `GET /api/models`,
-//! `GET /api/models/{name}`, `GET /api/models/{name}/versions/{version}/charts/{kind}.svg`,
-//! and data quality's (`quality`): `GET /quality`, `GET /quality/tests/{unique_id}`,
-//! `GET /api/quality`, `GET /api/quality/tests/{unique_id}`.
+//! `GET /api/lineage` (`lineage`: the project the CLI loaded, [`ProjectGraph`]),
+//! `GET /api/lineage/{unique_id}/columns` (a node's column lineage, through the engine), the
+//! registry's (`models`): `GET /api/models`, `GET /api/models/{name}`,
+//! `GET /api/models/{name}/versions/{version}/charts/{kind}.svg`, and data quality's
+//! (`quality`): `GET /quality`, `GET /quality/tests/{unique_id}`, `GET /api/quality`,
+//! `GET /api/quality/tests/{unique_id}`.
 //!
 //! Who may call them is `auth`'s: open on loopback (to loopback host names only), or an API
 //! token of the store on every route, checked as the prediction server checks them. Errors
@@ -126,6 +128,7 @@ pub fn router(state: Arc<UiState>) -> Router {
         .route("/api/runs", get(api::runs))
         .route("/api/runs/{run_id}", get(api::run))
         .route("/api/lineage", get(lineage::lineage))
+        .route("/api/lineage/{unique_id}/columns", get(lineage::columns))
         .route("/api/models", get(models::list))
         .route("/api/models/{name}", get(models::detail))
         .route(

@@ -1,18 +1,24 @@
 //! The project's graph at table level, for the lineage page: `GET /api/lineage` (every node
 //! and source with the edges between them) and `GET /api/lineage?select=...` (the unique ids
 //! dbt's selector syntax picks, through lakeforge-project's own selection, the one
-//! `lakeforge ls -s` uses).
+//! `lakeforge ls -s` uses); and one node's column-level lineage,
+//! `GET /api/lineage/{unique_id}/columns[?column=&downstream=true]`, traced by
+//! lakeforge-engine's `lineage::trace` through the UI's query session, as `lakeforge lineage`
+//! traces it (the same resolving of the node, the same JSON).
 //!
 //! The graph is the project as the CLI loaded it when the UI started ([`ProjectGraph`]); a
 //! project that did not load leaves the other pages working, and these routes answer with its
 //! load error.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
+use lakeforge_engine::lineage::tables::{display_name, has_columns, resolve};
+use lakeforge_engine::lineage::trace::{Direction, Owner, Tracer};
 use lakeforge_project::{Node, Project, ResourceType, SourceTable};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -150,4 +156,87 @@ pub async fn lineage(
             Ok(Json(json!({ "select": select, "selected": selected })))
         }
     }
+}
+
+/// `GET /api/lineage/{unique_id}/columns`: the node's columns, each traced upstream to the
+/// columns it is computed from (direct ones followed model by model, indirect ones listed), or
+/// with `downstream=true` to the columns of downstream models that use it; `column=` traces
+/// one column. The node may also be named as `lakeforge lineage` takes it. `tables` maps each
+/// table named in the trace to its unique id, for links. The tables the traced models read
+/// must be in the lake (else a 409 saying what to build).
+pub async fn columns(
+    State(state): State<Arc<UiState>>,
+    id: Result<Path<String>, PathRejection>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> UiResult<Json<Value>> {
+    let Path(asked) = id.map_err(|e| UiError::bad("unique_id", e.body_text()))?;
+    let Query(pairs) = query.map_err(|e| UiError::bad("query", e.body_text()))?;
+    let mut column = None;
+    let mut direction = Direction::Up;
+    for (key, value) in pairs {
+        match key.as_str() {
+            "column" if !value.is_empty() => column = Some(value),
+            "column" => {}
+            "downstream" => {
+                direction = match value.as_str() {
+                    "true" | "1" => Direction::Down,
+                    "false" | "0" | "" => Direction::Up,
+                    other => {
+                        return Err(UiError::bad(
+                            "downstream",
+                            format!("`{other}` is not a boolean; use `downstream=true`"),
+                        ));
+                    }
+                }
+            }
+            other => {
+                return Err(UiError::bad(
+                    other,
+                    format!(
+                        "unknown parameter `{other}`; column lineage takes `column` and `downstream`"
+                    ),
+                ));
+            }
+        }
+    }
+    let project = state.project.shared()?;
+    let root = resolve(project, &asked).map_err(UiError::Lineage)?;
+    let name = display_name(project, &root);
+    let way = match direction {
+        Direction::Up => "upstream",
+        Direction::Down => "downstream",
+    };
+    let mut out = json!({
+        "node": {"unique_id": root, "name": name},
+        "direction": way,
+        "column": column,
+    });
+    if !has_columns(project, &root) {
+        out["columns"] = json!([]);
+        out["note"] = json!("an ML model has no columns of its own: its lineage is its tables");
+        return Ok(Json(out));
+    }
+    let engine = state.engine.as_ref().ok_or_else(|| {
+        UiError::NoLake(
+            "the lake could not be opened when the UI started (its warning says why), so column lineage is unavailable\nhint: restart `lakeforge ui` once the lake opens".to_string(),
+        )
+    })?;
+    let mut tracer = Tracer::new(project, engine, &name);
+    let trace = tracer
+        .trace(&root, column.as_deref(), direction, None)
+        .await
+        .map_err(UiError::Lineage)?;
+    let mut tables = BTreeMap::new();
+    for v in &trace.visited {
+        for col in std::iter::once(&v.col).chain(v.edges.iter().map(|e| &e.to)) {
+            if let Owner::Node(id) = &col.owner {
+                tables.insert(display_name(project, id), id.clone());
+            }
+        }
+    }
+    out["columns"] = json!(trace.root_columns().collect::<Vec<_>>());
+    let (key, list) = trace.to_json(project);
+    out[key] = list;
+    out["tables"] = json!(tables);
+    Ok(Json(out))
 }

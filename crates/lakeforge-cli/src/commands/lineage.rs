@@ -6,8 +6,9 @@
 //! model, the version its alias names in the registry). Column level: every output column of
 //! NODE (or `--column`) with the columns it is computed from, or with `--downstream` the
 //! columns of downstream models that use it. Both are traced by the engine
-//! (`lakeforge_engine::lineage::{tables, trace}`); this command resolves NODE, reads what the
-//! lake and the registry hold, and prints. `--tables` needs nothing built.
+//! (`lakeforge_engine::lineage::{tables, trace}`, which also resolve NODE and give the column
+//! trace as JSON, as the web UI's lineage page shows it); this command reads what the lake and
+//! the registry hold, and prints. `--tables` needs nothing built.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::process::ExitCode;
@@ -15,12 +16,11 @@ use std::process::ExitCode;
 use anyhow::bail;
 use clap::{Args, ValueEnum};
 use lakeforge_engine::lineage::tables::{
-    TreeLine, display_name, entity, reachable, read_in_place, tree,
+    TreeLine, display_name, entity, has_columns, reachable, read_in_place, resolve, tree,
 };
-use lakeforge_engine::lineage::trace::{Col, ColumnTrace, Direction, Owner, Tracer, col_name};
+use lakeforge_engine::lineage::trace::{ColumnTrace, Direction, Tracer, col_name};
 use lakeforge_engine::{Engine, StoredKind};
-use lakeforge_project::error::suggest;
-use lakeforge_project::{Materialization, Project, ResourceType};
+use lakeforge_project::{Materialization, Project};
 use serde_json::{Value, json};
 
 use super::{default_threads, load_project, open_engine};
@@ -64,7 +64,7 @@ pub async fn run(args: LineageArgs) -> anyhow::Result<ExitCode> {
         bail!("--depth counts levels and must be at least 1");
     }
     let project = load_project(&args.project)?;
-    let root = resolve_node(&project, &args.node)?;
+    let root = resolve(&project, &args.node)?;
     let engine = open_engine(&project, default_threads()).await?;
     let tables_up = !args.downstream;
     let tables_down = !args.upstream;
@@ -85,11 +85,7 @@ pub async fn run(args: LineageArgs) -> anyhow::Result<ExitCode> {
     }
 
     // Column level. An ML model has no columns of its own: its lineage is its tables.
-    let is_ml = project
-        .nodes
-        .get(&root)
-        .is_some_and(|n| n.resource_type == ResourceType::MlModel);
-    let columns = if args.tables || is_ml {
+    let columns = if args.tables || !has_columns(&project, &root) {
         None
     } else {
         let mut tracer = Tracer::new(&project, &engine, &args.node);
@@ -133,45 +129,6 @@ pub async fn run(args: LineageArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A model or seed by name, a source as `source_name.table_name`, or any of them by unique id.
-fn resolve_node(project: &Project, name: &str) -> anyhow::Result<String> {
-    if let Some(node) = project.node_by_name(name)
-        && matches!(
-            node.resource_type,
-            ResourceType::Model | ResourceType::Seed | ResourceType::MlModel
-        )
-    {
-        return Ok(node.unique_id.clone());
-    }
-    if let Some(source) = project
-        .sources
-        .values()
-        .find(|s| format!("{}.{}", s.source_name, s.name) == name)
-    {
-        return Ok(source.unique_id.clone());
-    }
-    if entity(project, name).is_some() {
-        return Ok(name.to_string());
-    }
-    let candidates: Vec<String> = project
-        .nodes
-        .values()
-        .filter(|n| matches!(n.resource_type, ResourceType::Model | ResourceType::Seed))
-        .map(|n| n.name.clone())
-        .chain(
-            project
-                .sources
-                .values()
-                .map(|s| format!("{}.{}", s.source_name, s.name)),
-        )
-        .collect();
-    let hint = match suggest(name, candidates.iter().map(String::as_str)) {
-        Some(s) => format!("did you mean `{s}`?"),
-        None => "`lakeforge ls` lists the project's models and seeds".to_string(),
-    };
-    bail!("no model, seed or source named `{name}`\nhint: {hint}")
 }
 
 /// What the lake holds under a table's relation.
@@ -348,17 +305,6 @@ impl View<'_> {
         })
     }
 
-    fn col_json(&self, col: &Col) -> Value {
-        let (node, relation) = match &col.owner {
-            Owner::Node(id) => (
-                Some(display_name(self.project, id)),
-                entity(self.project, id).map(|e| e.relation.to_string()),
-            ),
-            Owner::Relation(r) => (None, Some(r.to_string())),
-        };
-        json!({"node": node, "relation": relation, "column": col.column})
-    }
-
     fn json(
         &self,
         root: &str,
@@ -398,28 +344,8 @@ impl View<'_> {
             out.insert(key.into(), Value::Array(list));
         }
         if let Some(trace) = columns {
-            let (key, edges_key) = match trace.direction {
-                Direction::Up => ("upstream_columns", "sources"),
-                Direction::Down => ("downstream_columns", "used_by"),
-            };
-            let list: Vec<Value> = trace
-                .visited
-                .iter()
-                .map(|v| {
-                    let mut c = self.col_json(&v.col);
-                    c[edges_key] = v
-                        .edges
-                        .iter()
-                        .map(|e| {
-                            let mut to = self.col_json(&e.to);
-                            to["kind"] = json!(e.kind.as_str());
-                            to
-                        })
-                        .collect();
-                    c
-                })
-                .collect();
-            out.insert(key.into(), Value::Array(list));
+            let (key, list) = trace.to_json(self.project);
+            out.insert(key.into(), list);
         }
         Value::Object(out)
     }

@@ -210,6 +210,7 @@ fn ui_pages_work_in_a_real_browser() {
         "markup": ["<img src=x onerror=alert(1)>", "<script>alert(2)</script>"],
         "models": [{ "name": "customer_value", "production": 1 }],
         "failing_rows": { "test": "assert_no_scores", "column": "customer_id" },
+        "lineage": { "node": "customers", "column": "email", "upstream": "raw_customers.email" },
     });
     let expect_file = p.path().join("browser-expect.json");
     std::fs::write(&expect_file, expect.to_string()).unwrap();
@@ -252,6 +253,9 @@ fn ui_pages_work_in_a_real_browser() {
                 "run",
                 "quality",
                 "quality-test",
+                "lineage",
+                "lineage-columns",
+                "model",
             ][..],
         ),
         (
@@ -265,6 +269,9 @@ fn ui_pages_work_in_a_real_browser() {
                 "run",
                 "quality",
                 "quality-test",
+                "lineage",
+                "lineage-columns",
+                "model",
             ][..],
         ),
     ] {

@@ -1,11 +1,15 @@
 //! Table-level lineage, from the project's graph alone: the models, seeds and sources around
 //! a node, as the trees `lakeforge lineage` prints (depth first, each table expanded once) or
 //! as a flat list with distances. No SQL is planned, so nothing has to be built first. The
-//! column-level trace (`trace.rs`) walks the same tables.
+//! column-level trace (`trace.rs`) walks the same tables. [`resolve`] finds the table a user
+//! named, for `lakeforge lineage NODE` and the web UI's lineage page alike.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
+use lakeforge_project::error::suggest;
 use lakeforge_project::{Materialization, Project, Relation, ResourceType};
+
+use crate::error::{EngineError, Result};
 
 /// A table of the graph: a model, seed or source (tests are left out).
 pub struct Entity<'a> {
@@ -37,6 +41,58 @@ pub fn entity<'a>(project: &'a Project, id: &str) -> Option<Entity<'a>> {
         materialized: None,
         relation: &s.relation,
     })
+}
+
+/// The unique id of the table `name` names: a model, seed or ML model by name, a source as
+/// `source_name.table_name`, or any of them by unique id. Else an error suggesting the
+/// nearest name.
+pub fn resolve(project: &Project, name: &str) -> Result<String> {
+    if let Some(node) = project.node_by_name(name)
+        && matches!(
+            node.resource_type,
+            ResourceType::Model | ResourceType::Seed | ResourceType::MlModel
+        )
+    {
+        return Ok(node.unique_id.clone());
+    }
+    if let Some(source) = project
+        .sources
+        .values()
+        .find(|s| format!("{}.{}", s.source_name, s.name) == name)
+    {
+        return Ok(source.unique_id.clone());
+    }
+    if entity(project, name).is_some() {
+        return Ok(name.to_string());
+    }
+    let candidates: Vec<String> = project
+        .nodes
+        .values()
+        .filter(|n| matches!(n.resource_type, ResourceType::Model | ResourceType::Seed))
+        .map(|n| n.name.clone())
+        .chain(
+            project
+                .sources
+                .values()
+                .map(|s| format!("{}.{}", s.source_name, s.name)),
+        )
+        .collect();
+    let hint = match suggest(name, candidates.iter().map(String::as_str)) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => "`lakeforge ls` lists the project's models and seeds".to_string(),
+    };
+    Err(EngineError::NoSuchTable {
+        name: name.to_string(),
+        hint,
+    })
+}
+
+/// Whether `id` has columns to trace: an ML model's lineage is its tables only.
+pub fn has_columns(project: &Project, id: &str) -> bool {
+    project
+        .nodes
+        .get(id)
+        .is_none_or(|n| n.resource_type != ResourceType::MlModel)
 }
 
 /// Where a source that is not a table of the lake is read from: its database table or its

@@ -4,13 +4,16 @@
 //! [`query_lineage`] over its SQL compiled as a full refresh, so the tables the traced models
 //! read must be in the lake; ephemeral models are registered in the session first, as a run
 //! does. Direct dependencies are followed; indirect ones (filters, join and group keys, sorts)
-//! are listed but not followed, or the trees would hold most of the project.
+//! are listed but not followed, or the trees would hold most of the project. A trace is read
+//! as a tree (`lines`, what `lakeforge lineage` prints) or as JSON ([`ColumnTrace::to_json`],
+//! what its `--format json` and the web UI's lineage page show).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use lakeforge_project::error::suggest;
 use lakeforge_project::{CompileContext, Materialization, Project, Relation, ResourceType};
+use serde_json::{Value, json};
 
 use super::tables::{display_name, entity, is_ephemeral, is_model, read_in_place};
 use super::{DependencyKind, query_lineage};
@@ -68,6 +71,56 @@ pub struct ColumnTrace {
     pub direction: Direction,
     pub lines: Vec<TraceLine>,
     pub visited: Vec<Visited>,
+}
+
+impl ColumnTrace {
+    /// The columns traced from, in order (every output column of the node, or the one asked).
+    pub fn root_columns(&self) -> impl Iterator<Item = &str> {
+        self.lines
+            .iter()
+            .filter(|l| l.kind.is_none())
+            .map(|l| l.col.column.as_str())
+    }
+
+    /// Every column reached with its edges, under the key that says which way they go:
+    /// `upstream_columns` (each with its `sources`) or `downstream_columns` (`used_by`).
+    pub fn to_json(&self, project: &Project) -> (&'static str, Value) {
+        let (key, edges_key) = match self.direction {
+            Direction::Up => ("upstream_columns", "sources"),
+            Direction::Down => ("downstream_columns", "used_by"),
+        };
+        let list: Vec<Value> = self
+            .visited
+            .iter()
+            .map(|v| {
+                let mut c = col_json(project, &v.col);
+                c[edges_key] = v
+                    .edges
+                    .iter()
+                    .map(|e| {
+                        let mut to = col_json(project, &e.to);
+                        to["kind"] = json!(e.kind.as_str());
+                        to
+                    })
+                    .collect();
+                c
+            })
+            .collect();
+        (key, Value::Array(list))
+    }
+}
+
+/// A column as JSON: the table as users name it (null for a relation the project does not
+/// manage), its relation, the column's name.
+pub fn col_json(project: &Project, col: &Col) -> Value {
+    let (node, relation) = match &col.owner {
+        Owner::Node(id) => (
+            Some(display_name(project, id)),
+            entity(project, id).map(|e| e.relation.to_string()),
+        ),
+        Owner::Relation(r) => (None, Some(r.to_string())),
+    };
+    json!({"node": node, "relation": relation, "column": col.column})
 }
 
 /// Traces columns through the models of one project, planning each model's SQL once.

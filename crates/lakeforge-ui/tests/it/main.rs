@@ -3,13 +3,15 @@
 //! registered model): the JSON API and its errors, pages and assets with their content
 //! types, escaping of project text in server-rendered HTML (`escaping.rs`), the token mode
 //! (`auth.rs`), the model registry's pages, API and charts (`models.rs`), the lineage API and
-//! page over a project in a temporary folder (`lineage.rs`), and one run over a
+//! page over a project in a temporary folder (`lineage.rs`), a node's column lineage through a
+//! real query session (`column_lineage.rs`), and one run over a
 //! real socket.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
 
 mod api;
 mod auth;
+mod column_lineage;
 mod escaping;
 mod lineage;
 mod models;
