@@ -3,17 +3,20 @@
 //! registered model): the JSON API and its errors, pages and assets with their content
 //! types, escaping of project text in server-rendered HTML (`escaping.rs`), the token mode
 //! (`auth.rs`), the model registry's pages, API and charts (`models.rs`), the lineage API and
-//! page over a project in a temporary folder (`lineage.rs`), and one run over a
-//! real socket.
+//! page over a project in a temporary folder (`lineage.rs`), alias changes with their CSRF
+//! token and admin scope (`admin.rs`), a node's compiled SQL and the schedules
+//! (`run_details.rs`), and one run over a real socket.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
 
+mod admin;
 mod api;
 mod auth;
 mod escaping;
 mod lineage;
 mod models;
 mod pages;
+mod run_details;
 
 use std::sync::Arc;
 
