@@ -449,7 +449,11 @@ async fn attempt_once(env: &NodeEnv, node: &Node) -> NodeResult {
 /// the row when it ends. Not under `compile`, whose nodes take microseconds. A store that
 /// cannot be written fails the run when the result is recorded; here it is only logged.
 async fn record_start(env: &NodeEnv, node: &Node, attempt: u32) {
-    let Some(meta) = env.meta.as_ref().filter(|_| env.command != Command::Compile) else {
+    let Some(meta) = env
+        .meta
+        .as_ref()
+        .filter(|_| env.command != Command::Compile)
+    else {
         return;
     };
     let started = NodeRecord {

@@ -612,7 +612,15 @@ mod tests {
         for path in paths.keys() {
             assert!(owns_path(path), "{path}");
         }
-        for path in ["/", "/runs", "/models/churn", "/api/models", "/assets/style.css", "/login", "/v1x"] {
+        for path in [
+            "/",
+            "/runs",
+            "/models/churn",
+            "/api/models",
+            "/assets/style.css",
+            "/login",
+            "/v1x",
+        ] {
             assert!(!owns_path(path), "{path}");
         }
         assert!(owns_path("/v1/no/such/route"));

@@ -71,9 +71,9 @@ fn registry_error(e: MetaError) -> UiError {
         MetaError::NoSuchVersion { name, version } => UiError::NotFound {
             what: format!("version {version} of model `{name}`"),
         },
-        MetaError::GateRejected { .. } => {
-            UiError::Conflict(format!("{e}; choose \"promote anyway\" to promote it regardless"))
-        }
+        MetaError::GateRejected { .. } => UiError::Conflict(format!(
+            "{e}; choose \"promote anyway\" to promote it regardless"
+        )),
         e => UiError::Store(e),
     }
 }

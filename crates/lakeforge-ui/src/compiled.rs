@@ -135,16 +135,18 @@ pub async fn node_sql(
 fn note(source: SqlSource, matches_run: Option<bool>, path: &str, run_id: &str) -> String {
     let from = match source {
         SqlSource::CompiledFile => format!("From {path}"),
-        SqlSource::CompiledNow => format!(
-            "{path} is missing, so this was compiled now, as a full build compiles it"
-        ),
+        SqlSource::CompiledNow => {
+            format!("{path} is missing, so this was compiled now, as a full build compiles it")
+        }
     };
     let verdict = match matches_run {
         Some(true) => format!("it is the SQL run {run_id} executed."),
         Some(false) => format!(
             "it differs from the SQL run {run_id} executed (its hash does not match): the model or its config changed, or a later run compiled it differently."
         ),
-        None => format!("run {run_id} recorded no hash for this node, so it may differ from what ran."),
+        None => {
+            format!("run {run_id} recorded no hash for this node, so it may differ from what ran.")
+        }
     };
     format!("{from}; {verdict}")
 }
@@ -162,10 +164,26 @@ mod tests {
 
     #[test]
     fn the_note_says_where_from_and_whether_it_ran() {
-        let n = note(SqlSource::CompiledFile, Some(true), "target/compiled/a.sql", "r1");
-        assert_eq!(n, "From target/compiled/a.sql; it is the SQL run r1 executed.");
-        let n = note(SqlSource::CompiledNow, Some(false), "target/compiled/a.sql", "r1");
-        assert!(n.starts_with("target/compiled/a.sql is missing, so this was compiled now"), "{n}");
+        let n = note(
+            SqlSource::CompiledFile,
+            Some(true),
+            "target/compiled/a.sql",
+            "r1",
+        );
+        assert_eq!(
+            n,
+            "From target/compiled/a.sql; it is the SQL run r1 executed."
+        );
+        let n = note(
+            SqlSource::CompiledNow,
+            Some(false),
+            "target/compiled/a.sql",
+            "r1",
+        );
+        assert!(
+            n.starts_with("target/compiled/a.sql is missing, so this was compiled now"),
+            "{n}"
+        );
         assert!(n.contains("differs"), "{n}");
         assert!(note(SqlSource::CompiledFile, None, "p", "r1").contains("no hash"));
     }

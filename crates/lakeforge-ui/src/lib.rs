@@ -28,8 +28,8 @@
 
 pub mod admin;
 pub mod api;
-pub mod compiled;
 pub mod auth;
+pub mod compiled;
 pub mod error;
 pub mod filters;
 pub mod lineage;

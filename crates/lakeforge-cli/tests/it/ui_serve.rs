@@ -51,7 +51,10 @@ fn serve_with_ui_answers_pages_and_predictions_on_one_listener() {
     assert_eq!((status.as_str(), body.as_str()), ("HTTP/1.1 200 OK", "ok"));
     let (status, headers, body) = call(port, "GET", "/v1/no/such/route", None);
     assert_eq!(status, "HTTP/1.1 404 Not Found", "{body}");
-    assert!(headers.contains("content-type: application/json"), "{headers}");
+    assert!(
+        headers.contains("content-type: application/json"),
+        "{headers}"
+    );
 
     // The UI's pages and API, with the UI's own headers.
     let (status, headers, page) = call(port, "GET", "/models/churn", None);
@@ -66,7 +69,12 @@ fn serve_with_ui_answers_pages_and_predictions_on_one_listener() {
     assert!(body.contains("<h1>Not found</h1>"), "{body}");
 
     server.signal("TERM");
-    assert_eq!(server.wait(Duration::from_secs(30)), 0, "{}", server.output());
+    assert_eq!(
+        server.wait(Duration::from_secs(30)),
+        0,
+        "{}",
+        server.output()
+    );
 }
 
 #[test]
@@ -84,7 +92,10 @@ fn ui_starts_on_a_project_where_nothing_has_run() {
     assert_eq!(overview["latest_run"], serde_json::Value::Null);
     let (status, _, page) = call(port, "GET", "/", None);
     assert_eq!(status, "HTTP/1.1 200 OK");
-    assert!(page.contains("Nothing has run in this project yet"), "{page}");
+    assert!(
+        page.contains("Nothing has run in this project yet"),
+        "{page}"
+    );
     // The project's graph needs no run.
     let (status, _, body) = call(port, "GET", "/api/lineage", None);
     assert_eq!(status, "HTTP/1.1 200 OK", "{body}");

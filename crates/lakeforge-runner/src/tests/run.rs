@@ -350,7 +350,10 @@ async fn a_node_is_in_the_store_as_running_while_it_runs() {
             while started.elapsed() < Duration::from_secs(30) {
                 if let Some(run) = meta.runs(1).await.unwrap().into_iter().next() {
                     let executions = meta.node_executions(&run.run_id).await.unwrap();
-                    if let Some(e) = executions.into_iter().find(|e| e.record.status == "running") {
+                    if let Some(e) = executions
+                        .into_iter()
+                        .find(|e| e.record.status == "running")
+                    {
                         *seen.lock() = Some(e);
                         return;
                     }

@@ -79,12 +79,7 @@ fn csrf(session: &Value) -> String {
 }
 
 async fn last_change(f: &Fixture) -> lakeforge_meta::AliasChange {
-    f.store
-        .alias_history("churn")
-        .await
-        .unwrap()
-        .pop()
-        .unwrap()
+    f.store.alias_history("churn").await.unwrap().pop().unwrap()
 }
 
 fn with_tokens(f: &Fixture) -> Arc<UiState> {
@@ -110,11 +105,22 @@ async fn open_on_loopback_this_machine_may_write_with_the_csrf_token() {
     let (status, body) = promote(&state, Auth::None, None, uri, json!({"version": 2})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error"]["code"], "csrf_token");
-    let (status, _) = promote(&state, Auth::None, Some("0".repeat(64).as_str()), uri, json!({"version": 2})).await;
+    let (status, _) = promote(
+        &state,
+        Auth::None,
+        Some("0".repeat(64).as_str()),
+        uri,
+        json!({"version": 2}),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(f.store.model_aliases("churn").await.unwrap()[0], ("production".to_string(), 1));
+    assert_eq!(
+        f.store.model_aliases("churn").await.unwrap()[0],
+        ("production".to_string(), 1)
+    );
 
-    let (status, body) = promote(&state, Auth::None, Some(&token), uri, json!({"version": 2})).await;
+    let (status, body) =
+        promote(&state, Auth::None, Some(&token), uri, json!({"version": 2})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body,
@@ -122,7 +128,12 @@ async fn open_on_loopback_this_machine_may_write_with_the_csrf_token() {
     );
     let change = last_change(&f).await;
     assert_eq!(
-        (change.alias.as_str(), change.version, change.previous, change.set_by.as_str()),
+        (
+            change.alias.as_str(),
+            change.version,
+            change.previous,
+            change.set_by.as_str()
+        ),
         ("production", Some(2), Some(1), "ui (loopback)")
     );
     // The page reads the change back through the API.
@@ -133,11 +144,18 @@ async fn open_on_loopback_this_machine_may_write_with_the_csrf_token() {
             .unwrap(),
     )
     .await;
-    assert_eq!(detail["alias_history"].as_array().unwrap().last().unwrap()["set_by"], "ui (loopback)");
+    assert_eq!(
+        detail["alias_history"].as_array().unwrap().last().unwrap()["set_by"],
+        "ui (loopback)"
+    );
 
     // Removing: the CSRF token again; an alias that does not exist is a 404 that writes nothing.
     let remove = |alias: &str, csrf: Option<&str>| {
-        let mut r = request("DELETE", &format!("/api/models/churn/aliases/{alias}"), Auth::None);
+        let mut r = request(
+            "DELETE",
+            &format!("/api/models/churn/aliases/{alias}"),
+            Auth::None,
+        );
         if let Some(c) = csrf {
             r = r.header("x-csrf-token", c);
         }
@@ -160,7 +178,10 @@ async fn writes_from_other_sites_are_refused_even_with_the_token() {
     let f = Fixture::new().await;
     let state = f.open();
     let token = csrf(&session(&state, Auth::None).await);
-    for (name, value) in [("origin", "http://evil.example"), ("sec-fetch-site", "cross-site")] {
+    for (name, value) in [
+        ("origin", "http://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
         let r = request("PUT", "/api/models/churn/aliases/production", Auth::None)
             .header(header::CONTENT_TYPE, "application/json")
             .header("x-csrf-token", &token)
@@ -179,7 +200,10 @@ async fn writes_from_other_sites_are_refused_even_with_the_token() {
         .unwrap();
     let (status, body) = answer(&state, r).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
-    assert_eq!(f.store.model_aliases("churn").await.unwrap()[0], ("production".to_string(), 1));
+    assert_eq!(
+        f.store.model_aliases("churn").await.unwrap()[0],
+        ("production".to_string(), 1)
+    );
 }
 
 #[tokio::test]
@@ -192,29 +216,76 @@ async fn with_tokens_only_the_admin_scope_may_write_and_is_named_in_the_history(
 
     // A read token: its session says it may not, and the write is a 403 naming the scope.
     let s = session(&state, Auth::Cookie(&reader)).await;
-    assert_eq!((s["mode"].as_str(), s["can_administer"].as_bool()), (Some("token"), Some(false)));
+    assert_eq!(
+        (s["mode"].as_str(), s["can_administer"].as_bool()),
+        (Some("token"), Some(false))
+    );
     let reader_csrf = csrf(&s);
-    let (status, body) = promote(&state, Auth::Cookie(&reader), Some(&reader_csrf), uri, json!({"version": 2})).await;
+    let (status, body) = promote(
+        &state,
+        Auth::Cookie(&reader),
+        Some(&reader_csrf),
+        uri,
+        json!({"version": 2}),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error"]["code"], "scope_required");
     assert_eq!(body["error"]["scope"], "admin");
-    assert!(body["error"]["message"].as_str().unwrap().contains("`admin` scope"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`admin` scope"),
+        "{body}"
+    );
 
     // No token at all: 401, as every route.
-    let (status, _) = promote(&state, Auth::None, Some(&reader_csrf), uri, json!({"version": 2})).await;
+    let (status, _) = promote(
+        &state,
+        Auth::None,
+        Some(&reader_csrf),
+        uri,
+        json!({"version": 2}),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // The admin token: the reader's CSRF token is not its own.
-    let (status, body) = promote(&state, Auth::Cookie(&admin), Some(&reader_csrf), uri, json!({"version": 2})).await;
+    let (status, body) = promote(
+        &state,
+        Auth::Cookie(&admin),
+        Some(&reader_csrf),
+        uri,
+        json!({"version": 2}),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error"]["code"], "csrf_token");
-    let (status, _) = promote(&state, Auth::Cookie(&admin), None, uri, json!({"version": 2})).await;
+    let (status, _) = promote(
+        &state,
+        Auth::Cookie(&admin),
+        None,
+        uri,
+        json!({"version": 2}),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(f.store.model_aliases("churn").await.unwrap()[0], ("production".to_string(), 1));
+    assert_eq!(
+        f.store.model_aliases("churn").await.unwrap()[0],
+        ("production".to_string(), 1)
+    );
 
     let s = session(&state, Auth::Cookie(&admin)).await;
     assert_eq!(s["can_administer"], true);
-    let (status, body) = promote(&state, Auth::Cookie(&admin), Some(&csrf(&s)), uri, json!({"version": 2})).await;
+    let (status, body) = promote(
+        &state,
+        Auth::Cookie(&admin),
+        Some(&csrf(&s)),
+        uri,
+        json!({"version": 2}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // Fixture::token names tokens t0, t1...: the admin token is the second.
     assert_eq!(body["set_by"], "ui (token t1)");
@@ -222,7 +293,14 @@ async fn with_tokens_only_the_admin_scope_may_write_and_is_named_in_the_history(
 
     // A bearer header is a session too, with a CSRF token of its own.
     let s = session(&state, Auth::Bearer(&admin)).await;
-    let (status, body) = promote(&state, Auth::Bearer(&admin), Some(&csrf(&s)), uri, json!({"version": 1})).await;
+    let (status, body) = promote(
+        &state,
+        Auth::Bearer(&admin),
+        Some(&csrf(&s)),
+        uri,
+        json!({"version": 1}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["previous"], 2);
 }
@@ -253,21 +331,60 @@ async fn the_registry_rules_apply_and_a_gate_refusal_names_its_metric() {
         async move { promote(&state, Auth::None, Some(&token), uri, body).await }
     };
 
-    let (status, body) = put("/api/models/churn/aliases/production", json!({"version": 3})).await;
+    let (status, body) = put(
+        "/api/models/churn/aliases/production",
+        json!({"version": 3}),
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("churn version 3 failed its quality gate (auc 0.61 fails >= 0.7)"), "{message}");
-    assert_eq!(f.store.model_aliases("churn").await.unwrap()[0], ("production".to_string(), 1));
-    let (status, body) = put("/api/models/churn/aliases/production", json!({"version": 3, "force": true})).await;
+    assert!(
+        message.contains("churn version 3 failed its quality gate (auc 0.61 fails >= 0.7)"),
+        "{message}"
+    );
+    assert_eq!(
+        f.store.model_aliases("churn").await.unwrap()[0],
+        ("production".to_string(), 1)
+    );
+    let (status, body) = put(
+        "/api/models/churn/aliases/production",
+        json!({"version": 3, "force": true}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["version"], 3);
 
     for (uri, body, expected, field) in [
-        ("/api/models/churn/aliases/3", json!({"version": 1}), StatusCode::BAD_REQUEST, Some("alias")),
-        ("/api/models/churn/aliases/production", json!({"version": 9}), StatusCode::NOT_FOUND, None),
-        ("/api/models/nope/aliases/production", json!({"version": 1}), StatusCode::NOT_FOUND, None),
-        ("/api/models/churn/aliases/production", json!({"version": 1, "extra": 1}), StatusCode::BAD_REQUEST, Some("body")),
-        ("/api/models/churn/aliases/production", json!({"force": true}), StatusCode::BAD_REQUEST, Some("body")),
+        (
+            "/api/models/churn/aliases/3",
+            json!({"version": 1}),
+            StatusCode::BAD_REQUEST,
+            Some("alias"),
+        ),
+        (
+            "/api/models/churn/aliases/production",
+            json!({"version": 9}),
+            StatusCode::NOT_FOUND,
+            None,
+        ),
+        (
+            "/api/models/nope/aliases/production",
+            json!({"version": 1}),
+            StatusCode::NOT_FOUND,
+            None,
+        ),
+        (
+            "/api/models/churn/aliases/production",
+            json!({"version": 1, "extra": 1}),
+            StatusCode::BAD_REQUEST,
+            Some("body"),
+        ),
+        (
+            "/api/models/churn/aliases/production",
+            json!({"force": true}),
+            StatusCode::BAD_REQUEST,
+            Some("body"),
+        ),
     ] {
         let (status, answer) = put(uri, body.clone()).await;
         assert_eq!(status, expected, "{uri} {body}: {answer}");
@@ -275,5 +392,8 @@ async fn the_registry_rules_apply_and_a_gate_refusal_names_its_metric() {
             assert_eq!(answer["error"]["field"], field, "{answer}");
         }
     }
-    assert_eq!(f.store.model_aliases("churn").await.unwrap()[0], ("production".to_string(), 3));
+    assert_eq!(
+        f.store.model_aliases("churn").await.unwrap()[0],
+        ("production".to_string(), 3)
+    );
 }

@@ -42,16 +42,32 @@ async fn shop() -> Shop {
         "schedules:\n  - name: nightly\n    cron: \"0 2 * * *\"\n    timezone: Europe/Paris\n  - name: hourly\n    cron: \"0 * * * *\"\n    command: run\n",
     );
     let project = Arc::new(Project::load(dir.path(), &LoadOptions::default()).unwrap());
-    write(dir.path(), "target/compiled/shop/models/orders.sql", &format!("{SQL}\n"));
+    write(
+        dir.path(),
+        "target/compiled/shop/models/orders.sql",
+        &format!("{SQL}\n"),
+    );
     let fixture = Fixture::new().await;
     let s = &fixture.store;
     s.start_run("r-sql", "build", "{}", "2026-01-04T08:00:00.000Z")
         .await
         .unwrap();
-    let mut model = node("model.shop.orders", "success", "2026-01-04T08:00:00.100Z", 0.2, None);
+    let mut model = node(
+        "model.shop.orders",
+        "success",
+        "2026-01-04T08:00:00.100Z",
+        0.2,
+        None,
+    );
     model.sql_hash = Some(project.nodes["model.shop.orders"].state_hash(SQL));
     s.record_node("r-sql", &model).await.unwrap();
-    let seed = node("seed.shop.raw", "success", "2026-01-04T08:00:00.050Z", 0.1, None);
+    let seed = node(
+        "seed.shop.raw",
+        "success",
+        "2026-01-04T08:00:00.050Z",
+        0.1,
+        None,
+    );
     s.record_node("r-sql", &seed).await.unwrap();
     s.finish_run("r-sql", "success", "2026-01-04T08:00:01.000Z", 1.0)
         .await
@@ -82,23 +98,44 @@ async fn the_compiled_file_is_shown_and_said_to_be_what_ran_while_its_hash_match
     assert_eq!(body["source"], "compiled_file");
     assert_eq!(body["path"], "target/compiled/shop/models/orders.sql");
     assert_eq!(body["matches_run"], true);
-    assert!(body["note"].as_str().unwrap().contains("it is the SQL run r-sql executed"), "{body}");
+    assert!(
+        body["note"]
+            .as_str()
+            .unwrap()
+            .contains("it is the SQL run r-sql executed"),
+        "{body}"
+    );
 
     // Compiled again since (another run, `lakeforge compile`): shown, but said to differ.
-    write(shop.dir.path(), "target/compiled/shop/models/orders.sql", "select 2 as id\n");
+    write(
+        shop.dir.path(),
+        "target/compiled/shop/models/orders.sql",
+        "select 2 as id\n",
+    );
     let (_, body) = get_json(&shop.state, URI).await;
     assert_eq!(body["sql"], "select 2 as id");
     assert_eq!(body["matches_run"], false);
     assert!(body["note"].as_str().unwrap().contains("differs"), "{body}");
 
     // No file: compiled now, without running anything; the same SQL, so it matches.
-    std::fs::remove_file(shop.dir.path().join("target/compiled/shop/models/orders.sql")).unwrap();
+    std::fs::remove_file(
+        shop.dir
+            .path()
+            .join("target/compiled/shop/models/orders.sql"),
+    )
+    .unwrap();
     let (status, body) = get_json(&shop.state, URI).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["source"], "compiled_now");
     assert_eq!(body["sql"], SQL);
     assert_eq!(body["matches_run"], true);
-    assert!(!shop.dir.path().join("target/compiled/shop/models/orders.sql").exists());
+    assert!(
+        !shop
+            .dir
+            .path()
+            .join("target/compiled/shop/models/orders.sql")
+            .exists()
+    );
 }
 
 #[tokio::test]
@@ -115,11 +152,24 @@ async fn nodes_without_sql_or_outside_the_run_or_project_are_404() {
         assert_eq!(status, StatusCode::NOT_FOUND, "{uri}: {body}");
     }
     let (_, seed) = get_json(&shop.state, "/api/runs/r-sql/nodes/seed.shop.raw/sql").await;
-    assert!(seed["error"]["message"].as_str().unwrap().contains("a seed"), "{seed}");
+    assert!(
+        seed["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("a seed"),
+        "{seed}"
+    );
     // A node of the run the project no longer has.
-    let (status, body) = get_json(&shop.state, "/api/runs/r-err/nodes/model.shop.revenue/sql").await;
+    let (status, body) =
+        get_json(&shop.state, "/api/runs/r-err/nodes/model.shop.revenue/sql").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("removed or renamed"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("removed or renamed"),
+        "{body}"
+    );
 
     // Without the project there is nothing to read the files by.
     let failed = UiState::with_project(
@@ -131,7 +181,12 @@ async fn nodes_without_sql_or_outside_the_run_or_project_are_404() {
     );
     let (status, body) = get_json(&failed, URI).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("models/x.sql: broken"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("models/x.sql: broken")
+    );
 }
 
 #[tokio::test]
@@ -168,5 +223,10 @@ async fn the_overview_lists_each_schedule_with_its_next_and_last_tick() {
     // Without the project the overview still answers, and says why there are none.
     let (_, body) = get_json(&shop.fixture.open(), "/api/overview").await;
     assert_eq!(body["schedules"]["schedules"].as_array().unwrap().len(), 0);
-    assert!(body["schedules"]["unavailable"].as_str().unwrap().contains("no project"));
+    assert!(
+        body["schedules"]["unavailable"]
+            .as_str()
+            .unwrap()
+            .contains("no project")
+    );
 }
