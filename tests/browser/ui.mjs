@@ -3,7 +3,7 @@
 // builds a project, starts the UI and runs this script; scripts/setup-test-env installs both.
 //
 //   node tests/browser/ui.mjs --base-url http://127.0.0.1:PORT --out DIR --expect FILE
-//                             [--token TOKEN] [--chromium /usr/bin/chromium]
+//                             [--token TOKEN [--admin-token TOKEN]] [--chromium /usr/bin/chromium]
 //
 // --expect names a JSON file saying what the project recorded:
 //   { "nodes": ["stg_orders", ...],                        names the run's timeline shows
@@ -29,6 +29,11 @@
 //     shows its failing rows (a table with that column), history and chart; the overview
 //     links the test to that page.
 //   lineage, model (with expected.lineage / expected.models): see lineageSteps below.
+//   run-sql: a model picked on the failed run's page shows its compiled SQL, said to be the
+//     SQL that ran.
+//   admin (with --admin-token; --token must lack the admin scope): promoting a version to a
+//     new alias on the model's page is refused (403 naming the scope) with --token, then,
+//     logged in with --admin-token, works and shows in the alias history by the token's name.
 //   logout (with --token): the cookie is gone, pages go to the login form again.
 // On every page: no console error, uncaught exception, failed request, dialog, or response
 // of 400 and above (but the refused login's 401); no element or event handler attribute
@@ -49,6 +54,7 @@ const { values: args } = parseArgs({
     out: { type: "string" },
     expect: { type: "string" },
     token: { type: "string" },
+    "admin-token": { type: "string" },
     chromium: { type: "string", default: "/usr/bin/chromium" },
   },
 });
@@ -468,6 +474,75 @@ try {
     });
   }
   await lineageSteps(page);
+  // Compiled SQL on the run page, and the Models page's one write (admin.rs in lakeforge-ui).
+  await step(page, "run-sql", async () => {
+    await page.goto(`${base}/runs?status=error`);
+    await ready(page);
+    await page.locator("#runs tbody tr a[href^='/runs/']").first().click();
+    await page.waitForURL((url) => url.pathname.startsWith("/runs/"));
+    await ready(page);
+    const model = (expected.nodes || []).find((n) => n === "orders") || "orders";
+    await page.locator("#nodes tbody tr", { has: page.locator(`td:first-child:text-is(${JSON.stringify(model)})`) }).first().click();
+    const sql = page.locator("#detail-sql");
+    await sql.waitFor({ state: "visible" });
+    const text = await sql.textContent();
+    check(/select/i.test(text), `the compiled SQL of ${model} shows ${JSON.stringify(text.slice(0, 200))}`);
+    const note = await page.locator("#detail-sql-note").textContent();
+    check(note.includes("target/compiled/") && note.includes("it is the SQL run"), `the note under the SQL: ${note}`);
+    await nothingInjected(page);
+    await screenshot(page, "run-sql");
+    return `${model}: ${text.length} characters of SQL; ${note}`;
+  });
+
+  if (args.token && args["admin-token"]) {
+    await step(page, "admin", async () => {
+      const model = (expected.models || [])[0];
+      check(model, "the expectations name no model to change");
+      const alias = "browser-check";
+      const modelPage = `${base}/models/${encodeURIComponent(model.name)}`;
+      const promote = async () => {
+        await page.selectOption("#promote select[name=version]", String(model.production));
+        await page.fill("#promote input[name=alias]", alias);
+        const [response] = await Promise.all([
+          page.waitForResponse((r) => r.request().method() === "PUT" && r.url().includes("/aliases/")),
+          page.click("#promote button[type=submit]"),
+        ]);
+        await page.locator("#admin-status:not([hidden])").waitFor();
+        return response;
+      };
+
+      // The read token (logged in by the login step): told beforehand, refused by the server.
+      await page.goto(modelPage);
+      await ready(page);
+      check(await page.locator("#admin-scope").isVisible(), "a read token is not told it cannot change aliases");
+      allowedStatuses = [403];
+      const refused = await promote();
+      check(refused.status() === 403, `a read token's promotion answered ${refused.status()}, not 403`);
+      const refusal = await page.locator("#admin-status").textContent();
+      check(/`admin` scope/.test(refusal), `the refusal says: ${refusal}`);
+      const aliases = await texts(page.locator("#alias-list .alias"));
+      check(!aliases.some((a) => a.startsWith(alias + " ")), `the refused alias was set: ${aliases.join(", ")}`);
+      await screenshot(page, "admin-refused");
+      allowedStatuses = [];
+
+      // The admin token, through the login form.
+      await page.goto(`${base}/login?next=${encodeURIComponent("/models/" + model.name)}`);
+      await page.fill("input#token", args["admin-token"]);
+      await page.click("section.login button[type=submit]");
+      await page.waitForURL(modelPage);
+      await ready(page);
+      check(await page.locator("#admin-scope").isHidden(), "an admin token is told it cannot change aliases");
+      const done = await promote();
+      check(done.status() === 200, `the admin token's promotion answered ${done.status()}`);
+      const said = await page.locator("#admin-status").textContent();
+      check(said.includes(`${alias} → v${model.production}`) && said.includes("ui (token "), `after promoting: ${said}`);
+      await page.locator("#alias-list .alias", { hasText: `${alias} → v${model.production}` }).waitFor();
+      const by = await page.locator("#history tbody tr").first().locator("td").nth(4).textContent();
+      check(by.startsWith("ui (token "), `the alias history's newest change is by ${by}`);
+      await screenshot(page, "admin");
+      return `refused with the read token (${refusal.trim()}); done with the admin token, recorded as ${by}`;
+    });
+  }
 
   if (args.token) {
     await step(page, "logout", async () => {

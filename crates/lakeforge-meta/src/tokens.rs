@@ -110,6 +110,16 @@ impl MetaStore {
         self.token_scopes_by_digest(&token_digest(token)).await
     }
 
+    /// The name of the live token whose [`token_digest`] this is: what a server records as
+    /// who made a change (the web UI's alias changes).
+    pub async fn token_name_by_digest(&self, digest: &[u8; 32]) -> Result<Option<String>> {
+        let sql = "SELECT name FROM api_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL";
+        Ok(on_pool!(&self.pool, p => sqlx::query_scalar(sql)
+            .bind(hex(digest))
+            .fetch_optional(p)
+            .await?))
+    }
+
     /// [`token_scopes`](MetaStore::token_scopes) of the token whose [`token_digest`] this
     /// is: the server hashes a presented token once and keeps only the digest.
     pub async fn token_scopes_by_digest(&self, digest: &[u8; 32]) -> Result<Option<Vec<String>>> {

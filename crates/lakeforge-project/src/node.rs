@@ -338,6 +338,27 @@ impl Node {
             .map(String::as_str)
             .unwrap_or_else(|| package_of_unique_id(&self.unique_id))
     }
+
+    /// The hash `build --changed` compares and the store keeps per execution as `sql_hash`:
+    /// the compiled SQL (for a seed, its file's checksum) together with the node's config.
+    /// Here so that the runner that records it and the UI that compares a compiled file with
+    /// it hash alike.
+    pub fn state_hash(&self, compiled_sql: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(compiled_sql.as_bytes());
+        h.update([0]);
+        if self.resource_type == ResourceType::Seed {
+            h.update(self.checksum.as_bytes());
+        }
+        h.update([0]);
+        h.update(
+            serde_json::to_string(&self.config.raw)
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        format!("{:x}", h.finalize())
+    }
 }
 
 /// The package part of a unique id (`<type>.<package>.<name...>`, as dbt writes them).

@@ -57,7 +57,7 @@ pub struct NodeResult {
     pub relation_name: Option<String>,
     /// How many times the node ran: 1, or more when it was retried after errors.
     pub attempts: u32,
-    /// The hash of its compiled SQL and config (see `state::state_hash`).
+    /// The hash of its compiled SQL and config (lakeforge-project's `Node::state_hash`).
     #[serde(skip)]
     pub state_hash: Option<String>,
     /// What it read, with the versions of the tables.

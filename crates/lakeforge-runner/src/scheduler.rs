@@ -276,13 +276,23 @@ pub async fn run_until(
 
     if cancelled {
         // Nodes stopped mid-run errored; nodes never started are skipped; `lakeforge retry`
-        // runs both.
+        // runs both. A stopped node's error replaces the attempt whose start was recorded.
+        let started = match &meta {
+            Some(m) => m.node_executions(&run_id).await?,
+            None => Vec::new(),
+        };
         for id in &running {
             let node = &project.nodes[id];
             let r = NodeResult::blank(node, NodeStatus::Error, "cancelled while running".into());
+            let attempt = started
+                .iter()
+                .filter(|e| &e.record.unique_id == id)
+                .map(|e| e.attempt)
+                .max()
+                .unwrap_or(1);
             done += 1;
             reporter.node_finished(node, &r, done, total);
-            record(&meta, &run_id, 1, &r).await?;
+            record(&meta, &run_id, u32::try_from(attempt).unwrap_or(1), &r).await?;
             results.push(r);
         }
         for id in &plan.order {
@@ -366,6 +376,7 @@ async fn attempt_with_retries(
     let mut failed = Vec::new();
     let mut attempt = 1u32;
     loop {
+        record_start(&env, &node, attempt).await;
         let mut result = attempt_once(&env, &node).await;
         result.attempts = attempt;
         let retry = result.status == NodeStatus::Error
@@ -373,6 +384,11 @@ async fn attempt_with_retries(
             && env.command != Command::Compile;
         if !retry {
             return (result, failed);
+        }
+        // Its start is in the store: record its end now rather than after the last retry,
+        // so it does not look running through the backoff. The main loop records it again.
+        if let Err(e) = record(&env.meta, &env.run_id, attempt, &result).await {
+            tracing::warn!(error = %e, node = %node.unique_id, "recording a failed attempt failed");
         }
         // `attempt` is at most `retries + 1`; capped so the exponent cannot wrap.
         let exponent = i32::try_from(attempt.min(1024)).unwrap_or(1024) - 1;
@@ -425,6 +441,36 @@ async fn attempt_once(env: &NodeEnv, node: &Node) -> NodeResult {
                 format!("internal error (a bug in Lakeforge, please report it): {what}"),
             )
         }
+    }
+}
+
+/// Record that attempt `attempt` of `node` has started (status `running`, no time elapsed),
+/// so that a run's page (lakeforge-ui) shows it while it runs; the attempt's result replaces
+/// the row when it ends. Not under `compile`, whose nodes take microseconds. A store that
+/// cannot be written fails the run when the result is recorded; here it is only logged.
+async fn record_start(env: &NodeEnv, node: &Node, attempt: u32) {
+    let Some(meta) = env
+        .meta
+        .as_ref()
+        .filter(|_| env.command != Command::Compile)
+    else {
+        return;
+    };
+    let started = NodeRecord {
+        unique_id: node.unique_id.clone(),
+        status: "running".into(),
+        started_at: now(),
+        elapsed_s: 0.0,
+        rows_affected: None,
+        delta_version: None,
+        sql_hash: None,
+        message: None,
+    };
+    if let Err(e) = meta
+        .record_node_attempt(&env.run_id, i64::from(attempt.max(1)), &started)
+        .await
+    {
+        tracing::warn!(error = %e, node = %node.unique_id, "recording a node's start failed");
     }
 }
 

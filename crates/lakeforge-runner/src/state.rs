@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use lakeforge_engine::{Engine, StoredKind};
 use lakeforge_meta::{LatestExecution, LineageEdge};
 use lakeforge_project::{Materialization, Node, Project, ResourceType};
-use sha2::{Digest, Sha256};
 
 /// Delta versions of the tables this run has seen, by unique id: written by a node of the run,
 /// or read once from the lake.
@@ -42,24 +41,6 @@ impl Versions {
         self.set(unique_id, v);
         v
     }
-}
-
-/// The hash `--changed` compares and the store keeps as `sql_hash`: the compiled SQL (for a
-/// seed, its file's checksum) together with the node's config.
-pub(crate) fn state_hash(node: &Node, compiled_sql: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(compiled_sql.as_bytes());
-    h.update([0]);
-    if node.resource_type == ResourceType::Seed {
-        h.update(node.checksum.as_bytes());
-    }
-    h.update([0]);
-    h.update(
-        serde_json::to_string(&node.config.raw)
-            .unwrap_or_default()
-            .as_bytes(),
-    );
-    format!("{:x}", h.finalize())
 }
 
 /// What the node reads now: every node or source it depends on, with its current version.

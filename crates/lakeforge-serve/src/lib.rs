@@ -513,11 +513,46 @@ fn predict_rows(loaded: &LoadedVersion, rows: &[Vec<input::Cell>]) -> ApiResult<
         .collect()
 }
 
-/// Serve `router(state)` on `listener` until `shutdown` resolves; requests in flight then
-/// finish before this returns.
+/// Whether `path` is this server's: its fixed routes and everything under `/v1/`, its API
+/// (an unknown `/v1/...` path is still this server's JSON 404). How [`router_beside`] shares
+/// one listener with another router.
+pub fn owns_path(path: &str) -> bool {
+    matches!(
+        path,
+        "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/v1"
+    ) || path.starts_with("/v1/")
+}
+
+/// This server's router with `other` answering every path that is not the server's
+/// ([`owns_path`]): `lakeforge serve --ui` puts the web UI there. Each keeps its own
+/// authentication, limits and layers; no route of the server changes.
+pub fn router_beside(state: Arc<ServeState>, other: Router) -> Router {
+    let server = router(state);
+    Router::new().fallback_service(tower::service_fn(move |request: Request| {
+        use tower::ServiceExt;
+        let target = if owns_path(request.uri().path()) {
+            server.clone()
+        } else {
+            other.clone()
+        };
+        target.oneshot(request)
+    }))
+}
+
+/// Serve the server's routes on `listener` until `shutdown` resolves; requests in flight
+/// then finish before this returns.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<ServeState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_app(listener, router(state), shutdown).await
+}
+
+/// [`serve`] with any router (this server's, or [`router_beside`]'s).
+pub async fn serve_app(
+    listener: tokio::net::TcpListener,
+    app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use axum::serve::ListenerExt;
@@ -528,7 +563,7 @@ pub async fn serve(
     });
     axum::serve(
         listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await
@@ -542,12 +577,22 @@ pub async fn serve_tls(
     tls: &tls::TlsConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_app_tls(listener, router(state), tls, shutdown).await
+}
+
+/// [`serve_tls`] with any router.
+pub async fn serve_app_tls(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    tls: &tls::TlsConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     use axum::serve::ListenerExt;
     // A tap that does nothing: through it axum gives handlers the client's address.
     let listener = tls::TlsListener::new(listener, tls)?.tap_io(|_| {});
     axum::serve(
         listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await
@@ -556,6 +601,30 @@ pub async fn serve_tls(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every route the OpenAPI document lists is the server's, so `serve --ui` never hands
+    /// one to the UI; the UI's paths are not.
+    #[test]
+    fn the_server_owns_its_documented_routes_and_nothing_else() {
+        let spec = openapi::spec();
+        let paths = spec["paths"].as_object().unwrap();
+        assert!(paths.len() >= 8);
+        for path in paths.keys() {
+            assert!(owns_path(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/runs",
+            "/models/churn",
+            "/api/models",
+            "/assets/style.css",
+            "/login",
+            "/v1x",
+        ] {
+            assert!(!owns_path(path), "{path}");
+        }
+        assert!(owns_path("/v1/no/such/route"));
+    }
 
     #[tokio::test]
     async fn a_panic_while_polled_becomes_an_error() {

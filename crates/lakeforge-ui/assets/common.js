@@ -98,12 +98,13 @@ const LF = (() => {
   // The JSON at `url`, or an Error with the API's message. Without a valid token the UI
   // goes to its login form and comes back here afterwards.
   async function getJSON(url) {
+    return request(url, { headers: { Accept: "application/json" } });
+  }
+
+  async function request(url, init) {
     let response;
     try {
-      response = await fetch(url, {
-        headers: { Accept: "application/json" },
-        credentials: "same-origin",
-      });
+      response = await fetch(url, { ...init, credentials: "same-origin" });
     } catch (e) {
       throw new Error("The UI server did not answer (is `lakeforge ui` still running?)");
     }
@@ -119,9 +120,30 @@ const LF = (() => {
     }
     if (!response.ok) {
       const message = body && body.error && body.error.message;
-      throw new Error(message || "The server answered " + response.status);
+      const error = new Error(message || "The server answered " + response.status);
+      error.status = response.status;
+      throw error;
     }
     return body;
+  }
+
+  // This page's session (GET /api/session): its CSRF token and whether it may change the
+  // registry. Asked once per page.
+  let sessionInfo = null;
+  async function session() {
+    if (sessionInfo === null) sessionInfo = await getJSON("/api/session");
+    return sessionInfo;
+  }
+
+  // A write: `body` as JSON, with the session's CSRF token in the header every write needs.
+  async function sendJSON(method, url, body) {
+    const headers = { Accept: "application/json", "X-CSRF-Token": (await session()).csrf_token };
+    const init = { method, headers };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return request(url, init);
   }
 
   function setStatus(text, isError) {
@@ -159,6 +181,6 @@ const LF = (() => {
 
   return {
     el, svg, badge, statusClass, runHref, runLink, modelHref, modelLink, metric,
-    time, duration, number, getJSON, setStatus, fillRuns,
+    time, duration, number, getJSON, session, sendJSON, setStatus, fillRuns,
   };
 })();

@@ -1,11 +1,14 @@
 // One model's page (GET /api/models/{name}): its versions, aliases and their history; the
 // selected version's metrics, parameters and charts (SVG images drawn by the server, so
 // this script only points <img> elements at them). `#v3` in the address selects version 3.
+// The "Change an alias" form writes through PUT/DELETE /api/models/{name}/aliases/{alias}
+// (the session's CSRF token in a header, LF.sendJSON); the server says who may.
 "use strict";
 
 (() => {
-  const { el, badge, runLink, modelHref, time, number, metric, getJSON, setStatus } = LF;
+  const { el, badge, runLink, modelHref, time, number, metric, getJSON, session, sendJSON, setStatus } = LF;
   const name = document.body.dataset.model;
+  let current = null;
 
   const CHART_TITLES = {
     roc: "ROC curve",
@@ -148,6 +151,61 @@
     }
   }
 
+  function fillAdmin(data) {
+    const select = document.querySelector("#promote select[name=version]");
+    const chosen = select.value;
+    select.replaceChildren(...data.versions.map((v) => el("option", { value: v.version }, "v" + v.version + " (" + v.status + ")")));
+    if (chosen) select.value = chosen;
+    const alias = document.querySelector("#promote input[name=alias]");
+    if (!alias.value) alias.value = data.default_alias;
+    const list = document.getElementById("alias-list");
+    list.replaceChildren();
+    for (const a of data.aliases) {
+      const remove = el("button", { type: "button", "data-alias": a.alias }, "Remove");
+      remove.addEventListener("click", () => change("DELETE", a.alias, undefined));
+      list.appendChild(el("li", {}, el("span", { class: "alias" }, a.alias + " → v" + a.version), " ", remove));
+    }
+  }
+
+  // Say before anyone tries when this session may read but not write (the server refuses
+  // anyway; this only saves a click).
+  async function noteScope() {
+    try {
+      const s = await session();
+      const note = document.getElementById("admin-scope");
+      note.hidden = s.can_administer;
+      note.textContent = "Your token may read this page but not change aliases: that needs a token with the " + s.admin_scope + " scope.";
+    } catch (e) {
+      setStatus(e.message, true);
+    }
+  }
+
+  async function change(method, alias, body) {
+    const status = document.getElementById("admin-status");
+    try {
+      const r = await sendJSON(method, "/api" + modelHref(name) + "/aliases/" + encodeURIComponent(alias), body);
+      const was = r.previous === null ? "" : " (was v" + r.previous + ")";
+      status.textContent =
+        (r.version === null ? "Removed " + r.alias + was : r.alias + " → v" + r.version + was) + "; recorded as " + r.set_by + ".";
+      status.classList.remove("error");
+      status.hidden = false;
+      await load();
+    } catch (e) {
+      status.textContent = e.message;
+      status.classList.add("error");
+      status.hidden = false;
+    }
+  }
+
+  document.getElementById("promote").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const form = e.target;
+    change("PUT", form.elements.alias.value.trim(), {
+      version: Number(form.elements.version.value),
+      force: form.elements.force.checked,
+    });
+  });
+
   function wanted() {
     const m = /^#v(\d+)$/.exec(location.hash);
     return m ? Number(m[1]) : null;
@@ -155,17 +213,19 @@
 
   async function load() {
     try {
-      const data = await getJSON("/api" + modelHref(name));
-      fillSummary(data);
-      fillVersions(data);
-      fillHistory(data);
-      select(data, wanted());
-      window.addEventListener("hashchange", () => select(data, wanted()));
+      current = await getJSON("/api" + modelHref(name));
+      fillSummary(current);
+      fillVersions(current);
+      fillHistory(current);
+      fillAdmin(current);
+      select(current, wanted());
       setStatus("");
     } catch (e) {
       setStatus(e.message, true);
     }
   }
 
+  window.addEventListener("hashchange", () => current && select(current, wanted()));
+  noteScope();
   load();
 })();

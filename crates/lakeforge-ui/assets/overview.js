@@ -1,5 +1,6 @@
 // The overview page: the last runs, the failing tests of the latest run, and the registered
-// models with the version their production alias points at (GET /api/overview).
+// models with the version their production alias points at, and the schedules' next and last
+// ticks (GET /api/overview). With no run recorded yet it says so and how to make one.
 "use strict";
 
 (() => {
@@ -57,12 +58,41 @@
     }
   }
 
+  function fillSchedules(data) {
+    const tbody = document.querySelector("#schedules tbody");
+    tbody.replaceChildren();
+    const s = data.schedules;
+    if (s.schedules.length === 0) {
+      const text = s.unavailable ? "Unknown: " + s.unavailable + "." : "No schedules in lakeforge.yml.";
+      tbody.appendChild(el("tr", {}, el("td", { colspan: 7, class: "empty" }, text)));
+      return;
+    }
+    for (const x of s.schedules) {
+      const last = x.last_tick;
+      tbody.appendChild(
+        el(
+          "tr",
+          {},
+          el("td", { class: "mono" }, x.name),
+          el("td", { class: "mono" }, x.cron + " (" + x.timezone + ")"),
+          el("td", {}, x.command),
+          el("td", {}, x.next_tick ? time(x.next_tick) : "never"),
+          el("td", {}, last ? time(last.tick_at) : "—"),
+          el("td", {}, last ? badge(last.status) : ""),
+          el("td", {}, last && last.run_id ? runLink(last.run_id) : "")
+        )
+      );
+    }
+  }
+
   async function load() {
     try {
       const data = await getJSON("/api/overview");
       fillRuns(document.querySelector("#runs tbody"), data.runs, "No run recorded yet.");
       fillFailing(data);
       fillModels(data);
+      fillSchedules(data);
+      document.getElementById("first-run").hidden = data.runs.length > 0;
       setStatus("");
     } catch (e) {
       setStatus(e.message, true);

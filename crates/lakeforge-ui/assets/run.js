@@ -1,7 +1,9 @@
 // One run's page (GET /api/runs/{id}): its summary, a timeline of its node attempts drawn as
-// SVG (one row per node, one bar per attempt, coloured by status), the details of the node
-// picked, and every attempt in a table. While the run's status is `running` the page asks
-// again every few seconds and redraws.
+// SVG (one row per node, one bar per attempt, coloured by status; an attempt still running
+// grows up to now at each refresh), the details of the node
+// picked (with its compiled SQL, GET /api/runs/{id}/nodes/{node}/sql, and whether it is the
+// SQL that ran), and every attempt in a table. While the run's status is `running` the page
+// asks again every few seconds and redraws.
 "use strict";
 
 (() => {
@@ -13,6 +15,8 @@
   const AXIS_HEIGHT = 26;
   let selected = null;
   let latest = null;
+  // Compiled SQL by node, asked once per node picked.
+  const sqlOf = new Map();
 
   const ms = (iso) => {
     const t = Date.parse(iso || "");
@@ -34,8 +38,15 @@
     return text.length <= max ? text : text.slice(0, max - 1) + "…";
   }
 
+  // How long an attempt took, or has been running (its start recorded, its end not yet).
+  function elapsed(n) {
+    const start = ms(n.started_at);
+    return n.status === "running" && start !== null ? Math.max(0, Date.now() - start) / 1000 : n.elapsed_s;
+  }
+
   function describe(n) {
-    const lines = [n.unique_id, "attempt " + n.attempt + " · " + n.status, "started " + time(n.started_at) + " UTC", "took " + duration(n.elapsed_s)];
+    const took = n.status === "running" ? "running for " : "took ";
+    const lines = [n.unique_id, "attempt " + n.attempt + " · " + n.status, "started " + time(n.started_at) + " UTC", took + duration(elapsed(n))];
     if (n.rows_affected !== null) lines.push("rows " + number(n.rows_affected));
     if (n.delta_version !== null) lines.push("Delta version " + n.delta_version);
     if (n.error) lines.push("", n.error);
@@ -46,7 +57,7 @@
     const box = document.getElementById("timeline");
     const rows = rowsOf(nodes);
     if (rows.length === 0) {
-      box.replaceChildren(el("p", { class: "empty" }, run.status === "running" ? "No node has finished yet." : "This run recorded no node."));
+      box.replaceChildren(el("p", { class: "empty" }, run.status === "running" ? "No node has started yet." : "This run recorded no node."));
       return;
     }
     // The time span: the run's start to its end (now, while it runs), widened to every bar.
@@ -83,7 +94,7 @@
         const start = ms(a.started_at);
         if (start === null) continue;
         const bx = x(start);
-        const bw = Math.max(2, (Math.max(0, a.elapsed_s) * 1000 / span) * chartWidth);
+        const bw = Math.max(2, (Math.max(0, elapsed(a)) * 1000 / span) * chartWidth);
         const cls = "bar " + statusClass(a.status) + (a.attempt < last.attempt ? " retried" : "");
         row.appendChild(svg("rect", { class: cls, x: bx, y: y + 4, width: bw, height: ROW_HEIGHT - 8 }, svg("title", {}, describe(a))));
         end = Math.max(end, bx + bw);
@@ -140,7 +151,7 @@
     field(list, "Attempts", String(attempts.length));
     field(list, "Started (UTC)", time(last.started_at));
     field(list, "Finished (UTC)", time(last.finished_at));
-    field(list, "Elapsed", duration(last.elapsed_s));
+    field(list, "Elapsed", duration(elapsed(last)));
     field(list, "Rows", number(last.rows_affected));
     field(list, "Delta version", last.delta_version === null ? "" : String(last.delta_version));
     field(list, "Message", last.error ? "" : last.message);
@@ -148,6 +159,36 @@
     const errors = attempts.filter((a) => a.error).map((a) => "attempt " + a.attempt + ": " + a.error);
     error.hidden = errors.length === 0;
     error.textContent = errors.join("\n\n");
+    drawSql(last);
+  }
+
+  function showSql(id, answer) {
+    if (id !== selected) return;
+    const note = document.getElementById("detail-sql-note");
+    const pre = document.getElementById("detail-sql");
+    note.classList.toggle("error", Boolean(answer.error));
+    note.textContent = answer.error || answer.note;
+    pre.hidden = !answer.sql;
+    pre.textContent = answer.sql || "";
+  }
+
+  function drawSql(node) {
+    const id = node.unique_id;
+    if (node.resource_type === "seed") {
+      showSql(id, { note: "A seed loads its CSV file: it has no compiled SQL." });
+      return;
+    }
+    if (sqlOf.has(id)) {
+      showSql(id, sqlOf.get(id));
+      return;
+    }
+    showSql(id, { note: "Loading…" });
+    getJSON("/api/runs/" + encodeURIComponent(runId) + "/nodes/" + encodeURIComponent(id) + "/sql")
+      .then((answer) => {
+        sqlOf.set(id, answer);
+        showSql(id, answer);
+      })
+      .catch((e) => showSql(id, { error: e.message }));
   }
 
   function drawTable(nodes) {
@@ -167,7 +208,7 @@
         el("td", { class: "num" }, n.attempt),
         el("td", {}, time(n.started_at)),
         el("td", {}, time(n.finished_at)),
-        el("td", { class: "num" }, duration(n.elapsed_s)),
+        el("td", { class: "num" }, duration(elapsed(n))),
         el("td", { class: "num" }, number(n.rows_affected)),
         el("td", { class: "num" }, n.delta_version === null ? "" : n.delta_version),
         el("td", { class: "error" }, n.error || "")

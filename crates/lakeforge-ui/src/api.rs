@@ -1,7 +1,7 @@
 //! The JSON API under `/api/` that the pages are clients of (and tests, and scripts):
 //!
 //! - `GET /api/overview`: the last runs, the failing tests of the latest run, the registered
-//!   models with the version their production alias points at;
+//!   models with the version their production alias points at, the schedules' next ticks;
 //! - `GET /api/runs`: runs newest first, filtered and paged (`filters`);
 //! - `GET /api/runs/{run_id}`: one run and every attempt of its nodes.
 //!
@@ -39,7 +39,8 @@ pub struct NodeAttempt {
     /// 1 for the first attempt; retries count up.
     pub attempt: i64,
     pub started_at: String,
-    /// `started_at` plus the elapsed time; absent when the start is not a timestamp.
+    /// `started_at` plus the elapsed time; absent while it runs, or when the start is not a
+    /// timestamp.
     pub finished_at: Option<String>,
     pub elapsed_s: f64,
     pub rows_affected: Option<i64>,
@@ -105,7 +106,10 @@ impl From<NodeExecution> for NodeAttempt {
         NodeAttempt {
             resource_type: kind,
             name: node_name(&r.unique_id, kind),
-            finished_at: finished_at(&r.started_at, r.elapsed_s),
+            // A running attempt (its start recorded by the runner) has not finished.
+            finished_at: (r.status != "running")
+                .then(|| finished_at(&r.started_at, r.elapsed_s))
+                .flatten(),
             unique_id: r.unique_id,
             status: r.status,
             attempt: e.attempt,
@@ -142,6 +146,8 @@ pub struct Overview {
     pub models: Vec<ModelEntry>,
     /// The alias `production` means (lakeforge-meta's default alias).
     pub production_alias: &'static str,
+    /// lakeforge.yml's schedules with their next and last ticks.
+    pub schedules: crate::schedules::Schedules,
 }
 
 pub async fn overview(State(state): State<Arc<UiState>>) -> UiResult<Json<Overview>> {
@@ -176,12 +182,14 @@ pub async fn overview(State(state): State<Arc<UiState>>) -> UiResult<Json<Overvi
             aliases: m.aliases,
         })
         .collect();
+    let schedules = crate::schedules::schedules(&state.project, store, Utc::now()).await?;
     Ok(Json(Overview {
         runs,
         latest_run,
         failing_tests,
         models,
         production_alias: DEFAULT_ALIAS,
+        schedules,
     }))
 }
 

@@ -11,7 +11,9 @@
 //!   redirects to the login form; the API answers 401.
 //!
 //! In both modes a form post from another site is refused (`Origin` / `Sec-Fetch-Site`), so
-//! the login and logout forms cannot be submitted cross-site.
+//! the login and logout forms cannot be submitted cross-site, and every other write needs the
+//! session's CSRF token (`session`). Reading needs any live token; changing the registry
+//! needs the `admin` scope, which the write's handler checks (`admin`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -21,12 +23,13 @@ use axum::extract::{ConnectInfo, Form, FromRequest, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use lakeforge_meta::bearer_token;
+use lakeforge_meta::{bearer_token, token_digest};
 use serde::Deserialize;
 
 use crate::UiState;
 use crate::error::UiError;
 use crate::pages;
+use crate::session::Session;
 
 /// The cookie holding the token a login gave.
 pub const COOKIE: &str = "lakeforge_ui_token";
@@ -40,50 +43,67 @@ const PUBLIC: &[&str] = &[
     "/assets/favicon.svg",
 ];
 
-/// The middleware in front of every route.
-pub async fn guard(State(state): State<Arc<UiState>>, request: Request, next: Next) -> Response {
+/// The middleware in front of every route: refuses cross-site writes, establishes the
+/// [`Session`] (put into the request for handlers) and checks the CSRF token of every write
+/// but the login and logout forms (which have no session to bind one to; `Origin` guards them).
+pub async fn guard(
+    State(state): State<Arc<UiState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let headers = request.headers();
-    if is_state_changing(request.method()) && is_cross_site(headers) {
+    let writes = is_state_changing(request.method());
+    if writes && is_cross_site(headers) {
         return UiError::Forbidden("form posts from other sites are refused").into_response();
     }
-    if !state.options.require_tokens {
+    let path = request.uri().path();
+    let public = PUBLIC.contains(&path);
+    let session = if !state.options.require_tokens {
         if !addressed_to_loopback(headers) {
             return UiError::Forbidden(
                 "this UI runs without tokens, so it answers only to localhost, 127.0.0.1 or [::1]",
             )
             .into_response();
         }
-        return next.run(request).await;
-    }
-    let path = request.uri().path();
-    if PUBLIC.contains(&path) {
-        return next.run(request).await;
-    }
-    let client = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let token = presented_token(headers).map(str::to_string);
-    match state
-        .tokens
-        .check(&state.store, token.as_deref(), client)
-        .await
-    {
-        // Reading needs any live token; the admin scope is for writes, which come later.
-        Ok(_) => next.run(request).await,
-        Err(rejection) => {
-            let error = UiError::from(rejection);
-            let wants_page = request.method() == Method::GET
-                && !path.starts_with("/api/")
-                && !path.starts_with("/assets/");
-            if wants_page && matches!(error, UiError::Unauthorized) {
-                let next_path = request.uri().path_and_query().map_or("/", |p| p.as_str());
-                Redirect::to(&format!("/login?next={}", percent_encode(next_path))).into_response()
-            } else {
-                error.into_response()
+        Session::Loopback
+    } else {
+        if public {
+            return next.run(request).await;
+        }
+        let client = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let token = presented_token(headers).map(str::to_string);
+        match state
+            .tokens
+            .check(&state.store, token.as_deref(), client)
+            .await
+        {
+            // Reading needs any live token; writes check their scope in their handlers.
+            Ok(scopes) => Session::Token {
+                scopes,
+                digest: token_digest(token.as_deref().unwrap_or_default()),
+            },
+            Err(rejection) => {
+                let error = UiError::from(rejection);
+                let wants_page = request.method() == Method::GET
+                    && !path.starts_with("/api/")
+                    && !path.starts_with("/assets/");
+                if wants_page && matches!(error, UiError::Unauthorized) {
+                    let next_path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+                    return Redirect::to(&format!("/login?next={}", percent_encode(next_path)))
+                        .into_response();
+                }
+                return error.into_response();
             }
         }
+    };
+    if writes && !public && !state.csrf.verify(&session, request.headers()) {
+        return UiError::Csrf.into_response();
     }
+    request.extensions_mut().insert(session);
+    next.run(request).await
 }
 
 fn is_state_changing(method: &Method) -> bool {

@@ -31,6 +31,27 @@ pub enum UiError {
     /// that is not loopback while the UI is open without tokens.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// A write whose `X-CSRF-Token` header is missing or not this session's.
+    #[error(
+        "this change needs the `X-CSRF-Token` header the UI's pages send; reload the page and try again (scripts get the token from GET /api/session)"
+    )]
+    Csrf,
+    /// A token that may read but not do this: the scope it lacks.
+    #[error(
+        "this change needs a token with the `{scope}` scope, and yours has not got it; log in with one (`lakeforge tokens create NAME --scope {scope}`)"
+    )]
+    ScopeRequired { scope: &'static str },
+    /// The registry's rules refuse the change as asked (a gate-rejected version without
+    /// force): the message says why, naming the gate's metric.
+    #[error("{0}")]
+    Conflict(String),
+    /// A node that does not compile now (its compiled file being absent); the message is the
+    /// project's error as users read it.
+    #[error("{0}")]
+    Compile(String),
+    /// A write whose body is not what the route takes (415 when it is not JSON at all).
+    #[error("{message}")]
+    UnsupportedBody { message: String },
     /// The project's graph is unavailable: it did not load (its error said) or none was given.
     #[error("{0}")]
     NoProject(String),
@@ -75,7 +96,12 @@ impl UiError {
             UiError::NotFound { .. } | UiError::NoChart(_) => StatusCode::NOT_FOUND,
             UiError::Unauthorized => StatusCode::UNAUTHORIZED,
             UiError::TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
-            UiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            UiError::Forbidden(_) | UiError::Csrf | UiError::ScopeRequired { .. } => {
+                StatusCode::FORBIDDEN
+            }
+            UiError::Conflict(_) => StatusCode::CONFLICT,
+            UiError::Compile(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            UiError::UnsupportedBody { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             UiError::Store(_) | UiError::Lake { .. } | UiError::Evaluation(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -105,6 +131,11 @@ impl UiError {
             UiError::Unauthorized => "unauthorized",
             UiError::TooManyFailures { .. } => "too_many_requests",
             UiError::Forbidden(_) => "forbidden",
+            UiError::Csrf => "csrf_token",
+            UiError::ScopeRequired { .. } => "scope_required",
+            UiError::Conflict(_) => "conflict",
+            UiError::Compile(_) => "compile_error",
+            UiError::UnsupportedBody { .. } => "unsupported_media_type",
             UiError::Store(_) | UiError::Lake { .. } | UiError::Evaluation(_) => "internal",
             UiError::TokenStore(_) => "unavailable",
             UiError::NoProject(_) => "no_project",
@@ -162,6 +193,7 @@ impl IntoResponse for UiError {
         let mut body = json!({"error": {"code": self.code(), "message": message}});
         match &self {
             UiError::BadRequest { field, .. } => body["error"]["field"] = json!(field),
+            UiError::ScopeRequired { scope } => body["error"]["scope"] = json!(scope),
             UiError::Lineage(EngineError::NoSuchColumn { .. }) => {
                 body["error"]["field"] = json!("column")
             }

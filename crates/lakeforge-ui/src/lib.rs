@@ -8,15 +8,18 @@
 //!   compiled in from `assets/`, no build step and nothing fetched from elsewhere.
 //!
 //! Routes: `GET /` (overview), `GET /runs`, `GET /runs/{run_id}` (a run's timeline, refreshed
-//! while it runs), `GET /models`, `GET /models/{name}` (the registry, read-only),
+//! while it runs), `GET /models`, `GET /models/{name}` (the registry; an alias moved there),
 //! `GET /lineage` (the project's graph), `GET /login`, `POST /login`, `POST /logout`,
 //! `GET /assets/{file}`, `GET /api/overview`, `GET /api/runs`, `GET /api/runs/{run_id}`,
-//! `GET /api/lineage` (`lineage`: the project the CLI loaded, [`ProjectGraph`]),
-//! `GET /api/lineage/{unique_id}/columns` (a node's column lineage, through the engine), the
-//! registry's (`models`): `GET /api/models`, `GET /api/models/{name}`,
-//! `GET /api/models/{name}/versions/{version}/charts/{kind}.svg`, and data quality's
-//! (`quality`): `GET /quality`, `GET /quality/tests/{unique_id}`, `GET /api/quality`,
-//! `GET /api/quality/tests/{unique_id}`.
+//! `GET /api/runs/{run_id}/nodes/{unique_id}/sql` (`compiled`: a node's compiled SQL and
+//! whether it is what ran), `GET /api/lineage` (`lineage`: the project the CLI loaded,
+//! [`ProjectGraph`]), `GET /api/lineage/{unique_id}/columns` (a node's column lineage, through
+//! the engine), the registry's (`models`): `GET /api/models`, `GET /api/models/{name}`,
+//! `GET /api/models/{name}/versions/{version}/charts/{kind}.svg`; data quality's (`quality`):
+//! `GET /quality`, `GET /quality/tests/{unique_id}`, `GET /api/quality`,
+//! `GET /api/quality/tests/{unique_id}`; the one write (`admin`):
+//! `PUT`/`DELETE /api/models/{name}/aliases/{alias}`, with `GET /api/session` giving pages the
+//! CSRF token writes carry (`session`).
 //!
 //! Who may call them is `auth`'s: open on loopback (to loopback host names only), or an API
 //! token of the store on every route, checked as the prediction server checks them. Errors
@@ -24,23 +27,28 @@
 //!
 //! It reads the store, the loaded project and, through the engine the CLI opened, the lake; it
 //! never runs anything (no runner). It sits beside the prediction server (lakeforge-serve),
-//! which it does not depend on and which stays free of the engine; the CLI composes either.
+//! which it does not depend on and which stays free of the engine; the CLI serves either, or
+//! both on one listener (`lakeforge serve --ui`).
 
+pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod compiled;
 pub mod error;
 pub mod filters;
 pub mod lineage;
 pub mod models;
 pub mod pages;
 pub mod quality;
+pub mod schedules;
+pub mod session;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use lakeforge_engine::Engine;
 use lakeforge_meta::{AuthLimits, MetaStore, TokenChecker};
 
@@ -73,6 +81,8 @@ pub struct UiState {
     /// lineage); without one those pages say the lake is unavailable.
     pub engine: Option<Arc<Engine>>,
     tokens: TokenChecker,
+    /// The secret this UI's CSRF tokens are derived with, drawn at start.
+    csrf: session::CsrfKey,
 }
 
 impl UiState {
@@ -101,6 +111,7 @@ impl UiState {
         Arc::new(UiState {
             store,
             tokens: TokenChecker::new(options.auth.clone()),
+            csrf: session::CsrfKey::generate(),
             options,
             files,
             project,
@@ -127,10 +138,19 @@ pub fn router(state: Arc<UiState>) -> Router {
         .route("/api/overview", get(api::overview))
         .route("/api/runs", get(api::runs))
         .route("/api/runs/{run_id}", get(api::run))
+        .route(
+            "/api/runs/{run_id}/nodes/{unique_id}/sql",
+            get(compiled::node_sql),
+        )
         .route("/api/lineage", get(lineage::lineage))
         .route("/api/lineage/{unique_id}/columns", get(lineage::columns))
         .route("/api/models", get(models::list))
         .route("/api/models/{name}", get(models::detail))
+        .route("/api/session", get(session::info))
+        .route(
+            "/api/models/{name}/aliases/{alias}",
+            put(admin::promote).delete(admin::remove),
+        )
         .route(
             "/api/models/{name}/versions/{version}/charts/{file}",
             get(models::chart),

@@ -1,7 +1,9 @@
 //! `lakeforge serve`: the prediction server (lakeforge-serve) over the project's model
 //! registry. Listening beyond loopback requires API tokens (`lakeforge tokens create`) unless
 //! told otherwise; SIGTERM or Ctrl-C stops accepting connections and lets requests in flight
-//! finish. `--tls-cert`/`--tls-key` serve HTTPS.
+//! finish. `--tls-cert`/`--tls-key` serve HTTPS. `--ui` serves the web UI on the same
+//! listener: lakeforge-serve keeps its own routes ([`lakeforge_serve::owns_path`]) and hands
+//! every other path to lakeforge-ui's router, each with its own authentication.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -54,6 +56,10 @@ pub struct ServeArgs {
     /// The private key of --tls-cert (PEM, unencrypted).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Serve the web UI (`lakeforge ui`) on the same listener, at every path that is not the
+    /// server's. Its pages need a token beyond loopback even with --no-token.
+    #[arg(long)]
+    pub ui: bool,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -95,6 +101,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         access_log: args.access_log,
     };
     let lake = lakeforge_engine::Lake::open_target(&project.target).await?;
+    // The UI is never open beyond loopback, whatever --no-token says of the server's routes.
+    let ui_tokens = args.require_token || !addr.ip().is_loopback();
+    let ui = if args.ui {
+        let graph = lakeforge_ui::ProjectGraph::Loaded(project.clone());
+        Some(super::ui::ui_state(&args.project, store.clone(), graph, ui_tokens).await)
+    } else {
+        None
+    };
     let state = ServeState::new(store, model_files(lake), options);
     state
         .refresh()
@@ -115,9 +129,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "no tokens"
         }
     );
+    let app = match ui {
+        Some(ui) => {
+            eprintln!(
+                "Lakeforge UI on the same address ({})",
+                if ui_tokens {
+                    "API token required"
+                } else {
+                    "open to this machine"
+                }
+            );
+            lakeforge_serve::router_beside(state, lakeforge_ui::router(ui))
+        }
+        None => lakeforge_serve::router(state),
+    };
     match &tls {
-        Some(tls) => lakeforge_serve::serve_tls(listener, state, tls, shutdown()).await?,
-        None => lakeforge_serve::serve(listener, state, shutdown()).await?,
+        Some(tls) => lakeforge_serve::serve_app_tls(listener, app, tls, shutdown()).await?,
+        None => lakeforge_serve::serve_app(listener, app, shutdown()).await?,
     }
     eprintln!("Stopped.");
     Ok(ExitCode::SUCCESS)

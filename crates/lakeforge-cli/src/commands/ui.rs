@@ -2,13 +2,17 @@
 //! loaded here (its graph, for the lineage page; a project that does not load leaves the other
 //! pages working, and the lineage page shows why) and a query session over its lake (tables,
 //! column lineage, the model charts' files), on 127.0.0.1:8765 unless told otherwise. On loopback it is open; listening anywhere else
-//! requires API tokens (`lakeforge tokens create`), as `lakeforge serve` does. SIGTERM or
+//! requires API tokens (`lakeforge tokens create`), as `lakeforge serve` does. A project where
+//! nothing has run yet gets an empty store, so its graph can be looked at before any run. SIGTERM or
 //! Ctrl-C stops accepting connections and lets requests in flight finish.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use lakeforge_meta::MetaStore;
+use lakeforge_project::settings::read_target;
 use lakeforge_ui::{LakeFiles, ProjectGraph, UiOptions, UiState};
 
 use super::default_threads;
@@ -31,25 +35,27 @@ pub struct UiArgs {
     pub require_token: bool,
 }
 
+/// The project's store; where nothing has run yet, created as a build creates it (the schema
+/// only), so the lineage, tables and docs pages work on a fresh project and the overview says
+/// that nothing has run. The UI itself only reads it, bar alias changes.
+pub(crate) async fn ui_store(project: &ProjectArgs) -> anyhow::Result<MetaStore> {
+    if let Some(store) = open_store(project).await? {
+        return Ok(store);
+    }
+    let target = read_target(&project.project_dir, &project.profile_flags())?;
+    Ok(MetaStore::open(&target.metadata).await?)
+}
+
 pub async fn run(args: UiArgs) -> anyhow::Result<ExitCode> {
     super::log_server_events();
     let addr = listen_addr(&args.host, args.port)?;
     let require_tokens = args.require_token || !addr.ip().is_loopback();
-    let store = open_store(&args.project).await?.context(
-        "nothing has run in this project yet, so there is no history to show\nhint: `lakeforge build` records a run",
-    )?;
+    let store = ui_store(&args.project).await?;
     if require_tokens && !has_live_token(&store).await? {
         bail!(
-            "the UI on {addr} requires API tokens, and none exists\nhint: `lakeforge tokens create NAME` makes one (any scope may read the UI), or listen on 127.0.0.1"
+            "the UI on {addr} requires API tokens, and none exists\nhint: `lakeforge tokens create NAME` makes one (any scope may read the UI; changing aliases needs `--scope admin`), or listen on 127.0.0.1"
         );
     }
-    let title = args
-        .project
-        .project_dir
-        .canonicalize()
-        .ok()
-        .and_then(|dir| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_default();
     let project = match super::load_project(&args.project) {
         Ok(project) => ProjectGraph::Loaded(project),
         Err(e) => {
@@ -58,6 +64,37 @@ pub async fn run(args: UiArgs) -> anyhow::Result<ExitCode> {
             ProjectGraph::Failed(message)
         }
     };
+    let state = ui_state(&args.project, store, project, require_tokens).await;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    eprintln!(
+        "Lakeforge UI on http://{addr}/ ({}); Ctrl-C stops",
+        if require_tokens {
+            "API token required"
+        } else {
+            "open to this machine"
+        }
+    );
+    lakeforge_ui::serve(listener, state, shutdown()).await?;
+    eprintln!("Stopped.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The UI over `store` and `project` (loaded, or why not), with a query session over the
+/// project's lake when it opens: what `lakeforge ui` and `lakeforge serve --ui` serve.
+pub(crate) async fn ui_state(
+    args: &ProjectArgs,
+    store: MetaStore,
+    project: ProjectGraph,
+    require_tokens: bool,
+) -> Arc<UiState> {
+    let title = args
+        .project_dir
+        .canonicalize()
+        .ok()
+        .and_then(|dir| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
     // One session over the lake serves the table pages and the model charts' files.
     let engine = match &project {
         ProjectGraph::Loaded(project) => match super::open_engine(project, default_threads()).await
@@ -82,7 +119,7 @@ pub async fn run(args: UiArgs) -> anyhow::Result<ExitCode> {
         location: engine.lake().location(),
         read: lake_reader(engine.lake().clone()),
     });
-    let state = UiState::with_project(
+    UiState::with_project(
         store,
         UiOptions {
             require_tokens,
@@ -92,19 +129,5 @@ pub async fn run(args: UiArgs) -> anyhow::Result<ExitCode> {
         files,
         project,
         engine,
-    );
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("listening on {addr}"))?;
-    eprintln!(
-        "Lakeforge UI on http://{addr}/ ({}); Ctrl-C stops",
-        if require_tokens {
-            "API token required"
-        } else {
-            "open to this machine"
-        }
-    );
-    lakeforge_ui::serve(listener, state, shutdown()).await?;
-    eprintln!("Stopped.");
-    Ok(ExitCode::SUCCESS)
+    )
 }

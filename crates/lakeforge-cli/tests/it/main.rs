@@ -31,4 +31,5 @@ mod serve_openapi;
 mod snapshots;
 mod sources;
 mod ui;
+mod ui_serve;
 mod unit;

@@ -101,7 +101,7 @@ async fn check_state(
     result: &mut NodeResult,
 ) -> Option<Option<i64>> {
     let project = env.compile.project();
-    let hash = crate::state::state_hash(node, compiled_sql);
+    let hash = node.state_hash(compiled_sql);
     result.upstream = crate::state::upstream_edges(&env.versions, &env.engine, project, node).await;
     result.state_hash = Some(hash.clone());
     let last = env.changed.as_ref()?.get(&node.unique_id);

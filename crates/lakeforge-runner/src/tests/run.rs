@@ -347,3 +347,58 @@ async fn a_cancelled_run_stops_what_runs_and_starts_nothing_more() {
     assert_eq!(run.status, "cancelled");
     assert!(!f.dir.path().join("lake/main/slow/_delta_log").exists());
 }
+
+/// A node's start is in the store while it runs (for the UI's live timeline), and its end
+/// replaces that row: here the run is cancelled as soon as the store shows the node running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_is_in_the_store_as_running_while_it_runs() {
+    let f = Fixture::new(&[(
+        "models/slow.sql",
+        "select count(*) as n from range(0, 4000000000)",
+    )])
+    .await;
+    let seen = Arc::new(parking_lot::Mutex::new(None));
+    let watch = {
+        let meta = f.meta.clone();
+        let seen = seen.clone();
+        async move {
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(30) {
+                if let Some(run) = meta.runs(1).await.unwrap().into_iter().next() {
+                    let executions = meta.node_executions(&run.run_id).await.unwrap();
+                    if let Some(e) = executions
+                        .into_iter()
+                        .find(|e| e.record.status == "running")
+                    {
+                        *seen.lock() = Some(e);
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let summary = f.run_until(Command::Run, Arc::default(), watch).await;
+    let running = seen
+        .lock()
+        .clone()
+        .expect("the store never showed the node running");
+    assert_eq!(
+        (
+            running.record.unique_id.as_str(),
+            running.attempt,
+            running.record.elapsed_s
+        ),
+        ("model.t.slow", 1, 0.0)
+    );
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&running.record.started_at).is_ok(),
+        "{}",
+        running.record.started_at
+    );
+    assert!(summary.cancelled);
+    assert_eq!(
+        f.attempts(&summary.run_id, "slow").await,
+        vec![(1, "error".to_string())]
+    );
+}

@@ -55,7 +55,8 @@ async fn an_empty_store_has_an_empty_overview() {
     assert_eq!(
         body,
         json!({"runs": [], "latest_run": null, "failing_tests": [], "models": [],
-               "production_alias": "production"})
+               "production_alias": "production",
+               "schedules": {"schedules": [], "unavailable": "no project was given to the UI"}})
     );
 }
 

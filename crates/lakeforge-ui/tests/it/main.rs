@@ -4,11 +4,13 @@
 //! types, escaping of project text in server-rendered HTML (`escaping.rs`), the token mode
 //! (`auth.rs`), the model registry's pages, API and charts (`models.rs`), the lineage API and
 //! page over a project in a temporary folder (`lineage.rs`), a node's column lineage through a
-//! real query session (`column_lineage.rs`), and one run over a
-//! real socket.
+//! real query session (`column_lineage.rs`), data quality (`quality.rs`), alias changes with
+//! their CSRF token and admin scope (`admin.rs`), a node's compiled SQL and the schedules
+//! (`run_details.rs`), and one run over a real socket.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
 
+mod admin;
 mod api;
 mod auth;
 mod column_lineage;
@@ -17,6 +19,7 @@ mod lineage;
 mod models;
 mod pages;
 mod quality;
+mod run_details;
 
 use std::sync::Arc;
 
