@@ -49,6 +49,12 @@ pub enum UiError {
     /// A stored evaluation is not what Lakeforge writes; the cause is logged, not shown.
     #[error("the stored evaluation could not be read")]
     Evaluation(#[source] StoredReportError),
+    /// The UI has no query session over the lake (the tables pages need one): why, and a hint.
+    #[error("{0}")]
+    NoLake(String),
+    /// A table of the lake could not be read; the cause is logged, not shown.
+    #[error("a table of the lake could not be read")]
+    Engine(#[source] lakeforge_engine::EngineError),
 }
 
 pub type UiResult<T> = Result<T, UiError>;
@@ -68,10 +74,13 @@ impl UiError {
             UiError::Unauthorized => StatusCode::UNAUTHORIZED,
             UiError::TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
             UiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            UiError::Store(_) | UiError::Lake { .. } | UiError::Evaluation(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
+            UiError::Store(_)
+            | UiError::Lake { .. }
+            | UiError::Evaluation(_)
+            | UiError::Engine(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            UiError::TokenStore(_) | UiError::NoProject(_) | UiError::NoLake(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
             }
-            UiError::TokenStore(_) | UiError::NoProject(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -83,9 +92,13 @@ impl UiError {
             UiError::Unauthorized => "unauthorized",
             UiError::TooManyFailures { .. } => "too_many_requests",
             UiError::Forbidden(_) => "forbidden",
-            UiError::Store(_) | UiError::Lake { .. } | UiError::Evaluation(_) => "internal",
+            UiError::Store(_)
+            | UiError::Lake { .. }
+            | UiError::Evaluation(_)
+            | UiError::Engine(_) => "internal",
             UiError::TokenStore(_) => "unavailable",
             UiError::NoProject(_) => "no_project",
+            UiError::NoLake(_) => "no_lake",
         }
     }
 }
@@ -116,6 +129,9 @@ impl IntoResponse for UiError {
                 tracing::error!(error = %source, location = %location, "{}", self)
             }
             UiError::Evaluation(e) => tracing::error!(error = %e, "{}", self),
+            UiError::Engine(e) => {
+                tracing::error!(error = %lakeforge_project::error_text(e), "{}", self)
+            }
             _ => {}
         }
         let mut body = json!({"error": {"code": self.code(), "message": self.to_string()}});

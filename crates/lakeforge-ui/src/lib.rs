@@ -12,7 +12,9 @@
 //! `GET /lineage` (the project's graph), `GET /login`, `POST /login`, `POST /logout`,
 //! `GET /assets/{file}`, `GET /api/overview`, `GET /api/runs`, `GET /api/runs/{run_id}`,
 //! `GET /api/lineage` (`lineage`: the project the CLI loaded, [`ProjectGraph`]), and the registry's (`models`): `GET /api/models`,
-//! `GET /api/models/{name}`, `GET /api/models/{name}/versions/{version}/charts/{kind}.svg`.
+//! `GET /api/models/{name}`, `GET /api/models/{name}/versions/{version}/charts/{kind}.svg`;
+//! the lake's tables (`tables`, through the engine): `GET /tables`, `GET /tables/{relation}`,
+//! `GET /api/tables`, `GET /api/tables/{relation}` and its `/rows` and `/profile`.
 //!
 //! Who may call them is `auth`'s: open on loopback (to loopback host names only), or an API
 //! token of the store on every route, checked as the prediction server checks them. Errors
@@ -29,6 +31,7 @@ pub mod filters;
 pub mod lineage;
 pub mod models;
 pub mod pages;
+pub mod tables;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -112,6 +115,8 @@ pub fn router(state: Arc<UiState>) -> Router {
         .route("/models", get(pages::models))
         .route("/models/{name}", get(pages::model))
         .route("/lineage", get(pages::lineage))
+        .route("/tables", get(pages::tables))
+        .route("/tables/{relation}", get(pages::table))
         .route("/login", get(auth::login_form).post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/assets/{file}", get(pages::asset))
@@ -119,6 +124,10 @@ pub fn router(state: Arc<UiState>) -> Router {
         .route("/api/runs", get(api::runs))
         .route("/api/runs/{run_id}", get(api::run))
         .route("/api/lineage", get(lineage::lineage))
+        .route("/api/tables", get(tables::list))
+        .route("/api/tables/{relation}", get(tables::detail))
+        .route("/api/tables/{relation}/rows", get(tables::rows))
+        .route("/api/tables/{relation}/profile", get(tables::profile))
         .route("/api/models", get(models::list))
         .route("/api/models/{name}", get(models::detail))
         .route(

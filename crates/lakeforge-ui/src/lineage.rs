@@ -32,7 +32,7 @@ pub enum ProjectGraph {
 }
 
 impl ProjectGraph {
-    fn project(&self) -> UiResult<&Project> {
+    pub(crate) fn project(&self) -> UiResult<&Project> {
         match self {
             ProjectGraph::Loaded(p) => Ok(p),
             ProjectGraph::Failed(message) => Err(UiError::NoProject(format!(

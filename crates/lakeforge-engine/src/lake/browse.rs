@@ -399,7 +399,10 @@ pub async fn describe(
 /// What a list shows of each relation (None: not in the lake), `relations` summarised a few
 /// at a time; the answers come in the order asked.
 pub async fn summaries(engine: &Engine, relations: &[Relation]) -> Vec<Result<Option<Summary>>> {
-    futures::stream::iter(relations.iter().map(|r| summary(engine, r)))
+    // Owned relations: a closure over borrowed ones makes a future that is not `Send` for
+    // every lifetime, which a server's handler must be.
+    let owned = relations.to_vec().into_iter();
+    futures::stream::iter(owned.map(|r| async move { summary(engine, &r).await }))
         .buffered(SUMMARY_OPENS)
         .collect()
         .await
@@ -468,7 +471,11 @@ pub async fn rows(
 
 /// Per column: nulls, approximate distinct values, min and max, and for numbers the mean, at
 /// `version` (None: the latest), computed by one aggregate query over the relation.
-pub async fn profile(engine: &Engine, relation: &Relation, version: Option<i64>) -> Result<Profile> {
+pub async fn profile(
+    engine: &Engine,
+    relation: &Relation,
+    version: Option<i64>,
+) -> Result<Profile> {
     let (df, read) = frame(engine, engine.context(), relation, version).await?;
     let fields: Vec<Field> = df
         .schema()

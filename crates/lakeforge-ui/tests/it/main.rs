@@ -3,8 +3,8 @@
 //! registered model): the JSON API and its errors, pages and assets with their content
 //! types, escaping of project text in server-rendered HTML (`escaping.rs`), the token mode
 //! (`auth.rs`), the model registry's pages, API and charts (`models.rs`), the lineage API and
-//! page over a project in a temporary folder (`lineage.rs`), and one run over a
-//! real socket.
+//! page over a project in a temporary folder (`lineage.rs`), the tables pages and API over a
+//! real lake built through lakeforge-engine (`tables.rs`), and one run over a real socket.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
 
@@ -14,6 +14,7 @@ mod escaping;
 mod lineage;
 mod models;
 mod pages;
+mod tables;
 
 use std::sync::Arc;
 

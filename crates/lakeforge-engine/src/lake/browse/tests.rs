@@ -78,7 +78,10 @@ async fn rows_schema_and_count_at_version_0_differ_from_the_latest() {
     let Cell::Text(cut) = &new.rows[1][1] else {
         panic!("{:?}", new.rows[1][1]);
     };
-    assert_eq!(cut.chars().count(), MAX_CELL_CHARS + CUT_MARKER.chars().count());
+    assert_eq!(
+        cut.chars().count(),
+        MAX_CELL_CHARS + CUT_MARKER.chars().count()
+    );
     assert!(cut.ends_with(CUT_MARKER));
 
     // Pages: an offset and a limit, and whether more follow; the limit is bounded.
@@ -120,7 +123,9 @@ async fn a_version_the_table_lacks_names_the_table_and_its_versions() {
             "{text}"
         );
         assert!(
-            text.starts_with(&format!("main.customers has no version {v}; its versions are 0 to 1")),
+            text.starts_with(&format!(
+                "main.customers has no version {v}; its versions are 0 to 1"
+            )),
             "{text}"
         );
         assert!(text.contains("hint: "), "{text}");
@@ -129,7 +134,10 @@ async fn a_version_the_table_lacks_names_the_table_and_its_versions() {
         .await
         .unwrap_err();
     assert!(matches!(e, EngineError::NotInLake { .. }), "{e}");
-    assert!(e.to_string().starts_with("main.nope is not in the lake"), "{e}");
+    assert!(
+        e.to_string().starts_with("main.nope is not in the lake"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -140,7 +148,10 @@ async fn profiles_are_one_query_per_version() {
     assert_eq!(p.rows, 3);
     let id = &p.columns[0];
     assert_eq!((id.nulls, id.distinct_approx), (0, Some(3)));
-    assert_eq!((id.min.as_deref(), id.max.as_deref()), (Some("10"), Some("30")));
+    assert_eq!(
+        (id.min.as_deref(), id.max.as_deref()),
+        (Some("10"), Some("30"))
+    );
     assert_eq!(id.mean, Some(20.0));
     let name = &p.columns[1];
     assert_eq!((name.nulls, name.distinct_approx), (1, Some(2)));
@@ -169,7 +180,11 @@ async fn views_show_their_sql_and_columns_without_versions() {
     assert_eq!(page.version, None);
     assert_eq!(ids(&page), vec![Cell::Int(20), Cell::Int(30)]);
     let e = rows(&f.engine, &view, Some(0), 0, 10).await.unwrap_err();
-    assert!(e.to_string().contains("it is a view, and views have no versions"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("it is a view, and views have no versions"),
+        "{e}"
+    );
 
     let all = summaries(
         &f.engine,
