@@ -401,7 +401,7 @@ pub async fn describe(
 pub async fn summaries(engine: &Engine, relations: &[Relation]) -> Vec<Result<Option<Summary>>> {
     // Owned relations: a closure over borrowed ones makes a future that is not `Send` for
     // every lifetime, which a server's handler must be.
-    let owned = relations.to_vec().into_iter();
+    let owned = relations.iter().cloned();
     futures::stream::iter(owned.map(|r| async move { summary(engine, &r).await }))
         .buffered(SUMMARY_OPENS)
         .collect()
