@@ -137,7 +137,7 @@ fn listed<'a>(body: &'a Value, relation: &str) -> Option<&'a Value> {
         .find(|t| t["relation"] == relation)
 }
 
-fn column<'a>(body: &'a Value, i: usize) -> Vec<&'a Value> {
+fn column(body: &Value, i: usize) -> Vec<&Value> {
     body["rows"]
         .as_array()
         .unwrap()
