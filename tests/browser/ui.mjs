@@ -11,6 +11,8 @@
 //     "markup": ["<img src=x onerror=alert(1)>", ...],     project text that is markup
 //     "models": [{"name": "...", "production": 1}],        registered models
 //     "failing_rows": {"test": "...", "column": "..."} }   a failing test that stores its rows
+//     "table": {"name": "...", "renamed": "...", "old_version": 0} }  a table whose latest
+//                                   version's rows show `renamed` and whose old one's do not
 // and needs at least two runs, one of them `error` and one `seed`. Steps, each with a
 // full-page screenshot in --out (FAILED-<step>.png when it fails):
 //   login (with --token): the API answers 401 and a page goes to the login form (keeping
@@ -34,6 +36,9 @@
 //   admin (with --admin-token; --token must lack the admin scope): promoting a version to a
 //     new alias on the model's page is refused (403 naming the scope) with --token, then,
 //     logged in with --admin-token, works and shows in the alias history by the token's name.
+//   tables (with "table"): the tables list and its filter; the table's preview shows rows
+//     with `renamed`, its history two versions or more; picking the old version shows its
+//     rows (without `renamed`); the column profiles of that version.
 //   logout (with --token): the cookie is gone, pages go to the login form again.
 // On every page: no console error, uncaught exception, failed request, dialog, or response
 // of 400 and above (but the refused login's 401); no element or event handler attribute
@@ -274,6 +279,55 @@ async function lineageSteps(page) {
       return `${sizes.length} charts drawn (${sizes.map((s) => s.src.split("/").pop()).join(", ")})`;
     });
   }
+}
+
+// The tables pages: the list and its filter, a table's preview, time travel to an older
+// version from the history, the column profiles.
+async function tablesStep(page) {
+  const table = expected.table;
+  await step(page, "tables", async () => {
+    await page.goto(`${base}/tables`);
+    await ready(page);
+    const names = await texts(page.locator("#tables tbody tr td:first-child"));
+    check(names.includes(table.name), `${table.name} is not listed (listed: ${names.join(", ")})`);
+    await page.fill("#filter", table.name);
+    const filtered = await texts(page.locator("#tables tbody tr td:first-child"));
+    check(
+      filtered.length >= 1 && filtered.length < names.length && filtered.every((n) => n.includes(table.name)),
+      `the filter "${table.name}" left: ${filtered.join(", ")}`,
+    );
+    await nothingInjected(page);
+    await screenshot(page, "tables");
+
+    await page.locator(`#tables tbody td:first-child a:text-is(${JSON.stringify(table.name)})`).click();
+    await page.waitForURL((url) => url.pathname.startsWith("/tables/"));
+    await ready(page);
+    const latest = await page.locator("#rows tbody tr").count();
+    check(latest >= 1, "the preview shows no rows");
+    check((await page.locator("#rows tbody").textContent()).includes(table.renamed), `the latest rows do not show ${table.renamed}`);
+    const versions = await page.locator("#history tbody tr").count();
+    check(versions >= 2, `the history lists ${versions} version(s)`);
+    await screenshot(page, "table");
+
+    // Time travel: the older version, picked in the history.
+    await page.locator(`#history tbody tr[data-version="${table.old_version}"] td:nth-child(3)`).click();
+    await page.waitForURL((url) => url.hash === `#v${table.old_version}`);
+    await page.locator("#preview-title", { hasText: `Rows at v${table.old_version}` }).waitFor();
+    await ready(page);
+    const old = await page.locator("#rows tbody tr").count();
+    check(old >= 1, "the older version's preview shows no rows");
+    check(!(await page.locator("#rows tbody").textContent()).includes(table.renamed), `version ${table.old_version}'s rows show ${table.renamed}`);
+    check((await page.locator(`#history tbody tr.selected[data-version="${table.old_version}"]`).count()) === 1, "the history does not mark the version shown");
+
+    await page.click("#profile-button");
+    await page.locator("#profile").waitFor({ state: "visible" });
+    const profiled = await page.locator("#profile tbody tr").count();
+    const columns = await page.locator("#rows thead th").count();
+    check(profiled === columns, `${profiled} column profiles for ${columns} columns`);
+    await nothingInjected(page);
+    await screenshot(page, "table-old-version");
+    return `${names.length} tables; ${table.name}: ${latest} rows at the latest version, ${old} at v${table.old_version}, ${versions} versions`;
+  });
 }
 
 const browser = await chromium.launch({ executablePath: args.chromium, headless: true });
@@ -543,6 +597,7 @@ try {
       return `refused with the read token (${refusal.trim()}); done with the admin token, recorded as ${by}`;
     });
   }
+  if (expected.table) await tablesStep(page);
 
   if (args.token) {
     await step(page, "logout", async () => {

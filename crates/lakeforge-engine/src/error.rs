@@ -133,6 +133,27 @@ pub enum EngineError {
         suggestion: Option<String>,
     },
 
+    /// A relation was asked for (its columns, rows, history) that the lake does not hold.
+    #[error(
+        "{relation} is not in the lake\nhint: build it first (`lakeforge build` writes the project's models and seeds)"
+    )]
+    NotInLake { relation: String },
+
+    /// A version of a relation was asked for that it does not have: beyond a table's latest,
+    /// or any version of a view (`latest` None).
+    #[error(
+        "{relation} has no version {version}; {}",
+        match latest {
+            Some(l) => format!("its versions are 0 to {l}\nhint: pick a version from the table's history"),
+            None => "it is a view, and views have no versions\nhint: leave the version out".to_string(),
+        }
+    )]
+    NoSuchVersion {
+        relation: String,
+        version: i64,
+        latest: Option<i64>,
+    },
+
     /// Column lineage was asked about a node that is not a table (a test, an unknown id).
     #[error("`{id}` is not a model, seed or source")]
     NotATable { id: String },

@@ -345,6 +345,9 @@
       ["Tags", n.tags && n.tags.length ? n.tags.join(", ") : null],
       ["Upstream", upstream + " node" + (upstream === 1 ? "" : "s")],
       ["Downstream", downstream + " node" + (downstream === 1 ? "" : "s")],
+      ["Table", ["model", "seed", "snapshot"].includes(n.resource_type) && n.materialized !== "ephemeral"
+        ? el("a", { href: "/tables/" + encodeURIComponent(n.unique_id) }, "columns, history and rows")
+        : null],
     ].filter(([, v]) => v !== null && v !== undefined && v !== "");
     document
       .getElementById("detail-fields")

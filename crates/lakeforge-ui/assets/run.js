@@ -154,6 +154,10 @@
     field(list, "Elapsed", duration(elapsed(last)));
     field(list, "Rows", number(last.rows_affected));
     field(list, "Delta version", last.delta_version === null ? "" : String(last.delta_version));
+    if (last.delta_version !== null) {
+      const href = "/tables/" + encodeURIComponent(last.unique_id) + "#v" + last.delta_version;
+      field(list, "Table", el("a", { href: href }, "the table at this version"));
+    }
     field(list, "Message", last.error ? "" : last.message);
     const error = document.getElementById("detail-error");
     const errors = attempts.filter((a) => a.error).map((a) => "attempt " + a.attempt + ": " + a.error);

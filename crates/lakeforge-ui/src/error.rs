@@ -78,6 +78,12 @@ pub enum UiError {
     /// A stored evaluation is not what Lakeforge writes; the cause is logged, not shown.
     #[error("the stored evaluation could not be read")]
     Evaluation(#[source] StoredReportError),
+    /// The UI has no query session over the lake (the tables pages need one): why, and a hint.
+    #[error("{0}")]
+    NoLake(String),
+    /// A table of the lake could not be read; the cause is logged, not shown.
+    #[error("a table of the lake could not be read")]
+    Engine(#[source] lakeforge_engine::EngineError),
 }
 
 pub type UiResult<T> = Result<T, UiError>;
@@ -102,7 +108,10 @@ impl UiError {
             UiError::Conflict(_) => StatusCode::CONFLICT,
             UiError::Compile(_) => StatusCode::UNPROCESSABLE_ENTITY,
             UiError::UnsupportedBody { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            UiError::Store(_) | UiError::Lake { .. } | UiError::Evaluation(_) => {
+            UiError::Store(_)
+            | UiError::Lake { .. }
+            | UiError::Evaluation(_)
+            | UiError::Engine(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             UiError::TokenStore(_) | UiError::NoProject(_) | UiError::NoLake(_) => {
@@ -136,7 +145,10 @@ impl UiError {
             UiError::Conflict(_) => "conflict",
             UiError::Compile(_) => "compile_error",
             UiError::UnsupportedBody { .. } => "unsupported_media_type",
-            UiError::Store(_) | UiError::Lake { .. } | UiError::Evaluation(_) => "internal",
+            UiError::Store(_)
+            | UiError::Lake { .. }
+            | UiError::Evaluation(_)
+            | UiError::Engine(_) => "internal",
             UiError::TokenStore(_) => "unavailable",
             UiError::NoProject(_) => "no_project",
             UiError::NoLake(_) => "no_lake",
@@ -179,6 +191,9 @@ impl IntoResponse for UiError {
             UiError::Evaluation(e) => tracing::error!(error = %e, "{}", self),
             UiError::Lineage(e) if self.status().is_server_error() => {
                 tracing::error!(error = %lakeforge_project::error_text(e), "column lineage failed")
+            }
+            UiError::Engine(e) => {
+                tracing::error!(error = %lakeforge_project::error_text(e), "{}", self)
             }
             _ => {}
         }

@@ -109,7 +109,7 @@ fn date(name: &str, value: &str) -> UiResult<NaiveDate> {
         })
 }
 
-fn number(name: &str, value: &str, min: i64, max: i64) -> UiResult<i64> {
+pub(crate) fn number(name: &str, value: &str, min: i64, max: i64) -> UiResult<i64> {
     value
         .parse::<i64>()
         .ok()

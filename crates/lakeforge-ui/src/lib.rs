@@ -19,7 +19,9 @@
 //! `GET /quality`, `GET /quality/tests/{unique_id}`, `GET /api/quality`,
 //! `GET /api/quality/tests/{unique_id}`; the one write (`admin`):
 //! `PUT`/`DELETE /api/models/{name}/aliases/{alias}`, with `GET /api/session` giving pages the
-//! CSRF token writes carry (`session`).
+//! CSRF token writes carry (`session`); the lake's tables (`tables`, through the engine):
+//! `GET /tables`, `GET /tables/{relation}`, `GET /api/tables`, `GET /api/tables/{relation}`
+//! and its `/rows` and `/profile`.
 //!
 //! Who may call them is `auth`'s: open on loopback (to loopback host names only), or an API
 //! token of the store on every route, checked as the prediction server checks them. Errors
@@ -42,6 +44,7 @@ pub mod pages;
 pub mod quality;
 pub mod schedules;
 pub mod session;
+pub mod tables;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -132,6 +135,8 @@ pub fn router(state: Arc<UiState>) -> Router {
         .route("/quality/tests/{unique_id}", get(pages::quality_test))
         .route("/api/quality", get(quality::overview))
         .route("/api/quality/tests/{unique_id}", get(quality::test))
+        .route("/tables", get(pages::tables))
+        .route("/tables/{relation}", get(pages::table))
         .route("/login", get(auth::login_form).post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/assets/{file}", get(pages::asset))
@@ -144,6 +149,10 @@ pub fn router(state: Arc<UiState>) -> Router {
         )
         .route("/api/lineage", get(lineage::lineage))
         .route("/api/lineage/{unique_id}/columns", get(lineage::columns))
+        .route("/api/tables", get(tables::list))
+        .route("/api/tables/{relation}", get(tables::detail))
+        .route("/api/tables/{relation}/rows", get(tables::rows))
+        .route("/api/tables/{relation}/profile", get(tables::profile))
         .route("/api/models", get(models::list))
         .route("/api/models/{name}", get(models::detail))
         .route("/api/session", get(session::info))

@@ -38,7 +38,7 @@ pub enum ProjectGraph {
 }
 
 impl ProjectGraph {
-    fn project(&self) -> UiResult<&Project> {
+    pub(crate) fn project(&self) -> UiResult<&Project> {
         self.shared().map(|p| p.as_ref())
     }
 

@@ -80,6 +80,16 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../assets/quality_test.js"),
     ),
+    (
+        "tables.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/tables.js"),
+    ),
+    (
+        "table.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/table.js"),
+    ),
 ];
 
 /// What every response carries: scripts, styles, images and fetches of this origin only, no
@@ -275,6 +285,15 @@ pub async fn quality(State(state): State<Arc<UiState>>) -> Response {
         title: Html::trusted("Data quality"),
         main: Html::trusted(include_str!("../assets/quality.html")),
         script: Some("quality.js"),
+    ),
+    (
+/// The lake's tables (filled by `tables.js` from `GET /api/tables`, which says why when the
+/// lake or the project is unavailable).
+pub async fn tables(State(state): State<Arc<UiState>>) -> Response {
+    Page {
+        title: Html::trusted("Tables"),
+        main: Html::trusted(include_str!("../assets/tables.html")),
+        script: Some("tables.js"),
         body: Html::default(),
         logout: true,
         state: &state,
@@ -310,6 +329,46 @@ pub async fn quality_test(
         main: Html::trusted(include_str!("../assets/quality_test.html")),
         script: Some("quality_test.js"),
         body: Html(format!(" data-test-id=\"{}\"", id.as_str())),
+        logout: true,
+        state: &state,
+    }
+    .render(StatusCode::OK)
+}
+
+/// The lake's tables (filled by `tables.js` from `GET /api/tables`, which says why when the
+/// lake or the project is unavailable).
+pub async fn tables(State(state): State<Arc<UiState>>) -> Response {
+    Page {
+        title: Html::trusted("Tables"),
+        main: Html::trusted(include_str!("../assets/tables.html")),
+        script: Some("tables.js"),
+        body: Html::default(),
+        logout: true,
+        state: &state,
+    }
+    .render(StatusCode::OK)
+}
+
+/// One table's page; a name the loaded project does not have is a 404 page saying so (with
+/// no project loaded, the page's script shows the API's reason).
+pub async fn table(
+    State(state): State<Arc<UiState>>,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
+    let Ok(Path(wanted)) = path else {
+        return not_found(&state, "table with that name");
+    };
+    if let crate::ProjectGraph::Loaded(project) = &state.project
+        && crate::tables::find(project, &wanted).is_none()
+    {
+        return not_found(&state, &format!("table `{wanted}` in this project"));
+    }
+    let wanted = Html::text(&wanted);
+    Page {
+        title: Html(format!("Table {}", wanted.as_str())),
+        main: Html::trusted(include_str!("../assets/table.html")),
+        script: Some("table.js"),
+        body: Html(format!(" data-relation=\"{}\"", wanted.as_str())),
         logout: true,
         state: &state,
     }
@@ -480,6 +539,8 @@ mod tests {
             include_str!("../assets/lineage.html"),
             include_str!("../assets/quality.html"),
             include_str!("../assets/quality_test.html"),
+            include_str!("../assets/tables.html"),
+            include_str!("../assets/table.html"),
             include_str!("../assets/login.html"),
         ] {
             for (i, _) in page.match_indices("/assets/") {

@@ -175,6 +175,18 @@ fn ui_pages_work_in_a_real_browser() {
     // Two runs, so that the runs list has something to filter: a seed that succeeds, then a
     // build whose two tests fail after every model (and the ML model) is built.
     p.run(&["seed"]).ok();
+    // The build loads raw_customers again with customer 1 renamed: its version 1 has the new
+    // name and version 0 the old, for the tables page's time travel.
+    let seed = p.path().join("seeds/raw_customers.csv");
+    let csv = std::fs::read_to_string(&seed).unwrap();
+    let renamed: Vec<String> = csv
+        .lines()
+        .map(|l| match l.split_once(',') {
+            Some(("1", rest)) => format!("1,Timetravel,{}", rest.split_once(',').unwrap().1),
+            _ => l.to_string(),
+        })
+        .collect();
+    std::fs::write(&seed, renamed.join("\n") + "\n").unwrap();
     let build = p.run(&["build"]);
     assert_eq!(build.code, 1, "{}\n{}", build.stdout, build.stderr);
     assert!(build.stdout.contains("ERROR=2 SKIP=0"), "{}", build.stdout);
@@ -203,6 +215,7 @@ fn ui_pages_work_in_a_real_browser() {
         "models": [{ "name": "customer_value", "production": 1 }],
         "failing_rows": { "test": "assert_no_scores", "column": "customer_id" },
         "lineage": { "node": "customers", "column": "email", "upstream": "raw_customers.email" },
+        "table": { "name": "raw_customers", "renamed": "Timetravel", "old_version": 0 },
     });
     let expect_file = p.path().join("browser-expect.json");
     std::fs::write(&expect_file, expect.to_string()).unwrap();
@@ -273,6 +286,14 @@ fn ui_pages_work_in_a_real_browser() {
     ] {
         for shot in expected {
             let file = shots.join(name).join(format!("{shot}.png"));
+            assert!(file.is_file(), "no screenshot {}", file.display());
+        }
+    }
+
+    // The tables step's, in both modes.
+    for mode in ["open", "token"] {
+        for shot in ["tables", "table", "table-old-version"] {
+            let file = shots.join(mode).join(format!("{shot}.png"));
             assert!(file.is_file(), "no screenshot {}", file.display());
         }
     }

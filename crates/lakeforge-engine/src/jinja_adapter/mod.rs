@@ -15,7 +15,7 @@
 //! own small runtime, and the caller waits for it; such a caller cannot be a task another query
 //! of the same runtime waits on, which Jinja rendering never is.
 
-mod cells;
+pub(crate) mod cells;
 mod statement;
 
 use std::future::Future;

@@ -11,6 +11,7 @@
 //! does not exist, so tables written by another process are found too. That difference lives
 //! in `files.rs`; every operation here is written once for both.
 
+pub mod browse;
 pub mod catalog;
 pub(crate) mod conflict;
 mod files;

@@ -6,7 +6,8 @@
 //! page over a project in a temporary folder (`lineage.rs`), a node's column lineage through a
 //! real query session (`column_lineage.rs`), data quality (`quality.rs`), alias changes with
 //! their CSRF token and admin scope (`admin.rs`), a node's compiled SQL and the schedules
-//! (`run_details.rs`), and one run over a real socket.
+//! (`run_details.rs`), the tables pages and API over a real lake built through
+//! lakeforge-engine (`tables.rs`), and one run over a real socket.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
 
@@ -20,6 +21,7 @@ mod models;
 mod pages;
 mod quality;
 mod run_details;
+mod tables;
 
 use std::sync::Arc;
 
