@@ -104,6 +104,14 @@ pub enum MlError {
         algorithm: &'static str,
     },
 
+    /// A model file of another framework this build cannot import exactly.
+    #[error("cannot import {format} model '{source_name}': {reason}")]
+    Import {
+        source_name: String,
+        format: &'static str,
+        reason: String,
+    },
+
     #[error("could not build a thread pool with num_threads={threads}: {reason}")]
     ThreadPool { threads: usize, reason: String },
 }

@@ -130,7 +130,7 @@ impl Model {
         if p.mode == PipelineMode::Linear {
             for c in &p.columns {
                 let needed = match &c.encoding {
-                    ColumnEncoding::Numeric => 1,
+                    ColumnEncoding::Numeric | ColumnEncoding::Codes => 1,
                     ColumnEncoding::Temporal { with_hour } => temporal_parts(*with_hour).len(),
                     ColumnEncoding::Categorical { .. } => {
                         usize::from(!p.categorical_encoding.is_one_hot())

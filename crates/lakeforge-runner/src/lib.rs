@@ -13,6 +13,7 @@ mod artifacts;
 pub mod backfill;
 mod error;
 pub mod hooks;
+pub mod import;
 mod node;
 pub mod openlineage;
 mod plan;

@@ -74,7 +74,7 @@ impl ModelAt {
     }
 
     /// A problem with this model, said in words.
-    fn problem(&self, message: impl Into<String>) -> TrainError {
+    pub(crate) fn problem(&self, message: impl Into<String>) -> TrainError {
         TrainError::Model {
             at: self.clone(),
             message: message.into(),
@@ -82,7 +82,7 @@ impl ModelAt {
     }
 
     /// A step of the ML engine failed; `step` says which (with its `: `), empty for fitting.
-    fn ml(&self, step: &'static str) -> impl FnOnce(MlError) -> TrainError + '_ {
+    pub(crate) fn ml(&self, step: &'static str) -> impl FnOnce(MlError) -> TrainError + '_ {
         move |source| TrainError::Ml {
             at: self.clone(),
             step,
@@ -418,6 +418,28 @@ pub fn artifact_dir(name: &str, sha256: &str) -> String {
     format!("_models/{name}/{}", &sha256[..16])
 }
 
+/// Write a version's model file (and the evaluation its report draws, when there is one)
+/// into the lake under its content address; returns the model file's path in the lake.
+/// Both files are whole when they appear (a rename on disk, one PUT in object storage).
+pub(crate) async fn store_artifact(
+    engine: &Engine,
+    name: &str,
+    sha256: &str,
+    bytes: Vec<u8>,
+    evaluation: Option<&Evaluation>,
+) -> Result<String, TrainError> {
+    let dir = artifact_dir(name, sha256);
+    let lake = engine.lake();
+    let path = format!("{dir}/model.lfm");
+    lake.put_file(&path, bytes).await?;
+    if let Some(evaluation) = evaluation {
+        let evaluation = serde_json::to_vec(evaluation).unwrap_or_default();
+        lake.put_file(&format!("{dir}/{EVALUATION_FILE}"), evaluation)
+            .await?;
+    }
+    Ok(path)
+}
+
 /// What a training node did.
 pub(crate) struct TrainOutcome {
     pub version: i64,
@@ -496,14 +518,14 @@ pub(crate) async fn train_node(
         });
     }
 
-    // Both files are whole when they appear (a rename on disk, one PUT in object storage).
-    let dir = artifact_dir(&node.name, &trained.sha256);
-    let lake = engine.lake();
-    lake.put_file(&format!("{dir}/model.lfm"), trained.bytes.clone())
-        .await?;
-    let evaluation = serde_json::to_vec(&trained.evaluation).unwrap_or_default();
-    lake.put_file(&format!("{dir}/{EVALUATION_FILE}"), evaluation)
-        .await?;
+    let artifact_path = store_artifact(
+        engine,
+        &node.name,
+        &trained.sha256,
+        trained.bytes.clone(),
+        Some(&trained.evaluation),
+    )
+    .await?;
 
     let feature_schema: Vec<serde_json::Value> = trained
         .model
@@ -537,7 +559,7 @@ pub(crate) async fn train_node(
                 params_json: serde_json::to_string(&trained.params).unwrap_or_default(),
                 metrics: trained.metrics.clone(),
                 feature_schema_json: serde_json::to_string(&feature_schema).unwrap_or_default(),
-                artifact_path: format!("{dir}/model.lfm"),
+                artifact_path,
                 artifact_sha256: trained.sha256.clone(),
                 training_relation: spec.training.to_string(),
                 training_version: data.version,
@@ -685,21 +707,7 @@ pub async fn load_scoring_models(
         let v = resolve_model(meta, &reference).await?;
         let cached = engine.scoring_models().get(&reference);
         if cached.as_ref().is_none_or(|c| c.version != v.version) {
-            let path = &v.trained.artifact_path;
-            let location = engine.lake().file_location(path);
-            let Some(bytes) = engine.lake().get_file(path).await? else {
-                return Err(TrainError::MissingFile {
-                    name: v.name.clone(),
-                    version: v.version,
-                    location,
-                });
-            };
-            let model = Model::from_bytes(&bytes).map_err(|source| TrainError::LoadModel {
-                name: v.name.clone(),
-                version: v.version,
-                location,
-                source: Box::new(source),
-            })?;
+            let model = load_version(engine, &v).await?;
             engine.scoring_models().insert(
                 &reference,
                 Arc::new(LoadedModel {
@@ -712,6 +720,25 @@ pub async fn load_scoring_models(
         loaded.push((reference, v.name.clone(), v.version));
     }
     Ok(loaded)
+}
+
+/// The model file of a registered version, read from the lake.
+pub async fn load_version(engine: &Engine, v: &ModelVersion) -> Result<Model, TrainError> {
+    let path = &v.trained.artifact_path;
+    let location = engine.lake().file_location(path);
+    let Some(bytes) = engine.lake().get_file(path).await? else {
+        return Err(TrainError::MissingFile {
+            name: v.name.clone(),
+            version: v.version,
+            location,
+        });
+    };
+    Model::from_bytes(&bytes).map_err(|source| TrainError::LoadModel {
+        name: v.name.clone(),
+        version: v.version,
+        location,
+        source: Box::new(source),
+    })
 }
 
 /// `predict('name', ...)` → `predict('name@alias', ...)` wherever the reference names no

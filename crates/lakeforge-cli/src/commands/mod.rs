@@ -10,6 +10,7 @@ pub mod ls;
 pub mod ml;
 pub mod model_report;
 pub mod models;
+pub mod models_foreign;
 pub mod retry;
 pub mod run_operation;
 pub mod runs;

@@ -77,6 +77,33 @@ pub enum ModelsCommand {
         #[arg(long)]
         at: Option<String>,
     },
+    /// Register a model trained elsewhere as a version: a LightGBM text model
+    /// (`Booster.save_model("model.txt")`) or an XGBoost JSON model (`save_model("model.json")`).
+    Import {
+        #[command(flatten)]
+        project: ProjectArgs,
+        name: String,
+        file: PathBuf,
+        /// lightgbm or xgboost (default: told from the file's content).
+        #[arg(long)]
+        format: Option<String>,
+        /// The alias the new version takes.
+        #[arg(long, default_value = DEFAULT_ALIAS)]
+        alias: String,
+    },
+    /// Write a version as a LightGBM text model (GBDT models), with the mapping from input
+    /// columns to its features in `<output stem>.features.json` beside it.
+    Export {
+        #[command(flatten)]
+        project: ProjectArgs,
+        name: String,
+        /// A version number or an alias.
+        version: String,
+        #[arg(long, default_value = "lightgbm")]
+        format: String,
+        #[arg(long, short = 'o')]
+        output: PathBuf,
+    },
     /// Train a version again from its recorded data version, declaration and seed, and check
     /// that the model is byte-identical.
     Reproduce {
@@ -116,17 +143,34 @@ pub async fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
             name,
             version,
         } => reproduce(&project, &name, &version).await,
+        ModelsCommand::Export {
+            project,
+            name,
+            version,
+            format,
+            output,
+        } => super::models_foreign::export(&project, &name, &version, &format, &output).await,
+        ModelsCommand::Import {
+            project,
+            name,
+            file,
+            format,
+            alias,
+        } => super::models_foreign::import(&project, &name, &file, format.as_deref(), &alias).await,
     }
 }
 
-async fn store(project: &ProjectArgs) -> anyhow::Result<MetaStore> {
+pub(super) async fn store(project: &ProjectArgs) -> anyhow::Result<MetaStore> {
     open_store(project).await?.context(
         "nothing has run in this project yet, so no model is registered\nhint: declare `ml_models:` in a properties YAML file and run `lakeforge build`",
     )
 }
 
 /// Every version of `name`, or an error that says how to get one.
-async fn versions_of(store: &MetaStore, name: &str) -> anyhow::Result<Vec<ModelVersion>> {
+pub(super) async fn versions_of(
+    store: &MetaStore,
+    name: &str,
+) -> anyhow::Result<Vec<ModelVersion>> {
     let versions = store.model_versions(name).await?;
     if versions.is_empty() {
         let known: Vec<String> = store
@@ -148,7 +192,10 @@ async fn versions_of(store: &MetaStore, name: &str) -> anyhow::Result<Vec<ModelV
 }
 
 /// A version given as a number or an alias.
-fn pick<'a>(versions: &'a [ModelVersion], spec: &str) -> anyhow::Result<&'a ModelVersion> {
+pub(super) fn pick<'a>(
+    versions: &'a [ModelVersion],
+    spec: &str,
+) -> anyhow::Result<&'a ModelVersion> {
     let found = match spec.parse::<i64>() {
         Ok(n) => versions.iter().find(|v| v.version == n),
         Err(_) => versions

@@ -11,6 +11,7 @@ mod db_sources;
 mod deps;
 mod errors;
 mod exports;
+mod foreign;
 mod hooks;
 mod incremental;
 mod interop;

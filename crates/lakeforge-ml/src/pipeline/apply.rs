@@ -40,10 +40,13 @@ impl FeaturePipeline {
         for c in &self.columns {
             let arrays = column_arrays(batches, &positions, &c.name, self)?;
             let feats = match &c.encoding {
-                ColumnEncoding::Numeric => {
+                ColumnEncoding::Numeric | ColumnEncoding::Codes => {
                     let mut values = Vec::with_capacity(n_rows);
                     for a in &arrays {
                         append_numeric(&c.name, a, &mut values)?;
+                    }
+                    if c.encoding == ColumnEncoding::Codes {
+                        values.iter_mut().for_each(|v| *v = v.trunc());
                     }
                     vec![RawFeature {
                         values,

@@ -129,6 +129,11 @@ pub enum ColumnEncoding {
     Categorical { categories: Vec<String> },
     /// Date/timestamp column expanded into calendar parts.
     Temporal { with_hour: bool },
+    /// Category codes the caller computed (a categorical feature of a model imported from
+    /// LightGBM without pandas' category lists): numbers truncated toward zero, as LightGBM
+    /// reads a categorical feature, so `2.7` is code 2 and `-0.5` code 0; negative codes and
+    /// missing values match no category.
+    Codes,
 }
 
 /// Mean/std learned on the training data for one output feature (linear mode).
@@ -191,7 +196,7 @@ impl FeaturePipeline {
         let mut out = Vec::new();
         for c in &self.columns {
             match (&c.encoding, self.mode) {
-                (ColumnEncoding::Numeric, _) => out.push(c.name.clone()),
+                (ColumnEncoding::Numeric | ColumnEncoding::Codes, _) => out.push(c.name.clone()),
                 (ColumnEncoding::Categorical { .. }, PipelineMode::Tree) => {
                     out.push(c.name.clone())
                 }

@@ -92,7 +92,7 @@ impl FeaturePipeline {
         let linear = self.mode == PipelineMode::Linear;
         for (c, &v) in self.columns.iter().zip(values) {
             match &c.encoding {
-                ColumnEncoding::Numeric => {
+                ColumnEncoding::Numeric | ColumnEncoding::Codes => {
                     let x = match v {
                         FeatureValue::Null => f64::NAN,
                         FeatureValue::Bool(b) => f64::from(u8::from(b)),
@@ -103,6 +103,11 @@ impl FeaturePipeline {
                             append_numeric(&c.name, &other.to_array(), &mut one)?;
                             one[0]
                         }
+                    };
+                    let x = if c.encoding == ColumnEncoding::Codes {
+                        x.trunc()
+                    } else {
+                        x
                     };
                     out.push(if linear { scale(x, c.scalers[0]) } else { x });
                 }
