@@ -111,9 +111,7 @@ impl UiError {
             UiError::Store(_)
             | UiError::Lake { .. }
             | UiError::Evaluation(_)
-            | UiError::Engine(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            | UiError::Engine(_) => StatusCode::INTERNAL_SERVER_ERROR,
             UiError::TokenStore(_) | UiError::NoProject(_) | UiError::NoLake(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

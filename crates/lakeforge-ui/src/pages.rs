@@ -285,15 +285,6 @@ pub async fn quality(State(state): State<Arc<UiState>>) -> Response {
         title: Html::trusted("Data quality"),
         main: Html::trusted(include_str!("../assets/quality.html")),
         script: Some("quality.js"),
-    ),
-    (
-/// The lake's tables (filled by `tables.js` from `GET /api/tables`, which says why when the
-/// lake or the project is unavailable).
-pub async fn tables(State(state): State<Arc<UiState>>) -> Response {
-    Page {
-        title: Html::trusted("Tables"),
-        main: Html::trusted(include_str!("../assets/tables.html")),
-        script: Some("tables.js"),
         body: Html::default(),
         logout: true,
         state: &state,
