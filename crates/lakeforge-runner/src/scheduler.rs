@@ -465,6 +465,7 @@ async fn record_start(env: &NodeEnv, node: &Node, attempt: u32) {
         delta_version: None,
         sql_hash: None,
         message: None,
+        ..NodeRecord::default()
     };
     if let Err(e) = meta
         .record_node_attempt(&env.run_id, i64::from(attempt.max(1)), &started)

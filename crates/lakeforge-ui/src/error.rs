@@ -78,9 +78,6 @@ pub enum UiError {
     /// A stored evaluation is not what Lakeforge writes; the cause is logged, not shown.
     #[error("the stored evaluation could not be read")]
     Evaluation(#[source] StoredReportError),
-    /// The UI has no query session over the lake (the tables pages need one): why, and a hint.
-    #[error("{0}")]
-    NoLake(String),
     /// A table of the lake could not be read; the cause is logged, not shown.
     #[error("a table of the lake could not be read")]
     Engine(#[source] lakeforge_engine::EngineError),

@@ -307,12 +307,13 @@ mod tests {
             .pipeline
             .transform(std::slice::from_ref(&batch))
             .unwrap();
-        for row in 0..batch.num_rows() {
+        assert_eq!(ours.len(), batch.num_rows());
+        for (row, ours) in ours.iter().enumerate() {
             let values: Vec<FeatureValue> = (0..3)
                 .map(|f| FeatureValue::Float(encoded.value(row, f)))
                 .collect();
             let theirs = back.predict_row(&values).unwrap()[0];
-            assert_eq!(ours[row].to_bits(), theirs.to_bits(), "row {row}");
+            assert_eq!(ours.to_bits(), theirs.to_bits(), "row {row}");
         }
     }
 

@@ -129,14 +129,12 @@ pub fn read_xgboost(text: &str, source: &str) -> Result<Model> {
         )));
     }
     let mut iters: Vec<_> = by_class.into_iter().map(Vec::into_iter).collect();
-    let trees: Vec<Tree> = (0..rounds)
-        .flat_map(|_| {
-            iters
-                .iter_mut()
-                .map(|it| it.next().expect("counted above"))
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let mut trees: Vec<Tree> = Vec::with_capacity(rounds * k);
+    for _ in 0..rounds {
+        for class in iters.iter_mut() {
+            trees.extend(class.next());
+        }
+    }
 
     let columns = names
         .iter()
@@ -372,12 +370,12 @@ fn read_tree(tree: &Value, n_features: usize) -> std::result::Result<Tree, Strin
     // Renumber: splits in order of their XGBoost id, then leaves likewise.
     let mut index = vec![0i32; n];
     let (mut splits, mut leaves) = (0i32, 0i32);
-    for i in 0..n {
+    for (i, slot) in index.iter_mut().enumerate() {
         if is_leaf(i) {
-            index[i] = !leaves;
+            *slot = !leaves;
             leaves += 1;
         } else {
-            index[i] = splits;
+            *slot = splits;
             splits += 1;
         }
     }
