@@ -1,6 +1,6 @@
 //! Models trained by LightGBM and XGBoost themselves (`tests/foreign/train_trees.py`, run in
 //! the test venv), imported with `lakeforge models import` and scored in SQL: the predictions
-//! must equal each framework's own to 1e-5 (relative).
+//! must equal each framework's own (see `close` for how closely).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -50,8 +50,16 @@ fn columns(path: &Path) -> BTreeMap<String, Vec<String>> {
     cols
 }
 
-fn close(ours: f64, theirs: f64) -> bool {
-    (ours - theirs).abs() <= 1e-5 * theirs.abs().max(1e-12) || (ours - theirs).abs() < 1e-12
+/// LightGBM sums doubles as we do: its predictions must agree to rounding. XGBoost sums
+/// 32-bit floats, whose own error is about 1e-7 of the magnitudes summed, so a prediction near
+/// zero (large leaves cancelling) is compared to 1e-5 of at least 1.
+fn close(name: &str, ours: f64, theirs: f64) -> bool {
+    let d = (ours - theirs).abs();
+    if name.starts_with("lgb") {
+        d <= 1e-9 * theirs.abs().max(1e-12)
+    } else {
+        d <= 1e-5 * theirs.abs().max(1.0)
+    }
 }
 
 #[test]
@@ -105,7 +113,7 @@ fn lightgbm_and_xgboost_models_score_in_sql_as_their_frameworks_do() {
             assert_eq!(ours.len(), theirs.len(), "{name}");
             for (row, (o, t)) in ours.iter().zip(theirs).enumerate() {
                 let (o, t): (f64, f64) = (o.trim().parse().unwrap(), t.parse().unwrap());
-                assert!(close(o, t), "{name} row {row}: ours {o}, theirs {t}");
+                assert!(close(name, o, t), "{name} row {row}: ours {o}, theirs {t}");
             }
         }
     }
