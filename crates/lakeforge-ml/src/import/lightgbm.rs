@@ -21,15 +21,12 @@
 use std::collections::BTreeMap;
 
 use crate::error::Result;
-use crate::gbdt::GbdtModel;
-use crate::model::{Algorithm, Estimator, Model, ModelMeta, Task};
-use crate::params::{GbdtParams, Objective, ParamMap};
-use crate::pipeline::{
-    CategoricalEncoding, ColumnEncoding, ColumnTransform, FeaturePipeline, PipelineMode,
-};
+use crate::model::{Model, Task};
+use crate::params::Objective;
+use crate::pipeline::{ColumnEncoding, ColumnTransform};
 use crate::tree::{Node, SplitRule, Tree};
 
-use super::refused;
+use super::{ImportedGbdt, refused};
 
 const FORMAT: &str = "LightGBM";
 
@@ -144,51 +141,17 @@ pub fn read_lightgbm(text: &str, source: &str) -> Result<Model> {
         })
         .collect();
 
-    let params = GbdtParams {
+    ImportedGbdt {
+        framework: "lightgbm",
+        objective_text: get("objective")?.to_string(),
+        task: output.task,
         objective: output.objective,
-        num_class: num_class.max(1),
-        num_iterations: trees.len() / per_round,
-        ..GbdtParams::default()
-    };
-    let mut recorded = ParamMap::new();
-    recorded.insert("imported_from".into(), "lightgbm".into());
-    recorded.insert("objective".into(), get("objective")?.to_string());
-    let model = Model {
-        meta: ModelMeta {
-            task: output.task,
-            algorithm: Algorithm::Gbdt,
-            target: None,
-            classes: match output.task {
-                Task::Binary => vec!["0".into(), "1".into()],
-                Task::Multiclass => (0..num_class).map(|c| c.to_string()).collect(),
-                _ => Vec::new(),
-            },
-            input_columns: names.clone(),
-            feature_names: names,
-            params: recorded,
-            train_rows: 0,
-            lakeforge_version: env!("CARGO_PKG_VERSION").to_string(),
-            valid_metric: None,
-        },
-        pipeline: FeaturePipeline {
-            mode: PipelineMode::Tree,
-            columns,
-            categorical_encoding: CategoricalEncoding::OneHot,
-        },
-        estimator: Estimator::Gbdt(Box::new(GbdtModel {
-            params,
-            num_tree_per_iteration: per_round,
-            init_scores: vec![0.0; per_round],
-            trees,
-            best_iteration: None,
-            num_features: n_features,
-            forest: Default::default(),
-        })),
-    };
-    // The same consistency a loaded model file must have (children in range, no cycles,
-    // features the pipeline makes): a hand-edited file is refused here, not at predict time.
-    model.check(source)?;
-    Ok(model)
+        columns,
+        trees,
+        per_round,
+        init_scores: vec![0.0; per_round],
+    }
+    .into_model(source)
 }
 
 /// The file cut into its header, its tree blocks and the pandas category lists.

@@ -23,15 +23,12 @@
 use serde_json::Value;
 
 use crate::error::Result;
-use crate::gbdt::GbdtModel;
-use crate::model::{Algorithm, Estimator, Model, ModelMeta, Task};
-use crate::params::{GbdtParams, Objective, ParamMap};
-use crate::pipeline::{
-    CategoricalEncoding, ColumnEncoding, ColumnTransform, FeaturePipeline, PipelineMode,
-};
+use crate::model::{Model, Task};
+use crate::params::Objective;
+use crate::pipeline::{ColumnEncoding, ColumnTransform};
 use crate::tree::{Node, SplitRule, Tree};
 
-use super::refused;
+use super::{ImportedGbdt, refused};
 
 const FORMAT: &str = "XGBoost";
 
@@ -150,48 +147,17 @@ pub fn read_xgboost(text: &str, source: &str) -> Result<Model> {
             target_stats: None,
         })
         .collect();
-    let mut recorded = ParamMap::new();
-    recorded.insert("imported_from".into(), "xgboost".into());
-    recorded.insert("objective".into(), objective_name.to_string());
-    let model = Model {
-        meta: ModelMeta {
-            task: output.task,
-            algorithm: Algorithm::Gbdt,
-            target: None,
-            classes: match output.task {
-                Task::Binary => vec!["0".into(), "1".into()],
-                Task::Multiclass => (0..k).map(|c| c.to_string()).collect(),
-                _ => Vec::new(),
-            },
-            input_columns: names.clone(),
-            feature_names: names,
-            params: recorded,
-            train_rows: 0,
-            lakeforge_version: env!("CARGO_PKG_VERSION").to_string(),
-            valid_metric: None,
-        },
-        pipeline: FeaturePipeline {
-            mode: PipelineMode::Tree,
-            columns,
-            categorical_encoding: CategoricalEncoding::OneHot,
-        },
-        estimator: Estimator::Gbdt(Box::new(GbdtModel {
-            params: GbdtParams {
-                objective: output.objective,
-                num_class: k,
-                num_iterations: rounds,
-                ..GbdtParams::default()
-            },
-            num_tree_per_iteration: k,
-            init_scores: output.init_scores,
-            trees,
-            best_iteration: None,
-            num_features: n_features,
-            forest: Default::default(),
-        })),
-    };
-    model.check(source)?;
-    Ok(model)
+    ImportedGbdt {
+        framework: "xgboost",
+        objective_text: objective_name.to_string(),
+        task: output.task,
+        objective: output.objective,
+        columns,
+        trees,
+        per_round: k,
+        init_scores: output.init_scores,
+    }
+    .into_model(source)
 }
 
 fn parse<T: std::str::FromStr>(text: &str, key: &str) -> std::result::Result<T, String> {
